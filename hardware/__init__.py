@@ -1,0 +1,1 @@
+"""Board profiles (JSON) and the electrode montage, shipped as package data."""

@@ -1,0 +1,1 @@
+"""perifacial.host: talk to boards (or the virtual board ``sim://``), decode, record, export, sync video."""
