@@ -15,7 +15,9 @@ import sys
 from ._version import __version__
 
 #: Modules that provide subcommands, in the order they appear in ``--help``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "perifacial.commands.flash",
+)
 
 
 class CliError(Exception):
