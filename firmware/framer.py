@@ -1,0 +1,168 @@
+# Main-loop side of the data path: records from the ring -> DATA frames (preallocated buffer, wire.seal) -> link.
+# Also builds the other frame types (RESPONSE, STATUS, LOG, EVENT) and owns the frame sequence number.
+#
+# Link contract (links.py): write(buf) takes the whole frame and returns its length, or returns 0 and takes nothing
+# (busy). A busy link keeps the DATA frame pending and stops draining the ring, so backpressure ends in the ring and
+# is counted there (overruns). A link with no peer (connected() False) drops frames: counted in frames_dropped, their
+# samples in dropped_samples (part of the STATUS overruns), and the host sees the sequence and sample-index gaps.
+try:
+    from . import wire
+except ImportError:
+    import wire  # type: ignore[no-redef]
+
+import json
+
+MAX_SAMPLES_PER_FRAME = 50
+_CTRL_QUEUE = 16
+
+
+class Framer:
+    def __init__(self, acq, link, n_chips, samples_per_frame=10):
+        self.acq = acq
+        self.link = link
+        self.n_chips = n_chips
+        self.rec = wire.CHIP_BYTES * n_chips
+        cap = wire.frame_size(wire.data_payload_size(MAX_SAMPLES_PER_FRAME, n_chips))
+        self.buf = bytearray(cap)
+        self.mv = memoryview(self.buf)
+        self.seq = 0
+        self.ctrl = []  # control frames waiting for a busy link
+        self.set_samples_per_frame(samples_per_frame)
+        self.reset_counters()
+        self.reset_stream()
+
+    def set_samples_per_frame(self, n):
+        if not 1 <= n <= MAX_SAMPLES_PER_FRAME:
+            raise ValueError("samples_per_frame must be 1..%d" % MAX_SAMPLES_PER_FRAME)
+        self.spf = n
+
+    def reset_counters(self):
+        self.frames_sent = 0
+        self.frames_dropped = 0
+        self.dropped_samples = 0
+        self.status_errors = 0
+        self.bytes_sent = 0
+
+    def reset_stream(self):
+        """Forget the frame in progress (call when acquisition (re)starts)."""
+        self.n = 0  # samples in the frame being built
+        self.first = 0
+        self.flags = 0
+        self.next_index = 0  # the sample index expected next
+        self.pending = 0  # size of a sealed DATA frame the link has not taken yet
+
+    # -- sending ------------------------------------------------------------------------------------------------------
+    def _send(self, frame, nsamples):
+        """Hand one whole frame to the link. Returns False when the link is busy (nothing was taken)."""
+        link = self.link
+        if not link.connected():
+            self.frames_dropped += 1
+            if nsamples:
+                self.dropped_samples += nsamples
+                self.flags |= wire.FLAG_OVERRUN  # for the next DATA frame: its samples follow a gap
+            return True
+        size = len(frame)
+        if link.write(frame) == 0:
+            return False
+        self.frames_sent += 1
+        self.bytes_sent += size
+        return True
+
+    def send_frame(self, ftype, payload):
+        """Seal and send a control frame (RESPONSE, STATUS, LOG, EVENT); queued while the link is busy."""
+        frame = wire.encode(ftype, self.seq, payload)
+        self.seq = (self.seq + 1) & 0xFFFFFFFF
+        if self.ctrl or not self._send(frame, 0):
+            if len(self.ctrl) >= _CTRL_QUEUE:
+                self.ctrl.pop(0)
+                self.frames_dropped += 1
+            self.ctrl.append(frame)
+
+    def response(self, obj):
+        self.send_frame(wire.T_RESPONSE, json.dumps(obj).encode())
+
+    def log(self, level, text):
+        self.send_frame(wire.T_LOG, bytes((level,)) + text.encode())
+
+    def event(self, kind, value, sample, device_time_us):
+        self.send_frame(wire.T_EVENT, wire.pack_event(kind, value, sample, device_time_us))
+
+    def status(self, values):
+        self.send_frame(wire.T_STATUS, wire.pack_status(values))
+
+    def flush_ctrl(self):
+        while self.ctrl:
+            if not self._send(self.ctrl[0], 0):
+                return False
+            self.ctrl.pop(0)
+        return True
+
+    # -- DATA ---------------------------------------------------------------------------------------------------------
+    def _seal_data(self):
+        n = self.n
+        wire.pack_data_header(self.buf, wire.HEADER_SIZE, self.first, self.t0, n, self.n_chips, self.flags)
+        size = wire.seal(self.buf, wire.T_DATA, self.seq, wire.DATA_HDR_SIZE + n * self.rec)
+        self.seq = (self.seq + 1) & 0xFFFFFFFF
+        self.n = 0
+        self.flags = 0
+        return size
+
+    def _push(self, size, nsamples):
+        if self._send(self.mv[:size], nsamples):
+            self.pending = 0
+            return True
+        self.pending = size
+        self.pending_n = nsamples
+        return False
+
+    def flush(self):
+        """Send the frame in progress now (partial frames at stop). Returns False while the link is busy."""
+        if self.pending:
+            if not self._push(self.pending, self.pending_n):
+                return False
+        if self.n:
+            n = self.n
+            return self._push(self._seal_data(), n)
+        return True
+
+    def poll(self, limit=64):
+        """Move up to ``limit`` records from the ring into frames and send full frames. Returns records moved."""
+        if self.ctrl and not self.flush_ctrl():
+            return 0
+        if self.pending and not self._push(self.pending, self.pending_n):
+            return 0
+        acq = self.acq
+        rec = self.rec
+        buf = self.buf
+        views = acq.views
+        index = acq.index
+        moved = 0
+        while moved < limit and acq.available():
+            s = acq.peek()
+            idx = index[s]
+            if self.n and idx != self.next_index:
+                n = self.n
+                if not self._push(self._seal_data(), n):
+                    return moved
+            if self.n == 0:
+                self.first = idx
+                self.t0 = acq.ticks[s]
+                if idx != self.next_index:
+                    self.flags |= wire.FLAG_OVERRUN
+            off = wire.HEADER_SIZE + wire.DATA_HDR_SIZE + self.n * rec
+            buf[off : off + rec] = views[s]
+            c = 0
+            while c < rec:
+                if buf[off + c] & 0xF0 != 0xC0:
+                    self.status_errors += 1
+                    self.flags |= wire.FLAG_STATUS_ERROR
+                c += 27
+            acq.release()
+            moved += 1
+            self.n += 1
+            self.next_index = idx + 1
+            if self.n >= self.spf:
+                n = self.n
+                if not self._push(self._seal_data(), n):
+                    return moved
+        return moved

@@ -1,0 +1,68 @@
+# Board entry point: read /board.json, bring up the link, the display and the application, run the main loop.
+#
+# /board.json is one of hardware/boards/*.json (copied by `perifacial flash`). Optional /wifi.json:
+# {"ssid": "...", "password": "..."} for the TCP link.
+import json
+
+import machine
+import micropython
+import time
+
+import wire
+from app import App
+from tm1637 import NullDisplay, TM1637
+
+micropython.alloc_emergency_exception_buf(200)
+
+
+def load_profile(path="/board.json"):
+    with open(path) as f:
+        return json.load(f)
+
+
+def wifi_up(timeout_ms=15000):
+    import network
+
+    with open("/wifi.json") as f:
+        cred = json.load(f)
+    wlan = network.WLAN(network.STA_IF)
+    wlan.active(True)
+    if not wlan.isconnected():
+        wlan.connect(cred["ssid"], cred["password"])
+        t0 = time.ticks_ms()
+        while not wlan.isconnected():
+            if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
+                raise OSError("Wi-Fi: no connection to %s" % cred["ssid"])
+            time.sleep_ms(100)
+    return wlan.ifconfig()[0]
+
+
+def make_link(profile):
+    import links
+
+    lp = profile.get("link", {})
+    kind = lp.get("type", "usb")
+    if kind == "tcp":
+        wifi_up()
+        return links.TcpLink(lp.get("tcp_port", 4242)), kind
+    if kind == "ble":
+        return links.BleLink(lp.get("ble_name", "perifacial"), notify_per_s=lp.get("ble_notify_per_s", 200)), kind
+    return links.UsbLink(), "usb"
+
+
+def make_display(profile):
+    dp = profile.get("display")
+    if not dp:
+        return NullDisplay()
+    Pin = machine.Pin
+    return TM1637(Pin(dp["clk"], Pin.OUT), Pin(dp["dio"], Pin.OUT), time)
+
+
+def main():
+    profile = load_profile()
+    link, kind = make_link(profile)
+    app = App(profile, machine, time, link, display=make_display(profile), link_name=kind)
+    app.run()
+
+
+main()

@@ -1,0 +1,70 @@
+import argparse
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from perifacial.cli import CliError
+from perifacial.commands import sync as sync_cmd
+from perifacial.host.sync import write_observations_csv
+from perifacial.host.sync.sevenseg import readings_to_observations
+
+
+def run(argv, capsys):
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    sync_cmd.register(sub)
+    args = parser.parse_args(["sync", *argv])
+    code = args.func(args)
+    return code, capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def files(sim_session, sim_reads, tmp_path_factory):
+    d = tmp_path_factory.mktemp("sync_cli")
+    sim_session.log.write_csv(d / "sync.csv")
+    reads = sim_reads
+    write_observations_csv(d / "obs.csv", readings_to_observations(reads))
+    with open(d / "events.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "onset_frame", "apex_frame", "offset_frame"])
+        w.writerow(["me1", 300, 305, 310])
+    return d, reads
+
+
+def test_cli_fit_lookup_and_events(files, sim_session, capsys):
+    d, reads = files
+    code, out = run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30", "--rate", "1000",
+                     "--json", "--frame", "300", "--digit", str(reads[300].value), "--events",
+                     str(d / "events.csv")], capsys)
+    assert code == 0
+    res = json.loads(out)
+    assert abs(res["fit"]["drift_ppm"] - (1 / 1.003 - 1) * 1e6) < 100
+    assert res["lookup"]["value"] == reads[300].value
+    ev = res["events"][0]
+    assert abs(ev["onset_sample"] - sim_session.true_sample[300]) < 34
+    assert ev["offset_sample"] > ev["apex_sample"] > ev["onset_sample"]
+    # back: samples -> frames (onset rounded down, offset up)
+    with open(d / "spotted.csv", "w", newline="") as f:
+        f.write(f"onset_sample,offset_sample\n{ev['onset_sample']},{ev['offset_sample']}\n")
+    code, out = run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30",
+                     "--events", str(d / "spotted.csv"), "--out", str(d / "spotted_frames.csv")], capsys)
+    assert "drift" in out and "received" in out
+    with open(d / "spotted_frames.csv") as f:
+        row = next(csv.DictReader(f))
+    assert int(row["onset_frame"]) in (299, 300) and int(row["offset_frame"]) in (310, 311)
+
+
+def test_cli_errors(files, capsys):
+    d, _ = files
+    with pytest.raises(CliError):
+        run([str(d / "sync.csv")], capsys)
+    with pytest.raises(CliError):
+        run([str(d / "sync.csv"), "--observations", str(d / "obs.csv")], capsys)  # no --fps
+    with pytest.raises(CliError):
+        run([str(d / "sync.csv"), "--frame", "3"], capsys)
+    with pytest.raises(CliError):
+        run([str(d / "missing.csv"), "--frame", "3", "--digit", "1"], capsys)
+    code, out = run([str(d / "sync.csv"), "--frame", "3", "--digit", "1"], capsys)
+    assert code == 0 and "counter 1" in out
