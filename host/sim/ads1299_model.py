@@ -91,8 +91,8 @@ FIXED_BITS = {
 }
 READ_ONLY_REGS = (REG_ID, REG_LOFF_STATP, REG_LOFF_STATN)
 
-# CHnSET GAIN[6:4] codes -> PGA gain (111 reserved)
-GAINS = (6, 1, 2, 4, 8, 12, 24)
+# CHnSET GAIN[6:4] codes -> PGA gain (111 reserved): 000=1 001=2 010=4 011=6 100=8 101=12 110=24 (DS CHnSET)
+GAINS = (1, 2, 4, 6, 8, 12, 24)
 # CONFIG1 DR[2:0] -> output data rate at fCLK = 2.048 MHz; tCLK per sample = 128 << DR (fMOD = fCLK/2)
 DATA_RATES = (16000, 8000, 4000, 2000, 1000, 500, 250)
 

@@ -196,7 +196,7 @@ def test_daisy_order_chip0_first(bus, chain):
     # one chained read of 3 x 27 bytes returns chip 0's frame, then chip 1's, then chip 2's (DS p.34 daisy-chain)
     dc = np.array([100e-6 * (1 + i // 8) for i in range(24)])  # chip k channels at (k+1) x 100 uV
     chain.set_source(lambda n: np.repeat(dc[:, None], n, axis=1))
-    bus.setup(chset=0x00)  # gain 6, normal electrode input
+    bus.setup(chset=0x30)  # GAIN=011: gain 6, normal electrode input
     codes, _ = bus.collect(10)
     for ch in range(24):
         expected = (1 + ch // 8) * 100e-6 * 6 * 2**23 / VREF  # code = v x gain / VREF x 2^23
@@ -264,7 +264,7 @@ def test_test_signal_period_exact_in_samples(dr, rate, period, err, make_bus):
     # the same whatever the clock error (DESIGN.md "exactly 1024 samples")
     chain = M.DaisyChain(n_chips=1, clock_error=err, seed=3)
     bus = make_bus(chain)
-    bus.setup(config1=0x90 | dr, config2=0xD0, config3=0xE0, chset=0x05)  # INT_CAL=1, MUX=101, gain 6
+    bus.setup(config1=0x90 | dr, config2=0xD0, config3=0xE0, chset=0x35)  # INT_CAL=1, MUX=101, GAIN=011: gain 6
     codes, _ = bus.collect(3 * period + 10)
     tr = _transitions(codes[0])
     assert len(tr) >= 5
@@ -281,7 +281,7 @@ def test_test_signal_period_exact_in_samples(dr, rate, period, err, make_bus):
 def test_test_signal_amplitude(bus, chain, config2, mult):
     # DS CONFIG2 CAL_AMP: 1x or 2x (VREFP - VREFN)/2.4 mV = 1.875 / 3.75 mV at VREF = 4.5 V; a user's measurement of
     # ~7000 codes p-p at gain 1 in TI e2e 465481 matches 2 x 1.875 mV / (2 x 4.5 V / 2^24) = 6990 codes
-    bus.setup(config2=config2, chset=0x15)  # gain 1, MUX = test signal
+    bus.setup(config2=config2, chset=0x05)  # GAIN=000: gain 1, MUX = test signal
     codes, _ = bus.collect(2048)  # two whole periods
     uv = _codes_to_uv(codes[0], 1)
     hi = uv[uv > 0]
@@ -292,16 +292,16 @@ def test_test_signal_amplitude(bus, chain, config2, mult):
 
 
 def test_test_signal_dc(bus, chain):
-    bus.setup(config2=0xD3, chset=0x15)  # CAL_FREQ = 11: at dc
+    bus.setup(config2=0xD3, chset=0x05)  # CAL_FREQ = 11: at dc; GAIN=000: gain 1
     codes, _ = bus.collect(50)
     assert abs(abs(np.mean(_codes_to_uv(codes[0], 1))) - 1875.0) < 5
 
 
 # --- noise ----------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dr,gain_code,gain,uvrms", [
-    (0b100, 0b001, 1, 2.17),  # DS Table 1: gain 1, 1 kSPS: 2.17 uVrms
-    (0b101, 0b010, 2, 0.81),  # DS Table 1: gain 2, 500 SPS: 0.81 uVrms
-    (0b011, 0b001, 1, 3.06),  # DS Table 1: gain 1, 2 kSPS: 3.06 uVrms
+    (0b100, 0b000, 1, 2.17),  # DS Table 1: gain 1, 1 kSPS: 2.17 uVrms
+    (0b101, 0b001, 2, 0.81),  # DS Table 1: gain 2, 500 SPS: 0.81 uVrms
+    (0b011, 0b000, 1, 3.06),  # DS Table 1: gain 1, 2 kSPS: 3.06 uVrms
 ])
 def test_shorted_input_noise_matches_table(dr, gain_code, gain, uvrms, make_bus):
     chain = M.DaisyChain(n_chips=1, seed=11)
@@ -327,9 +327,9 @@ def test_shorted_noise_gain24_is_about_1uvpp_in_70hz(make_bus):
 
 
 # --- gain, LSB, clipping, power-down ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("gain_code,gain", [(0, 6), (1, 1), (2, 2), (3, 4), (4, 8), (5, 12), (6, 24)])
+@pytest.mark.parametrize("gain_code,gain", [(0, 1), (1, 2), (2, 4), (3, 6), (4, 8), (5, 12), (6, 24)])  # DS CHnSET GAIN[2:0]
 def test_gain_scaling_and_lsb(gain_code, gain, make_bus):
-    # DS CHnSET GAIN: 000=6, 001=1, 010=2, 011=4, 100=8, 101=12, 110=24; LSB = 2 VREF / gain / 2^24 (e2e 465481)
+    # DS CHnSET GAIN: 000=1, 001=2, 010=4, 011=6, 100=8, 101=12, 110=24; LSB = 2 VREF / gain / 2^24 (e2e 465481)
     chain = M.DaisyChain(n_chips=1, seed=2, device_noise=False)
     v = 0.01 / gain  # 10 mV / gain stays in range at every gain
     chain.set_source(lambda n: np.full((8, n), v))
@@ -417,7 +417,7 @@ def test_pure_python_path_matches_datasheet_too(monkeypatch, make_bus):
     chain = M.DaisyChain(n_chips=1, seed=4)
     chain._numpy = None
     bus = make_bus(chain)
-    bus.setup(config2=0xD0, chset=0x15)
+    bus.setup(config2=0xD0, chset=0x05)  # GAIN=000: gain 1
     codes, _ = bus.collect(1100)
     tr = _transitions(codes[0])
     assert set(np.diff(tr)) == {512}
