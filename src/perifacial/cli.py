@@ -16,7 +16,10 @@ from ._version import __version__
 
 #: Modules that provide subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "perifacial.commands.spot",
+    "perifacial.commands.evaluate",
     "perifacial.commands.sync",
+    "perifacial.commands.selftest",
     "perifacial.commands.flash",
 )
 
