@@ -1,0 +1,185 @@
+"""Export a loaded :class:`~perifacial.host.recording.Recording` to BDF+, CSV or NPZ.
+
+BDF+ (24-bit) carries the ADC codes losslessly as the digital samples. Library choice: **edfio** writes the file.
+Export happens after recording, from a loaded ``Recording`` held in memory, so edfio's whole-file writer is no
+drawback, while its strengths matter here: it writes BDF+ from digital values (``BdfSignal.from_digital``), keeps
+any number of annotations (pyEDFlib's C core stores one annotation per data record per annotation signal and drops
+the rest) and refuses non-compliant headers up front. pyEDFlib is used in the tests as the independent reader.
+
+Physical scaling: a reader maps a digital value ``d`` to ``pmin + (d - dmin) * (pmax - pmin) / (dmax - dmin)``.
+With ``dmin = -2**23`` and ``pmin = -VREF/gain`` (uV) this is ``d * LSB`` exactly when ``pmax = dmax * LSB`` is
+writable in the header's 8 characters. That holds for ``dmax = 7 * 2**20 = 7340032`` (87.5 % of positive full scale)
+at every ADS1299 gain (e.g. gain 24: pmin = -187500, pmax = 164062.5), so a channel whose codes stay below it maps
+codes to uV exactly (the quotient is a short binary fraction, exact in float64). A channel that reaches higher codes
+(a railed, disconnected electrode) gets ``dmax = 2**23 - 1`` and ``pmax`` rounded to 8 characters: its codes are
+still stored exactly; only its uV scale is then approximate (at most 1 LSB off at the top of the range).
+
+BDF+ cannot express interrupted recordings through edfio (EDF+D is read, not written), so the file is BDF+C:
+samples inside gaps are digital 0 and each gap is an annotation ``gap: N samples lost``; markers are annotations
+too. The last data record is padded with zeros to a whole record (annotated ``padding``).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+__all__ = ["to_bdf", "to_csv", "to_npz", "bdf_ranges", "record_duration"]
+
+DMIN = -(1 << 23)
+DMAX_EXACT = 7 << 20
+DMAX_FULL = (1 << 23) - 1
+MAX_RECORD_BYTES = 61440  # EDF/BDF recommendation for one data record
+
+
+def bdf_ranges(gain: float, max_code: int) -> tuple[tuple[float, float], tuple[int, int]]:
+    """``(physical_range, digital_range)`` for one channel (uV); exact ``code * LSB`` mapping where possible."""
+    lsb = 9e6 / gain / (1 << 24)
+    pmin = DMIN * lsb
+    if max_code <= DMAX_EXACT:
+        return (pmin, DMAX_EXACT * lsb), (DMIN, DMAX_EXACT)
+    return (pmin, DMAX_FULL * lsb), (DMIN, DMAX_FULL)
+
+
+def record_duration(fs: float, n_channels: int) -> float:
+    """Longest data-record duration (s) with a whole number of samples and <= 61440 bytes (3 bytes/sample)."""
+    for dur in (1.0, 0.5, 0.25, 0.2, 0.125, 0.1, 0.05, 0.04, 0.025, 0.02, 0.01):
+        n = fs * dur
+        if abs(n - round(n)) < 1e-9 and 3 * n_channels * n <= MAX_RECORD_BYTES:
+            return dur
+    return 1.0 / fs
+
+
+def _prefilter(fs: float) -> str:
+    # ADS1299 digital sinc3 decimation filter: -3 dB at 0.262 x data rate; no analogue high-pass (DC coupled)
+    return f"HP:DC LP:{0.262 * fs:.0f}Hz sinc3"
+
+
+def _annotations(rec) -> list[tuple[float, float | None, str]]:
+    out: list[tuple[float, float | None, str]] = []
+    for a, b in rec.gaps:
+        out.append((a / rec.fs, (b - a) / rec.fs, f"gap: {b - a} samples lost"))
+    for m in rec.markers:
+        if m.get("sample") is None:
+            continue
+        text = f"marker {m.get('value', '')}"
+        if m.get("label"):
+            text += f" {m['label']}"
+        if m.get("source") == "board":
+            text += " (board)"
+        out.append((m["sample"] / rec.fs, None, text))
+    return sorted(out, key=lambda x: x[0])
+
+
+def _atomic_target(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+def _finish(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def to_bdf(rec, path: str | os.PathLike, patient_code: str = "X", equipment: str | None = None) -> Path:
+    """Write ``rec`` as BDF+ (see the module docstring). Returns the path."""
+    import edfio
+
+    path = Path(path)
+    fs = float(rec.fs)
+    nch = rec.n_channels
+    dur = record_duration(fs, nch)
+    spr = int(round(fs * dur))
+    n = rec.n_samples
+    n_pad = (-n) % spr if n else spr
+    codes = rec.codes
+    if n_pad:
+        codes = np.concatenate([codes, np.zeros((nch, n_pad), dtype=codes.dtype)], axis=1)
+    labels = [f"EMG {lab}"[:16] for lab in rec.labels]
+    signals = []
+    for i in range(nch):
+        pr, dr = bdf_ranges(float(rec.gains[i]), int(codes[i].max()) if codes.shape[1] else 0)
+        signals.append(
+            edfio.BdfSignal.from_digital(
+                np.ascontiguousarray(codes[i], dtype=np.int32), fs, label=labels[i], transducer_type="sEMG electrode",
+                physical_dimension="uV", physical_range=pr, digital_range=dr, prefiltering=_prefilter(fs),
+            )
+        )
+    anns = [edfio.EdfAnnotation(on, du, text) for on, du, text in _annotations(rec)]
+    if n_pad and n:
+        anns.append(edfio.EdfAnnotation(n / fs, n_pad / fs, "padding"))
+    start = rec.info.get("start_unix")
+    startdt = _dt.datetime.fromtimestamp(start, _dt.timezone.utc) if start else None
+    board = rec.info.get("board") or {}
+    equip = equipment or f"perifacial_fw{board.get('firmware', '?')}".replace(" ", "_")
+    recording = edfio.Recording(startdate=startdt.date() if startdt else None, equipment_code=equip[:20],
+                                additional=(f"fs_measured={rec.fs_measured:.3f}Hz",) if np.isfinite(rec.fs_measured) else ())
+    bdf = edfio.Bdf(
+        signals,
+        patient=edfio.Patient(code=patient_code),
+        recording=recording,
+        starttime=startdt.time().replace(microsecond=0, tzinfo=None) if startdt else None,
+        data_record_duration=dur,
+        annotations=anns,
+    )
+    tmp = _atomic_target(path)
+    bdf.write(tmp)
+    _finish(tmp, path)
+    return path
+
+
+def to_csv(rec, path: str | os.PathLike, precision: int = 6) -> Path:
+    """One row per sample: ``sample,time_s,<labels...>`` in uV (``nan`` inside gaps). ``precision`` decimals
+    (6 keeps every code recoverable: the LSB is >= 0.022 uV). Markers and sync rows go to ``<path>.events.csv``."""
+    path = Path(path)
+    tmp = _atomic_target(path)
+    data = rec.data if rec.data.size or rec.n_samples == 0 else rec.codes * (9e6 / rec.gains / (1 << 24))[:, None]
+    with open(tmp, "w", newline="") as f:
+        f.write("sample,time_s," + ",".join(rec.labels) + "\n")
+        step = 20000
+        fmt = ["%d", "%.6f"] + [f"%.{precision}f"] * rec.n_channels
+        for i0 in range(0, rec.n_samples, step):
+            i1 = min(rec.n_samples, i0 + step)
+            idx = np.arange(i0, i1)
+            block = np.column_stack([idx, idx / rec.fs, data[:, i0:i1].T])
+            np.savetxt(f, block, fmt=fmt, delimiter=",")
+    _finish(tmp, path)
+    ev = path.with_name(path.stem + ".events.csv")
+    with open(ev, "w", newline="") as f:
+        f.write("kind,sample,time_s,value,label,source\n")
+        for a, b in rec.gaps:
+            f.write(f"gap,{a},{a / rec.fs:.6f},{b - a},,\n")
+        for m in rec.markers:
+            s = m.get("sample")
+            f.write(f"marker,{'' if s is None else s},{'' if s is None else f'{s / rec.fs:.6f}'},{m.get('value', '')},"
+                    f"{str(m.get('label', '')).replace(',', ';')},{m.get('source', '')}\n")
+        for row in rec.sync:
+            f.write(f"sync,{row['sample']},{row['sample'] / rec.fs:.6f},{row['value']},,{row['kind']}\n")
+    return path
+
+
+def to_npz(rec, path: str | os.PathLike) -> Path:
+    """NumPy archive: ``data`` (uV, NaN in gaps), ``codes``, ``status``, ``fs``, ``fs_measured``, ``labels``,
+    ``gains``, ``gaps`` [k, 2], ``sync`` (structured), ``markers_json``, ``info_json``, ``first_sample``."""
+    path = Path(path)
+    tmp = _atomic_target(path)
+    data = rec.data if rec.data.size or rec.n_samples == 0 else None
+    arrays = dict(
+        codes=rec.codes, status=rec.status, fs=np.float64(rec.fs), fs_measured=np.float64(rec.fs_measured),
+        labels=np.array(rec.labels), gains=np.asarray(rec.gains),
+        gaps=np.array(rec.gaps, dtype=np.int64).reshape(-1, 2), sync=rec.sync,
+        markers_json=np.array(json.dumps(rec.markers, default=str)), info_json=np.array(json.dumps(rec.info, default=str)),
+        first_sample=np.int64(rec.first_sample),
+    )
+    if data is not None:
+        arrays["data"] = data
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    _finish(tmp, path)
+    return path

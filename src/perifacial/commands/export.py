@@ -1,0 +1,51 @@
+"""``perifacial export FILE --to bdf|csv|npz``: convert a recording."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..cli import CliError
+
+FORMATS = ("bdf", "csv", "npz")
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "export",
+        help="convert a recording to BDF+ (24-bit, lossless), CSV or NPZ",
+        description=(
+            "BDF+: the ADC codes exactly, in uV, with channel labels, prefilter text and annotations for markers, "
+            "display changes and gaps (samples inside gaps are 0 there and listed as annotations). CSV: one row per "
+            "sample (sample, time_s, channels in uV; empty cells inside gaps). NPZ: data (uV, NaN in gaps), codes, "
+            "fs, labels, gaps, markers, sync."
+        ),
+    )
+    p.add_argument("file", type=Path, metavar="FILE", help="recording made by `perifacial record`")
+    p.add_argument("--to", required=True, choices=FORMATS, help="output format")
+    p.add_argument("-o", "--output", type=Path, default=None, help="output file (default: FILE with the new suffix)")
+    p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from perifacial.host import export
+    from perifacial.host.recording import load
+
+    if not args.file.exists():
+        raise CliError(f"{args.file} does not exist")
+    out = args.output or args.file.with_suffix("." + args.to)
+    if out.exists() and not args.overwrite:
+        raise CliError(f"{out} exists: choose another name with -o or pass --overwrite")
+    try:
+        rec = load(args.file)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        fn = {"bdf": export.to_bdf, "csv": export.to_csv, "npz": export.to_npz}[args.to]
+        fn(rec, out)
+    except ImportError as exc:
+        raise CliError(f"{args.to} export needs an extra package: {exc}") from exc
+    print(f"{out}: {rec.n_channels} channels x {rec.n_samples} samples ({rec.duration_s:.1f} s), "
+          f"{len(rec.gaps)} gaps, {len(rec.markers)} markers")
+    return 0

@@ -1,0 +1,97 @@
+"""``perifacial record URL -o FILE [--seconds N]``: record a board (or the virtual board ``sim://``) losslessly."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..cli import CliError
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "record",
+        help="record a board to a crash-safe raw file (sim:// is the virtual board)",
+        description=(
+            "Record every byte the board sends to an append-only raw log (fsynced about once a second, so a crash "
+            "loses at most the last second), with the board's info and configuration, the montage labels, host "
+            "arrival times, markers and display/sync events. A live line on stderr shows elapsed time, samples, "
+            "measured rate, gaps, CRC errors and the link state. Convert with `perifacial export`. Exit status 1 when "
+            "samples were lost (gaps), 2 on errors."
+        ),
+    )
+    p.add_argument("url", metavar="URL",
+                   help="board: /dev/ttyACM0, COM3, tcp://HOST:PORT, ble://NAME, or sim://?seed=1&realtime=0")
+    p.add_argument("-o", "--output", required=True, type=Path, help="recording file to create (.pfr)")
+    p.add_argument("--seconds", type=float, default=None, help="samples to record, in seconds at the nominal rate "
+                   "(default: until Ctrl-C)")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+    p.add_argument("--rate", type=int, choices=(500, 1000, 2000), default=None, help="set the sample rate first")
+    p.add_argument("--gain", type=int, choices=(1, 2, 4, 6, 8, 12, 24), default=None, help="set every channel's gain first")
+    p.add_argument("--display", default="none", metavar="KIND",
+                   help="video-sync digit display: none (default), board, screen, serial:PORT")
+    p.add_argument("--lsl", action="store_true", help="also stream the samples to a Lab Streaming Layer outlet")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.set_defaults(func=run)
+    return p
+
+
+def _open_display(spec: str):
+    if spec in ("", "none"):
+        return None
+    try:
+        from perifacial.host.sync import open_display
+    except ImportError as exc:
+        raise CliError(f"--display {spec}: display support is not available in this installation ({exc})") from exc
+    try:
+        return open_display(spec)
+    except (ValueError, OSError) as exc:
+        raise CliError(f"--display {spec}: {exc}") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    from perifacial.host.board import BoardError, BoardTimeout, open_board
+    from perifacial.host.transport import TransportError
+
+    out: Path = args.output
+    if out.exists() and not args.overwrite:
+        raise CliError(f"{out} exists: choose another name or pass --overwrite")
+    if not out.parent.exists():
+        raise CliError(f"folder {out.parent} does not exist")
+    if args.seconds is not None and args.seconds <= 0:
+        raise CliError("--seconds must be positive")
+    display = _open_display(args.display)
+    outlet = None
+    try:
+        board = open_board(args.url)
+    except (TransportError, BoardTimeout, BoardError) as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        settings = {}
+        if args.rate is not None:
+            settings["rate"] = args.rate
+        if args.gain is not None:
+            settings["gain"] = args.gain
+        if settings:
+            board.configure(**settings)
+        outlet = None
+        if args.lsl:
+            try:
+                from perifacial.host.lsl import LslOutlet
+
+                outlet = LslOutlet.for_board(board).attach(board)
+            except Exception as exc:  # noqa: BLE001 - liblsl missing or no network
+                raise CliError(f"--lsl: cannot start an LSL outlet ({exc}); pip install 'perifacial[lsl]'") from exc
+        summary = board.record(out, duration_s=args.seconds, display=display, progress=not args.quiet,
+                               overwrite=args.overwrite)
+    except (TransportError, BoardTimeout, BoardError) as exc:
+        raise CliError(f"{exc} (what was received so far is in {out})") from exc
+    finally:
+        if args.lsl and outlet is not None:
+            outlet.close()
+        board.close()
+    lost = sum(b - a for a, b in summary.gaps)
+    st = summary.stats
+    print(f"{out}: {summary.samples} samples ({summary.samples / board.fs:.1f} s at {board.fs:g} Hz), "
+          f"{len(summary.gaps)} gaps ({lost} samples lost), {st['crc_errors']} CRC errors, "
+          f"{summary.reconnects} reconnects")
+    return 0 if not summary.gaps else 1
