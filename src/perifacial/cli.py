@@ -16,6 +16,7 @@ from ._version import __version__
 
 #: Modules that provide subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "perifacial.commands.demo",
     "perifacial.commands.record",
     "perifacial.commands.export",
     "perifacial.commands.devices",
