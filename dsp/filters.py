@@ -1,0 +1,372 @@
+"""EMG pre-processing chain of seed 003 (sec. 3.1.3): DC removal -> Butterworth band-pass -> full-wave
+rectification -> linear envelope (Butterworth low-pass), plus a mains notch.
+
+Conventions
+-----------
+* Arrays are ``[channels, samples]`` or 1-D ``[samples]``; ``axis`` (default -1) names the time axis. Input may be
+  any integer or floating dtype; results are float64 with the input's shape.
+* ``fs`` and all frequencies are in Hz. Output amplitude is in the input's unit (e.g. mV or ADC counts).
+* ``order`` means what it means for ``scipy.signal.butter(order, ...)``: a band-pass of order 2 has 4 poles
+  (2 second-order sections), a low-pass of order 2 has 2 poles (1 section).
+* **Zero-phase** (``zero_phase=True``, the offline default) equals SciPy's ``sosfiltfilt(sos, x)`` with its default
+  padding (odd extension of ``3 * ntaps`` samples on each side, ``ntaps = 2 * n_sections + 1`` minus the trailing
+  zero coefficients, exactly as SciPy counts them) and steady-state initial conditions. The recording must be longer
+  than that padding.
+* **Causal** (``zero_phase=False``, and :class:`EnvelopeStream`) equals SciPy's
+  ``sosfilt(sos, x, zi=sosfilt_zi(sos) * x[..., :1])`` for every stage: each stage starts in the steady state of
+  its own first input sample ("as if the first value had always been there"), so a DC offset in the first sample
+  produces no start-up transient. The causal chain does not subtract the recording mean (a causal filter cannot know
+  it); the band-pass started in steady state removes the offset instead.
+* ``linear_envelope`` with ``zero_phase=True`` is, in SciPy terms::
+
+      x = x - x.mean(axis, keepdims=True)
+      x = sosfiltfilt(notch_sos, x)              # only if notch=50/60
+      x = abs(sosfiltfilt(bandpass_sos, x))
+      env = sosfiltfilt(lowpass_sos, x)
+
+  and with ``zero_phase=False`` the same with ``sosfilt`` (steady state at the first sample) and no mean removal.
+
+The numba kernels live in :mod:`perifacial.dsp._iir`; the designs (NumPy only, equal to SciPy's) in
+:mod:`perifacial.dsp._design`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import operator
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from . import _iir
+from ._design import _check_fs, butter_sos, filtfilt_padlen, notch_sos, sosfilt_zi
+
+__all__ = [
+    "remove_dc",
+    "bandpass",
+    "lowpass",
+    "notch",
+    "rectify",
+    "linear_envelope",
+    "EnvelopeStream",
+    "design_bandpass",
+    "design_lowpass",
+    "design_notch",
+    "filtfilt_padlen",
+    "sosfilt_zi",
+]
+
+logger = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------------------------------------- designs
+
+
+def design_bandpass(fs: float, low: float = 20.0, high: float = 450.0, order: int = 2) -> np.ndarray:
+    """Butterworth band-pass ``low``-``high`` Hz at sampling rate ``fs`` Hz as SOS ``[n_sections, 6]``.
+
+    Equal to ``scipy.signal.butter(order, [low, high], 'bandpass', fs=fs, output='sos')``. Raises ValueError if an
+    edge is <= 0 or >= fs/2 (Nyquist) or ``low >= high``.
+    """
+    return butter_sos(order, (low, high), "bandpass", fs)
+
+
+def design_lowpass(fs: float, cutoff: float = 6.0, order: int = 2) -> np.ndarray:
+    """Butterworth low-pass at ``cutoff`` Hz as SOS ``[n_sections, 6]``; equal to
+    ``scipy.signal.butter(order, cutoff, 'lowpass', fs=fs, output='sos')``."""
+    return butter_sos(order, cutoff, "lowpass", fs)
+
+
+def design_notch(
+    fs: float, freq: float = 50.0, q: float = 30.0, harmonics: int = 1, max_freq: float | None = None
+) -> np.ndarray:
+    """Notch at ``freq`` Hz and its multiples as SOS ``[n_harmonics, 6]``, one ``scipy.signal.iirnotch(h*freq, q,
+    fs=fs)`` section per harmonic ``h = 1 .. harmonics``.
+
+    If ``max_freq`` (Hz) is given, harmonics at or above it are silently left out (that is how the envelope chain
+    keeps only the harmonics inside its band); otherwise a harmonic at or above Nyquist is an error.
+    """
+    fs = _check_fs(fs)
+    if max_freq is None:
+        try:
+            top = float(freq) * int(harmonics)
+        except (TypeError, ValueError):
+            top = None
+        if top is not None and math.isfinite(top) and top >= fs / 2 and float(freq) < fs / 2:
+            raise ValueError(
+                f"notch harmonic {int(harmonics)} x {float(freq):g} Hz = {top:g} Hz is at or above the Nyquist "
+                f"frequency fs/2 = {fs / 2:g} Hz; lower harmonics= (at most {math.ceil(fs / 2 / float(freq)) - 1})"
+            )
+    return notch_sos(freq, q, fs, harmonics=harmonics, max_freq=max_freq)
+
+
+# ------------------------------------------------------------------------------------------------- input handling
+
+
+@dataclass(frozen=True)
+class _Stage:
+    sos: np.ndarray
+    name: str
+    rect: bool = False
+
+
+def _numeric(x, what: str = "x") -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise ValueError(
+            f"{what} must hold integer or real floating-point samples, got dtype {x.dtype}; "
+            "convert it first, e.g. np.asarray(x, dtype=float)"
+        )
+    return x
+
+
+def _as_2d(x, axis) -> tuple[np.ndarray, tuple[int, ...], int]:
+    """Validate ``x`` and return ``(x2, shape, axis)`` with ``x2`` float64 C-contiguous ``[channels, samples]``."""
+    x = _numeric(x)
+    if x.ndim not in (1, 2):
+        raise ValueError(
+            f"x must be 1-D [samples] or 2-D [channels, samples], got {x.ndim}-D with shape {x.shape}; "
+            "reshape it (e.g. x.reshape(-1, n_samples))"
+        )
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise ValueError(f"axis must be an integer, got {axis!r}") from None
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis={axis} is out of range for a {x.ndim}-D array of shape {x.shape}")
+    axis %= x.ndim
+    x2 = np.moveaxis(x, axis, -1) if x.ndim == 2 else x[None, :]
+    x2 = np.ascontiguousarray(x2, dtype=np.float64)
+    return x2, x.shape, axis
+
+
+def _restore(y2: np.ndarray, shape, axis: int) -> np.ndarray:
+    if len(shape) == 1:
+        return y2[0]
+    return np.moveaxis(y2, -1, axis)
+
+
+def _raise_nonfinite(x2: np.ndarray, axis: int, ndim: int, offset: int = 0) -> None:
+    c, t = _iir.first_nonfinite(x2)
+    if c < 0:
+        raise ValueError(
+            "the filter state overflowed (input values too large for float64 arithmetic); scale the input down"
+        )
+    where = f"sample {t + offset}" if ndim == 1 else f"channel {c}, sample {t + offset}"
+    raise ValueError(
+        f"input holds a non-finite value ({x2[c, t]}) at {where} (time axis {axis}); remove or interpolate "
+        "NaN/inf samples before filtering"
+    )
+
+
+def _check_finite(x2: np.ndarray, axis: int, ndim: int) -> np.ndarray:
+    sums = _iir.row_sums(x2)
+    if not np.isfinite(sums).all():
+        _raise_nonfinite(x2, axis, ndim)
+    return sums
+
+
+def _pack(stages: list[_Stage]):
+    sos = np.ascontiguousarray(np.concatenate([s.sos for s in stages]), dtype=np.float64)
+    zi = np.ascontiguousarray(np.concatenate([sosfilt_zi(s.sos) for s in stages]), dtype=np.float64)
+    bounds = np.zeros(len(stages) + 1, dtype=np.int64)
+    bounds[1:] = np.cumsum([s.sos.shape[0] for s in stages])
+    rect = np.array([1 if s.rect else 0 for s in stages], dtype=np.int64)
+    pads = np.array([filtfilt_padlen(s.sos) for s in stages], dtype=np.int64)
+    return sos, zi, bounds, pads, rect
+
+
+def _run(stages: list[_Stage], x, axis, zero_phase: bool, demean: bool) -> np.ndarray:
+    x2, shape, axis = _as_2d(x, axis)
+    nch, n = x2.shape
+    sos, zi, bounds, pads, rect = _pack(stages)
+    out = np.empty((nch, n), dtype=np.float64)
+    if nch == 0 or (n == 0 and not zero_phase):
+        return _restore(out, shape, axis)
+    if zero_phase:
+        need = int(pads.max())
+        if n <= need:
+            k = int(np.argmax(pads))
+            raise ValueError(
+                f"recording too short for zero-phase filtering: {n} samples along axis {axis}, but the "
+                f"{stages[k].name} pads {need} samples on each side (SciPy's sosfiltfilt default) and needs at "
+                f"least {need + 1} samples; use a longer recording or zero_phase=False"
+            )
+        sums = np.empty(nch)
+        _iir.filtfilt_chain(x2, int(demean), sos, zi, bounds, pads, rect, out, sums, numba.get_num_threads())
+        if not np.isfinite(sums).all():
+            _raise_nonfinite(x2, axis, len(shape))
+    else:
+        state = np.zeros(((nch + _iir.LANES - 1) // _iir.LANES, sos.shape[0], 2, _iir.LANES))
+        if not _iir.causal_chain(x2, sos, zi, bounds, rect, state, 1, out):
+            _raise_nonfinite(x2, axis, len(shape))
+    return _restore(out, shape, axis)
+
+
+def _envelope_stages(fs, band, cutoff, order, notch, notch_q) -> list[_Stage]:
+    try:
+        low, high = band
+    except (TypeError, ValueError):
+        raise ValueError(f"band must be a pair (low, high) in Hz, got {band!r}") from None
+    stages = []
+    bp = design_bandpass(fs, low, high, order)
+    if notch is not None:
+        if isinstance(notch, bool) or not isinstance(notch, (int, float, np.integer, np.floating)) or notch <= 0:
+            raise ValueError(f"notch must be None or the mains frequency in Hz (50 or 60), got {notch!r}")
+        n_harm = max(1, int(math.ceil(float(high) / float(notch))) - 1)
+        stages.append(_Stage(design_notch(fs, notch, notch_q, harmonics=n_harm, max_freq=high), "notch"))
+    stages.append(_Stage(bp, f"{order}-order {low:g}-{high:g} Hz band-pass", rect=True))
+    stages.append(_Stage(design_lowpass(fs, cutoff, order), f"{order}-order {cutoff:g} Hz low-pass"))
+    return stages
+
+
+# ------------------------------------------------------------------------------------------------------ public API
+
+
+def remove_dc(x, axis: int = -1) -> np.ndarray:
+    """Subtract each channel's mean over time: ``x - x.mean(axis, keepdims=True)``; float64, same shape as ``x``."""
+    x2, shape, axis = _as_2d(x, axis)
+    if x2.shape[1] == 0:
+        return _restore(x2, shape, axis)
+    _check_finite(x2, axis, len(shape))
+    return _restore(x2 - x2.mean(axis=-1, keepdims=True), shape, axis)
+
+
+def rectify(x) -> np.ndarray:
+    """Full-wave rectification ``|x|`` as float64 (any shape)."""
+    x = _numeric(x)
+    return np.abs(x.astype(np.float64, copy=False))
+
+
+def bandpass(
+    x, fs: float, low: float = 20.0, high: float = 450.0, order: int = 2, zero_phase: bool = True, axis: int = -1
+) -> np.ndarray:
+    """Butterworth band-pass ``low``-``high`` Hz of ``x`` ``[channels, samples]`` sampled at ``fs`` Hz.
+
+    Zero-phase: ``sosfiltfilt(design_bandpass(...), x)``; causal: ``sosfilt`` from the steady state at the first
+    sample. No mean removal (see :func:`linear_envelope`). Returns float64, same shape as ``x``.
+    """
+    stage = _Stage(design_bandpass(fs, low, high, order), f"{order}-order {low:g}-{high:g} Hz band-pass")
+    return _run([stage], x, axis, zero_phase, demean=False)
+
+
+def lowpass(
+    x, fs: float, cutoff: float = 6.0, order: int = 2, zero_phase: bool = True, axis: int = -1
+) -> np.ndarray:
+    """Butterworth low-pass at ``cutoff`` Hz of ``x`` ``[channels, samples]`` sampled at ``fs`` Hz (e.g. the linear
+    envelope of an already rectified signal). Zero-phase or causal as in :func:`bandpass`; float64, same shape."""
+    stage = _Stage(design_lowpass(fs, cutoff, order), f"{order}-order {cutoff:g} Hz low-pass")
+    return _run([stage], x, axis, zero_phase, demean=False)
+
+
+def notch(
+    x, fs: float, freq: float = 50.0, q: float = 30.0, harmonics: int = 1, zero_phase: bool = True, axis: int = -1
+) -> np.ndarray:
+    """Mains notch at ``freq`` Hz and its first ``harmonics`` multiples (``q`` = centre / -3 dB bandwidth), as one
+    cascade of ``scipy.signal.iirnotch`` sections (see :func:`design_notch`). Zero-phase or causal as in
+    :func:`bandpass`; float64, same shape as ``x``."""
+    stage = _Stage(design_notch(fs, freq, q, harmonics), f"{freq:g} Hz notch")
+    return _run([stage], x, axis, zero_phase, demean=False)
+
+
+def linear_envelope(
+    x,
+    fs: float,
+    band: tuple[float, float] = (20.0, 450.0),
+    cutoff: float = 6.0,
+    order: int = 2,
+    notch: float | None = None,
+    zero_phase: bool = True,
+    axis: int = -1,
+    notch_q: float = 30.0,
+) -> np.ndarray:
+    """Linear envelope of raw surface EMG ``x`` ``[channels, samples]`` sampled at ``fs`` Hz (seed 003 chain).
+
+    DC removal (zero-phase only) -> optional mains notch (``notch=50`` or ``60`` Hz: the fundamental and every
+    harmonic below ``band[1]``, quality ``notch_q``) -> Butterworth band-pass ``band`` Hz of ``order`` ->
+    full-wave rectification -> Butterworth low-pass ``cutoff`` Hz of ``order``. Each filter is zero-phase
+    (``sosfiltfilt``) or causal (``sosfilt``, steady state at its first input sample); see the module docstring for
+    the exact SciPy equivalent. Returns float64, same shape as ``x``, in the input's unit.
+
+    Raises ValueError for band edges outside ``(0, fs/2)`` (e.g. a 450 Hz edge on 100 Hz data), ``low >= high``, a
+    recording not longer than the zero-phase padding, NaN/inf in ``x`` (naming channel and sample), a bad ``axis`` or
+    ``ndim``, or a non-numeric dtype.
+    """
+    stages = _envelope_stages(fs, band, cutoff, order, notch, notch_q)
+    return _run(stages, x, axis, zero_phase, demean=True)
+
+
+class EnvelopeStream:
+    """Causal, stateful :func:`linear_envelope` for live data (``zero_phase=False`` semantics).
+
+    Feed chunks ``[n_channels, n]`` (any ``n`` >= 0, any numeric dtype) to :meth:`process`; the concatenated outputs
+    equal ``linear_envelope(recording, fs, ..., zero_phase=False)`` exactly, whatever the chunk sizes. Each filter
+    starts in the steady state of its first input sample, taken from the first chunk after construction or
+    :meth:`reset`.
+
+    A chunk holding NaN/inf raises ValueError (naming channel and sample index since the stream started) and leaves
+    the stream as it was before that chunk.
+    """
+
+    def __init__(
+        self,
+        fs: float,
+        n_channels: int,
+        band: tuple[float, float] = (20.0, 450.0),
+        cutoff: float = 6.0,
+        order: int = 2,
+        notch: float | None = None,
+        notch_q: float = 30.0,
+    ) -> None:
+        if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) or n_channels < 1:
+            raise ValueError(f"n_channels must be a positive integer, got {n_channels!r}")
+        self.fs = float(fs)
+        self.n_channels = int(n_channels)
+        stages = _envelope_stages(fs, band, cutoff, order, notch, notch_q)
+        self._sos, self._zi, self._bounds, _, self._rect = _pack(stages)
+        n_groups = (self.n_channels + _iir.LANES - 1) // _iir.LANES
+        self._state = np.zeros((n_groups, self._sos.shape[0], 2, _iir.LANES))
+        self._backup = np.zeros_like(self._state)
+        self._init = 1
+        self._n_seen = 0
+        self._kernel = _iir.causal_chunk.get()
+        logger.debug("EnvelopeStream: %d channels at %g Hz, %d sections", self.n_channels, self.fs, len(self._sos))
+
+    @property
+    def n_samples(self) -> int:
+        """Samples per channel processed since construction or the last :meth:`reset`."""
+        return self._n_seen
+
+    def reset(self) -> None:
+        """Forget the filter state: the next chunk starts a new recording."""
+        self._state[...] = 0.0
+        self._init = 1
+        self._n_seen = 0
+
+    def process(self, chunk) -> np.ndarray:
+        """Envelope of the next ``chunk`` ``[n_channels, n]`` (1-D ``[n]`` allowed for one channel); float64, same
+        shape."""
+        x = np.asarray(chunk)
+        if x.dtype != np.float64 or not x.flags.c_contiguous:
+            x = np.ascontiguousarray(_numeric(x, "chunk"), dtype=np.float64)
+        one_d = x.ndim == 1 and self.n_channels == 1
+        if one_d:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[0] != self.n_channels:
+            raise ValueError(
+                f"chunk must be shaped [n_channels, n] = [{self.n_channels}, n], got shape {np.shape(chunk)}"
+            )
+        n = x.shape[1]
+        out = np.empty((self.n_channels, n))
+        if n:
+            ok = self._kernel(
+                x, self._sos, self._zi, self._bounds, self._rect, self._state, self._backup, self._init, out
+            )
+            if not ok:
+                self._state[...] = self._backup
+                _raise_nonfinite(x, -1, 1 if one_d else 2, offset=self._n_seen)
+            self._init = 0
+            self._n_seen += n
+        return out[0] if one_d else out
