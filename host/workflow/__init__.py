@@ -1,0 +1,14 @@
+"""The researcher's session end to end (issue 9): MVC calibration, processing, EMG-assisted coding, live monitor.
+
+Modules (each small, importable on its own; the CLI commands ``perifacial mvc|process|coding|monitor`` are thin
+wrappers around them):
+
+* :mod:`.mvc_session` -- the seven-movement MVC protocol, the simulated participant for ``sim://`` and the
+  calibration with its channel x movement response table;
+* :mod:`.quality` -- per-channel signal quality (noise RMS, mains level, lead-off and gap fractions);
+* :mod:`.process` -- recording -> envelopes (gap-aware) -> spotting -> quantification -> CSV/JSON/figures;
+* :mod:`.figures` -- the paper figures (seed 003 Fig. 5 and Fig. 12, the six regions' envelopes);
+* :mod:`.coding` -- the coder hand-off CSV and agreement with the EMG spotting (seed 000);
+* :mod:`.monitor` -- the live view's state and update loop;
+* :mod:`.truth` -- the simulator's ground truth for a ``sim://`` recording.
+"""

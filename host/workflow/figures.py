@@ -1,0 +1,144 @@
+"""Figures of a processed recording (matplotlib, object API: no pyplot state, safe headless with Agg).
+
+* :func:`preprocessing_figure` -- the five-panel pre-processing view of one channel (seed 003 Fig. 5): raw, DC
+  removed, band-passed, rectified, linear envelope; uV against s.
+* :func:`regions_figure` -- the six regions' envelopes (each region's channels) with spotted intervals shaded
+  (colour by kind).
+* :func:`mvc_duration_figure` -- peak MVC % against duration with the ME/MaE split (seed 003 Fig. 12); without a
+  calibration the y axis is the peak envelope in uV.
+
+Every function returns a :class:`matplotlib.figure.Figure` whose axes carry titles the tests check.
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+__all__ = ["preprocessing_figure", "regions_figure", "mvc_duration_figure", "render_all", "close_all",
+           "PREPROC_TITLES", "KIND_COLOURS"]
+
+PREPROC_TITLES = ("raw", "DC removed", "band-passed", "rectified", "linear envelope")
+KIND_COLOURS = {"ME": "tab:red", "MaE": "tab:blue", "blink": "tab:gray", "jaw": "tab:olive",
+                "crosstalk": "tab:purple", "artifact": "black", "expression": "tab:green"}
+
+
+def _figure(**kw):
+    from matplotlib.figure import Figure
+
+    return Figure(**kw)
+
+
+def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 0.0, band=(20.0, 450.0),
+                         cutoff: float = 6.0, notch_hz: float | None = None):
+    """Five stacked panels for one channel's raw segment ``x`` ``[n]`` (uV, finite) starting at ``t0`` s."""
+    from perifacial.dsp.filters import bandpass, lowpass, notch, rectify, remove_dc
+
+    x = np.asarray(x, dtype=np.float64)
+    high = min(band[1], 0.45 * fs)
+    dc = remove_dc(x)
+    bp_in = notch(dc, fs, notch_hz, harmonics=max(1, int(high // notch_hz))) if notch_hz else dc
+    bp = bandpass(bp_in, fs, band[0], high)
+    rect = rectify(bp)
+    env = lowpass(rect, fs, cutoff)
+    t = t0 + np.arange(x.size) / fs
+    fig = _figure(figsize=(9, 9), layout="constrained")
+    axes = fig.subplots(5, 1, sharex=True)
+    for ax, y, title in zip(axes, (x, dc, bp, rect, env), PREPROC_TITLES):
+        ax.plot(t, y, lw=0.5 if title != "linear envelope" else 1.2, color="k" if title != "linear envelope" else "tab:red")
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.set_ylabel("uV")
+    bp_name = f"band-pass {band[0]:g}-{high:g} Hz" + (f", notch {notch_hz:g} Hz" if notch_hz else "")
+    axes[2].set_title(f"band-passed ({bp_name})", fontsize=9, loc="left")
+    axes[4].set_title(f"linear envelope (low-pass {cutoff:g} Hz)", fontsize=9, loc="left")
+    axes[-1].set_xlabel("time (s)")
+    fig.suptitle(f"Pre-processing, channel {label}")
+    return fig
+
+
+def regions_figure(env: np.ndarray, fs: float, events, montage, labels, max_points: int = 20000):
+    """One panel per montage region: its channels' envelopes (uV) with spotted events shaded by kind."""
+    C, n = env.shape
+    step = max(1, n // max_points)
+    t = np.arange(0, n, step) / fs
+    regions = list(montage.regions) if montage is not None else []
+    fig = _figure(figsize=(11, 1.6 * max(1, len(regions)) + 1), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(max(1, len(regions)), 1, sharex=True))
+    if not regions:
+        axes[0].plot(t, env[:, ::step].T, lw=0.6)
+        axes[0].set_title("all channels")
+    for ax, r in zip(axes, regions):
+        for c in r.channels:
+            ax.plot(t, env[c, ::step], lw=0.6, label=str(labels[c]))
+        for e in events:
+            if e.region == r.name:
+                ax.axvspan(e.onset / fs, (e.offset + 1) / fs, color=KIND_COLOURS.get(e.kind, "tab:green"),
+                           alpha=0.25, lw=0)
+        ax.set_title(f"{r.name} ({r.code}: {', '.join(r.muscles)})", fontsize=9, loc="left")
+        ax.set_ylabel("uV")
+        ax.legend(fontsize=6, loc="upper right", ncol=4)
+    axes[-1].set_xlabel("time (s)")
+    kinds = sorted({e.kind for e in events})
+    if kinds:
+        from matplotlib.patches import Patch
+
+        fig.legend([Patch(color=KIND_COLOURS.get(k, "tab:green"), alpha=0.35) for k in kinds], kinds,
+                   loc="outside lower center", ncol=len(kinds), fontsize=8, title="spotted intervals")
+    fig.suptitle("Envelopes by region (linear envelope, uV) with spotted intervals")
+    return fig
+
+
+def mvc_duration_figure(rows, calibrated: bool = True, me_max_ms: float = 500.0):
+    """Scatter of peak MVC % (or peak uV) against duration (s) of expression rows (:class:`EventRow`), ME and MaE
+    in two colours, the duration split as a dashed line (seed 003 Fig. 12)."""
+    fig = _figure(figsize=(6, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for kind in ("ME", "MaE"):
+        sel = [r for r in rows if r.kind == kind]
+        y = [r.peak_mvc_pct if calibrated else r.peak_uv for r in sel]
+        ax.scatter([r.duration_ms / 1000 for r in sel], y, s=18, color=KIND_COLOURS[kind], label=f"{kind} (n={len(sel)})")
+    ax.axvline(me_max_ms / 1000, ls="--", color="k", lw=0.8)
+    ax.set_xlabel("duration (s)")
+    ax.set_ylabel("peak intensity (% MVC)" if calibrated else "peak envelope (uV; no MVC calibration)")
+    ax.set_title("Intensity vs duration (ME / MaE)")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _preproc_window(recording, res, fs: float) -> tuple[int, int, int]:
+    """(channel, start, stop) of a window of about 6 s around the strongest expression (else the first 6 s of the
+    first processed segment), inside one gap-free segment."""
+    segs = [s for s in res.segments if s.ok]
+    if not segs:
+        return 0, 0, 0
+    half = int(3 * fs)
+    if res.rows:
+        r = max(res.rows, key=lambda r: r.score if math.isfinite(r.score) else -1)
+        ch = res.labels.index(r.channel) if r.channel in res.labels else 0
+        c = (r.onset_sample + r.offset_sample) // 2
+        seg = next((s for s in segs if s.start <= c < s.stop), segs[0])
+        a = max(seg.start, c - half)
+        return ch, a, min(seg.stop, a + 2 * half)
+    return 0, segs[0].start, min(segs[0].stop, segs[0].start + 2 * half)
+
+
+def render_all(recording, env, res, opts, calibrated: bool, montage) -> dict:
+    """The three figures of a processed recording: ``{"preprocessing", "regions", "mvc_duration"}``."""
+    fs = res.fs
+    ch, a, b = _preproc_window(recording, res, fs)
+    figs = {}
+    if b - a > int(fs):
+        figs["preprocessing"] = preprocessing_figure(recording.data[ch, a:b], fs, res.labels[ch], a / fs,
+                                                     opts.band, opts.cutoff, opts.notch)
+    figs["regions"] = regions_figure(env, fs, res.events, montage, res.labels)
+    figs["mvc_duration"] = mvc_duration_figure(res.rows, calibrated)
+    return figs
+
+
+def close_all(figs: dict) -> None:
+    """Release figures (object-API figures are garbage collected; this drops their canvases early)."""
+    for f in figs.values():
+        f.clear()

@@ -1,0 +1,361 @@
+"""Process one recording: gap-aware envelope chain -> spotting -> quantification -> events CSV, JSON summary,
+figures (seed 003 sec. 3.1.3-3.1.4; seed 000 for the region view).
+
+Shapes and units: raw data ``[channels, samples]`` in uV at ``fs`` Hz; envelopes the same shape in uV (NaN inside
+gaps and in segments too short to filter); events in samples (0-based columns of the recording, offset
+inclusive) and seconds.
+
+Gaps: the filters reject NaN, so the recording is cut into its received segments (``Recording.gaps``), each
+segment is filtered on its own (zero-phase, DC removed per segment) and spotted on its own; segments shorter than
+``min_segment_s`` are left out and reported. Events never straddle a gap.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .quality import _runs, channel_quality
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ProcessOptions", "ProcessResult", "EventRow", "Segment", "envelope_segments", "process_recording",
+           "process_file", "EVENT_COLUMNS"]
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    """Settings of :func:`process_recording`.
+
+    notch: mains frequency to notch (Hz, 50/60) or None; ica: unmix each region with FastICA before the
+    envelope (MVC % is then not defined: the calibration is not applied); video_fps: frame rate for the frame
+    columns; observations: CSV of (frame, digit) sync observations (``perifacial sync``) for the frame mapping
+    (without it frames assume the video started with the recording); band/cutoff: envelope chain (Hz);
+    min_segment_s: shortest gap-free segment processed (s); figures: render the PNG figures; mains_hz: for the
+    quality report when ``notch`` is None.
+    """
+
+    notch: float | None = None
+    ica: bool = False
+    video_fps: float = 30.0
+    observations: str | None = None
+    band: tuple[float, float] = (20.0, 450.0)
+    cutoff: float = 6.0
+    min_segment_s: float = 2.0
+    figures: bool = True
+    mains_hz: float = 50.0
+    classify: str = "duration"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A gap-free stretch ``[start, stop)`` of columns that was processed (``ok``) or skipped (too short)."""
+
+    start: int
+    stop: int
+    ok: bool
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One spotted expression (a row of ``events.csv``). Times in s (offset exclusive: ``(offset + 1) / fs``),
+    frames are video frame indices (inclusive cover), samples 0-based columns (offset inclusive)."""
+
+    index: int
+    onset_sample: int
+    offset_sample: int
+    apex_sample: int
+    onset_s: float
+    offset_s: float
+    duration_ms: float
+    onset_frame: int
+    apex_frame: int
+    offset_frame: int
+    region: str
+    channel: str
+    peak_uv: float
+    peak_mvc_pct: float
+    iemg_pct_s: float
+    kind: str
+    candidate_aus: str
+    score: float
+
+
+EVENT_COLUMNS: tuple[str, ...] = tuple(EventRow.__dataclass_fields__)
+
+
+@dataclass
+class ProcessResult:
+    """What :func:`process_recording` produced: ``rows`` (expressions), ``events`` (all spotted
+    :class:`~perifacial.dsp.spotting.Event`, including blinks/jaw/artefacts), ``envelope`` ``[channels, samples]``,
+    ``summary`` (the JSON summary as a dict), ``files`` written (name -> path), ``figures`` (name -> Figure, only
+    when kept)."""
+
+    rows: list[EventRow]
+    events: list
+    envelope: np.ndarray
+    fs: float
+    labels: list[str]
+    summary: dict
+    segments: list[Segment]
+    files: dict[str, Path] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------------- the chain
+def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage=None,
+                      ) -> tuple[np.ndarray, list[Segment]]:
+    """Linear envelope ``[channels, samples]`` (uV; NaN in gaps/skipped segments) of ``data`` (uV, NaN in gaps),
+    segment by segment. With ``opts.ica`` each segment's band-passed channels are unmixed per region (FastICA);
+    rows are then the region's independent components in region order (unit variance, not uV)."""
+    from perifacial.dsp.filters import bandpass, linear_envelope, lowpass, notch, rectify
+
+    C, n = data.shape
+    env = np.full((C, n), np.nan)
+    segs: list[Segment] = []
+    min_len = int(round(opts.min_segment_s * fs))
+    high = min(opts.band[1], 0.45 * fs)
+    for a, b in _runs(np.isfinite(data).all(axis=0)):
+        if b - a < min_len:
+            segs.append(Segment(a, b, False))
+            log.warning("segment [%d, %d) (%.2f s) between gaps is shorter than %.1f s: skipped", a, b,
+                        (b - a) / fs, opts.min_segment_s)
+            continue
+        x = data[:, a:b]
+        if opts.ica:
+            from perifacial.dsp.ica import unmix_regions
+
+            y = x - x.mean(axis=1, keepdims=True)
+            if opts.notch:
+                y = notch(y, fs, opts.notch, harmonics=max(1, int(high // opts.notch)))
+            y = bandpass(y, fs, opts.band[0], high)
+            src = unmix_regions(y, montage, random_state=0).sources
+            env[:, a:b] = lowpass(rectify(src), fs, opts.cutoff)
+        else:
+            env[:, a:b] = linear_envelope(x, fs, band=(opts.band[0], high), cutoff=opts.cutoff, notch=opts.notch)
+        segs.append(Segment(a, b, True))
+    return env, segs
+
+
+def _spot_segments(env: np.ndarray, fs: float, segs: list[Segment], montage) -> list:
+    from dataclasses import replace
+
+    from perifacial.dsp.spotting import spot
+
+    out = []
+    for s in segs:
+        if not s.ok:
+            continue
+        evs = spot(env[:, s.start:s.stop], fs, montage=montage)
+        out += [replace(e, onset=e.onset + s.start, offset=e.offset + s.start,
+                        peak_index=(e.peak_index + s.start if e.peak_index >= 0 else -1)) for e in evs]
+    out.sort()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- frames
+@dataclass(frozen=True)
+class FrameMap:
+    """Sample -> video frame. ``basis``: "sync fit" (from digit observations) or "assumed" (the video started
+    with the recording: frame = t * fps)."""
+
+    fps: float
+    fs: float
+    basis: str
+    fit: Any = None
+    first_sample: int = 0
+
+    def frame(self, column: float, how: str = "round") -> int:
+        if self.fit is not None:
+            f = float(self.fit.frame_at(column + self.first_sample))
+        else:
+            f = column / self.fs * self.fps
+        return int(math.floor(f) if how == "floor" else math.ceil(f) if how == "ceil" else round(f))
+
+
+def frame_map(recording, fps: float, observations: str | None) -> FrameMap:
+    """The frame mapping of a recording: a sync fit when ``observations`` (CSV of frame,digit) are given and the
+    recording has a sync log, else the assumed alignment (logged)."""
+    if observations:
+        from perifacial.host.sync.mapping import SyncLog, fit_sync, read_observations_csv
+
+        syncl = SyncLog.from_rows(recording.sync)
+        fit = fit_sync(read_observations_csv(observations), syncl, fps, rate=float(recording.fs))
+        # the sync log's samples are recording columns (load() subtracts first_sample)
+        return FrameMap(fps, recording.fs, "sync fit", fit, 0)
+    log.info("no sync observations: video frames assume the video started with the recording (t * %g fps)", fps)
+    return FrameMap(fps, recording.fs, "assumed: video starts with the recording")
+
+
+# ------------------------------------------------------------------------------------------------- main entry
+def _fmt(v):
+    if isinstance(v, float):
+        return "" if not math.isfinite(v) else f"{v:.6g}"
+    return v
+
+
+def write_events_csv(rows: list[EventRow], path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(EVENT_COLUMNS)
+        for r in rows:
+            w.writerow([_fmt(getattr(r, c)) for c in EVENT_COLUMNS])
+
+
+def read_events_csv(path: str | Path) -> list[dict]:
+    """Rows of an ``events.csv`` as dicts of strings."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _jsonable(o):
+    if isinstance(o, dict):
+        return {k: _jsonable(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, (np.floating, float)):
+        return float(o) if math.isfinite(o) else None
+    if isinstance(o, np.integer):
+        return int(o)
+    return o
+
+
+def process_recording(recording, calibration=None, opts: ProcessOptions = ProcessOptions(),
+                      out_dir: str | Path | None = None, stem: str = "session",
+                      progress: Callable[[str, float], None] | None = None, keep_figures: bool = False,
+                      ) -> ProcessResult:
+    """Process a loaded :class:`~perifacial.host.recording.Recording`.
+
+    ``calibration``: :class:`~perifacial.dsp.mvc.MvcCalibration` (labels must match the recording's) for peak MVC %
+    and iEMG; ``out_dir``: write ``{stem}.events.csv``, ``{stem}.summary.json`` and ``{stem}.*.png`` there;
+    ``progress(stage, fraction)`` is called between stages. Returns :class:`ProcessResult`.
+    """
+    from perifacial.dsp.montage import default_montage
+    from perifacial.dsp.quantify import quantify
+
+    t0 = time.monotonic()
+    say = progress or (lambda stage, frac: None)
+    fs = float(recording.fs)
+    data = recording.data
+    labels = list(recording.labels) or [f"ch{i}" for i in range(data.shape[0])]
+    montage = default_montage() if data.shape[0] == 24 else None
+    if calibration is not None:
+        if tuple(calibration.labels) != tuple(labels):
+            raise ValueError(f"the MVC calibration's channels {list(calibration.labels)[:4]}... do not match the "
+                             f"recording's {labels[:4]}...")
+        if abs(float(calibration.fs) - fs) > 1e-6:
+            log.warning("calibration recorded at %g Hz, this recording at %g Hz", calibration.fs, fs)
+    if opts.ica and calibration is not None:
+        log.warning("--ica: envelopes are of independent components, not channels: MVC %% is not computed")
+        calibration = None
+    say("envelope", 0.1)
+    env, segs = envelope_segments(data, fs, opts, montage)
+    skipped = [s for s in segs if not s.ok]
+    if recording.gaps:
+        log.warning("%d gaps (%d samples lost): the %d gap-free segments are filtered and spotted separately, "
+                    "%d too short were skipped", len(recording.gaps),
+                 recording.lost_samples, sum(s.ok for s in segs), len(skipped))
+    say("spotting", 0.4)
+    events = _spot_segments(env, fs, segs, montage)
+    expr = [e for e in events if e.is_expression]
+    say("quantify", 0.6)
+    table = quantify(expr, np.nan_to_num(env, nan=0.0), fs, calibration, montage, classify="duration",
+                     use_event_channel=True)
+    fmap = frame_map(recording, opts.video_fps, opts.observations)
+    rows = []
+    for i, (e, q) in enumerate(zip(expr, table)):
+        reg = montage.region(e.region) if (montage is not None and e.region) else None
+        apex = e.peak_index if e.peak_index >= 0 else int(q.onset + np.nanargmax(env[q.channel, q.onset:q.offset + 1]))
+        rows.append(EventRow(
+            index=i, onset_sample=e.onset, offset_sample=e.offset, apex_sample=int(apex),
+            onset_s=e.onset / fs, offset_s=(e.offset + 1) / fs, duration_ms=q.duration_ms,
+            onset_frame=fmap.frame(e.onset, "floor"), apex_frame=fmap.frame(apex), offset_frame=fmap.frame(e.offset, "ceil"),
+            region=e.region or "", channel=q.label, peak_uv=q.peak_uv, peak_mvc_pct=q.peak_mvc_pct,
+            iemg_pct_s=q.iemg_pct_s, kind=q.kind, candidate_aus=" ".join(reg.aus) if reg is not None else "",
+            score=float(e.score),
+        ))
+    say("quality", 0.7)
+    mains = opts.notch or opts.mains_hz
+    try:
+        leadoff = recording.leadoff
+    except Exception:  # noqa: BLE001 - no status words (e.g. an imported file)
+        leadoff = None
+    quality = channel_quality(data, fs, labels, mains, leadoff, max_samples=int(120 * fs))
+    stats = [asdict(s) for s in table.summary(0.95)]
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[e.kind] = counts.get(e.kind, 0) + 1
+    summary = _jsonable({
+        "recording": str(getattr(recording, "path", "") or recording.info.get("path", "")),
+        "url": recording.info.get("url"),
+        "fs": fs,
+        "duration_s": recording.n_samples / fs,
+        "channels": len(labels),
+        "chain": {"band_hz": [opts.band[0], min(opts.band[1], 0.45 * fs)], "lowpass_hz": opts.cutoff,
+                  "notch_hz": opts.notch, "ica": opts.ica, "zero_phase": True},
+        "mvc": None if calibration is None else {"participant": calibration.participant, "date": calibration.date},
+        "gaps": {"count": len(recording.gaps), "lost_samples": int(recording.lost_samples),
+                 "gap_fraction": recording.lost_samples / max(1, recording.n_samples),
+                 "skipped_segments": [[s.start, s.stop] for s in skipped],
+                 "note": ("gaps: each gap-free segment was filtered and spotted on its own" if recording.gaps else "")},
+        "video": {"fps": opts.video_fps, "frames_from": fmap.basis,
+                  **({"drift_ppm": fmap.fit.drift_ppm, "residual_sd_samples": fmap.fit.residual_sd}
+                     if fmap.fit is not None else {})},
+        "counts": {"expressions": len(rows), "ME": sum(r.kind == "ME" for r in rows),
+                   "MaE": sum(r.kind == "MaE" for r in rows), "spotted_by_kind": counts},
+        "statistics": stats,
+        "quality": [q.as_dict() for q in quality],
+        "processing_s": time.monotonic() - t0,
+    })
+    res = ProcessResult(rows, events, env, fs, labels, summary, segs)
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        p_csv = out / f"{stem}.events.csv"
+        write_events_csv(rows, p_csv)
+        res.files["events"] = p_csv
+        if opts.figures:
+            say("figures", 0.8)
+            from . import figures
+
+            figs = figures.render_all(recording, env, res, opts, calibration is not None, montage)
+            for name, fig in figs.items():
+                p = out / f"{stem}.{name}.png"
+                fig.savefig(p, dpi=100)
+                res.files[name] = p
+            if keep_figures:
+                res.figures = figs
+            else:
+                figures.close_all(figs)
+        summary["files"] = {k: str(v) for k, v in res.files.items()}
+        p_json = out / f"{stem}.summary.json"
+        summary["files"]["summary"] = str(p_json)
+        p_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        res.files["summary"] = p_json
+    say("done", 1.0)
+    return res
+
+
+def process_file(path: str | Path, mvc: str | Path | None = None, opts: ProcessOptions = ProcessOptions(),
+                 out_dir: str | Path | None = None, progress: Callable[[str, float], None] | None = None) -> dict:
+    """Load and process one recording file (picklable entry point for parallel runs). Returns the summary dict."""
+    from perifacial.dsp.mvc import MvcCalibration
+    from perifacial.host.recording import load
+
+    path = Path(path)
+    say = progress or (lambda stage, frac: None)
+    say("load", 0.0)
+    rec = load(path)
+    rec.info.setdefault("path", str(path))
+    cal = MvcCalibration.load(mvc) if mvc else None
+    stem = path.stem
+    res = process_recording(rec, cal, opts, out_dir if out_dir is not None else path.parent, stem, progress)
+    res.summary["recording"] = str(path)
+    return res.summary

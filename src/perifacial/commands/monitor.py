@@ -1,0 +1,62 @@
+"""``perifacial monitor URL``: live view of envelopes, signal quality, spotted events and the sync counter."""
+from __future__ import annotations
+
+import argparse
+
+from ..cli import CliError
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "monitor",
+        help="live view: six regions' envelopes (raw on 'r'), signal quality, events as spotted, sync counter",
+        description=(
+            "Opens a window with the six regions' linear envelopes (causal chain; press r for raw traces), the "
+            "noise RMS of every channel (red: lead-off), the mains level, events as the online spotter finalises "
+            "them (about 5 s after they end) and the board-driven sync counter. Close the window or Ctrl-C to stop. "
+            "On sim:// the virtual board runs in real time unless the URL says realtime=0."
+        ),
+    )
+    p.add_argument("url", metavar="URL", help="board: /dev/ttyACM0, tcp://HOST:PORT, ble://NAME or sim://")
+    p.add_argument("--raw", action="store_true", help="start with raw traces instead of envelopes")
+    p.add_argument("--window", type=float, default=10.0, help="seconds shown (10)")
+    p.add_argument("--notch", type=float, default=None, metavar="HZ", help="mains notch in the envelope chain")
+    p.add_argument("--iterations", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--headless", type=str, default=None, metavar="PNG", help=argparse.SUPPRESS)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit
+
+    from perifacial.host.board import BoardError, BoardTimeout, open_board
+    from perifacial.host.transport import TransportError
+    from perifacial.host.workflow.monitor import run_monitor
+
+    if args.window <= 1:
+        raise CliError("--window must be > 1 s")
+    extra = {}
+    parts = urlsplit(args.url)
+    if parts.scheme.lower() == "sim" and "realtime" not in parts.query and args.headless is None:
+        extra["realtime"] = True
+    try:
+        board = open_board(args.url, **extra)
+    except (TransportError, BoardTimeout, BoardError) as exc:
+        raise CliError(str(exc)) from exc
+    try:
+        fig = None
+        if args.headless is not None:
+            from matplotlib.figure import Figure
+
+            fig = Figure(figsize=(12, 9))
+        state, view = run_monitor(board, figure=fig, show_raw=args.raw, iterations=args.iterations,
+                                  window_s=args.window, notch=args.notch, interactive=args.headless is None)
+        if args.headless:
+            view.fig.savefig(args.headless, dpi=80)
+    except (TransportError, BoardTimeout, BoardError) as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        board.close()
+    print(f"monitor: {state.n_seen / state.fs:.1f} s shown, {len(state.events)} events, {state.gaps} gaps")
+    return 0

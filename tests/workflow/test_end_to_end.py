@@ -1,0 +1,99 @@
+"""mvc -> record -> process on the virtual board: files, F1 against the simulator's ground truth, figures."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from perifacial.dsp.metrics import spotting_scores
+from perifacial.dsp.spotting import Event
+from perifacial.host.recording import load
+from perifacial.host.workflow.process import EVENT_COLUMNS, ProcessOptions, process_recording, read_events_csv
+from perifacial.host.workflow.truth import sim_ground_truth, sim_seed
+
+
+
+def test_files_written(session_dir):
+    out = session_dir / "out"
+    for name in ("s01.events.csv", "s01.summary.json", "s01.preprocessing.png", "s01.regions.png",
+                 "s01.mvc_duration.png"):
+        assert (out / name).stat().st_size > 0, name
+    rows = read_events_csv(out / "s01.events.csv")
+    assert rows and tuple(rows[0]) == EVENT_COLUMNS
+    r = rows[0]
+    assert float(r["peak_mvc_pct"]) > 0 and float(r["iemg_pct_s"]) > 0
+    assert r["kind"] in ("ME", "MaE") and r["candidate_aus"].startswith("AU")
+    assert int(r["onset_frame"]) <= int(r["apex_frame"]) <= int(r["offset_frame"])
+    s = json.loads((out / "s01.summary.json").read_text())
+    assert s["counts"]["expressions"] == len(rows)
+    assert {(x["kind"], x["quantity"]) for x in s["statistics"]} >= {("ME", "duration_s"), ("MaE", "peak_mvc_pct")}
+    mae = next(x for x in s["statistics"] if x["kind"] == "MaE" and x["quantity"] == "duration_s")
+    assert mae["n"] >= 2 and mae["ci_low"] < mae["mean"] < mae["ci_high"]
+    q = s["quality"]
+    assert len(q) == 24 and all(c["noise_rms_uv"] > 0 and c["mains_uv"] > 0 for c in q)
+    assert all(c["gap_fraction"] == 0 for c in q)
+
+
+def test_mvc_calibration_matches_simulator(session_dir, sim_seed_used):
+    from perifacial.dsp.mvc import MvcCalibration
+    from perifacial.dsp.synth import SynthStream
+
+    cal = MvcCalibration.load(session_dir / "p01.mvc.json")
+    assert cal.participant == "P01" and len(cal.labels) == 24
+    ratio = cal.mvc / SynthStream(sim_seed_used).mvc_uv  # the simulated participant contracts at 85-100 % MVC
+    assert np.all((ratio > 0.75) & (ratio < 1.2)), ratio
+    d = json.loads((session_dir / "p01.mvc.json").read_text())
+    assert d["session"]["movement_per_channel"]["LU1"] in ("brow_raise", "frown")
+    assert (session_dir / "p01.mvc.pfr").exists()
+
+
+def test_f1_against_ground_truth(session_dir, sim_seed_used):
+    rec = load(session_dir / "s01.pfr")
+    assert sim_seed(rec) == sim_seed_used
+    truth = sim_ground_truth(rec)
+    assert len(truth) >= 10
+    pred = [Event(int(r["onset_sample"]), int(r["offset_sample"]), region=r["region"])
+            for r in read_events_csv(session_dir / "out" / "s01.events.csv")]
+    sc = spotting_scores([(pred, truth)], rec.fs, by="region")
+    print("workflow F1", sc.as_row())
+    assert sc.f1 >= 0.8
+    # MVC % of the simulator's expressions is recovered (MaE drawn at 15-35 % MVC, ME at 5.5-11 %)
+    rows = read_events_csv(session_dir / "out" / "s01.events.csv")
+    mae = [float(r["peak_mvc_pct"]) for r in rows if r["kind"] == "MaE"]
+    assert 12 < np.median(mae) < 40
+
+
+def test_figures_have_expected_axes(session_dir):
+    rec = load(session_dir / "s01.pfr")
+    res = process_recording(rec, None, ProcessOptions(), session_dir / "figs", "s01", keep_figures=True)
+    f = res.figures
+    assert [a.get_title(loc="left").split(" (")[0] for a in f["preprocessing"].axes] == [
+        "raw", "DC removed", "band-passed", "rectified", "linear envelope"]
+    titles = [a.get_title(loc="left") for a in f["regions"].axes]
+    assert len(titles) == 6 and titles[0].startswith("left_upper") and titles[-1].startswith("right_lower")
+    assert sum(len(a.patches) for a in f["regions"].axes) >= len(res.rows)  # shaded intervals
+    ax = f["mvc_duration"].axes[0]
+    assert ax.get_xlabel() == "duration (s)" and "uV" in ax.get_ylabel()  # no calibration here
+    assert len(ax.collections) == 2 and len(ax.lines) == 1  # ME, MaE scatters and the 0.5 s split
+    for name in ("preprocessing", "regions", "mvc_duration"):
+        assert res.files[name].stat().st_size > 10_000
+
+
+def test_gaps_are_segmented(session_dir):
+    rec = load(session_dir / "s01.pfr")
+    a, b = 30_000, 31_000
+    rec.data[:, a:b] = np.nan
+    rec.gaps = [(a, b)]
+    rec.data[:, 60_000:60_500] = np.nan
+    rec.gaps.append((60_000, 60_500))
+    rec.data[:, 60_600:61_000] = np.nan  # leaves a 100-sample island between two gaps: skipped
+    rec.gaps.append((60_600, 61_000))
+    res = process_recording(rec, None, ProcessOptions(figures=False))
+    assert not np.isfinite(res.envelope[:, a:b]).any()
+    assert [(s.start, s.stop) for s in res.segments if not s.ok] == [(60_500, 60_600)]
+    for r in res.rows:
+        for ga, gb in rec.gaps:
+            assert r.offset_sample < ga or r.onset_sample >= gb
+    assert res.summary["gaps"]["count"] == 3 and res.summary["gaps"]["skipped_segments"] == [[60_500, 60_600]]
+    assert res.summary["quality"][0]["gap_fraction"] == pytest.approx(1900 / rec.n_samples)

@@ -1,0 +1,75 @@
+"""process: video frames from sync observations (board-driven display), notch and ICA paths."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from perifacial.host.recording import load
+from perifacial.host.workflow.process import ProcessOptions, process_recording, read_events_csv
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory, cli_run):
+    d = tmp_path_factory.mktemp("synced")
+    assert cli_run(["record", "sim://?seed=3", "-o", d / "v.pfr", "--seconds", 30, "--display", "board",
+                    "--quiet"]) == 0
+    return d
+
+
+def test_frames_from_sync_observations(synced, cli_run):
+    from perifacial.host.sync.mapping import Observation, write_observations_csv
+
+    rec = load(synced / "v.pfr")
+    assert len(rec.sync) > 100 and rec.sync["kind"][0] == "sampled"
+    # the camera starts 2 s after the recording; every frame shows the counter value of its sample
+    fps, t_video0 = 30.0, 2.0
+    vals, samples = rec.sync["value"], rec.sync["sample"]
+    obs = []
+    for f in range(int((rec.duration_s - t_video0 - 0.5) * fps)):
+        s = (t_video0 + f / fps) * rec.fs
+        k = int((samples <= s).sum()) - 1
+        obs.append(Observation(f, int(vals[k]) % 10000))
+    write_observations_csv(synced / "obs.csv", obs)
+    assert cli_run(["process", synced / "v.pfr", "--sync-observations", synced / "obs.csv", "--no-figures",
+                    "--out", synced / "o", "--quiet"]) == 0
+    rows = read_events_csv(synced / "o" / "v.events.csv")
+    assert rows
+    for r in rows:
+        expect = (int(r["onset_sample"]) / rec.fs - t_video0) * fps
+        assert abs(int(r["onset_frame"]) - math.floor(expect)) <= 1
+    import json
+
+    assert json.loads((synced / "o" / "v.summary.json").read_text())["video"]["frames_from"] == "sync fit"
+
+
+def test_notch_and_ica_paths(synced):
+    rec = load(synced / "v.pfr")
+    for opts in (ProcessOptions(figures=False, notch=50.0), ProcessOptions(figures=False, ica=True)):
+        res = process_recording(rec, None, opts)
+        assert res.envelope.shape == rec.data.shape and res.rows
+        assert res.summary["chain"]["notch_hz"] == opts.notch and res.summary["chain"]["ica"] == opts.ica
+
+
+def test_link_drop_gap_on_virtual_board(tmp_path):
+    from perifacial.host.board import open_board
+
+    board = open_board("sim://?seed=1")
+    dropped = []
+
+    def drop_once(blk):
+        if not dropped and blk.first_sample > 8000:
+            dropped.append(blk.first_sample)
+            board.transport.board.link_down(700)  # no peer for 0.7 s: the board drops frames -> a gap
+
+    board.add_block_listener(drop_once)
+    try:
+        board.record(tmp_path / "g.pfr", duration_s=20, progress=False)
+    finally:
+        board.close()
+    rec = load(tmp_path / "g.pfr")
+    assert len(rec.gaps) == 1
+    res = process_recording(rec, None, ProcessOptions(figures=False))
+    (a, b), = rec.gaps
+    assert res.summary["gaps"]["count"] == 1 and "segment" in res.summary["gaps"]["note"]
+    assert all(r.offset_sample < a or r.onset_sample >= b for r in res.rows)
