@@ -24,7 +24,7 @@ _EXPORTS = {
                 "design_bandpass", "design_lowpass", "design_notch"),
     "ica": ("fastica", "amari_distance", "unmix_regions", "RegionUnmixer", "FastICAResult"),
     "mvc": ("MvcCalibration", "calibrate_mvc", "normalize_mvc", "iemg"),
-    "quantify": ("quantify", "summarize"),
+    "quantification": ("quantify", "summarize"),
     "spotting": ("Event", "spot", "SpotStream", "casmemg_envelope"),
     "metrics": ("iou", "overlap_ratio", "match_events", "spotting_scores"),
     "synth": ("synthesize", "SynthStream"),

@@ -1,4 +1,4 @@
-"""Event quantification (perifacial.dsp.quantify) on synthetic events with known MVC % and duration."""
+"""Event quantification (perifacial.dsp.quantification) on synthetic events with known MVC % and duration."""
 import csv
 import io
 import math
@@ -9,7 +9,7 @@ import pytest
 from scipy import integrate, stats
 
 from perifacial.dsp.mvc import MvcCalibration
-from perifacial.dsp.quantify import QuantTable, quantify, summarize, two_means
+from perifacial.dsp.quantification import QuantTable, quantify, summarize, two_means
 
 FS = 1000.0
 N_CH = 24
