@@ -238,7 +238,7 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     ``progress(stage, fraction)`` is called between stages. Returns :class:`ProcessResult`.
     """
     from perifacial.dsp.montage import default_montage
-    from perifacial.dsp.quantify import quantify
+    from perifacial.dsp.quantification import quantify
 
     t0 = time.monotonic()
     say = progress or (lambda stage, frac: None)
