@@ -347,6 +347,7 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     blocks = []
     host_markers: list[dict] = []
     host_sync: list[tuple] = []
+    notes: dict = {}  # Recorder.note(...) objects, merged into info (e.g. info["sync_display"], the display's capacity)
     link_events: list[dict] = []
     device_events = []
     device_logs: list[str] = []
@@ -384,6 +385,8 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
             m = r.json()
             m["host_time"] = r.host_time
             host_markers.append(m)
+        elif r.kind == rawlog.K_NOTE:
+            notes.update(r.json())
         elif r.kind == rawlog.K_SYNC:
             s = r.json()
             host_sync.append((s.get("value", 0), s.get("sample"), r.host_time, s.get("kind", "received")))
@@ -478,7 +481,7 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
         stats["writer"] = end_stats.get("stats", {})
     return Recording(
         data=uv, codes=codes, status=status, fs=fs, fs_measured=fs_measured, fs_device=fs_device, labels=labels,
-        gains=gains, gaps=gaps, markers=markers, sync=sync, info=session, stats=stats, first_sample=first,
+        gains=gains, gaps=gaps, markers=markers, sync=sync, info={**session, **notes}, stats=stats, first_sample=first,
         clock=clock, link_events=link_events, device_logs=device_logs,
     )
 

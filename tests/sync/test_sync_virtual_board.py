@@ -60,7 +60,10 @@ def test_board_driven_display_on_virtual_board(tmp_path, capsys):
     assert np.all(np.diff([r.sample for r in rows][1:]) == 120)
     # film the on-board display: it latches exactly at the logged samples
     screen = ScreenBackend(4, offscreen=True, width_px=180, height_px=70)
-    syncl = SyncLog.from_rows(load(tmp_path / "board.pfr", data=False).sync, capacity=10**4)
+    loaded = load(tmp_path / "board.pfr", data=False)
+    # the display's description (capacity: how the digits wrap) comes back with the recording
+    assert loaded.info["sync_display"]["capacity"] == 10**4
+    syncl = SyncLog.from_rows(loaded.sync, capacity=loaded.info["sync_display"]["capacity"])
     images = []
     for v in syncl.values:
         screen.show(int(v) % 10**4)
