@@ -266,7 +266,13 @@ def notch(
 ) -> np.ndarray:
     """Mains notch at ``freq`` Hz and its first ``harmonics`` multiples (``q`` = centre / -3 dB bandwidth), as one
     cascade of ``scipy.signal.iirnotch`` sections (see :func:`design_notch`). Zero-phase or causal as in
-    :func:`bandpass`; float64, same shape as ``x``."""
+    :func:`bandpass`; float64, same shape as ``x``.
+
+    Edge transient: a narrow notch rings for about ``q / (pi * freq)`` s (0.19 s at 50 Hz, q = 30). Zero-phase
+    filtering with SciPy's odd extension flips the phase of the mains component at each end of the recording, so the
+    first and last ~3 time constants (about 0.6 s at the defaults) carry a mains ring-up that the envelope shows as a
+    small burst -- exactly as ``scipy.signal.sosfiltfilt`` does. Discard them (or filter a longer stretch and cut)
+    before spotting near the ends of a recording."""
     stage = _Stage(design_notch(fs, freq, q, harmonics), f"{freq:g} Hz notch")
     return _run([stage], x, axis, zero_phase, demean=False)
 

@@ -144,7 +144,15 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
     return env, segs
 
 
-def _spot_segments(env: np.ndarray, fs: float, segs: list[Segment], montage) -> list:
+def notch_edge_samples(fs: float, notch_hz: float | None, q: float = 30.0) -> int:
+    """Samples at each end of a zero-phase-filtered segment that carry the mains notch's ring-up: three time
+    constants ``q / (pi * f0)`` (see :func:`perifacial.dsp.filters.notch`); 0 without a notch."""
+    return int(round(3 * q / (np.pi * notch_hz) * fs)) if notch_hz else 0
+
+
+def _spot_segments(env: np.ndarray, fs: float, segs: list[Segment], montage, edge: int = 0) -> list:
+    """Spot each gap-free segment; events starting in the first ``edge`` samples of a segment or ending in its last
+    ``edge`` samples (the notch's ring-up) are kept but typed ``"artifact"``."""
     from dataclasses import replace
 
     from perifacial.dsp.spotting import spot
@@ -154,6 +162,9 @@ def _spot_segments(env: np.ndarray, fs: float, segs: list[Segment], montage) -> 
         if not s.ok:
             continue
         evs = spot(env[:, s.start:s.stop], fs, montage=montage)
+        n = s.stop - s.start
+        evs = [replace(e, kind="artifact") if e.is_expression and (e.onset < edge or e.offset >= n - edge) else e
+               for e in evs]
         out += [replace(e, onset=e.onset + s.start, offset=e.offset + s.start,
                         peak_index=(e.peak_index + s.start if e.peak_index >= 0 else -1)) for e in evs]
     out.sort()
@@ -263,7 +274,7 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
                     "%d too short were skipped", len(recording.gaps),
                  recording.lost_samples, sum(s.ok for s in segs), len(skipped))
     say("spotting", 0.4)
-    events = _spot_segments(env, fs, segs, montage)
+    events = _spot_segments(env, fs, segs, montage, notch_edge_samples(fs, opts.notch))
     expr = [e for e in events if e.is_expression]
     say("quantify", 0.6)
     table = quantify(expr, np.nan_to_num(env, nan=0.0), fs, calibration, montage, classify="duration",

@@ -73,3 +73,20 @@ def test_link_drop_gap_on_virtual_board(tmp_path):
     (a, b), = rec.gaps
     assert res.summary["gaps"]["count"] == 1 and "segment" in res.summary["gaps"]["note"]
     assert all(r.offset_sample < a or r.onset_sample >= b for r in res.rows)
+
+
+def test_notch_ring_up_at_segment_ends_is_not_an_expression(synced):
+    """With the mains notch, zero-phase filtering rings for ~3 q/(pi f0) s at each end (filters.notch); bursts there
+    are typed "artifact" (kept, not counted as expressions), and no expression starts inside that zone."""
+    from perifacial.host.workflow.process import notch_edge_samples
+
+    rec = load(synced / "v.pfr")
+    edge = notch_edge_samples(rec.fs, 50.0)
+    assert edge == round(3 * 30 / (math.pi * 50) * rec.fs) and notch_edge_samples(rec.fs, None) == 0
+    res = process_recording(rec, None, ProcessOptions(notch=50, figures=False))
+    n = rec.n_samples
+    at_edges = [e for e in res.events if e.onset < edge or e.offset >= n - edge]
+    assert at_edges, "this recording rings up at its start with the notch on: the rule must have something to do"
+    for e in at_edges:
+        assert e.kind == "artifact", e
+    assert all(edge <= r.onset_sample and r.offset_sample < n - edge for r in res.rows)
