@@ -72,8 +72,8 @@ class FlashError(Exception):
 #:
 #: - RP2040 (Cortex-M0+, ARMv6-M): ``armv6m``, the rp2 port's own setting.
 #: - RP2350 in Arm mode (Cortex-M33): ``armv7m`` when the profile names no ``arch``. The rp2 port builds its frozen
-#:   code for RP2350 with ``-march=armv7m`` (``ports/rp2/CMakeLists.txt``, see
-#:   ``/work/shared/research/ads1299_and_micropython.md``). A board accepts native code of any ARM architecture from
+#:   code for RP2350 with ``-march=armv7m`` (MicroPython's
+#:   ``ports/rp2/CMakeLists.txt``). A board accepts native code of any ARM architecture from
 #:   ``armv6m`` up to the one its build reports (``py/persistentcode.h``, ``MPY_FEATURE_ARCH_TEST``), so ``armv7m``
 #:   loads whether the build reports armv7m, armv7em or armv7emsp, while ``armv7emsp`` needs a build that reports
 #:   armv7emsp. Bytecode-only modules load anywhere; the probe step checks native ones on the real board.
