@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "demo.pfr"
     url = f"sim://?seed={args.seed}&rate={args.rate}&realtime={int(args.realtime)}"
-    print(f"recording {args.seconds:g} s from {url} -> {path}", file=sys.stderr)
+    print(f"recording {args.seconds:g} s from {url} -> {path} (the first run also compiles the numba kernels once, ~30-60 s)", file=sys.stderr)
     with open_board(url) as board:
         summary = record(board, path, duration_s=args.seconds, progress=not args.quiet, overwrite=True)
     rec = load(path)
