@@ -63,19 +63,15 @@ class Host:
         return np.concatenate(vals)
 
 
-def test_stream_is_gapless_and_fast():
+def test_stream_is_gapless():
     vb = VirtualBoard(rate=1000, seed=3, clock_error_ppm=3000)
     h = Host(vb)
     ident = h.cmd("identify")
     assert ident["ids"] == [0x3E] * 3 and ident["board"].startswith("sim:")
     assert h.cmd("start")["ok"]
-    t0 = time.perf_counter()
-    c0 = time.process_time()
     v0 = vb.now_s
     while vb.now_s - v0 < 10.0:
         h.pump(0.5)
-    speed = (vb.now_s - v0) / (time.perf_counter() - t0)
-    cpu_speed = (vb.now_s - v0) / (time.process_time() - c0)
     h.cmd("stop")
     seqs = [f[1] for f in h.frames]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
@@ -88,10 +84,7 @@ def test_stream_is_gapless_and_fast():
     assert vb.violations() == []
     st = [wire.unpack_status(f[2]) for f in h.frames if f[0] == wire.T_STATUS]
     assert st and st[-1]["overruns"] == 0
-    # virtual seconds per CPU second: about 35 on this machine at 1 kSPS with the synthetic EMG source (the
-    # 60-minute session target is > 20x); wall-clock speed depends on the machine's load, so only loosely checked
-    assert cpu_speed > 12, cpu_speed
-    assert speed > 2, speed
+    # (the virtual board's speed, virtual seconds per CPU second, is measured in bench/, not asserted here)
 
 
 def test_source_hook_units():
@@ -176,16 +169,34 @@ def test_link_down_and_reboot():
     assert vb.reboots == 2
 
 
-def test_realtime_mode_paces_to_wall_clock():
+class _FakeWallClock:
+    """A wall clock the test advances: sleeping moves it forward, so pacing is checked without real time."""
+
+    def __init__(self):
+        self.t = 1000.0
+
+    def monotonic(self):
+        return self.t
+
+    def sleep(self, s):
+        self.t += s
+
+
+def test_realtime_mode_paces_to_wall_clock(monkeypatch):
+    from perifacial.host.sim import virtual_board
+
+    clock = _FakeWallClock()
+    monkeypatch.setattr(virtual_board, "_walltime", clock)
     vb = VirtualBoard(seed=5, source=False, realtime=True)
     h = Host(vb)
     h.cmd("start")
-    t0 = time.monotonic()
-    v0 = vb.now_s
-    while time.monotonic() - t0 < 0.5:
+    v0, t0 = vb.now_s, clock.t
+    while clock.t - t0 < 0.5:
         h.pump(0.05)
-    ratio = (vb.now_s - v0) / (time.monotonic() - t0)
-    assert 0.5 < ratio < 1.2, ratio
+        clock.t += 0.01  # the host spends 10 ms between reads
+    # the virtual board never runs ahead of the wall clock and keeps up with it (within one frame of samples)
+    ahead = (vb.now_s - v0) - (clock.t - t0)
+    assert -0.02 < ahead <= 0.001, ahead
 
 
 def test_selftest_on_the_virtual_board():

@@ -93,8 +93,10 @@ class FakeTcpServer:
     """Serve a FakeDevice on localhost; ``drop()`` closes the current connection (the device keeps sampling:
     ``lost_on_drop`` samples are skipped), the next connection resumes the stream."""
 
-    def __init__(self, device: FakeDevice, frames_per_tick=5, tick_s=0.002, lost_on_drop=100):
+    def __init__(self, device: FakeDevice, frames_per_tick=5, tick_s=0.002, lost_on_drop=100,
+                 drop_at_sample: int | None = None):
         self.dev = device
+        self.drop_at_sample = drop_at_sample  # drop once when this many samples were sent (scheduling-independent)
         self.frames_per_tick = frames_per_tick
         self.tick_s = tick_s
         self.lost_on_drop = lost_on_drop
@@ -134,6 +136,9 @@ class FakeTcpServer:
                     chunk = self.dev.produce(self.frames_per_tick)
                     if chunk:
                         conn.sendall(chunk)
+                    if self.drop_at_sample is not None and self.dev.pos >= self.drop_at_sample:
+                        self.drop_at_sample = None
+                        self._drop.set()
                     time.sleep(self.tick_s)
             except OSError:
                 pass

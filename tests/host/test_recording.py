@@ -5,8 +5,6 @@ virtual board (sim://) tests are in ``test_sim.py``.
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
@@ -19,22 +17,34 @@ from _fakedevice import FakeDevice, FakeTcpServer
 LSB24 = 9e6 / 24 / 2**24
 
 
-@pytest.fixture
-def server():
+def _server(**kw):
     dev = FakeDevice(8000, seed=11)
     # realistic amplitudes (within half scale) except channel 5, which rails like an open electrode
     dev.codes //= 4
     dev.codes[5, 100:200] = (1 << 23) - 1
-    srv = FakeTcpServer(dev)
+    return FakeTcpServer(dev, **kw)
+
+
+@pytest.fixture
+def server():
+    srv = _server()
     yield srv
     srv.close()
 
 
-def test_record_with_link_drop_then_load_and_export(server, tmp_path):
+@pytest.fixture
+def dropping_server():
+    """Drops the link once, after 2000 samples were sent: driven by sample count, not by wall-clock time."""
+    srv = _server(drop_at_sample=2000)
+    yield srv
+    srv.close()
+
+
+def test_record_with_link_drop_then_load_and_export(dropping_server, tmp_path):
+    server = dropping_server
     dev = server.dev
     path = tmp_path / "s.pfr"
     with open_board(f"tcp://127.0.0.1:{server.port}") as board:
-        threading.Timer(0.25, server.drop).start()
         summary = board.record(path, duration_s=6.0, progress=False)
     assert summary.reconnects == 1 and len(summary.gaps) == 1
     rec = load(path)
@@ -89,10 +99,10 @@ def test_markers_and_sync_rows(server, tmp_path):
     with open_board(f"tcp://127.0.0.1:{server.port}") as board:
         rec = Recorder(path, session_header(board)).attach(board)
         board.start()
-        n = 0
-        while n < 1500:
+        # Driven by sample counts only: however the reads split, keep reading until the marker and all three
+        # syncs are placed; at most one sync per block read, so their samples rise.
+        while rec.markers == 0 or rec.sync_events < 3:
             blk = board.read(2.0)
-            n = blk.stop_sample
             if blk.first_sample >= 500 and rec.markers == 0:
                 rec.marker(7, "smile")
             if rec.sync_events < 3 and blk.first_sample >= 200 * (rec.sync_events + 1):

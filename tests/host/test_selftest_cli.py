@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -19,9 +18,7 @@ def main():
 
 
 def test_selftest_passes_on_the_virtual_board(main, capsys):
-    t0 = time.monotonic()
     rc = main(["selftest", "sim://?seed=3", "--seconds", "1.5"])
-    wall = time.monotonic() - t0
     out = capsys.readouterr().out
     assert rc == 0, out
     for name in ("chip IDs", "register read-back", "board test signal", "board noise (shorted)", "noise vs datasheet",
@@ -29,7 +26,6 @@ def test_selftest_passes_on_the_virtual_board(main, capsys):
         assert name in out
     assert "FAIL" not in out
     assert out.strip().splitlines()[-1].startswith("PASS")
-    assert wall < 60.0
 
 
 def test_selftest_json(main, capsys):
