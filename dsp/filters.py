@@ -1,4 +1,4 @@
-"""EMG pre-processing chain of seed 003 (sec. 3.1.3): DC removal -> Butterworth band-pass -> full-wave
+"""EMG pre-processing chain of Li et al. 2024 [arXiv:2409.00017] (sec. 3.1.3): DC removal -> Butterworth band-pass -> full-wave
 rectification -> linear envelope (Butterworth low-pass), plus a mains notch.
 
 Conventions
@@ -288,7 +288,7 @@ def linear_envelope(
     axis: int = -1,
     notch_q: float = 30.0,
 ) -> np.ndarray:
-    """Linear envelope of raw surface EMG ``x`` ``[channels, samples]`` sampled at ``fs`` Hz (seed 003 chain).
+    """Linear envelope of raw surface EMG ``x`` ``[channels, samples]`` sampled at ``fs`` Hz (Li et al. 2024 chain).
 
     DC removal (zero-phase only) -> optional mains notch (``notch=50`` or ``60`` Hz: the fundamental and every
     harmonic below ``band[1]``, quality ``notch_q``) -> Butterworth band-pass ``band`` Hz of ``order`` ->

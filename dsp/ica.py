@@ -1,4 +1,4 @@
-"""FastICA for crosstalk separation, per facial region (seed 000).
+"""FastICA for crosstalk separation, per facial region (Li et al. 2025 [ChinaXiv:202506.00079]).
 
 :func:`fastica` is scikit-learn's ``FastICA`` (same fixed-point iterations, initialisation from ``random_state``,
 symmetric decorrelation, convergence criterion and unit-variance scaling; see ``sklearn/decomposition/

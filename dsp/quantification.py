@@ -1,6 +1,6 @@
-"""Quantify spotted expressions (seed 003, sec. 3.1.4 and 5.1): per event the channel with the largest change (eq.
+"""Quantify spotted expressions (Li et al. 2024 [arXiv:2409.00017], sec. 3.1.4 and 5.1): per event the channel with the largest change (eq.
 5), peak MVC % (eq. 6), iEMG (eq. 7), duration, and ME/MaE classification; summary statistics with confidence
-intervals as in seed 003 Table 4.
+intervals as in Li et al. 2024 Table 4.
 
 Events are any objects with integer ``onset`` and ``offset`` sample indices (offset inclusive) and optionally a
 ``channel`` (e.g. :class:`perifacial.dsp.spotting.Event`), or ``(onset, offset)`` pairs. The table is a plain list of
@@ -32,7 +32,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ME_MAX_MS = 500.0  # conventional rule: shorter than 1/2 s is a micro-expression (seed 003 sec. 2, 5.1.3)
+ME_MAX_MS = 500.0  # conventional rule: shorter than 1/2 s is a micro-expression (Li et al. 2024 sec. 2, 5.1.3)
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class QuantifiedEvent:
     onset, offset : int -- samples (offset inclusive); onset_s, offset_s : float -- the same in seconds;
     duration_ms : float -- ``(offset - onset + 1) / fs`` in ms (the number of samples, as
     :meth:`perifacial.dsp.spotting.Event.duration`); channel : int, label : str, region : str -- the channel with the
-    largest change (seed 003 eq. 5), its label and montage region ("" without a montage); peak_uv : float --
+    largest change (Li et al. 2024 eq. 5), its label and montage region ("" without a montage); peak_uv : float --
     that channel's envelope maximum in the event (uV); peak_mvc_pct : float -- the same in % MVC (eq. 6; NaN without
     calibration); iemg_pct_s : float -- trapezoidal integral of |MVC %| over the event (eq. 7; %MVC.s; NaN without
     calibration); kind : str -- "ME" or "MaE".
@@ -197,7 +197,7 @@ def quantify(
     events : iterable
         Objects with ``onset``/``offset`` (samples, offset inclusive) and optional ``channel``, or (onset, offset).
     envelope : array_like ``[channels, samples]`` (or 1-D)
-        Linear envelope in uV (seed 003 chain), the same channels as ``calibration``.
+        Linear envelope in uV (Li et al. 2024 chain), the same channels as ``calibration``.
     fs : float
         Sampling rate, Hz.
     calibration : MvcCalibration, optional
@@ -206,7 +206,7 @@ def quantify(
         For the region column and labels; default: the six-region montage when there are 24 channels.
     classify : {"duration", "kmeans"}
         "duration": ME if duration < ``me_max_ms`` (500 ms), else MaE. "kmeans": :func:`two_means` on
-        (duration, peak MVC %) as seed 003 Fig. 12; ME = the cluster with the shorter mean duration (needs a
+        (duration, peak MVC %) as Li et al. 2024 Fig. 12; ME = the cluster with the shorter mean duration (needs a
         calibration and >= 2 events).
     select : {"amplitude", "mvc", "change"}
         How eq. 5 picks the channel: largest envelope peak in the event (uV, eq. 5 as written), largest peak MVC %,
@@ -313,7 +313,7 @@ def quantify(
 @dataclass(frozen=True)
 class IntervalEstimate:
     """Mean and two-sided confidence interval (Student t, ``n - 1`` degrees of freedom) of one quantity over the
-    events of one kind, as seed 003 Table 4. ``sd`` uses ``ddof=1``; CI bounds are NaN for ``n < 2``."""
+    events of one kind, as Li et al. 2024 Table 4. ``sd`` uses ``ddof=1``; CI bounds are NaN for ``n < 2``."""
 
     kind: str
     quantity: str

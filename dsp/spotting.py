@@ -36,7 +36,7 @@ numbers). The adaptive method instead
    synchronous peaks), **jaw/swallow artefacts** (long, bilateral in both lower regions, spreading into the
    middle regions) and **crosstalk** (a much weaker copy of another region's event) with their own ``kind``
    instead of calling them expressions, and electrode pops and bursts longer than ``max_duration``
-   ``"artifact"``; the rest are expressions, typed ``"ME"`` (shorter than 0.5 s, seed 003's criterion, as in :mod:`perifacial.dsp.quantification`) or ``"MaE"``.
+   ``"artifact"``; the rest are expressions, typed ``"ME"`` (shorter than 0.5 s, Li et al. 2024's criterion, as in :mod:`perifacial.dsp.quantification`) or ``"MaE"``.
 
 Conventions
 -----------
@@ -385,7 +385,7 @@ class AdaptiveParams:
     zero spread on flat data); k_hi / k_lo : start / extension thresholds in spreads above the level;
     merge_gap : gaps shorter than this between bursts of one channel are bridged (s); min_duration : shorter
     bursts are dropped (s); region_gap : channel events of a region closer than this are united (s);
-    me_max_duration : expressions shorter than this are ``"ME"``, the rest ``"MaE"`` (s; seed 003's 1/2 s);
+    me_max_duration : expressions shorter than this are ``"ME"``, the rest ``"MaE"`` (s; Li et al. 2024's 1/2 s);
     max_duration : longer region events are ``"artifact"`` (s);
     jaw_sync / jaw_min_duration : a jaw artefact is a pair of lower-region events with onsets within ``jaw_sync`` s,
     overlapping in time, that also shows in a middle region or lasts at least ``jaw_min_duration`` s; events of

@@ -1,6 +1,6 @@
 """The video-sync digit display: a counter in the camera's view, logged against EMG sample indices.
 
-Two modes (seed 003, sec. 3.1.1 and DESIGN.md "Video sync"):
+Two modes (Li et al. 2024 [arXiv:2409.00017], sec. 3.1.1 and DESIGN.md "Video sync"):
 
 * ``host`` (the paper's rule): the host increments the counter every ``every_frames`` received DATA frames
   (default 2) and shows it on a ``screen``, ``serial:PORT`` or no backend. Each change is logged with the sample

@@ -1,10 +1,10 @@
 """Figures of a processed recording (matplotlib, object API: no pyplot state, safe headless with Agg).
 
-* :func:`preprocessing_figure` -- the five-panel pre-processing view of one channel (seed 003 Fig. 5): raw, DC
+* :func:`preprocessing_figure` -- the five-panel pre-processing view of one channel (Li et al. 2024 [arXiv:2409.00017] Fig. 5): raw, DC
   removed, band-passed, rectified, linear envelope; uV against s.
 * :func:`regions_figure` -- the six regions' envelopes (each region's channels) with spotted intervals shaded
   (colour by kind).
-* :func:`mvc_duration_figure` -- peak MVC % against duration with the ME/MaE split (seed 003 Fig. 12); without a
+* :func:`mvc_duration_figure` -- peak MVC % against duration with the ME/MaE split (Li et al. 2024 Fig. 12); without a
   calibration the y axis is the peak envelope in uV.
 
 Every function returns a :class:`matplotlib.figure.Figure` whose axes carry titles the tests check.
@@ -93,7 +93,7 @@ def regions_figure(env: np.ndarray, fs: float, events, montage, labels, max_poin
 
 def mvc_duration_figure(rows, calibrated: bool = True, me_max_ms: float = 500.0):
     """Scatter of peak MVC % (or peak uV) against duration (s) of expression rows (:class:`EventRow`), ME and MaE
-    in two colours, the duration split as a dashed line (seed 003 Fig. 12)."""
+    in two colours, the duration split as a dashed line (Li et al. 2024 Fig. 12)."""
     fig = _figure(figsize=(6, 4.5), layout="constrained")
     ax = fig.subplots()
     for kind in ("ME", "MaE"):

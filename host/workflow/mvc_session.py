@@ -1,10 +1,10 @@
-"""The MVC calibration session (seed 003, part A): seven facial movements, 3 maximal repetitions each.
+"""The MVC calibration session (Li et al. 2024 [arXiv:2409.00017], part A): seven facial movements, 3 maximal repetitions each.
 
 Timeline (seconds of *samples*, so a real board at its nominal rate and the faster-than-real-time virtual board
 follow the same script): ``baseline_s`` of rest, then per movement a ``prepare_s`` announcement with a countdown
 and, ``repetitions`` times, ``contract_s`` of maximal contraction followed by ``rest_s`` of rest.
 
-Calibration: the recording is turned into linear envelopes (seed 003 chain, gap-aware), the noise floor of each
+Calibration: the recording is turned into linear envelopes (Li et al. 2024 chain, gap-aware), the noise floor of each
 channel is the mean envelope of the baseline, every channel's response to every movement is the mean over the
 repetitions of the peak 0.5 s moving mean; each channel is calibrated on the movement it responded to most
 (:func:`perifacial.dsp.mvc.calibrate_mvc` with a channel -> repetitions mapping). A channel that responds to no
@@ -41,7 +41,7 @@ class Movement:
     activation: tuple[tuple[str, float], ...]
 
 
-#: The seven movements of seed 003 (part A), in protocol order.
+#: The seven movements of Li et al. 2024 (part A), in protocol order.
 MOVEMENTS: tuple[Movement, ...] = (
     Movement("brow_raise", "Raise your eyebrows as high as you can", "frontalis", (("frontalis", 1.0),)),
     Movement("frown", "Frown: pull your eyebrows down and together", "corrugator supercilii",

@@ -1,4 +1,4 @@
-"""``perifacial coding export|agree``: the EMG-assisted coding hand-off (seed 000)."""
+"""``perifacial coding export|agree``: the EMG-assisted coding hand-off (Li et al. 2025 [ChinaXiv:202506.00079])."""
 from __future__ import annotations
 
 import argparse
