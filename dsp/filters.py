@@ -23,6 +23,7 @@ Conventions
       x = sosfiltfilt(notch_sos, x)              # only if notch=50/60
       x = abs(sosfiltfilt(bandpass_sos, x))
       env = sosfiltfilt(lowpass_sos, x)
+      env = np.maximum(env, 0)                   # edge handling: the low-pass's undershoot is clipped at 0
 
   and with ``zero_phase=False`` the same with ``sosfilt`` (steady state at the first sample) and no mean removal.
 
@@ -69,13 +70,30 @@ def design_bandpass(fs: float, low: float = 20.0, high: float = 450.0, order: in
 
     Equal to ``scipy.signal.butter(order, [low, high], 'bandpass', fs=fs, output='sos')``. Raises ValueError if an
     edge is <= 0 or >= fs/2 (Nyquist) or ``low >= high``.
+
+    Examples
+    --------
+    >>> from perifacial.dsp import design_bandpass
+    >>> sos = design_bandpass(fs=1000.0, low=20.0, high=450.0, order=2)
+    >>> sos.shape                      # 2 second-order sections
+    (2, 6)
+    >>> import numpy as np, scipy.signal
+    >>> bool(np.allclose(sos, scipy.signal.butter(2, [20, 450], "bandpass", fs=1000.0, output="sos")))
+    True
     """
     return butter_sos(order, (low, high), "bandpass", fs)
 
 
 def design_lowpass(fs: float, cutoff: float = 6.0, order: int = 2) -> np.ndarray:
     """Butterworth low-pass at ``cutoff`` Hz as SOS ``[n_sections, 6]``; equal to
-    ``scipy.signal.butter(order, cutoff, 'lowpass', fs=fs, output='sos')``."""
+    ``scipy.signal.butter(order, cutoff, 'lowpass', fs=fs, output='sos')``.
+
+    Examples
+    --------
+    >>> from perifacial.dsp import design_lowpass
+    >>> design_lowpass(fs=1000.0, cutoff=6.0).shape
+    (1, 6)
+    """
     return butter_sos(order, cutoff, "lowpass", fs)
 
 
@@ -87,6 +105,12 @@ def design_notch(
 
     If ``max_freq`` (Hz) is given, harmonics at or above it are silently left out (that is how the envelope chain
     keeps only the harmonics inside its band); otherwise a harmonic at or above Nyquist is an error.
+
+    Examples
+    --------
+    >>> from perifacial.dsp import design_notch
+    >>> design_notch(fs=1000.0, freq=50.0, harmonics=3).shape   # 50, 100 and 150 Hz
+    (3, 6)
     """
     fs = _check_fs(fs)
     if max_freq is None:
@@ -226,7 +250,16 @@ def _envelope_stages(fs, band, cutoff, order, notch, notch_q) -> list[_Stage]:
 
 
 def remove_dc(x, axis: int = -1) -> np.ndarray:
-    """Subtract each channel's mean over time: ``x - x.mean(axis, keepdims=True)``; float64, same shape as ``x``."""
+    """Subtract each channel's mean over time: ``x - x.mean(axis, keepdims=True)``; float64, same shape as ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import remove_dc
+    >>> remove_dc(np.array([[1.0, 2.0, 3.0], [10.0, 10.0, 13.0]]))
+    array([[-1.,  0.,  1.],
+           [-1., -1.,  2.]])
+    """
     x2, shape, axis = _as_2d(x, axis)
     if x2.shape[1] == 0:
         return _restore(x2, shape, axis)
@@ -235,7 +268,15 @@ def remove_dc(x, axis: int = -1) -> np.ndarray:
 
 
 def rectify(x) -> np.ndarray:
-    """Full-wave rectification ``|x|`` as float64 (any shape)."""
+    """Full-wave rectification ``|x|`` as float64 (any shape).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import rectify
+    >>> rectify(np.array([-2, 0, 3]))
+    array([2., 0., 3.])
+    """
     x = _numeric(x)
     return np.abs(x.astype(np.float64, copy=False))
 
@@ -247,6 +288,16 @@ def bandpass(
 
     Zero-phase: ``sosfiltfilt(design_bandpass(...), x)``; causal: ``sosfilt`` from the steady state at the first
     sample. No mean removal (see :func:`linear_envelope`). Returns float64, same shape as ``x``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import bandpass
+    >>> t = np.arange(2000) / 1000.0
+    >>> x = 100.0 + np.sin(2 * np.pi * 80 * t)          # uV: an offset plus an 80 Hz tone, 2 s at 1 kHz
+    >>> y = bandpass(x, fs=1000.0)                        # 20-450 Hz, zero-phase
+    >>> bool(abs(y[500:1500].mean()) < 1e-3), round(float(y[500:1500].std() * np.sqrt(2)), 2)   # offset gone, tone kept
+    (True, 1.0)
     """
     stage = _Stage(design_bandpass(fs, low, high, order), f"{order}-order {low:g}-{high:g} Hz band-pass")
     return _run([stage], x, axis, zero_phase, demean=False)
@@ -256,7 +307,18 @@ def lowpass(
     x, fs: float, cutoff: float = 6.0, order: int = 2, zero_phase: bool = True, axis: int = -1
 ) -> np.ndarray:
     """Butterworth low-pass at ``cutoff`` Hz of ``x`` ``[channels, samples]`` sampled at ``fs`` Hz (e.g. the linear
-    envelope of an already rectified signal). Zero-phase or causal as in :func:`bandpass`; float64, same shape."""
+    envelope of an already rectified signal). Zero-phase or causal as in :func:`bandpass`; float64, same shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import lowpass
+    >>> x = np.r_[np.zeros(1000), np.ones(1000)]            # a step, 2 s at 1 kHz
+    >>> y = lowpass(x, fs=1000.0, cutoff=6.0)               # zero-phase: the step stays centred at sample 1000,
+    >>> # with the Butterworth's small undershoot before it and overshoot after it
+    >>> round(float(y[900]), 2), round(float(y[1000]), 1), round(float(y[1100]), 2)
+    (-0.03, 0.5, 1.03)
+    """
     stage = _Stage(design_lowpass(fs, cutoff, order), f"{order}-order {cutoff:g} Hz low-pass")
     return _run([stage], x, axis, zero_phase, demean=False)
 
@@ -272,7 +334,18 @@ def notch(
     filtering with SciPy's odd extension flips the phase of the mains component at each end of the recording, so the
     first and last ~3 time constants (about 0.6 s at the defaults) carry a mains ring-up that the envelope shows as a
     small burst -- exactly as ``scipy.signal.sosfiltfilt`` does. Discard them (or filter a longer stretch and cut)
-    before spotting near the ends of a recording."""
+    before spotting near the ends of a recording.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import notch
+    >>> t = np.arange(4000) / 1000.0
+    >>> x = 5.0 * np.sin(2 * np.pi * 50 * t)                # 50 Hz mains, 5 uV, 4 s at 1 kHz
+    >>> y = notch(x, fs=1000.0, freq=50.0)
+    >>> bool(np.abs(y[1000:3000]).max() < 0.05)              # away from the ends (ring-up), mains is gone
+    True
+    """
     stage = _Stage(design_notch(fs, freq, q, harmonics), f"{freq:g} Hz notch")
     return _run([stage], x, axis, zero_phase, demean=False)
 
@@ -294,26 +367,69 @@ def linear_envelope(
     harmonic below ``band[1]``, quality ``notch_q``) -> Butterworth band-pass ``band`` Hz of ``order`` ->
     full-wave rectification -> Butterworth low-pass ``cutoff`` Hz of ``order``. Each filter is zero-phase
     (``sosfiltfilt``) or causal (``sosfilt``, steady state at its first input sample); see the module docstring for
-    the exact SciPy equivalent. Returns float64, same shape as ``x``, in the input's unit.
+    the exact SciPy equivalent. Returns float64, same shape as ``x``, in the input's unit, never negative.
 
     Raises ValueError for band edges outside ``(0, fs/2)`` (e.g. a 450 Hz edge on 100 Hz data), ``low >= high``, a
     recording not longer than the zero-phase padding, NaN/inf in ``x`` (naming channel and sample), a bad ``axis`` or
     ``ndim``, or a non-numeric dtype.
+
+    Notes
+    -----
+    Edge handling: a rectified signal is never negative, but its Butterworth low-pass undershoots after a fall (a
+    2nd-order Butterworth's step response overshoots by ~4 %), and at the ends of a zero-phase run the odd
+    extension SciPy uses as padding (``2 x[0] - x[k]``) can dip below 0, so the raw chain can give small negative
+    values at t = 0. The envelope is therefore clipped at 0 after the low-pass (``np.maximum(env, 0)``); nothing
+    else changes. The SciPy equivalent in the module docstring is the chain before that clip; the tests compare
+    both the unclipped chain and the clipped result with SciPy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import linear_envelope
+    >>> rng = np.random.default_rng(0)
+    >>> fs = 1000.0
+    >>> x = rng.normal(0.0, 1.0, (2, 3000))                 # 2 channels, 3 s of noise (uV)
+    >>> x[0, 1000:2000] *= 20.0                              # a 1 s contraction on channel 0
+    >>> env = linear_envelope(x, fs=fs)
+    >>> env.shape, env.dtype
+    ((2, 3000), dtype('float64'))
+    >>> bool(env[0, 1500] > 10 * env[1, 1500])               # the burst stands out of the envelope
+    True
+    >>> bool(env.min() >= 0.0)                               # clipped at 0 (see Notes)
+    True
     """
     stages = _envelope_stages(fs, band, cutoff, order, notch, notch_q)
-    return _run(stages, x, axis, zero_phase, demean=True)
+    return _clip_negative(_run(stages, x, axis, zero_phase, demean=True))
+
+
+def _clip_negative(env: np.ndarray) -> np.ndarray:
+    """The envelope's edge handling: values below 0 (the low-pass's undershoot, largest at the ends where the
+    zero-phase padding extends the rectified signal) are set to 0, in place."""
+    return np.maximum(env, 0.0, out=env)
 
 
 class EnvelopeStream:
     """Causal, stateful :func:`linear_envelope` for live data (``zero_phase=False`` semantics).
 
     Feed chunks ``[n_channels, n]`` (any ``n`` >= 0, any numeric dtype) to :meth:`process`; the concatenated outputs
-    equal ``linear_envelope(recording, fs, ..., zero_phase=False)`` exactly, whatever the chunk sizes. Each filter
+    equal ``linear_envelope(recording, fs, ..., zero_phase=False)`` exactly (clipped at 0 the same way), whatever
+    the chunk sizes. Each filter
     starts in the steady state of its first input sample, taken from the first chunk after construction or
     :meth:`reset`.
 
     A chunk holding NaN/inf raises ValueError (naming channel and sample index since the stream started) and leaves
     the stream as it was before that chunk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import EnvelopeStream, linear_envelope
+    >>> x = np.random.default_rng(1).normal(0.0, 10.0, (3, 1200))      # 3 channels, 1.2 s at 1 kHz (uV)
+    >>> stream = EnvelopeStream(fs=1000.0, n_channels=3)
+    >>> online = np.hstack([stream.process(x[:, i:i + 100]) for i in range(0, 1200, 100)])
+    >>> offline = linear_envelope(x, fs=1000.0, zero_phase=False)
+    >>> bool(np.allclose(online, offline)), stream.n_samples
+    (True, 1200)
     """
 
     def __init__(
@@ -375,4 +491,5 @@ class EnvelopeStream:
                 _raise_nonfinite(x, -1, 1 if one_d else 2, offset=self._n_seen)
             self._init = 0
             self._n_seen += n
+            _clip_negative(out)
         return out[0] if one_d else out

@@ -17,7 +17,15 @@ __all__ = ["Region", "Montage", "default_montage", "load_montage"]
 @dataclass(frozen=True)
 class Region:
     """One facial region: its name (``"left_upper"``), short code (``"LU"``), side, level, channel indices (0-based
-    rows of a ``[channels, samples]`` array), the muscles under it and the FACS action units they produce."""
+    rows of a ``[channels, samples]`` array), the muscles under it and the FACS action units they produce.
+
+    Examples
+    --------
+    >>> from perifacial.dsp import default_montage
+    >>> r = default_montage().region("left_middle")
+    >>> r.code, r.channels, r.muscles
+    ('LM', (4, 5, 6, 7), ('orbicularis oculi', 'zygomaticus major'))
+    """
 
     name: str
     code: str
@@ -32,7 +40,16 @@ class Region:
 @dataclass(frozen=True)
 class Montage:
     """A set of regions covering ``n_channels`` channels. ``labels[i]`` names channel ``i`` (region code + electrode
-    number 1..k, e.g. ``"LU1"``: short enough for EDF/BDF's 16-character labels)."""
+    number 1..k, e.g. ``"LU1"``: short enough for EDF/BDF's 16-character labels).
+
+    Examples
+    --------
+    >>> from perifacial.dsp import Montage, Region
+    >>> m = Montage("two-muscle", (Region("left_cheek", "LC", "left", "middle", (0, 1)),
+    ...                            Region("left_brow", "LB", "left", "upper", (2,))))
+    >>> m.labels, m.n_channels, m.region_of(2).name
+    (('LC1', 'LC2', 'LB1'), 3, 'left_brow')
+    """
 
     name: str
     regions: tuple[Region, ...]
@@ -124,7 +141,18 @@ class Montage:
 
 
 def load_montage(path: str | Path) -> Montage:
-    """Read a montage JSON file (the format of ``hardware/montage.json``)."""
+    """Read a montage JSON file (the format of ``hardware/montage.json``).
+
+    Examples
+    --------
+    >>> import json, tempfile, os
+    >>> from perifacial.dsp import default_montage, load_montage
+    >>> path = os.path.join(tempfile.mkdtemp(), "montage.json")
+    >>> with open(path, "w") as f:
+    ...     json.dump(default_montage().to_dict(), f)
+    >>> load_montage(path).labels == default_montage().labels
+    True
+    """
     p = Path(path)
     try:
         d = json.loads(p.read_text(encoding="utf-8"))
@@ -136,6 +164,16 @@ def load_montage(path: str | Path) -> Montage:
 
 
 def default_montage() -> Montage:
-    """The six-region, 24-channel perifacial montage shipped in ``hardware/montage.json``."""
+    """The six-region, 24-channel perifacial montage shipped in ``hardware/montage.json``.
+
+    Examples
+    --------
+    >>> from perifacial.dsp import default_montage
+    >>> m = default_montage()
+    >>> m.name, m.n_channels, [r.code for r in m.regions]
+    ('perifacial-6x4', 24, ['LU', 'LM', 'LL', 'RU', 'RM', 'RL'])
+    >>> m.labels[:5], m.region_of(5).name
+    (('LU1', 'LU2', 'LU3', 'LU4', 'LM1'), 'left_middle')
+    """
     text = resources.files("perifacial.hardware").joinpath("montage.json").read_text(encoding="utf-8")
     return Montage.from_dict(json.loads(text))

@@ -64,6 +64,16 @@ class MvcCalibration:
         The rule that produced ``mvc_uv``, in words.
     peaks_uv : tuple of tuple of float
         Per channel, the peak of each repetition (uV), for audit.
+
+    Examples
+    --------
+    >>> from perifacial.dsp import MvcCalibration
+    >>> cal = MvcCalibration(participant="p01", date="2026-01-15", montage="", labels=("ZYG", "COR"),
+    ...                      mvc_uv=(120.0, 80.0), noise_uv=(1.5, 1.2), fs=1000.0)
+    >>> cal.n_channels, cal.index("COR"), cal.mvc
+    (2, 1, array([120.,  80.]))
+    >>> MvcCalibration.from_dict(cal.to_dict()) == cal            # what save()/load() write and read (JSON)
+    True
     """
 
     participant: str
@@ -274,6 +284,20 @@ def calibrate_mvc(
         A channel whose repetition shows no contraction above its noise floor (the message names the channel's
         label, the repetition, its peak and the floor); bad shapes, NaN/inf, segments outside the data or shorter
         than the window, a mapping missing a channel, bad parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import calibrate_mvc
+    >>> fs = 1000.0
+    >>> env = np.full((2, 12000), 2.0)                      # envelope, uV: 2 channels, 12 s, noise floor 2 uV
+    >>> reps = [(1000, 3000), (5000, 7000), (9000, 11000)]  # three maximal contractions
+    >>> for a, b in reps:
+    ...     env[0, a:b] = 100.0
+    ...     env[1, a:b] = 60.0
+    >>> cal = calibrate_mvc(env, fs, reps, labels=["ZYG", "COR"], participant="p01", date="2026-01-15")
+    >>> cal.mvc_uv, cal.noise_uv
+    ((100.0, 60.0), (2.0, 2.0))
     """
     fs = float(fs)
     if not (math.isfinite(fs) and fs > 0):
@@ -404,6 +428,18 @@ def normalize_mvc(envelope, calibration: MvcCalibration, channels=None) -> np.nd
 
     ``envelope`` is ``[channels, samples]`` with one row per calibration channel, or, with ``channels`` (indices or
     labels, one per row; an int or label for a 1-D envelope), any subset of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import MvcCalibration, normalize_mvc
+    >>> cal = MvcCalibration(participant="p01", date="2026-01-15", montage="", labels=("ZYG", "COR"),
+    ...                      mvc_uv=(120.0, 80.0), noise_uv=(1.5, 1.2), fs=1000.0)
+    >>> normalize_mvc(np.array([[12.0, 60.0], [8.0, 4.0]]), cal)          # % MVC
+    array([[10., 50.],
+           [10.,  5.]])
+    >>> normalize_mvc(np.array([40.0, 80.0]), cal, channels="COR")
+    array([ 50., 100.])
     """
     e = np.asarray(envelope)
     if e.dtype.kind not in "biuf":
@@ -444,6 +480,14 @@ def iemg(x_norm, fs: float, onset: int, offset: int, *, absolute: bool = True):
     %MVC.s for an MVC % input. ``x_norm`` is 1-D (returns a float) or ``[channels, samples]`` (returns
     ``[channels]``). Equal to ``scipy.integrate.trapezoid(|x[..., onset:offset+1]|, dx=1/fs)``; 0 when
     ``onset == offset``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import iemg
+    >>> x = np.full(1001, 10.0)                  # 10 % MVC for 1 s at 1 kHz
+    >>> round(float(iemg(x, fs=1000.0, onset=0, offset=1000)), 6)     # % MVC . s
+    10.0
     """
     x = np.asarray(x_norm)
     if x.dtype.kind not in "biuf":

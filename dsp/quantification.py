@@ -217,6 +217,19 @@ def quantify(
     Returns
     -------
     QuantTable
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import quantify, MvcCalibration
+    >>> env = np.ones((2, 3000))                             # envelope (uV), 2 channels, 3 s at 1 kHz
+    >>> env[1, 1000:1300] = 9.0                              # 300 ms burst on channel 1
+    >>> cal = MvcCalibration(participant="p01", date="2026-01-15", montage="", labels=("A", "B"),
+    ...                      mvc_uv=(100.0, 100.0), noise_uv=(1.0, 1.0), fs=1000.0)
+    >>> table = quantify([(1000, 1299)], env, fs=1000.0, calibration=cal)
+    >>> row = table[0]
+    >>> row.label, row.kind, row.duration_ms, row.peak_mvc_pct
+    ('B', 'ME', 300.0, 9.0)
     """
     if classify not in ("duration", "kmeans"):
         raise ValueError(f"classify must be 'duration' or 'kmeans', got {classify!r}")
@@ -336,7 +349,20 @@ _QUANTITIES = (
 def summarize(rows: Iterable[QuantifiedEvent], confidence: float = 0.95) -> list[IntervalEstimate]:
     """Per kind ("ME", then "MaE") and quantity (duration in s, peak MVC %, iEMG): n, mean, SD and the
     ``confidence`` interval of the mean, ``mean +- t_{(1+c)/2, n-1} sd / sqrt(n)``. Rows whose value is NaN (no
-    calibration) are left out of that quantity."""
+    calibration) are left out of that quantity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import quantify, summarize
+    >>> env = np.ones((1, 10000))
+    >>> events = [(1000, 1299), (3000, 3319), (5000, 6199), (8000, 8999)]   # two MEs, two MaEs (samples at 1 kHz)
+    >>> for a, b in events:
+    ...     env[0, a:b + 1] = 5.0
+    >>> stats = summarize(quantify(events, env, fs=1000.0))
+    >>> [(s.kind, s.quantity, s.n, round(s.mean, 3)) for s in stats if s.quantity == "duration_s"]
+    [('ME', 'duration_s', 2, 0.31), ('MaE', 'duration_s', 2, 1.1)]
+    """
     from scipy import stats
 
     if not 0 < confidence < 1:

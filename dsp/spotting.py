@@ -106,6 +106,15 @@ class Event:
 
     Events are equal when onset, offset, channel, region and kind are (the float fields, possibly NaN, are left
     out) and sort by ``(onset, offset, region, channel)``.
+
+    Examples
+    --------
+    >>> from perifacial.dsp import Event
+    >>> e = Event(onset=1000, offset=1299, channel=3, region="left_upper", kind="ME")
+    >>> e.duration(fs=1000.0)                         # s, offset inclusive
+    0.3
+    >>> e == Event(1000, 1299, 3, "left_upper", kind="ME", peak=7.5)   # float fields do not count
+    True
     """
 
     onset: int
@@ -338,6 +347,14 @@ def casmemg_envelope(
     ``0.45 * fs`` (a logged deviation: the lab only used 1000 Hz).
 
     Returns float64 of the same shape (envelope units = input units).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import casmemg_envelope
+    >>> x = np.random.default_rng(0).normal(0.0, 5.0, (2, 3000))     # raw EMG (uV), 2 channels, 3 s at 1 kHz
+    >>> casmemg_envelope(x, fs=1000.0).shape
+    (2, 3000)
     """
     from scipy.signal import butter
 
@@ -824,6 +841,18 @@ def spot(envelope: np.ndarray, fs: float, method: str = "adaptive", **params: An
     ``method="adaptive"`` (default, long recordings): :func:`spot_adaptive`; ``method="casmemg"`` (the lab's
     baseline on one clip): :func:`spot_casmemg`. ``params`` go to the chosen function. Returns a list of
     :class:`Event` (0-based sample indices, offset inclusive) sorted by onset.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import linear_envelope, spot
+    >>> rng = np.random.default_rng(0)
+    >>> fs = 1000.0
+    >>> x = rng.normal(0.0, 2.0, 20_000)                # 20 s of one channel at 1 kHz, 2 uV noise
+    >>> x[10_000:10_300] += rng.normal(0.0, 30.0, 300)   # a 300 ms burst at 10 s
+    >>> events = spot(linear_envelope(x, fs=fs), fs=fs)
+    >>> [(round(e.onset / fs, 1), e.kind) for e in events]
+    [(10.0, 'ME')]
     """
     if method == "adaptive":
         return spot_adaptive(envelope, fs, **params)
@@ -852,6 +881,22 @@ class SpotStream:
     (those can only end as ``"artifact"``, which labels nothing else); for an isolated event it is its own offset.
     With the defaults 4 + 0.5 + 0.1 + 0.35 (+ 1 sample) = 4.951 s (+ one chunk).
     Shorten ``window`` for less latency (the floor then follows slower changes less robustly).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import EnvelopeStream, SpotStream
+    >>> rng = np.random.default_rng(0)
+    >>> fs = 1000.0
+    >>> x = rng.normal(0.0, 2.0, (1, 20_000))
+    >>> x[0, 10_000:10_300] += rng.normal(0.0, 30.0, 300)
+    >>> env, spotter = EnvelopeStream(fs, n_channels=1), SpotStream(fs, n_channels=1)
+    >>> events = []
+    >>> for i in range(0, x.shape[1], 500):                      # 0.5 s chunks, as they arrive
+    ...     events += spotter.process(env.process(x[:, i:i + 500]))
+    >>> events += spotter.close()
+    >>> [(round(e.onset / fs, 1), e.kind) for e in events]
+    [(10.0, 'ME')]
     """
 
     def __init__(self, fs: float, n_channels: int = 24, *, montage: Any = None, params: AdaptiveParams | None = None,

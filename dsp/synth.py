@@ -139,6 +139,17 @@ class SynthStream:
     Public attributes (stable; other modules build on them): ``montage``, ``fs``, ``seed``, ``snr_db``,
     ``mixing`` ``[24, 14]``, ``source_names``, ``source_mvc_uv`` ``[14]``, ``mvc_uv`` ``[24]``, ``noise_uv``
     ``[24]``, ``primary`` (primary source per channel), ``pos`` (samples returned so far).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perifacial.dsp import SynthStream, synthesize
+    >>> stream = SynthStream(seed=0, fs=1000.0, duration=2.0)
+    >>> parts = [stream.read(700), stream.read(700), stream.read(700)]     # the last read returns the 600 left
+    >>> [p.shape[1] for p in parts]
+    [700, 700, 600]
+    >>> bool(np.array_equal(np.hstack(parts), synthesize(seed=0, fs=1000.0, duration=2.0).data))
+    True
     """
 
     def __init__(self, seed: int, fs: float = 1000.0, snr: str | float = "medium", duration: float | None = None, *,
@@ -420,7 +431,17 @@ class SynthStream:
 
 def synthesize(seed: int, fs: float = 1000.0, duration: float = 300.0, snr: str | float = "medium",
                **kwargs: Any) -> SynthSession:
-    """Generate a whole session of ``duration`` s (see :class:`SynthStream` for the parameters)."""
+    """Generate a whole session of ``duration`` s (see :class:`SynthStream` for the parameters).
+
+    Examples
+    --------
+    >>> from perifacial.dsp import synthesize
+    >>> session = synthesize(seed=0, fs=1000.0, duration=5.0)
+    >>> session.data.shape, session.labels[:2]
+    ((24, 5000), ('LU1', 'LU2'))
+    >>> all(e.kind in ("ME", "MaE", "blink", "jaw") for e in session.events)
+    True
+    """
     st = SynthStream(seed, fs, snr, duration, **kwargs)
     data = st.read(st.n_total)
     n = data.shape[1]

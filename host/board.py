@@ -2,11 +2,13 @@
 
 >>> from perifacial.host.board import open_board
 >>> with open_board("sim://?seed=1") as board:
-...     print(board.info["firmware"])
-...     board.start()
-...     for block in board.blocks(duration_s=2.0):
-...         block.data        # float64 uV [24, n]
-...         block.first_sample, block.leadoff   # int, bool [24, n]
+...     _ = board.start()
+...     for block in board.blocks(duration_s=0.05):
+...         uv = block.data                                    # float64 uV [24, n]
+...         first, leadoff = block.first_sample, block.leadoff  # int, bool [24, n]
+...     _ = board.stop()
+>>> uv.shape[0], leadoff.dtype
+(24, dtype('bool'))
 
 Everything runs in the caller's thread: :meth:`Board.pump` reads whatever the link has, decodes it and files the
 results (sample blocks in a queue, responses by id, status reports, events and logs in lists, raw bytes to the
@@ -53,6 +55,16 @@ class SampleBlock:
     monotonic time (s) when the bytes that completed the block arrived; ``gap_before``: samples missing between the
     previous block and this one (0 = contiguous). ``data`` (float64 uV ``[channels, n]``) and ``leadoff`` (bool
     ``[channels, n]``, P or N lead-off bit) are computed on first access.
+
+    Examples
+    --------
+    >>> from perifacial.host import open_board
+    >>> with open_board("sim://?seed=1") as board:
+    ...     _ = board.start()
+    ...     block = next(board.blocks())
+    ...     _ = board.stop()
+    >>> block.data.shape[0], block.data.dtype, block.leadoff.dtype, block.gap_before
+    (24, dtype('float64'), dtype('bool'), 0)
     """
 
     __slots__ = ("first_sample", "codes", "status", "lsb", "host_time", "gap_before", "_data", "_leadoff",
@@ -136,7 +148,16 @@ def _gains_from(obj) -> list[float] | None:
 
 
 class Board:
-    """A connected board (see the module docstring). Use :func:`open_board`."""
+    """A connected board (see the module docstring). Use :func:`open_board`.
+
+    Examples
+    --------
+    >>> from perifacial.host import open_board
+    >>> board = open_board("sim://?seed=1")
+    >>> board.n_channels, board.fs, board.labels[:3]
+    (24, 1000.0, ['LU1', 'LU2', 'LU3'])
+    >>> board.close()
+    """
 
     def __init__(
         self,
@@ -525,7 +546,18 @@ class Board:
 def open_board(url: str, *, command_timeout: float = 3.0, reconnect_timeout: float = 10.0,
                labels: list[str] | None = None, **transport_options) -> Board:
     """Open the board at ``url`` (see :func:`perifacial.host.transport.open_transport`) and check that it answers
-    (``info``)."""
+    (``info``).
+
+    Examples
+    --------
+    >>> from perifacial.host import open_board
+    >>> with open_board("sim://?seed=1") as board:
+    ...     _ = board.start()
+    ...     n = sum(block.data.shape[1] for block in board.blocks(duration_s=0.05))
+    ...     _ = board.stop()
+    >>> n, board.fs
+    (50, 1000.0)
+    """
     transport = open_transport(url, **transport_options)
     board = Board(transport, command_timeout=command_timeout, reconnect_timeout=reconnect_timeout, labels=labels)
     try:

@@ -68,7 +68,16 @@ def codes_to_uv(codes: np.ndarray, gains) -> np.ndarray:
 
 @dataclass
 class DecoderStats:
-    """Running counters of a :class:`Decoder` (all counts since construction or :meth:`Decoder.reset_stats`)."""
+    """Running counters of a :class:`Decoder` (all counts since construction or :meth:`Decoder.reset_stats`).
+
+    Examples
+    --------
+    >>> from perifacial.host import Decoder
+    >>> d = Decoder()
+    >>> _ = d.feed(bytes([0xA5, 0x5A]) + b" not a frame")
+    >>> d.stats.bytes_in, d.stats.frames
+    (14, 0)
+    """
 
     bytes_in: int = 0  #: bytes fed
     frames: int = 0  #: frames with a valid CRC, every type
@@ -226,10 +235,28 @@ def _needed(tail: bytes) -> int:
 class Decoder:
     """Incremental, vectorised decoder of the board->host byte stream.
 
+    ``feed(chunk)`` takes any number of bytes and returns a :class:`DecodeResult` (``blocks``: :class:`DataBlock`
+    with ``codes`` int32 ``[24, n]`` and ``first_sample``; responses, status reports, events, logs); ``stats``
+    counts frames, CRC errors and gaps.
+
+    Examples
+    --------
+    >>> from perifacial.firmware import wire
+    >>> from perifacial.host import Decoder
+    >>> payload = bytearray(wire.data_payload_size(2, 1))              # one DATA frame: 2 samples of 1 chip
+    >>> wire.pack_data_header(payload, 0, 1000, 0, 2, 1, 0)            # first sample 1000, device time 0, no flags
+    >>> for s in range(2):
+    ...     payload[12 + 27 * s] = 0xC0                                # status word (0xC nibble)
+    ...     payload[12 + 27 * s + 3:12 + 27 * s + 6] = (4660 * (s + 1)).to_bytes(3, "big")  # channel 0 code
+    >>> frame = wire.encode(wire.T_DATA, 0, bytes(payload))
     >>> d = Decoder()
-    >>> res = d.feed(chunk)          # any number of bytes
-    >>> for block in res.blocks: ...  # DataBlock: codes [24, n] int32, first_sample
-    >>> d.stats.crc_errors
+    >>> d.feed(b"noise" + frame[:9]).blocks                           # any byte split: nothing complete yet
+    []
+    >>> block = d.feed(frame[9:]).blocks[0]
+    >>> block.first_sample, block.codes.shape, block.codes[0].tolist()
+    (1000, (8, 2), [4660, 9320])
+    >>> d.stats.data_frames, d.stats.crc_errors
+    (1, 0)
     """
 
     def __init__(self) -> None:

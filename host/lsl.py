@@ -1,10 +1,12 @@
 """Lab Streaming Layer outlet for live use beside other streams (video markers, stimuli).
 
->>> from perifacial.host.lsl import LslOutlet
->>> outlet = LslOutlet.for_board(board)
->>> outlet.attach(board)        # every decoded block is pushed as it arrives
->>> ... board.pump() loop or board.record(...) ...
->>> outlet.close()
+Usage::
+
+    from perifacial.host.lsl import LslOutlet
+    outlet = LslOutlet.for_board(board)
+    outlet.attach(board)        # every decoded block is pushed as it arrives
+    ... board.pump() loop or board.record(...) ...
+    outlet.close()
 
 The stream: type "EMG", ``n`` float32 channels in microvolts, nominal rate from the board, channel labels, units and
 types in ``desc/channels/channel`` (the XDF convention), the montage region of each channel, the acquisition

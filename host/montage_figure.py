@@ -1,8 +1,10 @@
 """A schematic figure of the electrode montage: a face outline, the regions, their electrodes and references.
 
->>> from perifacial.host.montage_figure import plot_montage
->>> fig = plot_montage()                      # the default six-region montage (hardware/montage.json)
->>> fig.savefig("montage.png", dpi=150)
+Usage::
+
+    from perifacial.host.montage_figure import plot_montage
+    fig = plot_montage()                      # the default six-region montage (hardware/montage.json)
+    fig.savefig("montage.png", dpi=150)
 
 The face is drawn as the camera sees it: the participant's **left** side is on the **right** of the figure (the
 labels say so). Electrode positions are schematic (where on the face periphery each group sits, after the

@@ -79,7 +79,26 @@ def session_header(board, extra: dict | None = None) -> dict:
 
 class Recorder:
     """Append a board's session to ``path``. ``attach(board)`` hooks the raw byte stream, link changes and
-    host-side markers; ``close()`` writes the final statistics and fsyncs."""
+    host-side markers; ``close()`` writes the final statistics and fsyncs.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from perifacial.host import Recorder, load, open_board
+    >>> from perifacial.host.recording import session_header
+    >>> path = os.path.join(tempfile.mkdtemp(), "s01.pfr")
+    >>> with open_board("sim://?seed=1") as board:
+    ...     rec = Recorder(path, session_header(board)).attach(board)
+    ...     _ = board.start()
+    ...     for block in board.blocks(n_samples=100):
+    ...         pass
+    ...     rec.marker(1, "stimulus")
+    ...     _ = board.stop()
+    ...     rec.close()
+    >>> r = load(path)
+    >>> r.n_samples >= 100, [m["label"] for m in r.markers]
+    (True, ['stimulus'])
+    """
 
     def __init__(self, path: str | os.PathLike, session: dict, fsync_interval: float = 1.0, overwrite: bool = False):
         self.path = Path(path)
@@ -276,6 +295,19 @@ class Recording:
     ``gaps`` list of ``(start, stop)`` column ranges never received; ``markers`` dicts (``sample``, ``value``,
     ``label``, ``source`` "host"/"board", ``host_time``); ``sync`` rows ``(value, sample, host_time, kind)``;
     ``info`` the session header; ``stats`` decoder counters and reader report.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from perifacial.host import load, open_board
+    >>> path = os.path.join(tempfile.mkdtemp(), "s01.pfr")
+    >>> with open_board("sim://?seed=1") as board:
+    ...     _ = board.record(path, duration_s=0.2, progress=False)
+    >>> rec = load(path)
+    >>> rec.n_channels, rec.n_samples, rec.duration_s, rec.lost_samples
+    (24, 200, 0.2, 0)
+    >>> rec.labels[:2], bool(rec.valid.all())
+    (['LU1', 'LU2'], True)
     """
 
     data: np.ndarray
@@ -340,7 +372,19 @@ SYNC_DTYPE = np.dtype([("value", "i8"), ("sample", "i8"), ("host_time", "f8"), (
 
 def load(path: str | os.PathLike, data: bool = True) -> Recording:
     """Decode the recording at ``path`` (tolerates a file whose writer was killed mid-record). With
-    ``data=False`` the float ``data`` array is left empty (``codes``/``status`` are still there) to save memory."""
+    ``data=False`` the float ``data`` array is left empty (``codes``/``status`` are still there) to save memory.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from perifacial.host import load, open_board
+    >>> path = os.path.join(tempfile.mkdtemp(), "s01.pfr")
+    >>> with open_board("sim://?seed=1") as board:
+    ...     summary = board.record(path, duration_s=0.2, progress=False)
+    >>> rec = load(path)
+    >>> rec.data.shape, rec.fs, rec.gaps
+    ((24, 200), 1000.0, [])
+    """
     report = rawlog.ReadReport()
     dec = Decoder()
     session: dict = {}

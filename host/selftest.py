@@ -1,8 +1,10 @@
 """Board bring-up check: the firmware's own self-test plus host-side checks on short streams.
 
->>> from perifacial.host.selftest import run_selftest
->>> result = run_selftest("sim://?seed=1")        # or "/dev/ttyACM0", "tcp://192.168.4.1:4242"
->>> result.ok, [(c.name, c.status) for c in result.checks]
+Usage::
+
+    from perifacial.host.selftest import run_selftest
+    result = run_selftest("sim://?seed=1")        # or "/dev/ttyACM0", "tcp://192.168.4.1:4242"
+    result.ok, [(c.name, c.status) for c in result.checks]
 
 Every check carries its measured value, its pass criterion and where the criterion comes from (the ADS1299
 datasheet, TI SBAS499C, or the firmware's contract in firmware/WIRE.md). The datasheet figures and the measurement

@@ -350,7 +350,16 @@ _WIN_COM = re.compile(r"^COM\d+$", re.IGNORECASE)
 
 
 def open_transport(url: str, **kwargs) -> Transport:
-    """Open the link named by ``url`` (see the module docstring). Extra keyword arguments go to the transport."""
+    """Open the link named by ``url`` (see the module docstring). Extra keyword arguments go to the transport.
+
+    Examples
+    --------
+    >>> from perifacial.host import open_transport
+    >>> link = open_transport("sim://?seed=1")       # the virtual board; "/dev/ttyACM0", "tcp://host:port", "ble://name"
+    >>> type(link).__name__
+    'SimTransport'
+    >>> link.close()
+    """
     if not url:
         raise TransportOpenError("empty board URL: give a port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim://")
     if _WIN_COM.match(url) or url.startswith("/") or url.startswith("\\\\"):

@@ -33,8 +33,14 @@ def causal(sos, x):
     return ss.sosfilt(sos, x, axis=-1, zi=zi)[0]
 
 
-def envelope(x, fs, band=(20.0, 450.0), cutoff=6.0, order=2, notch=None, zero_phase=True):
-    """The seed-003 chain written with plain NumPy/SciPy calls."""
+def envelope(x, fs, band=(20.0, 450.0), cutoff=6.0, order=2, notch=None, zero_phase=True, clip=True):
+    """The Li et al. 2024 chain written with plain NumPy/SciPy calls; ``clip`` applies the documented edge handling
+    (values below 0 set to 0 after the low-pass), ``clip=False`` gives the raw SciPy chain."""
+    env = _envelope(x, fs, band, cutoff, order, notch, zero_phase)
+    return np.maximum(env, 0.0) if clip else env
+
+
+def _envelope(x, fs, band, cutoff, order, notch, zero_phase):
     x = np.asarray(x, dtype=np.float64)
     bp = bandpass_sos(fs, band[0], band[1], order)
     lp = lowpass_sos(fs, cutoff, order)

@@ -368,3 +368,34 @@ def test_facial_100hz_refuses_450hz_band_but_envelopes_rectified_columns():
     env = F.lowpass(rectified, 100.0, cutoff=6.0)
     close(env, ss.sosfiltfilt(ss.butter(2, 6.0, fs=100.0, output="sos"), rectified))
     assert np.all(np.isfinite(env))
+
+
+# ------------------------------------------------------------------------------------------- edge handling (clip at 0)
+
+
+@pytest.mark.parametrize("zero_phase", [True, False])
+def test_envelope_clip_at_zero_is_the_only_change_to_the_scipy_chain(zero_phase):
+    """The raw chain (before the documented clip) equals SciPy's; the envelope is that chain with values below 0
+    set to 0, and the raw chain really does dip below 0 at the start on this input (so the clip is exercised)."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(0.0, 1.0, (3, 4000))
+    x[:, :150] *= 40.0  # a strong burst right at t = 0 that stops: the low-pass undershoots after it
+    stages = F._envelope_stages(1000.0, (20.0, 450.0), 6.0, 2, None, 30.0)
+    raw = F._run(stages, x, -1, zero_phase, demean=True)
+    want_raw = ref.envelope(x, 1000.0, zero_phase=zero_phase, clip=False)
+    close(raw, want_raw, TOL if zero_phase else 1e-12)
+    assert want_raw.min() < 0.0  # SciPy's chain itself goes negative here
+    env = F.linear_envelope(x, 1000.0, zero_phase=zero_phase)
+    np.testing.assert_array_equal(env, np.maximum(raw, 0.0))
+    assert env.min() == 0.0
+    close(env, ref.envelope(x, 1000.0, zero_phase=zero_phase), TOL if zero_phase else 1e-12)
+
+
+def test_stream_envelope_never_negative_and_equals_clipped_batch():
+    rng = np.random.default_rng(12)
+    x = rng.normal(0.0, 1.0, (2, 3000))
+    x[:, :150] *= 40.0
+    s = F.EnvelopeStream(1000.0, 2)
+    got = np.concatenate([s.process(x[:, i : i + 250]) for i in range(0, 3000, 250)], axis=1)
+    assert got.min() >= 0.0
+    np.testing.assert_array_equal(got, F.linear_envelope(x, 1000.0, zero_phase=False))
