@@ -128,12 +128,29 @@ class SynthStream:
 
     Parameters
     ----------
-    seed : int; fs : 500, 1000 or 2000 Hz (any rate > 100 Hz works); snr : level name or dB (see module doc);
-    duration : total seconds (``read`` then returns fewer samples at the end), None for endless;
-    event_gap : mean extra gap between events (s, exponential, on top of 0.8 s); kind_probs : probabilities of
-    ME, MaE, blink, jaw; p_bilateral : probability that an expression is bilateral; contact_rate : contact changes
-    per channel per minute; mains_hz : 50 or 60; montage : defaults to the perifacial montage.
+    seed : int
+        Seeds everything; the same seed gives the same samples however ``read`` calls split them.
+    fs : float
+        Sampling rate, Hz: 500, 1000 or 2000 (any rate > 100 Hz works).
+    snr : str or float
+        ``"high"`` (20 dB), ``"medium"`` (10 dB), ``"low"`` (3 dB) or a number in dB (see the module docstring).
+    duration : float, optional
+        Total seconds (``read`` then returns fewer samples at the end); None for endless.
+    event_gap : float
+        Mean extra gap between events, s (exponential, on top of 0.8 s).
+    kind_probs : tuple of 4 floats
+        Probabilities of ME, MaE, blink and jaw events.
+    p_bilateral : float
+        Probability that an expression is bilateral.
+    contact_rate : float
+        Electrode contact changes per channel per minute.
+    mains_hz : float
+        50 or 60.
+    montage : Montage, optional
+        Defaults to the perifacial montage.
 
+    Notes
+    -----
     ``events_until(n)`` gives the ground truth of events starting before sample ``n``.
 
     Public attributes (stable; other modules build on them): ``montage``, ``fs``, ``seed``, ``snr_db``,

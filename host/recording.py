@@ -163,54 +163,59 @@ class Recorder:
 
 
 class Progress:
-    """A one-line live status on stderr: elapsed, samples, measured rate, gaps, CRC errors, link."""
+    """The live status of a recording, through tqdm (:func:`perifacial._progress.progress_bar`): samples (of the
+    requested total), elapsed time, gaps, CRC errors, the link, and the measured rate; a live line on a terminal, a
+    widget in Jupyter, nothing in a log or pipe. The rate is shown only while it is a sample rate (within
+    ``HOST_RATE_TOLERANCE`` of the nominal one); a source running faster than real time (``sim://?realtime=0``)
+    shows how many times real time instead."""
 
-    def __init__(self, board, stream=None, interval: float = 0.5, enabled: bool = True):
+    def __init__(self, board, stream=None, interval: float = 0.5, enabled: bool = True, total: int | None = None):
+        from perifacial._progress import progress_bar
+
         self.board = board
-        self.stream = stream if stream is not None else sys.stderr
-        try:
-            self.tty = bool(self.stream.isatty())
-        except (AttributeError, ValueError):
-            self.tty = False
-        self.interval = interval if self.tty else max(interval, 10.0)  # a log file gets a line every 10 s
-        self.enabled = enabled
+        self.interval = interval
+        fmt = ("{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} samples [{elapsed}<{remaining}{postfix}]"
+               if total else "{desc}{n_fmt} samples [{elapsed}{postfix}]")
+        self.bar = progress_bar(total=total, desc="rec ", unit="samples", enabled=enabled, file=stream,
+                                mininterval=interval, bar_format=fmt)
         self.t0 = time.monotonic()
         self._last = 0.0
         self._hist: list[tuple[float, int]] = []
 
-    def line(self, samples: int) -> str:
+    def rate_text(self, samples: int) -> str:
+        """The rate over the last 5 s: ``"rate 1,000.2 Hz"``, or ``"12.3x real time"`` when it cannot be a
+        sample rate."""
         now = time.monotonic()
-        el = now - self.t0
         self._hist.append((now, samples))
         while len(self._hist) > 2 and now - self._hist[0][0] > 5.0:
             self._hist.pop(0)
         (ta, sa) = self._hist[0]
-        rate = (samples - sa) / (now - ta) if now > ta else 0.0
+        if now <= ta or samples <= sa:
+            return "rate -"
+        rate = (samples - sa) / (now - ta)
+        fs = float(self.board.fs)
+        if abs(rate / fs - 1.0) > HOST_RATE_TOLERANCE:
+            return f"{rate / fs:,.1f}x real time"
+        return f"rate {rate:,.1f} Hz"
+
+    def line(self, samples: int) -> str:
         st = self.board.stats
         lost = sum(b - a for a, b in self.board.gaps)
-        h, rem = divmod(int(el), 3600)
-        m, s = divmod(rem, 60)
-        return (f"rec {h:02d}:{m:02d}:{s:02d}  samples {samples:,}  rate {rate:,.1f} Hz  "
-                f"gaps {len(self.board.gaps)} ({lost:,} samples)  CRC errors {st.crc_errors}  link {self.board.link}")
+        return (f"{self.rate_text(samples)}  gaps {len(self.board.gaps)} ({lost:,} samples)  CRC errors "
+                f"{st.crc_errors}  link {self.board.link}")
 
     def update(self, samples: int, force: bool = False) -> None:
-        if not self.enabled:
+        if self.bar.disable:
             return
         now = time.monotonic()
         if force or now - self._last >= self.interval:
             self._last = now
-            if self.tty:
-                self.stream.write("\r" + self.line(samples) + "\x1b[K")
-            else:
-                self.stream.write(self.line(samples) + "\n")
-            self.stream.flush()
+            self.bar.set_postfix_str(self.line(samples), refresh=False)
+            self.bar.update(max(0, min(samples, self.bar.total or samples) - self.bar.n))
 
     def done(self, samples: int) -> None:
-        if self.enabled:
-            self.update(samples, force=True)
-            if self.tty:
-                self.stream.write("\n")
-            self.stream.flush()
+        self.update(samples, force=True)
+        self.bar.close()
 
 
 @dataclass
@@ -237,7 +242,7 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
     target = None if duration_s is None else int(round(duration_s * fs))
     rec = Recorder(path, session_header(board, session_extra), fsync_interval=fsync_interval, overwrite=overwrite)
     rec.attach(board)
-    prog = Progress(board, enabled=progress)
+    prog = Progress(board, enabled=progress, total=target)
     if display is not None:
         display.attach(board, rec)
     first: int | None = None
@@ -277,6 +282,11 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
             except Exception as exc:  # noqa: BLE001 - the file must be closed whatever happens
                 log.warning("stopping the board failed: %s", exc)
         prog.done(got)
+        if target is not None and first is not None:
+            # the board keeps sending until the stop takes effect; the raw log keeps those bytes (lossless), and
+            # load() ends the recording at exactly the requested length
+            rec.note(duration_samples={"first_sample": int(first), "n_samples": int(target)})
+            got = min(got, target)
         stats = board.stats.as_dict()
         rec.close({**stats, "reconnects": board.reconnects, "host_gaps": board.gaps})
     return RecordSummary(Path(path), got, list(board.gaps), stats, time.monotonic() - t0, rec.writer.fsyncs,
@@ -291,7 +301,11 @@ class Recording:
     ``data`` float64 uV ``[channels, samples]`` with NaN inside gaps; ``codes`` int32 (0 in gaps); ``status``
     uint32 ``[n_chips, samples]`` chip status words (0 in gaps); column ``i`` is device sample ``first_sample + i``.
     ``fs`` nominal rate (Hz); ``fs_measured`` from the robust sample -> host clock fit (``clock``; NaN if too
-    short); ``fs_device`` from the board's own microsecond clock. ``labels`` channel names; ``gains`` per channel;
+    short, and NaN when it is more than ``HOST_RATE_TOLERANCE`` (5 %) off nominal: a source running faster than real
+    time, such as ``sim://?realtime=0``, has no host-clock sample rate); ``fs_device`` from the board's own
+    microsecond clock. A recording made with a duration (``record(duration_s=...)``, ``--seconds``) has exactly
+    that many samples; what the board sent before its stop took effect stays in the raw file and is counted in
+    ``stats["samples_after_requested_end"]``. ``labels`` channel names; ``gains`` per channel;
     ``gaps`` list of ``(start, stop)`` column ranges never received; ``markers`` dicts (``sample``, ``value``,
     ``label``, ``source`` "host"/"board", ``host_time``); ``sync`` rows ``(value, sample, host_time, kind)``;
     ``info`` the session header; ``stats`` decoder counters and reader report.
@@ -367,6 +381,9 @@ class Recording:
 
 
 _BATCH = 1 << 20
+#: ``fs_measured`` (host clock) further than this from the nominal rate is not a sample rate but a source running
+#: faster or slower than real time (the ADS1299's oscillator is within +-0.5 %): it is reported as NaN.
+HOST_RATE_TOLERANCE = 0.05
 SYNC_DTYPE = np.dtype([("value", "i8"), ("sample", "i8"), ("host_time", "f8"), ("kind", "U8")])
 
 
@@ -484,6 +501,9 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
             pts_t.append(times_arr[k])
         dev_s.append(b.frame_first)
         dev_t.append(b.device_time_us)
+    n_keep = _requested_length(notes.get("duration_samples"), first, n)
+    if n_keep < n:  # samples sent after the requested duration (record(duration_s=...)): still in the raw file
+        codes, status, have = codes[:, :n_keep], status[:, :n_keep], have[:n_keep]
     gaps = _runs(~have)
     uv = np.empty((nch, 0)) if not data else codes * lsb_uv(gains)[:, None]
     if data and gaps:
@@ -491,6 +511,11 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
             uv[:, a:b_] = np.nan
     clock = fit_clock(np.concatenate(pts_s), np.concatenate(pts_t), fs) if pts_s else None
     fs_measured = clock.fs if clock is not None else float("nan")
+    if np.isfinite(fs_measured) and abs(fs_measured / fs - 1.0) > HOST_RATE_TOLERANCE:
+        # not a sample rate: the source ran faster (or slower) than real time, e.g. sim://?realtime=0
+        log.info("%s: host-clock rate %.0f Hz is not a sample rate (nominal %g Hz); fs_measured left NaN",
+                 path, fs_measured, fs)
+        fs_measured = float("nan")
     fs_device = float("nan")
     if dev_s:
         ds = np.concatenate(dev_s)
@@ -521,6 +546,7 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     stats = dec.stats.as_dict()
     stats.update({"file_" + k: v for k, v in report.__dict__.items()})
     stats["complete"] = end_stats is not None
+    stats["samples_after_requested_end"] = n - n_keep
     if end_stats is not None:
         stats["writer"] = end_stats.get("stats", {})
     return Recording(
@@ -528,6 +554,17 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
         gains=gains, gaps=gaps, markers=markers, sync=sync, info={**session, **notes}, stats=stats, first_sample=first,
         clock=clock, link_events=link_events, device_logs=device_logs,
     )
+
+
+def _requested_length(spec, first: int, n: int) -> int:
+    """Columns to keep: ``n``, or fewer when the recorder noted the requested length (``duration_samples``)."""
+    if not isinstance(spec, dict):
+        return n
+    try:
+        stop = int(spec["first_sample"]) + int(spec["n_samples"])
+    except (KeyError, TypeError, ValueError):
+        return n
+    return max(0, min(n, stop - first))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
