@@ -304,8 +304,16 @@ def run(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
             raise ValueError(f"unknown method {m!r} (known: {', '.join(METHODS)})")
     if args.sessions < 1 or args.duration <= 10:
         raise ValueError("need at least 1 session of more than 10 s")
-    rows = evaluate_spotting(args.sessions, args.duration, snrs, args.fs, methods, args.seed,
-                             progress=lambda msg: log.info(msg))
+    from perifacial._progress import progress_bar  # tqdm: a live bar on a terminal, nothing in a log
+
+    with progress_bar(total=len(snrs) * args.sessions, desc="sessions", unit="session",
+                      enabled=not getattr(args, "quiet", False)) as bar:
+        def step(msg: str) -> None:
+            log.info(msg)
+            bar.set_postfix_str(msg, refresh=False)
+            bar.update(1)
+
+        rows = evaluate_spotting(args.sessions, args.duration, snrs, args.fs, methods, args.seed, progress=step)
     echo(format_table(rows, markdown=args.markdown))
     if args.oracle:
         res = []

@@ -32,6 +32,8 @@ from perifacial.host.decoder import DataBlock, Decoder, DecodeResult, DecoderSta
 from perifacial.host.transport import LinkLost, Transport, TransportError, open_transport
 
 log = logging.getLogger(__name__)
+#: one line per gap (``--quiet`` raises its level; gaps are still counted, kept and reported in the totals)
+gap_log = logging.getLogger("perifacial.gaps")
 
 __all__ = ["Board", "BoardError", "BoardTimeout", "SampleBlock", "leadoff_bits", "open_board"]
 
@@ -289,7 +291,7 @@ class Board:
             gap = b.first_sample - self._last_stop
             if gap > 0:
                 self.gaps.append((self._last_stop, b.first_sample))
-                log.warning("gap: samples %d..%d (%d) were not received", self._last_stop, b.first_sample, gap)
+                gap_log.warning("gap: samples %d..%d (%d) were not received", self._last_stop, b.first_sample, gap)
             elif gap < 0:
                 log.info("repeated samples %d..%d dropped", b.first_sample, min(self._last_stop, b.stop_sample))
         if self._last_stop is not None and b.stop_sample <= self._last_stop:

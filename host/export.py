@@ -32,7 +32,7 @@ from perifacial.host.decoder import codes_to_uv, lsb_uv
 
 log = logging.getLogger(__name__)
 
-__all__ = ["to_bdf", "to_csv", "to_npz", "bdf_ranges", "record_duration"]
+__all__ = ["to_bdf", "to_csv", "to_npz", "bdf_ranges", "csv_sidecar", "record_duration"]
 
 DMIN = -(1 << 23)
 DMAX_EXACT = 7 << 20
@@ -90,8 +90,11 @@ def _finish(tmp: Path, path: Path) -> None:
 
 
 def to_bdf(rec, path: str | os.PathLike, patient_code: str = "X", equipment: str | None = None) -> Path:
-    """Write ``rec`` as BDF+ (see the module docstring). Returns the path."""
-    import edfio
+    """Write ``rec`` as BDF+ (see the module docstring). Returns the path. Needs edfio (the ``[bdf]`` extra)."""
+    try:
+        import edfio
+    except ImportError:
+        raise ImportError("BDF export needs edfio: pip install 'perifacial[bdf]'") from None
 
     path = Path(path)
     fs = float(rec.fs)
@@ -138,7 +141,8 @@ def to_bdf(rec, path: str | os.PathLike, patient_code: str = "X", equipment: str
 
 def to_csv(rec, path: str | os.PathLike, precision: int = 6) -> Path:
     """One row per sample: ``sample,time_s,<labels...>`` in uV (``nan`` inside gaps). ``precision`` decimals
-    (6 keeps every code recoverable: the LSB is >= 0.022 uV). Markers and sync rows go to ``<path>.events.csv``."""
+    (6 keeps every code recoverable: the LSB is >= 0.022 uV). Gaps, markers and sync rows go to
+    :func:`csv_sidecar` (``<stem>.markers.csv``: not ``<stem>.events.csv``, which is ``perifacial process``'s)."""
     path = Path(path)
     tmp = _atomic_target(path)
     data = rec.data if rec.data.size or rec.n_samples == 0 else codes_to_uv(rec.codes, rec.gains)
@@ -152,7 +156,7 @@ def to_csv(rec, path: str | os.PathLike, precision: int = 6) -> Path:
             block = np.column_stack([idx, idx / rec.fs, data[:, i0:i1].T])
             np.savetxt(f, block, fmt=fmt, delimiter=",")
     _finish(tmp, path)
-    ev = path.with_name(path.stem + ".events.csv")
+    ev = csv_sidecar(path)
     with open(ev, "w", newline="") as f:
         f.write("kind,sample,time_s,value,label,source\n")
         for a, b in rec.gaps:
@@ -164,6 +168,12 @@ def to_csv(rec, path: str | os.PathLike, precision: int = 6) -> Path:
         for row in rec.sync:
             f.write(f"sync,{row['sample']},{row['sample'] / rec.fs:.6f},{row['value']},,{row['kind']}\n")
     return path
+
+
+def csv_sidecar(path: str | os.PathLike) -> Path:
+    """The gaps/markers/sync table :func:`to_csv` writes beside ``path``: ``<stem>.markers.csv``."""
+    path = Path(path)
+    return path.with_name(path.stem + ".markers.csv")
 
 
 def to_npz(rec, path: str | os.PathLike) -> Path:

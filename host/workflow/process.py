@@ -125,8 +125,9 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
     for a, b in _runs(np.isfinite(data).all(axis=0)):
         if b - a < min_len:
             segs.append(Segment(a, b, False))
-            log.warning("segment [%d, %d) (%.2f s) between gaps is shorter than %.1f s: skipped", a, b,
-                        (b - a) / fs, opts.min_segment_s)
+            logging.getLogger("perifacial.gaps").warning(
+                "segment [%d, %d) (%.2f s) between gaps is shorter than %.1f s: skipped", a, b,
+                (b - a) / fs, opts.min_segment_s)
             continue
         x = data[:, a:b]
         if opts.ica:

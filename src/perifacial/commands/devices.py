@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+BLE_HINT = "finding BLE boards needs bleak: pip install 'perifacial[ble]'"
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -44,12 +46,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {p['url']:<16} {p['usb']:<10} {p['description']}{tag}")
     if args.ble_seconds > 0:
         print("BLE boards:")
+        from perifacial.host.transport import TransportError
+
         try:
             from perifacial.host.ble import scan
 
             found = scan(args.ble_seconds)
-        except (RuntimeError, ImportError) as exc:
-            print(f"  (BLE unavailable: {exc})")
+        except ImportError:
+            print(f"  (not scanned: {BLE_HINT})")
+        except (RuntimeError, TransportError) as exc:
+            msg = str(exc)
+            print(f"  (not scanned: {BLE_HINT})" if "bleak" in msg and "pip install" in msg else
+                  f"  (BLE unavailable: {msg})")
         else:
             if not found:
                 print("  (none advertising)")

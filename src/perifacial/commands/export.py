@@ -16,7 +16,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         description=(
             "BDF+: the ADC codes exactly, in uV, with channel labels, prefilter text and annotations for markers, "
             "display changes and gaps (samples inside gaps are 0 there and listed as annotations). CSV: one row per "
-            "sample (sample, time_s, channels in uV; empty cells inside gaps). NPZ: data (uV, NaN in gaps), codes, "
+            "sample (sample, time_s, channels in uV; nan inside gaps), plus FILE.markers.csv with gaps, markers and "
+            "display changes (never FILE.events.csv, which is `perifacial process`'s). NPZ: data (uV, NaN in gaps), codes, "
             "fs, labels, gaps, markers, sync."
         ),
     )
@@ -35,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.file.exists():
         raise CliError(f"{args.file} does not exist")
     out = args.output or args.file.with_suffix("." + args.to)
-    if out.exists() and not args.overwrite:
-        raise CliError(f"{out} exists: choose another name with -o or pass --overwrite")
+    targets = [out] + ([export.csv_sidecar(out)] if args.to == "csv" else [])
+    for t in targets:
+        if t.exists() and not args.overwrite:
+            raise CliError(f"{t} exists: choose another name with -o or pass --overwrite")
     try:
         rec = load(args.file)
     except ValueError as exc:
@@ -45,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         fn = {"bdf": export.to_bdf, "csv": export.to_csv, "npz": export.to_npz}[args.to]
         fn(rec, out)
     except ImportError as exc:
-        raise CliError(f"{args.to} export needs an extra package: {exc}") from exc
+        raise CliError(str(exc) if "pip install" in str(exc) else
+                       f"{args.to} export needs an optional package ({exc}): pip install 'perifacial[{args.to}]'") from None
     print(f"{out}: {rec.n_channels} channels x {rec.n_samples} samples ({rec.duration_s:.1f} s), "
           f"{len(rec.gaps)} gaps, {len(rec.markers)} markers")
     return 0

@@ -14,17 +14,34 @@ def register(subparsers) -> argparse.ArgumentParser:
             "Opens a window with the six regions' linear envelopes (causal chain; press r for raw traces), the "
             "noise RMS of every channel (red: lead-off), the mains level, events as the online spotter finalises "
             "them (about 5 s after they end) and the board-driven sync counter. Close the window or Ctrl-C to stop. "
-            "On sim:// the virtual board runs in real time unless the URL says realtime=0."
+            "On sim:// the virtual board runs in real time unless the URL says realtime=0. Without a display (no "
+            "DISPLAY/WAYLAND_DISPLAY, e.g. over ssh) it stops with a message; --headless PNG draws the same view "
+            "into an image instead."
         ),
     )
     p.add_argument("url", metavar="URL", help="board: /dev/ttyACM0, tcp://HOST:PORT, ble://NAME or sim://")
     p.add_argument("--raw", action="store_true", help="start with raw traces instead of envelopes")
     p.add_argument("--window", type=float, default=10.0, help="seconds shown (10)")
     p.add_argument("--notch", type=float, default=None, metavar="HZ", help="mains notch in the envelope chain")
-    p.add_argument("--iterations", type=int, default=None, help=argparse.SUPPRESS)
-    p.add_argument("--headless", type=str, default=None, metavar="PNG", help=argparse.SUPPRESS)
+    p.add_argument("--headless", type=str, default=None, metavar="PNG",
+                   help="no window: draw the view into PNG (written when the monitor stops; works without a display)")
+    p.add_argument("--iterations", type=int, default=None, metavar="N",
+                   help="stop after N updates (about 20 per second; default: until the window closes or Ctrl-C)")
     p.set_defaults(func=run)
     return p
+
+
+NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
+
+
+def _gui_backend() -> str | None:
+    """The interactive matplotlib backend pyplot will use, or None when there is none (no display)."""
+    import matplotlib
+
+    name = str(matplotlib.get_backend()).lower()
+    if name in NON_INTERACTIVE or name.startswith("module://matplotlib_inline"):
+        return None
+    return name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.window <= 1:
         raise CliError("--window must be > 1 s")
+    if args.headless is None:
+        backend = _gui_backend()
+        if backend is None:
+            raise CliError("monitor: no display to open a window on (matplotlib fell back to a non-interactive "
+                           "backend: no DISPLAY/WAYLAND_DISPLAY?). Run it where a desktop is available, or use "
+                           "--headless view.png [--iterations N] to draw the view into an image")
     extra = {}
     parts = urlsplit(args.url)
     if parts.scheme.lower() == "sim" and "realtime" not in parts.query and args.headless is None:

@@ -41,9 +41,15 @@ def _progress(name: str, quiet: bool):
     if quiet:
         return None
 
+    from perifacial._progress import progress_bar  # tqdm: a live bar on a terminal, nothing in a log
+
+    bar = progress_bar(total=100, desc=name, bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {postfix}")
+
     def say(stage: str, frac: float) -> None:
-        bar = "#" * int(frac * 20)
-        print(f"\r{name}: [{bar:<20}] {stage:<10}", end="" if frac < 1 else "\n", file=sys.stderr, flush=True)
+        bar.set_postfix_str(stage, refresh=False)
+        bar.update(max(0, int(round(frac * 100)) - bar.n))
+        if frac >= 1:
+            bar.close()
 
     return say
 

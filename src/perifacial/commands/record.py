@@ -30,7 +30,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--display", default="none", metavar="KIND",
                    help="video-sync digit display: none (default), board, screen, serial:PORT")
     p.add_argument("--lsl", action="store_true", help="also stream the samples to a Lab Streaming Layer outlet")
-    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--quiet", action="store_true", help="no progress line and no log line per gap (the totals are "
+                   "still printed)")
     p.set_defaults(func=run)
     return p
 

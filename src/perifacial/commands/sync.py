@@ -2,7 +2,7 @@
 
 RECORDING is a perifacial recording (its sync log) or a sync-log CSV with columns value,sample,host_time,kind
 (shown optional). Digits come from ``--observations OBS.csv`` (columns frame,digit; typed by a coder or written
-by ``--save-observations``) or are read from ``--video FILE --roi x,y,w,h`` (needs ``pip install imageio-ffmpeg``).
+by ``--save-observations``) or are read from ``--video FILE --roi x,y,w,h`` (needs ``pip install 'perifacial[video]'``).
 The fit prints offset, drift (ppm), residual spread and rejected observations; ``--frame F --digit N`` maps one
 frame to its EMG sample range; ``--events EVENTS.csv`` adds *_sample columns to *_frame columns and vice versa.
 """
