@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if getattr(args, "quiet", False):  # no line per gap; every command still reports the gap totals
-        logging.getLogger("perifacial.gaps").setLevel(logging.ERROR)
+    # --quiet: no log line per gap (every command still reports the gap totals)
+    logging.getLogger("perifacial.gaps").setLevel(logging.ERROR if getattr(args, "quiet", False) else logging.NOTSET)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

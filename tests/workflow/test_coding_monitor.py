@@ -84,4 +84,4 @@ def test_monitor_headless_artists():
     assert "sync counter" in txt and "events:" in txt and "mains 50 Hz" in txt
     view.toggle_raw()
     view.update()
-    assert view.axes_regions[0].get_ylabel() == "raw uV"
+    assert view.axes_regions[0].get_ylabel() == "raw µV"

@@ -74,7 +74,7 @@ def test_figures_have_expected_axes(session_dir):
     assert len(titles) == 6 and titles[0].startswith("left_upper") and titles[-1].startswith("right_lower")
     assert sum(len(a.patches) for a in f["regions"].axes) >= len(res.rows)  # shaded intervals
     ax = f["mvc_duration"].axes[0]
-    assert ax.get_xlabel() == "duration (s)" and "uV" in ax.get_ylabel()  # no calibration here
+    assert ax.get_xlabel() == "duration (s)" and "µV" in ax.get_ylabel()  # no calibration here
     assert len(ax.collections) == 2 and len(ax.lines) == 1  # ME, MaE scatters and the 0.5 s split
     for name in ("preprocessing", "regions", "mvc_duration"):
         assert res.files[name].stat().st_size > 10_000
