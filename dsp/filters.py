@@ -71,6 +71,20 @@ def design_bandpass(fs: float, low: float = 20.0, high: float = 450.0, order: in
     Equal to ``scipy.signal.butter(order, [low, high], 'bandpass', fs=fs, output='sos')``. Raises ValueError if an
     edge is <= 0 or >= fs/2 (Nyquist) or ``low >= high``.
 
+    Parameters
+    ----------
+    fs : float
+        Sampling rate, Hz.
+    low, high : float
+        Band edges, Hz.
+    order : int
+        Butterworth order.
+
+    Returns
+    -------
+    sos : ndarray ``[order, 6]``
+        Second-order sections, float64.
+
     Examples
     --------
     >>> from perifacial.dsp import design_bandpass
@@ -87,6 +101,20 @@ def design_bandpass(fs: float, low: float = 20.0, high: float = 450.0, order: in
 def design_lowpass(fs: float, cutoff: float = 6.0, order: int = 2) -> np.ndarray:
     """Butterworth low-pass at ``cutoff`` Hz as SOS ``[n_sections, 6]``; equal to
     ``scipy.signal.butter(order, cutoff, 'lowpass', fs=fs, output='sos')``.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate, Hz.
+    cutoff : float
+        -3 dB frequency, Hz.
+    order : int
+        Butterworth order.
+
+    Returns
+    -------
+    sos : ndarray ``[ceil(order / 2), 6]``
+        Second-order sections, float64.
 
     Examples
     --------
@@ -105,6 +133,24 @@ def design_notch(
 
     If ``max_freq`` (Hz) is given, harmonics at or above it are silently left out (that is how the envelope chain
     keeps only the harmonics inside its band); otherwise a harmonic at or above Nyquist is an error.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate, Hz.
+    freq : float
+        Fundamental, Hz.
+    q : float
+        Quality factor.
+    harmonics : int
+        Number of multiples ``h * freq``, ``h = 1 .. harmonics``.
+    max_freq : float, optional
+        Leave out harmonics at or above this frequency, Hz.
+
+    Returns
+    -------
+    sos : ndarray ``[n_harmonics, 6]``
+        One ``iirnotch`` section per harmonic, float64.
 
     Examples
     --------
@@ -252,6 +298,18 @@ def _envelope_stages(fs, band, cutoff, order, notch, notch_q) -> list[_Stage]:
 def remove_dc(x, axis: int = -1) -> np.ndarray:
     """Subtract each channel's mean over time: ``x - x.mean(axis, keepdims=True)``; float64, same shape as ``x``.
 
+    Parameters
+    ----------
+    x : array_like ``[channels, samples]`` or ``[samples]``
+        Signal, any unit (uV for EMG); any real dtype.
+    axis : int
+        The time axis (default -1).
+
+    Returns
+    -------
+    ndarray
+        float64, the shape of ``x``, in the unit of ``x``.
+
     Examples
     --------
     >>> import numpy as np
@@ -269,6 +327,16 @@ def remove_dc(x, axis: int = -1) -> np.ndarray:
 
 def rectify(x) -> np.ndarray:
     """Full-wave rectification ``|x|`` as float64 (any shape).
+
+    Parameters
+    ----------
+    x : array_like
+        Any shape, any real dtype.
+
+    Returns
+    -------
+    ndarray
+        float64 ``|x|``, the shape of ``x``.
 
     Examples
     --------
@@ -289,6 +357,32 @@ def bandpass(
     Zero-phase: ``sosfiltfilt(design_bandpass(...), x)``; causal: ``sosfilt`` from the steady state at the first
     sample. No mean removal (see :func:`linear_envelope`). Returns float64, same shape as ``x``.
 
+    Parameters
+    ----------
+    x : array_like ``[channels, samples]`` or ``[samples]``
+        Signal, any unit (uV for EMG); any real dtype.
+    fs : float
+        Sampling rate, Hz.
+    low, high : float
+        Band edges, Hz (``0 < low < high < fs/2``).
+    order : int
+        Butterworth order as in ``scipy.signal.butter`` (a band-pass of order 2 has 4 poles).
+    zero_phase : bool
+        True: forward-backward (``sosfiltfilt``); False: causal (``sosfilt``, steady state at the first sample).
+    axis : int
+        The time axis (default -1).
+
+    Returns
+    -------
+    ndarray
+        float64, the shape of ``x``, in the unit of ``x``.
+
+    Raises
+    ------
+    ValueError
+        Band edges outside ``(0, fs/2)``, a recording not longer than the zero-phase padding, NaN/inf (the message
+        names channel and sample), a bad ``axis`` or dtype.
+
     Examples
     --------
     >>> import numpy as np
@@ -308,6 +402,26 @@ def lowpass(
 ) -> np.ndarray:
     """Butterworth low-pass at ``cutoff`` Hz of ``x`` ``[channels, samples]`` sampled at ``fs`` Hz (e.g. the linear
     envelope of an already rectified signal). Zero-phase or causal as in :func:`bandpass`; float64, same shape.
+
+    Parameters
+    ----------
+    x : array_like ``[channels, samples]`` or ``[samples]``
+        Signal, any unit (uV for EMG); any real dtype.
+    fs : float
+        Sampling rate, Hz.
+    cutoff : float
+        -3 dB frequency, Hz.
+    order : int
+        Butterworth order.
+    zero_phase : bool
+        True: forward-backward (``sosfiltfilt``); False: causal (``sosfilt``, steady state at the first sample).
+    axis : int
+        The time axis (default -1).
+
+    Returns
+    -------
+    ndarray
+        float64, the shape of ``x``, in the unit of ``x``.
 
     Examples
     --------
@@ -335,6 +449,28 @@ def notch(
     first and last ~3 time constants (about 0.6 s at the defaults) carry a mains ring-up that the envelope shows as a
     small burst -- exactly as ``scipy.signal.sosfiltfilt`` does. Discard them (or filter a longer stretch and cut)
     before spotting near the ends of a recording.
+
+    Parameters
+    ----------
+    x : array_like ``[channels, samples]`` or ``[samples]``
+        Signal, any unit (uV for EMG); any real dtype.
+    fs : float
+        Sampling rate, Hz.
+    freq : float
+        Mains frequency, Hz (50 or 60).
+    q : float
+        Quality factor: centre frequency / -3 dB bandwidth.
+    harmonics : int
+        How many multiples of ``freq`` to notch (1 = the fundamental only).
+    zero_phase : bool
+        True: forward-backward (``sosfiltfilt``); False: causal (``sosfilt``, steady state at the first sample).
+    axis : int
+        The time axis (default -1).
+
+    Returns
+    -------
+    ndarray
+        float64, the shape of ``x``, in the unit of ``x``.
 
     Examples
     --------
@@ -372,6 +508,32 @@ def linear_envelope(
     Raises ValueError for band edges outside ``(0, fs/2)`` (e.g. a 450 Hz edge on 100 Hz data), ``low >= high``, a
     recording not longer than the zero-phase padding, NaN/inf in ``x`` (naming channel and sample), a bad ``axis`` or
     ``ndim``, or a non-numeric dtype.
+
+    Parameters
+    ----------
+    x : array_like ``[channels, samples]`` or ``[samples]``
+        Raw surface EMG (uV for EMG), any real dtype.
+    fs : float
+        Sampling rate, Hz.
+    band : (float, float)
+        Band-pass edges, Hz (default 20-450 Hz).
+    cutoff : float
+        Envelope low-pass, Hz (default 6 Hz).
+    order : int
+        Butterworth order of both filters (default 2).
+    notch : float, optional
+        Mains frequency (50 or 60 Hz) to notch, with its harmonics below ``band[1]``.
+    zero_phase : bool
+        True: forward-backward (``sosfiltfilt``); False: causal (``sosfilt``, steady state at the first sample).
+    axis : int
+        The time axis (default -1).
+    notch_q : float
+        Quality factor of the notch sections.
+
+    Returns
+    -------
+    env : ndarray
+        float64, the shape of ``x``, in the unit of ``x``, >= 0.
 
     Notes
     -----
@@ -419,6 +581,15 @@ class EnvelopeStream:
 
     A chunk holding NaN/inf raises ValueError (naming channel and sample index since the stream started) and leaves
     the stream as it was before that chunk.
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate, Hz.
+    n_channels : int
+        Rows of every chunk.
+    band, cutoff, order, notch, notch_q
+        As in :func:`linear_envelope`.
 
     Examples
     --------

@@ -51,6 +51,16 @@ def _intersection(a: tuple[int, int], b: tuple[int, int]) -> int:
 def iou(a: Any, b: Any) -> float:
     """Intersection over union of two inclusive sample intervals (0 when disjoint).
 
+    Parameters
+    ----------
+    a, b : Event or (onset, offset)
+        Intervals in samples, offset inclusive.
+
+    Returns
+    -------
+    float
+        ``#common samples / #samples in the union``, in [0, 1].
+
     Examples
     --------
     >>> from perifacial.dsp import iou
@@ -68,6 +78,16 @@ def overlap_ratio(a: Any, b: Any) -> float:
 
     The lab's code computes ``max(0, min(e1, e2) - max(s1, s2)) / min(len1, len2)`` on times in seconds (lengths
     ``e - s``); on inclusive sample intervals the same quantity is ``(#common samples) / min(#samples)``.
+
+    Parameters
+    ----------
+    a, b : Event or (onset, offset)
+        Intervals in samples, offset inclusive.
+
+    Returns
+    -------
+    float
+        In [0, 1].
 
     Examples
     --------
@@ -151,11 +171,20 @@ def match_events(
 
     Parameters
     ----------
-    pred, truth : sequences of intervals (Events or ``(onset, offset)`` pairs, samples, offset inclusive).
-    threshold : IoU needed for a hit (MEGC: 0.5).
-    method : ``"optimal"`` maximises the number of hits, then the total IoU (Hungarian algorithm,
+    pred, truth : sequence of Event or (onset, offset)
+        Intervals in samples, offset inclusive.
+    threshold : float
+        IoU needed for a hit (MEGC: 0.5).
+    method : {"optimal", "greedy"}
+        ``"optimal"`` maximises the number of hits, then the total IoU (Hungarian algorithm,
         :func:`scipy.optimize.linear_sum_assignment`); ``"greedy"`` takes pairs in decreasing IoU order.
-    by : optional attribute name (e.g. ``"region"``): only items with equal ``getattr(x, by)`` can match.
+    by : str, optional
+        An attribute name (e.g. ``"region"``): only items with equal ``getattr(x, by)`` can match.
+
+    Returns
+    -------
+    Match
+        ``pairs`` (pred index, truth index, IoU), ``unmatched_pred``, ``unmatched_truth``; ``tp``, ``fp``, ``fn``.
 
     Examples
     --------
@@ -276,6 +305,20 @@ def spotting_scores(
     """Score several recordings at once: ``recordings`` yields ``(pred, truth)`` pairs; TP/FP/FN are summed over
     recordings, then precision/recall/F1 computed (MEGC). Boundary errors and mean IoU/overlap ratio are over the
     matched pairs.
+
+    Parameters
+    ----------
+    recordings : iterable of (pred, truth)
+        Per recording, predicted and ground-truth intervals (Events or ``(onset, offset)``, samples).
+    fs : float
+        Sampling rate, Hz.
+    threshold, method, by
+        As in :func:`match_events`.
+
+    Returns
+    -------
+    SpottingScores
+        ``tp``, ``fp``, ``fn``, ``precision``, ``recall``, ``f1``, ``mean_iou``, ``mean_overlap_ratio``, ``errors`` (s).
 
     Examples
     --------

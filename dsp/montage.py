@@ -143,6 +143,15 @@ class Montage:
 def load_montage(path: str | Path) -> Montage:
     """Read a montage JSON file (the format of ``hardware/montage.json``).
 
+    Parameters
+    ----------
+    path : str or Path
+        A montage JSON file (the format of ``hardware/montage.json``).
+
+    Returns
+    -------
+    Montage
+
     Examples
     --------
     >>> import json, tempfile, os
@@ -165,6 +174,11 @@ def load_montage(path: str | Path) -> Montage:
 
 def default_montage() -> Montage:
     """The six-region, 24-channel perifacial montage shipped in ``hardware/montage.json``.
+
+    Returns
+    -------
+    Montage
+        The six-region, 24-channel perifacial montage of ``hardware/montage.json``.
 
     Examples
     --------

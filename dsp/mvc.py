@@ -429,6 +429,20 @@ def normalize_mvc(envelope, calibration: MvcCalibration, channels=None) -> np.nd
     ``envelope`` is ``[channels, samples]`` with one row per calibration channel, or, with ``channels`` (indices or
     labels, one per row; an int or label for a 1-D envelope), any subset of them.
 
+    Parameters
+    ----------
+    envelope : array_like ``[channels, samples]`` or ``[samples]``
+        Linear envelope, uV.
+    calibration : MvcCalibration
+        Per-channel MVC.
+    channels : sequence of int or str, optional
+        The calibration channels of the rows (indices or labels).
+
+    Returns
+    -------
+    ndarray
+        float64 % MVC, the shape of ``envelope``.
+
     Examples
     --------
     >>> import numpy as np
@@ -480,6 +494,22 @@ def iemg(x_norm, fs: float, onset: int, offset: int, *, absolute: bool = True):
     %MVC.s for an MVC % input. ``x_norm`` is 1-D (returns a float) or ``[channels, samples]`` (returns
     ``[channels]``). Equal to ``scipy.integrate.trapezoid(|x[..., onset:offset+1]|, dx=1/fs)``; 0 when
     ``onset == offset``.
+
+    Parameters
+    ----------
+    x_norm : array_like ``[samples]`` or ``[channels, samples]``
+        Normalised envelope, % MVC.
+    fs : float
+        Sampling rate, Hz.
+    onset, offset : int
+        Sample indices, offset inclusive.
+    absolute : bool
+        Integrate ``|x_norm|`` (default) or ``x_norm``.
+
+    Returns
+    -------
+    float or ndarray ``[channels]``
+        % MVC . s.
 
     Examples
     --------

@@ -351,6 +351,18 @@ def summarize(rows: Iterable[QuantifiedEvent], confidence: float = 0.95) -> list
     ``confidence`` interval of the mean, ``mean +- t_{(1+c)/2, n-1} sd / sqrt(n)``. Rows whose value is NaN (no
     calibration) are left out of that quantity.
 
+    Parameters
+    ----------
+    rows : iterable of QuantifiedEvent
+        E.g. :func:`quantify`'s table.
+    confidence : float
+        Level of the interval (default 0.95).
+
+    Returns
+    -------
+    list of IntervalEstimate
+        ``kind``, ``quantity``, ``n``, ``mean``, ``sd``, ``ci_low``, ``ci_high``.
+
     Examples
     --------
     >>> import numpy as np

@@ -842,6 +842,22 @@ def spot(envelope: np.ndarray, fs: float, method: str = "adaptive", **params: An
     baseline on one clip): :func:`spot_casmemg`. ``params`` go to the chosen function. Returns a list of
     :class:`Event` (0-based sample indices, offset inclusive) sorted by onset.
 
+    Parameters
+    ----------
+    envelope : ndarray ``[channels, samples]`` or ``[samples]``
+        Linear envelope (uV), e.g. from :func:`linear_envelope`.
+    fs : float
+        Sampling rate, Hz.
+    method : {"adaptive", "casmemg"}
+        The spotter.
+    **params
+        Settings of the chosen spotter (e.g. ``montage=``, ``k=``).
+
+    Returns
+    -------
+    list of Event
+        Sorted by onset; samples 0-based, offset inclusive.
+
     Examples
     --------
     >>> import numpy as np

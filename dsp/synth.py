@@ -450,6 +450,24 @@ def synthesize(seed: int, fs: float = 1000.0, duration: float = 300.0, snr: str 
                **kwargs: Any) -> SynthSession:
     """Generate a whole session of ``duration`` s (see :class:`SynthStream` for the parameters).
 
+    Parameters
+    ----------
+    seed : int
+        Seeds everything (deterministic).
+    fs : float
+        Sampling rate, Hz.
+    duration : float
+        Length, s.
+    snr : str or float
+        ``"high"``, ``"medium"``, ``"low"`` or dB.
+    **kwargs
+        Further :class:`SynthStream` settings.
+
+    Returns
+    -------
+    SynthSession
+        ``data`` ``[24, samples]`` (uV), ``events`` (ground truth), ``mvc_uv``, ``mixing``...
+
     Examples
     --------
     >>> from perifacial.dsp import synthesize

@@ -550,6 +550,24 @@ def open_board(url: str, *, command_timeout: float = 3.0, reconnect_timeout: flo
     """Open the board at ``url`` (see :func:`perifacial.host.transport.open_transport`) and check that it answers
     (``info``).
 
+    Parameters
+    ----------
+    url : str
+        ``sim://?seed=1``, ``/dev/ttyACM0``, ``COM3``, ``tcp://host:port`` or ``ble://name``.
+    command_timeout : float
+        Seconds to wait for a command's response.
+    reconnect_timeout : float
+        Seconds to keep reopening a dropped link.
+    labels : list of str, optional
+        Channel labels (default: the montage's).
+    **transport_options
+        Passed to the transport (e.g. ``realtime=True`` for ``sim://``).
+
+    Returns
+    -------
+    Board
+        Connected and identified; use it as a context manager or call ``close()``.
+
     Examples
     --------
     >>> from perifacial.host import open_board

@@ -424,6 +424,22 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     """Decode the recording at ``path`` (tolerates a file whose writer was killed mid-record). With
     ``data=False`` the float ``data`` array is left empty (``codes``/``status`` are still there) to save memory.
 
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.pfr`` file written by :func:`record` / ``perifacial record``.
+    data : bool
+        Compute ``data`` (float64 uV); False keeps only the codes (less memory).
+
+    Returns
+    -------
+    Recording
+
+    Raises
+    ------
+    ValueError
+        Not a recording (no session header).
+
     Examples
     --------
     >>> import os, tempfile

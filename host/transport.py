@@ -352,6 +352,23 @@ _WIN_COM = re.compile(r"^COM\d+$", re.IGNORECASE)
 def open_transport(url: str, **kwargs) -> Transport:
     """Open the link named by ``url`` (see the module docstring). Extra keyword arguments go to the transport.
 
+    Parameters
+    ----------
+    url : str
+        The link (see the module docstring).
+    **kwargs
+        Transport options.
+
+    Returns
+    -------
+    Transport
+        ``read(n, timeout)``, ``write(data)``, ``close()``, ``reconnect(timeout)``.
+
+    Raises
+    ------
+    TransportOpenError
+        The link cannot be opened; the message says what to try.
+
     Examples
     --------
     >>> from perifacial.host import open_transport

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import subprocess
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -285,7 +286,7 @@ def test_tcp_link_skips_identify_unless_a_url_is_given(tmp_path, fake_modules):
 def test_missing_mpremote_is_a_clear_error(tmp_path, monkeypatch, fake_modules):
     monkeypatch.delenv("PERIFACIAL_MPREMOTE", raising=False)
     monkeypatch.setattr(fl.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(fl.FlashError, match="mpremote is not installed: pip install mpremote"):
+    with pytest.raises(fl.FlashError, match=re.escape("mpremote is not installed: pip install 'perifacial[flash]'")):
         fl.flash("/dev/ttyFAKE", "picow", build_dir=tmp_path)
 
 
