@@ -4,8 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import re
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
