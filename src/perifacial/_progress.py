@@ -2,6 +2,7 @@
 nothing at all when the output is not a terminal (a log file, a pipe, CI), so logs never get ``\\r`` lines."""
 from __future__ import annotations
 
+import os
 import sys
 
 __all__ = ["progress_bar"]
@@ -28,5 +29,11 @@ def progress_bar(total=None, desc: str = "", unit: str = "it", enabled: bool = T
     tqdm (``bar_format``, ``mininterval``...)."""
     out = sys.stderr if file is None else file
     disable = True if not enabled else None  # None: tqdm disables itself when `out` is not a tty
-    return _tqdm_class()(total=total, desc=desc, unit=unit, file=out, disable=disable, dynamic_ncols=True,
-                         leave=True, **kwargs)
+    try:
+        width = os.get_terminal_size(out.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        width = 0
+    # a terminal that reports no width (some ptys) would get an empty line: give tqdm a width then
+    size = {"dynamic_ncols": True} if width > 0 else {"ncols": 120, "nrows": 40}
+    return _tqdm_class()(total=total, desc=desc, unit=unit, file=out, disable=disable, leave=True,
+                         **{**size, **kwargs})
