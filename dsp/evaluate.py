@@ -275,6 +275,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
     p.add_argument("--oracle", action="store_true", help="also run CASMEMG's published GT +- 0.5 s clip protocol")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (it is only shown on a terminal anyway)")
 
 
 def _parse_snr(text: str) -> list[str | float]:

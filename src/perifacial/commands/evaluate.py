@@ -25,6 +25,7 @@ def register(subparsers) -> None:
                    help="comma-separated methods (default: all three)")
     p.add_argument("--oracle", action="store_true", help="also run CASMEMG's published GT +- 0.5 s clip protocol")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (it is only shown on a terminal anyway)")
     p.set_defaults(func=_handler)
 
 
