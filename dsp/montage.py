@@ -19,6 +19,21 @@ class Region:
     """One facial region: its name (``"left_upper"``), short code (``"LU"``), side, level, channel indices (0-based
     rows of a ``[channels, samples]`` array), the muscles under it and the FACS action units they produce.
 
+    Attributes
+    ----------
+    name : str
+        E.g. ``"left_upper"``.
+    code : str
+        Short code used in labels, e.g. ``"LU"``.
+    side, level : str
+        ``"left"``/``"right"``; ``"upper"``/``"middle"``/``"lower"``.
+    channels : tuple of int
+        0-based rows of ``[channels, samples]`` arrays.
+    muscles, aus : tuple of str
+        The muscles under the region and the FACS action units they produce.
+    placement : str
+        Where the electrodes go, in words.
+
     Examples
     --------
     >>> from perifacial.dsp import default_montage
@@ -41,6 +56,17 @@ class Region:
 class Montage:
     """A set of regions covering ``n_channels`` channels. ``labels[i]`` names channel ``i`` (region code + electrode
     number 1..k, e.g. ``"LU1"``: short enough for EDF/BDF's 16-character labels).
+
+    Attributes
+    ----------
+    name : str
+        E.g. ``"perifacial-6x4"``.
+    regions : tuple of Region
+        In order; every channel in exactly one region.
+    description : str
+        Free text.
+    labels : tuple of str
+        One per channel, derived from the regions.
 
     Examples
     --------

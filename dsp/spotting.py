@@ -898,6 +898,21 @@ class SpotStream:
     With the defaults 4 + 0.5 + 0.1 + 0.35 (+ 1 sample) = 4.951 s (+ one chunk).
     Shorten ``window`` for less latency (the floor then follows slower changes less robustly).
 
+    Parameters
+    ----------
+    fs : float
+        Sampling rate of the envelope, Hz.
+    n_channels : int
+        Rows of every chunk.
+    montage : Montage, optional
+        Regions for region-level events (default: the six-region montage for 24 channels).
+    params : AdaptiveParams, optional
+        The adaptive spotter's settings (defaults as :func:`spot`).
+    retain : float
+        Seconds of burst history kept for merging (longer merged chains may be split).
+    **overrides
+        Single :class:`AdaptiveParams` fields, e.g. ``k_hi=6.0``.
+
     Examples
     --------
     >>> import numpy as np

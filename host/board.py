@@ -50,13 +50,26 @@ class BoardTimeout(TimeoutError):
 
 
 class SampleBlock:
-    """Consecutive samples of all channels.
+    """Consecutive samples of all channels. ``data`` and ``leadoff`` are computed on first access.
 
-    ``first_sample``: unwrapped index of column 0; ``codes`` int32 ``[channels, n]`` raw ADC codes; ``status``
-    uint32 ``[n_chips, n]`` chip status words; ``lsb`` float64 ``[channels]`` uV per code; ``host_time``: host
-    monotonic time (s) when the bytes that completed the block arrived; ``gap_before``: samples missing between the
-    previous block and this one (0 = contiguous). ``data`` (float64 uV ``[channels, n]``) and ``leadoff`` (bool
-    ``[channels, n]``, P or N lead-off bit) are computed on first access.
+    Attributes
+    ----------
+    first_sample : int
+        Unwrapped device index of column 0.
+    codes : ndarray, int32 ``[channels, n]``
+        Raw ADC codes.
+    status : ndarray, uint32 ``[n_chips, n]``
+        Chip status words.
+    lsb : ndarray, float64 ``[channels]``
+        Microvolts per code.
+    host_time : float
+        Host monotonic time (s) when the bytes that completed the block arrived.
+    gap_before : int
+        Samples missing between the previous block and this one (0 = contiguous).
+    data : ndarray, float64 ``[channels, n]``
+        Microvolts.
+    leadoff : ndarray, bool ``[channels, n]``
+        P or N lead-off bit.
 
     Examples
     --------

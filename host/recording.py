@@ -81,6 +81,17 @@ class Recorder:
     """Append a board's session to ``path``. ``attach(board)`` hooks the raw byte stream, link changes and
     host-side markers; ``close()`` writes the final statistics and fsyncs.
 
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.pfr`` file to create.
+    session : dict
+        The session header (:func:`session_header`).
+    fsync_interval : float
+        Seconds between fsyncs (a crash loses at most this much).
+    overwrite : bool
+        Replace an existing file (default: refuse).
+
     Examples
     --------
     >>> import os, tempfile
@@ -296,19 +307,42 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass(repr=False)
 class Recording:
-    """A loaded recording.
+    """A loaded recording (see :func:`load`). Column ``i`` is device sample ``first_sample + i``.
 
-    ``data`` float64 uV ``[channels, samples]`` with NaN inside gaps; ``codes`` int32 (0 in gaps); ``status``
-    uint32 ``[n_chips, samples]`` chip status words (0 in gaps); column ``i`` is device sample ``first_sample + i``.
-    ``fs`` nominal rate (Hz); ``fs_measured`` from the robust sample -> host clock fit (``clock``; NaN if too
-    short, and NaN when it is more than ``HOST_RATE_TOLERANCE`` (5 %) off nominal: a source running faster than real
-    time, such as ``sim://?realtime=0``, has no host-clock sample rate); ``fs_device`` from the board's own
-    microsecond clock. A recording made with a duration (``record(duration_s=...)``, ``--seconds``) has exactly
-    that many samples; what the board sent before its stop took effect stays in the raw file and is counted in
-    ``stats["samples_after_requested_end"]``. ``labels`` channel names; ``gains`` per channel;
-    ``gaps`` list of ``(start, stop)`` column ranges never received; ``markers`` dicts (``sample``, ``value``,
-    ``label``, ``source`` "host"/"board", ``host_time``); ``sync`` rows ``(value, sample, host_time, kind)``;
-    ``info`` the session header; ``stats`` decoder counters and reader report.
+    A recording made with a duration (``record(duration_s=...)``, ``--seconds``) has exactly that many samples;
+    what the board sent before its stop took effect stays in the raw file and is counted in
+    ``stats["samples_after_requested_end"]``.
+
+    Attributes
+    ----------
+    data : ndarray, float64 ``[channels, samples]``
+        Microvolts, NaN inside gaps (empty with ``load(..., data=False)``).
+    codes : ndarray, int32 ``[channels, samples]``
+        Raw ADC codes (0 in gaps).
+    status : ndarray, uint32 ``[n_chips, samples]``
+        Chip status words (0 in gaps).
+    fs : float
+        Nominal rate, Hz.
+    fs_measured : float
+        Rate from the robust sample -> host clock fit (``clock``), Hz; NaN if too short, and NaN when more than
+        ``HOST_RATE_TOLERANCE`` (5 %) off nominal: a source running faster than real time, such as
+        ``sim://?realtime=0``, has no host-clock sample rate.
+    fs_device : float
+        Rate from the board's own microsecond clock, Hz.
+    labels : list of str
+        Channel names.
+    gains : ndarray ``[channels]``
+        ADS1299 gain per channel.
+    gaps : list of (int, int)
+        ``[start, stop)`` column ranges never received.
+    markers : list of dict
+        ``sample``, ``value``, ``label``, ``source`` ("host"/"board"), ``host_time``.
+    sync : structured ndarray
+        Display changes: ``(value, sample, host_time, kind)``.
+    info : dict
+        The session header (board, configuration, software, start time) and recorder notes.
+    stats : dict
+        Decoder counters and the reader's report.
 
     Examples
     --------
