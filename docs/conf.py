@@ -21,6 +21,7 @@ napoleon_use_ivar = True  # "Attributes" sections as fields (dataclass fields ar
 napoleon_use_rtype = False
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented_params"
 autodoc_default_options = {"members": True, "show-inheritance": False}
 
 myst_heading_anchors = 3
