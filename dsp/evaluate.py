@@ -6,7 +6,8 @@ Reproduce the table with one command (about two to three minutes on two cores)::
 
 Protocol (defaults): for each SNR level ("high" 20 dB, "medium" 10 dB, "low" 3 dB; see
 :mod:`perifacial.dsp.synth`) 10 sessions of 5 min, 24 channels at 1000 Hz, seeds 0..9 (the same seeds at every
-level). The envelope is :func:`perifacial.dsp.filters.linear_envelope` (Li et al. 2024 [arXiv:2409.00017] chain, zero-phase, no notch), the
+level). The envelope is :func:`perifacial.dsp.filters.linear_envelope` (Li et al. 2024 [arXiv:2409.00017] chain,
+zero-phase, no notch), the
 same for every method. Ground truth: the ME/MaE events (one per activated region). Predictions: the events a
 method calls expressions (``Event.is_expression``; blinks, jaw and artefacts labelled by the adaptive method are
 not claims). A prediction matches a ground-truth event of the **same region** one to one at IoU >= 0.5 (optimal
@@ -142,7 +143,8 @@ class EvalRow:
 
 
 def _default_envelope(x: np.ndarray, fs: float) -> np.ndarray:
-    """``linear_envelope`` with the Li et al. 2024 band, its upper edge lowered to 0.45 fs below 1000 Hz (500 Hz data)."""
+    """``linear_envelope`` with the Li et al. 2024 band, its upper edge lowered to 0.45 fs below 1000 Hz (500 Hz
+    data)."""
     from .filters import linear_envelope
 
     return linear_envelope(x, fs, band=(20.0, min(450.0, 0.45 * fs)))

@@ -1,4 +1,5 @@
-"""EMG pre-processing chain of Li et al. 2024 [arXiv:2409.00017] (sec. 3.1.3): DC removal -> Butterworth band-pass -> full-wave
+"""EMG pre-processing chain of Li et al. 2024 [arXiv:2409.00017] (sec. 3.1.3): DC removal -> Butterworth band-pass ->
+full-wave
 rectification -> linear envelope (Butterworth low-pass), plus a mains notch.
 
 Conventions

@@ -1,6 +1,7 @@
 """Electrode montages: which channel belongs to which facial region, muscles and action units.
 
-The default is the perifacial six-region layout (Li et al. 2025 [ChinaXiv:202506.00079]): three regions per side (upper, middle, lower), each
+The default is the perifacial six-region layout (Li et al. 2025 [ChinaXiv:202506.00079]): three regions per side
+(upper, middle, lower), each
 with 4 recording electrodes (channels) and 1 reference, 24 channels in all. The data live in
 ``hardware/montage.json`` (package :mod:`perifacial.hardware`) so that labs can ship their own montage file.
 """

@@ -1,6 +1,8 @@
-"""Maximum voluntary contraction (MVC) calibration, MVC normalisation and iEMG (Li et al. 2024 [arXiv:2409.00017], sec. 3.1.4).
+"""Maximum voluntary contraction (MVC) calibration, MVC normalisation and iEMG (Li et al. 2024 [arXiv:2409.00017],
+sec. 3.1.4).
 
-Protocol (Li et al. 2024, part A): each muscle's movement is performed 3 times at maximal intensity. :func:`calibrate_mvc`
+Protocol (Li et al. 2024, part A): each muscle's movement is performed 3 times at maximal intensity.
+:func:`calibrate_mvc`
 turns those recordings into an :class:`MvcCalibration` with this rule, per channel:
 
 1. the linear envelope (uV; computed with :func:`perifacial.dsp.filters.linear_envelope` when raw data are given)
@@ -489,7 +491,8 @@ def normalize_mvc(envelope, calibration: MvcCalibration, channels=None) -> np.nd
 
 
 def iemg(x_norm, fs: float, onset: int, offset: int, *, absolute: bool = True):
-    """Integrated EMG (Li et al. 2024 eq. 7) of the normalised envelope over samples ``onset..offset`` (offset inclusive):
+    """Integrated EMG (Li et al. 2024 eq. 7) of the normalised envelope over samples ``onset..offset`` (offset
+    inclusive):
     the trapezoidal integral of ``|x_norm|`` (or of ``x_norm`` with ``absolute=False``) with step ``1/fs`` s, in
     %MVC.s for an MVC % input. ``x_norm`` is 1-D (returns a float) or ``[channels, samples]`` (returns
     ``[channels]``). Equal to ``scipy.integrate.trapezoid(|x[..., onset:offset+1]|, dx=1/fs)``; 0 when

@@ -1,4 +1,5 @@
-"""Quantify spotted expressions (Li et al. 2024 [arXiv:2409.00017], sec. 3.1.4 and 5.1): per event the channel with the largest change (eq.
+"""Quantify spotted expressions (Li et al. 2024 [arXiv:2409.00017], sec. 3.1.4 and 5.1): per event the channel with
+the largest change (eq.
 5), peak MVC % (eq. 6), iEMG (eq. 7), duration, and ME/MaE classification; summary statistics with confidence
 intervals as in Li et al. 2024 Table 4.
 

@@ -36,7 +36,8 @@ numbers). The adaptive method instead
    synchronous peaks), **jaw/swallow artefacts** (long, bilateral in both lower regions, spreading into the
    middle regions) and **crosstalk** (a much weaker copy of another region's event) with their own ``kind``
    instead of calling them expressions, and electrode pops and bursts longer than ``max_duration``
-   ``"artifact"``; the rest are expressions, typed ``"ME"`` (shorter than 0.5 s, Li et al. 2024's criterion, as in :mod:`perifacial.dsp.quantification`) or ``"MaE"``.
+   ``"artifact"``; the rest are expressions, typed ``"ME"`` (shorter than 0.5 s, Li et al. 2024's criterion, as in
+   :mod:`perifacial.dsp.quantification`) or ``"MaE"``.
 
 Conventions
 -----------

@@ -19,7 +19,8 @@ Model (all amplitudes in uV, ``[channels, samples]`` with the perifacial montage
   divided by ``mvc_uv`` x 100 is % MVC (approximately: the band-pass removes a little of the carrier).
 * Events (one timeline; they do not overlap, >= 0.8 s apart), kinds with probabilities ``kind_probs``:
   ``"ME"``: duration ~ N(0.317, 0.04) s clipped to [0.22, 0.45], intensity ~ N(8.1, 1.0) % MVC clipped to
-  [5.5, 11] (centred on Li et al. 2024 [arXiv:2409.00017] Table 4's 95 % intervals: 0.307-0.327 s, 7.01-9.21 % MVC); ``"MaE"``:
+  [5.5, 11] (centred on Li et al. 2024 [arXiv:2409.00017] Table 4's 95 % intervals: 0.307-0.327 s, 7.01-9.21 % MVC);
+  ``"MaE"``:
   N(1.16, 0.2) s in [0.7, 2.0], N(23.1, 3.0) % MVC in [15, 35] (Table 4: 1.027-1.295 s, 19.63-26.56 %). An
   expression drives one muscle of a random region, bilaterally (mirror muscle, onset jitter <= 20 ms) with
   probability ``p_bilateral``; ground truth has one event per region. ``"blink"``: both orbicularis oculi

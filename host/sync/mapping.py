@@ -511,9 +511,10 @@ def convert_events(rows: list[dict[str, str]], fit: SyncFit, unit: str | None = 
     twin: onsets (``onset*``, ``start*``) are rounded down and offsets (``offset*``, ``end*``, ``stop*``) up, so
     the frames cover the EMG event; others are rounded to the nearest frame. With ``unit`` (``frames`` or
     ``samples``), the plain columns ``onset``, ``apex``, ``offset`` are read in that unit. A table that already
-    has both twins (``perifacial process`` writes ``onset_sample`` and ``onset_frame``, the frames empty without a
-    video basis) is filled row by row from the EMG sample when there is one (the frame is recomputed with this
-    fit), else from the frame. Returns the header and the rows (new columns appended).
+    has both twins (``perifacial process`` writes ``onset_sample`` and ``onset_frame``; without sync observations
+    its frames assume the video started with the recording) is filled row by row from the EMG sample when there is
+    one (the frame is recomputed with this fit), else from the frame. Returns the header and the rows (new columns
+    appended).
     """
     if not rows:
         return [], []

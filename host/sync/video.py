@@ -1,6 +1,7 @@
 """Video decoding for the digit reader, through an optional dependency imported lazily.
 
-``pip install 'perifacial[video]'`` (imageio-ffmpeg, whose wheels bundle an ffmpeg binary) or ``pip install av`` (PyAV). Frames are numbered
+``pip install 'perifacial[video]'`` (imageio-ffmpeg, whose wheels bundle an ffmpeg binary) or ``pip install av``
+(PyAV). Frames are numbered
 from 0 in decoding order; video time is ``frame / fps`` with the container's nominal (average) frame rate, which is
 what the sync fit assumes (constant-frame-rate camera files). Only the ROI of each frame is kept in memory.
 

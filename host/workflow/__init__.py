@@ -7,7 +7,8 @@ wrappers around them):
   calibration with its channel x movement response table;
 * :mod:`.quality` -- per-channel signal quality (noise RMS, mains level, lead-off and gap fractions);
 * :mod:`.process` -- recording -> envelopes (gap-aware) -> spotting -> quantification -> CSV/JSON/figures;
-* :mod:`.figures` -- the paper figures (Li et al. 2024 [arXiv:2409.00017] Fig. 5 and Fig. 12, the six regions' envelopes);
+* :mod:`.figures` -- the paper figures (Li et al. 2024 [arXiv:2409.00017] Fig. 5 and Fig. 12, the six regions'
+  envelopes);
 * :mod:`.coding` -- the coder hand-off CSV and agreement with the EMG spotting (Li et al. 2025 [ChinaXiv:202506.00079]);
 * :mod:`.monitor` -- the live view's state and update loop;
 * :mod:`.truth` -- the simulator's ground truth for a ``sim://`` recording.

@@ -1,4 +1,5 @@
-"""EMG-assisted semi-automatic coding (Li et al. 2025 [ChinaXiv:202506.00079]): hand the spotted intervals to a FACS coder as a plain CSV keyed by
+"""EMG-assisted semi-automatic coding (Li et al. 2025 [ChinaXiv:202506.00079]): hand the spotted intervals to a FACS
+coder as a plain CSV keyed by
 video frame, read back the corrected table and measure how well the EMG spotting agreed with the coder.
 
 Coder CSV (``CODER_COLUMNS``; one row per candidate, frames are 0-based video frame indices, inclusive):

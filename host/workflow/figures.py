@@ -1,6 +1,7 @@
 """Figures of a processed recording (matplotlib, object API: no pyplot state, safe headless with Agg).
 
-* :func:`preprocessing_figure` -- the five-panel pre-processing view of one channel (Li et al. 2024 [arXiv:2409.00017] Fig. 5): raw, DC
+* :func:`preprocessing_figure` -- the five-panel pre-processing view of one channel (Li et al. 2024 [arXiv:2409.00017]
+  Fig. 5): raw, DC
   removed, band-passed, rectified, linear envelope; µV against s.
 * :func:`regions_figure` -- the six regions' envelopes (each region's channels) with spotted intervals shaded
   (colour by kind).

@@ -1,4 +1,5 @@
-"""The MVC calibration session (Li et al. 2024 [arXiv:2409.00017], part A): seven facial movements, 3 maximal repetitions each.
+"""The MVC calibration session (Li et al. 2024 [arXiv:2409.00017], part A): seven facial movements, 3 maximal
+repetitions each.
 
 Timeline (seconds of *samples*, so a real board at its nominal rate and the faster-than-real-time virtual board
 follow the same script): ``baseline_s`` of rest, then per movement a ``prepare_s`` announcement with a countdown

@@ -1,5 +1,6 @@
 """Process one recording: gap-aware envelope chain -> spotting -> quantification -> events CSV, JSON summary,
-figures (Li et al. 2024 [arXiv:2409.00017] sec. 3.1.3-3.1.4; Li et al. 2025 [ChinaXiv:202506.00079] for the region view).
+figures (Li et al. 2024 [arXiv:2409.00017] sec. 3.1.3-3.1.4; Li et al. 2025 [ChinaXiv:202506.00079] for the region
+view).
 
 Shapes and units: raw data ``[channels, samples]`` in uV at ``fs`` Hz; envelopes the same shape in uV (NaN inside
 gaps and in segments too short to filter); events in samples (0-based columns of the recording, offset

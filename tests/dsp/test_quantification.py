@@ -150,7 +150,8 @@ def test_summary_confidence_intervals_match_scipy():
     rng = np.random.default_rng(7)
     specs = []
     start = 500
-    for i in range(40):  # MEs ~ 317 ms, ~8 %MVC; MaEs ~ 1.16 s, ~23 %MVC (Li et al. 2024 [arXiv:2409.00017] Table 4 scale)
+    # MEs ~ 317 ms, ~8 %MVC; MaEs ~ 1.16 s, ~23 %MVC (Li et al. 2024 [arXiv:2409.00017] Table 4 scale)
+    for i in range(40):
         me = i < 28
         length = int(rng.normal(317, 30) if me else rng.normal(1160, 150)) // 2 * 2 + 1
         pct = float(rng.normal(8.1, 1.5) if me else rng.normal(23, 4))

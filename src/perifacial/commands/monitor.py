@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.headless is None:
         backend = _gui_backend()
         if backend is None:
-            raise CliError("monitor: no display to open a window on (matplotlib fell back to a non-interactive "
+            raise CliError("no display to open a window on (matplotlib fell back to a non-interactive "
                            "backend: no DISPLAY/WAYLAND_DISPLAY?). Run it where a desktop is available, or use "
                            "--headless view.png [--iterations N] to draw the view into an image")
     extra = {}

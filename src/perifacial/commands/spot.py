@@ -89,7 +89,8 @@ def _handler(args: argparse.Namespace) -> int:
     else:
         from perifacial.dsp.filters import linear_envelope
 
-        band = (20.0, min(450.0, 0.45 * fs))  # the Li et al. 2024 [arXiv:2409.00017] band; its top lowered below Nyquist at 500 Hz
+        # the Li et al. 2024 [arXiv:2409.00017] band; its top lowered below Nyquist at 500 Hz
+        band = (20.0, min(450.0, 0.45 * fs))
         try:
             env = linear_envelope(data, fs, band=band, notch=args.notch)
         except ValueError as exc:
