@@ -1,4 +1,5 @@
 import builtins
+import re
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ def test_missing_decoder_says_what_to_install(monkeypatch):
         return real_import(name, *a, **kw)
 
     monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match="pip install imageio-ffmpeg"):
+    with pytest.raises(ImportError, match=re.escape("pip install 'perifacial[video]'")):
         video.iter_video("whatever.mp4")
 
 
