@@ -56,8 +56,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"  (not scanned: {BLE_HINT})")
         except (RuntimeError, TransportError) as exc:
             msg = str(exc)
-            print(f"  (not scanned: {BLE_HINT})" if "bleak" in msg and "pip install" in msg else
-                  f"  (BLE unavailable: {msg})")
+            if "bleak" in msg and "pip install" in msg:
+                print(f"  (not scanned: {BLE_HINT})")
+            else:  # no adapter, no BlueZ/D-Bus...
+                print(f"  ({msg if msg.startswith('BLE') else 'BLE unavailable: ' + msg}; serial and TCP boards work)")
         else:
             if not found:
                 print("  (none advertising)")
