@@ -346,16 +346,18 @@ class Recording:
 
     Examples
     --------
-    >>> import os, tempfile
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> from perifacial.host import load, open_board
-    >>> path = os.path.join(tempfile.mkdtemp(), "s01.pfr")
-    >>> with open_board("sim://?seed=1") as board:
-    ...     _ = board.record(path, duration_s=0.2, progress=False)
+    >>> from perifacial.host.recording import record
+    >>> path = Path(tempfile.mkdtemp()) / "s02.pfr"
+    >>> with open_board("sim://?seed=2") as board:
+    ...     summary = record(board, path, duration_s=0.2, progress=False)
     >>> rec = load(path)
-    >>> rec.n_channels, rec.n_samples, rec.duration_s, rec.lost_samples
-    (24, 200, 0.2, 0)
-    >>> rec.labels[:2], bool(rec.valid.all())
-    (['LU1', 'LU2'], True)
+    >>> rec                                       # one line (a table in Jupyter)
+    <Recording: 24 ch x 200 samples (0.200 s) at 1000 Hz, 0 gaps (0 samples lost), 0 markers, board sim:pico2w>
+    >>> rec.n_channels, rec.n_samples, rec.duration_s, rec.lost_samples, bool(rec.valid.all())
+    (24, 200, 0.2, 0, True)
     """
 
     data: np.ndarray
