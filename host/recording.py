@@ -532,7 +532,8 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
         return float(times_arr[k])
 
     arrival = np.array([time_at(int(b.frame_end[0])) if b.frame_end is not None else np.nan for b in kept])
-    pl = plan_segments(kept, arrival, fs if session else 2000.0)
+    arrival_end = np.array([time_at(int(b.frame_end[-1])) if b.frame_end is not None else np.nan for b in kept])
+    pl = plan_segments(kept, arrival, fs if session else 2000.0, arrival_end=arrival_end)
     n = pl.n_columns
     codes = np.zeros((nch, n), dtype=np.int32)
     status = np.zeros((nchips, n), dtype=np.uint32)

@@ -67,9 +67,12 @@ def _same(a, a0: int, b, b0: int, n: int) -> bool:
     return bool(np.array_equal(a.codes[:, a0 : a0 + n], b.codes[:, b0 : b0 + n]))
 
 
-def plan(blocks, arrival, fs: float, max_gap_s: float = 600.0) -> Plan:
-    """Place ``blocks`` (objects with ``first_sample``, ``codes`` ``[ch, n]``) arriving at host times ``arrival``
-    (s, one per block, NaN where unknown) recorded at nominal rate ``fs`` (Hz). See the module docstring."""
+def plan(blocks, arrival, fs: float, max_gap_s: float = 600.0, arrival_end=None) -> Plan:
+    """Place ``blocks`` (objects with ``first_sample``, ``codes`` ``[ch, n]``) whose first and last samples arrived
+    at host times ``arrival`` and ``arrival_end`` (s, one per block, NaN where unknown; ``arrival_end`` defaults to
+    ``arrival``), recorded at nominal rate ``fs`` (Hz). See the module docstring."""
+    if arrival_end is None:
+        arrival_end = arrival
     nb = len(blocks)
     received = int(sum(b.codes.shape[1] for b in blocks))
     budget = max(received, int(max_gap_s * fs))
@@ -140,7 +143,6 @@ def plan(blocks, arrival, fs: float, max_gap_s: float = 600.0) -> Plan:
                     repeats += 1
                     if f + n <= cur_stop:
                         seg_of[k] = len(segs) - 1
-                        t_last = t if math.isfinite(t) else t_last
                         continue
                     skip[k] = cur_stop - f
                 else:
@@ -153,8 +155,9 @@ def plan(blocks, arrival, fs: float, max_gap_s: float = 600.0) -> Plan:
         seg_of[k] = len(segs) - 1
         seg_blocks.append(k)
         cur_stop = max(cur_stop, f + n)
-        if math.isfinite(t):
-            t_last = t
+        te = float(arrival_end[k])
+        if math.isfinite(te):
+            t_last = te
     if segs:
         segs[-1].stop = segs[-1].start + (cur_stop - segs[-1].first_sample)
     n_columns = segs[-1].stop if segs else 0
