@@ -207,6 +207,11 @@ class RawLogWriter:
         try:
             if self.failed is None:
                 self.sync()
+            else:  # what the OS took before the error must reach the disk
+                try:
+                    self._fsync()
+                except OSError:
+                    pass
         finally:
             fd, self._fd = self._fd, None
             os.close(fd)

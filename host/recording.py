@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from perifacial.errors import PerifacialError
 from perifacial.firmware import wire
 from perifacial.host import rawlog
 from perifacial.host.clock import ClockFit, fit_clock, unwrap_ticks
@@ -32,7 +33,7 @@ from perifacial.host.decoder import Decoder, lsb_uv
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Recorder", "Recording", "load", "record", "FORMAT_VERSION"]
+__all__ = ["Recorder", "Recording", "SilenceError", "load", "record", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -222,8 +223,11 @@ class Progress:
 
 @dataclass
 class RecordSummary:
-    """What :func:`record` did: ``path``, ``samples`` received, ``gaps`` (sample ranges), ``stats`` (decoder
-    counters), ``elapsed_s`` host seconds, ``fsyncs``."""
+    """What :func:`record` did: ``path``, ``samples`` (sample positions covered, gaps and silences included, at the
+    nominal rate), ``gaps`` (sample ranges of the last segment the board reported), ``stats`` (decoder counters),
+    ``elapsed_s`` host seconds, ``fsyncs``, ``reconnects``, ``events`` (board reboots and silences noticed, dicts
+    from :class:`perifacial.host.watch.WatchEvent`), ``segments`` (acquisition sessions: 1 + restarts),
+    ``silent_samples`` (silence counted as gap between segments)."""
 
     path: Path
     samples: int
@@ -232,14 +236,52 @@ class RecordSummary:
     elapsed_s: float
     fsyncs: int
     reconnects: int = 0
+    events: list = field(default_factory=list)
+    segments: int = 1
+    silent_samples: int = 0
+
+
+class SilenceError(PerifacialError, TimeoutError):
+    """The board sent no samples for longer than ``max_silence_s`` (see :func:`record`)."""
+
+_REARM_KEYS = ("rate", "gain", "mux", "enabled", "bias", "lead_off", "samples_per_frame", "test_amp_2x", "srb1")
+
+
+def _rearm(board, rebooted: bool) -> bool:
+    """Start acquisition again (after a reboot: restore the configuration first). True if the board runs."""
+    from perifacial.host.board import BoardError, BoardTimeout
+    from perifacial.host.transport import TransportError
+
+    try:
+        if rebooted:
+            cfg = board.config
+            settings = {k: cfg[k] for k in _REARM_KEYS if k in cfg}
+            if settings:
+                board.configure(**settings)
+        board.start()
+        log.warning("acquisition re-armed")
+        return True
+    except (BoardError, BoardTimeout, TransportError) as exc:
+        log.warning("could not re-arm acquisition (%s); trying again", exc)
+        return False
 
 
 def record(board, path, duration_s: float | None = None, display=None, progress: bool = True,
            overwrite: bool = False, session_extra: dict | None = None, stop_event=None,
-           fsync_interval: float = 1.0) -> RecordSummary:
-    """Record ``board`` to ``path`` for ``duration_s`` seconds of samples (at the nominal rate; until Ctrl-C or
-    ``stop_event.is_set()`` if None). Starts the board if it is not running and stops it at the end. Ctrl-C ends
-    the recording cleanly (the file is closed and complete)."""
+           fsync_interval: float = 1.0, silence_s: float = 2.0, max_silence_s: float | None = None) -> RecordSummary:
+    """Record ``board`` to ``path`` for ``duration_s`` seconds (until Ctrl-C or ``stop_event.is_set()`` if None).
+
+    Starts the board if it is not running and stops it at the end; Ctrl-C ends the recording cleanly (the file is
+    closed and complete). ``duration_s`` counts sample positions at the nominal rate, gaps and silences included,
+    so a recording always ends after about ``duration_s`` (on the board's clock: virtual time for the fast virtual
+    board) even if the board stops sending. A board that reboots or sends no samples for ``silence_s`` seconds is
+    reported (log warning, a note in the file, ``RecordSummary.events``) and re-armed (its configuration restored
+    after a reboot); the silent time is a gap between two segments of the file. With ``max_silence_s`` a silence
+    that long raises :class:`SilenceError` instead (the file is closed and keeps everything received). A write
+    error raises :class:`perifacial.errors.StorageError` after closing the file with what the OS took.
+    """
+    from perifacial.host.watch import AcquisitionWatch, board_clock
+
     fs = board.fs
     target = None if duration_s is None else int(round(duration_s * fs))
     rec = Recorder(path, session_header(board, session_extra), fsync_interval=fsync_interval, overwrite=overwrite)
@@ -247,23 +289,62 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
     prog = Progress(board, enabled=progress)
     if display is not None:
         display.attach(board, rec)
-    first: int | None = None
-    got = 0
+    clock = board_clock(board)
+    got = 0  # sample positions covered: closed segments + silences + the current segment
+    closed = 0
+    silent_samples = 0
+    seg_first: int | None = None
+    last_stop: int | None = None
+    t_last_block: float | None = None
+    new_segment = False
+    segments = 0
+    events: list[dict] = []
     t0 = time.monotonic()
+    c0 = clock()
+    deadline = None if duration_s is None else c0 + duration_s + max(1.0, 0.05 * duration_s)
     started_here = False
+    watch = None
     try:
         if not board.running:
             board.start()
             started_here = True
+        watch = AcquisitionWatch(board, silence_s=silence_s, clock=clock)
         while target is None or got < target:
             if stop_event is not None and stop_event.is_set():
                 break
+            if deadline is not None and clock() >= deadline:
+                log.warning("recording ended at its duration with %d of %d samples", got, target)
+                break
             board.pump(0.05)
             blocks = board.drain()
-            if blocks:
-                if first is None:
-                    first = blocks[0].first_sample
-                got = blocks[-1].stop_sample - first
+            now = clock()
+            left = sum(b.n for b in blocks)  # samples from this block to the last one of this read
+            for blk in blocks:
+                restart = last_stop is not None and blk.first_sample < last_stop
+                if seg_first is None or new_segment or restart:
+                    if seg_first is not None:
+                        # silence: from the last sample before to the first sample of this block (it arrived last)
+                        gap = max(0, int(round((now - left / fs - t_last_block) * fs)))
+                        silent_samples += gap
+                        closed += last_stop - seg_first + gap
+                    seg_first = last_stop = blk.first_sample
+                    segments += 1
+                    new_segment = False
+                last_stop = max(last_stop, blk.stop_sample)
+                t_last_block = now
+                left -= blk.n
+                got = closed + (last_stop - seg_first)
+            ev = watch.check(sum(b.n for b in blocks))
+            if ev is not None:
+                events.append(ev.to_dict())
+                log.warning("%s: %s (%s)", board.url, "board rebooted" if ev.kind == "reboot" else "board silent",
+                            ev.detail)
+                rec.note(board_events=events)
+                if max_silence_s is not None and ev.silent_s >= max_silence_s:
+                    raise SilenceError(f"{board.url}: no samples for {ev.silent_s:.1f} s ({ev.detail}); the recording "
+                                       f"so far is in {path}")
+                if _rearm(board, rebooted=ev.kind == "reboot"):
+                    new_segment = True
             prog.update(got)
     except KeyboardInterrupt:
         log.info("recording interrupted by the user")
@@ -275,6 +356,8 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
                 log.exception("display detach failed")
         if started_here:
             try:
+                if rec.failed is not None:
+                    rec.detach()  # nothing more can be written
                 board.stop()
                 # collect what the board sent before the stop took effect
                 t_end = time.monotonic() + 0.2
@@ -285,9 +368,10 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
                 log.warning("stopping the board failed: %s", exc)
         prog.done(got)
         stats = board.stats.as_dict()
-        rec.close({**stats, "reconnects": board.reconnects, "host_gaps": board.gaps})
+        rec.close({**stats, "reconnects": board.reconnects, "host_gaps": board.gaps, "board_events": events,
+                   "silent_samples": silent_samples})
     return RecordSummary(Path(path), got, list(board.gaps), stats, time.monotonic() - t0, rec.writer.fsyncs,
-                         board.reconnects)
+                         board.reconnects, events, max(segments, 1), silent_samples)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -179,6 +179,8 @@ def _sim_options(query: str) -> dict:
     for k, v in parse_query(query).items():
         if k in ("seed", "rate", "n_chips", "samples_per_frame"):
             opts[k] = int(v)
+        elif k == "reboot_at":
+            opts[k] = float(v)
         elif k in ("realtime", "fast_shim"):
             opts[k] = _bool(v)
         elif k == "source":  # "none"/"0"/"false": no signal (device noise only); "synth": the default synthetic EMG
