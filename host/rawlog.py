@@ -54,6 +54,8 @@ REC_HDR_SIZE_V1 = REC_HDR_V1.size  # 16
 CRC = struct.Struct("<I")
 MAX_RECORD = 64 << 20
 
+_os_write = os.write  # one seam for tests that inject write errors (disk full)
+
 K_SALVAGE = 0  #: (reader only) bytes of a region whose record header was damaged, handed on for frame recovery
 K_SESSION = 1  #: JSON session header: board info, configuration, labels, montage, software version, start time
 K_RAW = 2  #: bytes from the link, exactly as received; host_time = arrival time
@@ -141,18 +143,20 @@ class RawLogWriter:
 
     def _drain(self) -> None:
         """Hand the buffer to the OS (``os.write`` until done); on error keep what was taken and raise."""
-        mv = memoryview(self._buf)
+        buf = self._buf
         done = 0
-        try:
-            while done < len(mv):
-                done += os.write(self._fd, mv[done:])  # type: ignore[arg-type]
-        except OSError as exc:
-            self.failed = exc
-            raise self._storage_error(exc) from None
-        finally:
-            mv.release()
-            self.bytes_on_disk += done
-            del self._buf[:done]
+        err: OSError | None = None
+        while done < len(buf):
+            try:
+                done += _os_write(self._fd, buf[done:] if done else buf)  # type: ignore[arg-type]
+            except OSError as exc:
+                err = exc
+                break
+        self.bytes_on_disk += done
+        del buf[:done]
+        if err is not None:
+            self.failed = err
+            raise self._storage_error(err) from None
 
     def _storage_error(self, exc: OSError):
         from perifacial.errors import StorageError

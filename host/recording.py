@@ -248,16 +248,21 @@ _REARM_KEYS = ("rate", "gain", "mux", "enabled", "bias", "lead_off", "samples_pe
 
 
 def _rearm(board, rebooted: bool) -> bool:
-    """Start acquisition again (after a reboot: restore the configuration first). True if the board runs."""
+    """Start acquisition again. After a reboot (the board answers: it just sent its boot log) restore the
+    configuration and start, waiting for the answers; True if that worked. A silent board may not answer at all:
+    ``start`` is only sent (no wait), and a restart of its sample index shows it took effect; returns False."""
     from perifacial.host.board import BoardError, BoardTimeout
     from perifacial.host.transport import TransportError
 
     try:
-        if rebooted:
-            cfg = board.config
-            settings = {k: cfg[k] for k in _REARM_KEYS if k in cfg}
-            if settings:
-                board.configure(**settings)
+        if not rebooted:
+            board.send("start")
+            log.warning("sent start to the silent board")
+            return False
+        cfg = board.config
+        settings = {k: cfg[k] for k in _REARM_KEYS if k in cfg}
+        if settings:
+            board.configure(**settings)
         board.start()
         log.warning("acquisition re-armed")
         return True
@@ -308,7 +313,7 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
         if not board.running:
             board.start()
             started_here = True
-        watch = AcquisitionWatch(board, silence_s=silence_s, clock=clock)
+        watch = AcquisitionWatch(board, silence_s=min(silence_s, max_silence_s or silence_s), clock=clock)
         while target is None or got < target:
             if stop_event is not None and stop_event.is_set():
                 break
@@ -341,8 +346,8 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
                             ev.detail)
                 rec.note(board_events=events)
                 if max_silence_s is not None and ev.silent_s >= max_silence_s:
-                    raise SilenceError(f"{board.url}: no samples for {ev.silent_s:.1f} s ({ev.detail}); the recording "
-                                       f"so far is in {path}")
+                    raise SilenceError(f"{board.url}: {ev.detail} (--max-silence {max_silence_s:g} s); what was "
+                                       f"received so far is in {path}")
                 if _rearm(board, rebooted=ev.kind == "reboot"):
                     new_segment = True
             prog.update(got)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from perifacial.cli import CliError
+from perifacial.errors import PerifacialError
 from perifacial.commands import devices, export, record
 
 
@@ -41,11 +42,11 @@ def test_export_all_formats(recording, capsys):
 
 
 def test_record_errors_are_user_errors(tmp_path, recording):
-    with pytest.raises(CliError, match="exists"):
+    with pytest.raises(PerifacialError, match="exists"):
         run("record", "sim://", "-o", str(recording), "--seconds", "1")
-    with pytest.raises(CliError, match="does not exist: is the board plugged in"):
+    with pytest.raises(PerifacialError, match="does not exist: is the board plugged in"):
         run("record", "/dev/ttyNOPE9", "-o", str(tmp_path / "x.pfr"), "--seconds", "1")
-    with pytest.raises(CliError, match="does not exist"):
+    with pytest.raises(PerifacialError, match="does not exist"):
         run("export", str(tmp_path / "none.pfr"), "--to", "csv")
 
 
