@@ -258,6 +258,14 @@ class ReadReport:
     missing_records: int = 0
 
 
+def looks_like_rawlog(path: str | os.PathLike) -> bool:
+    """True if ``path`` starts like a ``.pfr`` file (either format's magic, one damaged byte allowed)."""
+    with open(path, "rb") as f:
+        head = f.read(len(FILE_MAGIC))
+    return any(head == m or _close_to(head, m) or (len(head) < len(m) and m.startswith(head))
+               for m in (FILE_MAGIC_V2, FILE_MAGIC_V1))
+
+
 def read_records(path: str | os.PathLike, report: ReadReport | None = None):
     """Yield :class:`Record` objects from ``path`` in file order; tolerant of a torn tail and of damage anywhere
     (see the module docstring). Raises :class:`perifacial.errors.RecordingError` if ``path`` is not a recording."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli import CliError
+from ..validate import check_board_url, mains_arg, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -19,8 +20,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("url", metavar="URL", help="board: /dev/ttyACM0, tcp://HOST:PORT, ble://NAME or sim://")
     p.add_argument("--raw", action="store_true", help="start with raw traces instead of envelopes")
-    p.add_argument("--window", type=float, default=10.0, help="seconds shown (10)")
-    p.add_argument("--notch", type=float, default=None, metavar="HZ", help="mains notch in the envelope chain")
+    p.add_argument("--window", type=positive_float_arg, default=10.0, help="seconds shown (10)")
+    p.add_argument("--notch", type=mains_arg, default=None, metavar="HZ", help="mains notch in the envelope chain")
     p.add_argument("--iterations", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--headless", type=str, default=None, metavar="PNG", help=argparse.SUPPRESS)
     p.set_defaults(func=run)
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.window <= 1:
         raise CliError("--window must be > 1 s")
+    check_board_url(args.url)
     extra = {}
     parts = urlsplit(args.url)
     if parts.scheme.lower() == "sim" and "realtime" not in parts.query and args.headless is None:

@@ -59,8 +59,12 @@ def _load(path: str, fs: float | None):
             raise CliError(f"{path}: unsupported format (use .npz or .csv)")
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
+    except (ValueError, EOFError, KeyError) as exc:
         raise CliError(f"cannot parse {path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile: a truncated or damaged .npz
+        if type(exc).__name__ != "BadZipFile":
+            raise
+        raise CliError(f"cannot read {path}: damaged or truncated .npz ({exc})") from None
     if data.ndim == 1:
         data = data[None, :]
     if data.ndim != 2 or data.shape[1] == 0:
