@@ -129,11 +129,12 @@ def check_output_dir(path, *, what: str = "output folder", create: bool = True) 
     return p
 
 
-def check_input_file(path, *, suffixes: tuple[str, ...] | None = None, what: str = "input") -> Path:
+def check_input_file(path, *, suffixes: tuple[str, ...] | None = None, what: str = "input",
+                     noun: str = "file") -> Path:
     """An existing, readable regular file (with one of ``suffixes``, lower case, if given)."""
     p = Path(path)
     if not p.exists():
-        raise InvalidArgument(f"{what}: {p}: no such file")
+        raise InvalidArgument(f"{what}: {p}: no such {noun}")
     if p.is_dir():
         raise InvalidArgument(f"{what}: {p} is a folder, not a file")
     if not os.access(p, os.R_OK):

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from perifacial.host.rawlog import looks_like_rawlog
 
     for p in args.recordings:
-        check_input_file(p, what="recording")
+        check_input_file(p, what="recording", noun="recording")
         if not looks_like_rawlog(p):
             raise CliError(f"{p}: not a recording from `perifacial record` (.pfr)")
     if args.mvc is not None:
