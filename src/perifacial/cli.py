@@ -68,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or a usage error already printed (one line)
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    except SystemExit as exc:  # a usage error, already printed on one line: its exit code (--help still exits)
+        if not exc.code:
+            raise
+        return exc.code if isinstance(exc.code, int) else 2
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     func = getattr(args, "func", None)
