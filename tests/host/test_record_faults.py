@@ -131,3 +131,32 @@ def test_file_size_limit_in_a_subprocess(tmp_path):
     assert path.stat().st_size == 400_000
     rec = load(path, data=False)
     assert rec.n_samples > 4000 and np.all(rec.codes[:, :10] != 0)
+
+
+def test_stop_start_in_one_file_keeps_every_sample_and_places_markers(tmp_path):
+    """Issue 14, point 5: a stop/start through the API restarts the board's index; load used to overwrite."""
+    from perifacial.host.recording import Recorder, session_header
+
+    path = tmp_path / "ss.pfr"
+    got = []
+    with open_board("sim://?seed=8") as board:
+        rec = Recorder(path, session_header(board)).attach(board)
+        for part in range(2):
+            board.start()
+            n = 0
+            while n < 3000:
+                blk = board.read(2.0)
+                n += blk.n
+                got.append(blk.codes)
+            rec.marker(part, f"part {part}")
+            board.stop()
+        rec.close()
+    r = load(path, data=False)
+    assert [s.reason for s in r.segments] == ["start", "restart"]
+    received = np.concatenate(got, axis=1)
+    valid = r.codes[:, r.valid]
+    assert valid.shape[1] >= received.shape[1]  # nothing overwritten: all received samples are there, in order
+    assert np.array_equal(valid[:, : received.shape[1]], received)
+    (m0, m1) = sorted(r.markers, key=lambda m: m["value"])
+    a, b = r.segments
+    assert a.start + 3000 <= m0["sample"] <= a.stop and b.start + 3000 <= m1["sample"] <= b.stop
