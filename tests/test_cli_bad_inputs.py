@@ -203,3 +203,16 @@ def test_bad_input_in_a_subprocess(argv, tmp_path):
                        timeout=120)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+                    reason="root may write anywhere")
+def test_unwritable_output_folder(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        assert cli.main(["record", "sim://", "-o", str(ro / "x.pfr"), "--seconds", "1"]) == 2
+        assert "no permission to write" in capsys.readouterr().err
+    finally:
+        ro.chmod(0o700)

@@ -87,3 +87,24 @@ def test_absurd_index_jump_is_bounded(tmp_path, jump, reason):
     assert [s.reason for s in rec.segments] == ["start", reason]
     s1 = rec.segments[1]
     assert np.array_equal(rec.codes[:, s1.start : s1.stop], b.codes)
+
+
+def test_crafted_annotation_records_do_not_stop_load(tmp_path):
+    """Issue 14, point 7: a marker that is not a JSON object used to raise; any JSON value in any field is ignored
+    or defaulted, and counted."""
+    a = synth_frames(2000, n_chips=1, seed=4)
+    p = tmp_path / "c.pfr"
+    rec = Recorder(p, {"fs": "fast", "labels": None, "gains": [float("nan")] * 8})
+    data = a.stream()
+    rec.raw(data[: len(data) // 2], 1.0)
+    rec.writer.write(rawlog.K_MARKER, b"[1, 2, 3]", 1.1)
+    rec.writer.write(rawlog.K_SYNC, b'{"value": "x", "sample": "abc"}', 1.2)
+    rec.writer.write(rawlog.K_LINK, b'"lost"', 1.3)
+    rec.writer.write(rawlog.K_NOTE, b"\xff\xfe not utf-8", 1.4)
+    rec.raw(data[len(data) // 2 :], 1.5)
+    rec.close()
+    r = load(p)
+    assert np.array_equal(r.codes, a.codes) and r.gaps == []
+    assert r.fs == 1000.0 and r.labels[0] == "CH1" and np.all(r.gains == 24.0)  # defaults for nonsense values
+    assert r.markers == [] and sorted(r.stats["bad_records"]) == ["link", "marker", "note"]
+    assert r.sync["value"].tolist() == [0] and r.sync["sample"].tolist() == [-1]
