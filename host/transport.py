@@ -25,11 +25,12 @@ import time
 from abc import ABC, abstractmethod
 from urllib.parse import parse_qsl, urlsplit
 
-from perifacial.errors import PerifacialError
+from perifacial.errors import InvalidArgument, PerifacialError
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "BadUrl",
     "LinkLost",
     "SerialTransport",
     "SimTransport",
@@ -52,6 +53,10 @@ class TransportError(OSError, PerifacialError):
 
 class TransportOpenError(TransportError):
     """The link could not be opened (no such port, refused connection, no such BLE device...)."""
+
+
+class BadUrl(TransportOpenError, InvalidArgument):
+    """The board URL itself is wrong (a port out of range, an unknown ``sim://`` option...): nothing was opened."""
 
 
 class LinkLost(TransportError):
@@ -175,7 +180,10 @@ class SimTransport(Transport):
 def _sim_options(query: str) -> dict:
     from perifacial.validate import check_board_url
 
-    return check_board_url("sim://?" + query)
+    try:
+        return check_board_url("sim://?" + query)
+    except InvalidArgument as exc:
+        raise BadUrl(str(exc)) from None
 
 
 class SerialTransport(Transport):
@@ -342,7 +350,10 @@ def open_transport(url: str, **kwargs) -> Transport:
         raise TransportOpenError("empty board URL: give a port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim://")
     from perifacial.validate import check_board_url
 
-    check_board_url(url)  # port ranges, baud, sim:// options: InvalidArgument naming the part
+    try:
+        check_board_url(url)  # port ranges, baud, sim:// options
+    except InvalidArgument as exc:
+        raise BadUrl(str(exc)) from None
     if _WIN_COM.match(url) or url.startswith("/") or url.startswith("\\\\"):
         return SerialTransport(url, url, **kwargs)
     parts = urlsplit(url)

@@ -53,7 +53,7 @@ class AcquisitionWatch:
         self.silence_s = float(silence_s)
         self.clock = clock or board_clock(board)
         now = self.clock()
-        self.last_data = now
+        self.last_data = self._t0 = now
         self._last_event = -float("inf")
         self._n_logs = len(board.device_logs)
         self._n_status = len(board.statuses)
@@ -75,7 +75,8 @@ class AcquisitionWatch:
         statuses = b.statuses[self._n_status :]
         self._n_status = len(b.statuses)
         silent = now - self.last_data
-        if (not detail and statuses and not new_samples and silent >= min(0.5, self.silence_s)
+        settled = now - self._t0 >= self.silence_s  # a heartbeat sent just before our start is stale, not a reboot
+        if (not detail and settled and statuses and not new_samples and silent >= min(0.5, self.silence_s)
                 and statuses[-1].values.get("running", 1) == 0):
             detail = "the board reports it is not acquiring"
         if detail:
