@@ -6,7 +6,6 @@ import argparse
 import numpy as np
 import pytest
 
-from perifacial.cli import CliError
 from perifacial.errors import PerifacialError
 from perifacial.commands import devices, export, record
 
@@ -37,7 +36,7 @@ def test_export_all_formats(recording, capsys):
         assert out.exists() and out.stat().st_size > 0
     assert np.array_equal(np.load(recording.with_suffix(".npz"))["codes"], rec.codes)
     assert "24 channels" in capsys.readouterr().out
-    with pytest.raises(CliError, match="exists"):
+    with pytest.raises(PerifacialError, match="exists"):
         run("export", str(recording), "--to", "npz")
 
 

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..cli import CliError
+from ..validate import check_input_file, check_output_file
 
 FORMATS = ("bdf", "csv", "npz")
 
@@ -34,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.file.exists():
         raise CliError(f"{args.file} does not exist")
-    out = args.output or args.file.with_suffix("." + args.to)
-    if out.exists() and not args.overwrite:
-        raise CliError(f"{out} exists: choose another name with -o or pass --overwrite")
+    check_input_file(args.file, what="FILE")
+    out = check_output_file(args.output or args.file.with_suffix("." + args.to), overwrite=args.overwrite,
+                            what="-o")
     try:
         rec = load(args.file)
     except ValueError as exc:
