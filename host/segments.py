@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Segment", "Plan", "plan"]
 
+_REPEAT_LOOKBACK = 64  # blocks compared when checking for a repeat (bounded work on crafted files)
+
 
 @dataclass
 class Segment:
@@ -128,17 +130,22 @@ def plan(blocks, arrival, fs: float, max_gap_s: float = 600.0, arrival_end=None)
         else:
             seg = segs[-1]
             if f >= seg.first_sample:
-                # behind the end: a repeat if every overlapping sample equals what was placed
+                # behind the end: a repeat if every overlapping sample equals what was placed (checked against the
+                # last blocks only; an overlap not covered by them is not called a repeat)
                 over = min(b.first_sample + n, cur_stop) - f
                 same = True
-                for j in seg_blocks:
+                covered = 0
+                for j in seg_blocks[-_REPEAT_LOOKBACK:]:
                     e = blocks[j]
                     e0 = int(e.first_sample) + int(skip[j])
                     e1 = int(e.first_sample) + int(e.codes.shape[1])
                     lo, hi = max(e0, f), min(e1, f + over)
-                    if lo < hi and not _same(e, lo - int(e.first_sample), b, lo - f, hi - lo):
-                        same = False
-                        break
+                    if lo < hi:
+                        if not _same(e, lo - int(e.first_sample), b, lo - f, hi - lo):
+                            same = False
+                            break
+                        covered += hi - lo
+                same = same and covered == over
                 if same:
                     repeats += 1
                     if f + n <= cur_stop:

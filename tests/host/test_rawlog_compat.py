@@ -108,3 +108,18 @@ def test_crafted_annotation_records_do_not_stop_load(tmp_path):
     assert r.fs == 1000.0 and r.labels[0] == "CH1" and np.all(r.gains == 24.0)  # defaults for nonsense values
     assert r.markers == [] and sorted(r.stats["bad_records"]) == ["link", "marker", "note"]
     assert r.sync["value"].tolist() == [0] and r.sync["sample"].tolist() == [-1]
+
+
+def test_format_1_duplicated_record_is_a_repeat_not_a_segment(tmp_path):
+    """Format 1 has no record numbers: a duplicated raw record reaches the decoder, and the repeated samples are
+    recognised by their codes (same codes at the same indices), not taken for a restart."""
+    data = (DATA / "legacy_v1.pfr").read_bytes()
+    raw = [r for r in rawlog.read_records(DATA / "legacy_v1.pfr") if r.kind == rawlog.K_RAW]
+    r = raw[len(raw) // 2]
+    end = r.offset + rawlog.REC_HDR_SIZE_V1 + len(r.payload) + 4
+    p = tmp_path / "dup.pfr"
+    p.write_bytes(data[:end] + data[r.offset : end] + data[end:])
+    rec = load(p)
+    ref = np.load(DATA / "legacy_v1_expected.npz")
+    assert len(rec.segments) == 1 and rec.gaps == [] and np.array_equal(rec.codes, ref["codes"])
+    assert rec.stats["repeated_blocks"] >= 1
