@@ -142,6 +142,8 @@ class MvcCalibration:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "MvcCalibration":
+        if not isinstance(d, Mapping):
+            raise ValueError(f"not an MVC calibration (a JSON {type(d).__name__}, not an object)")
         if d.get("format") != _FORMAT:
             raise ValueError(f"not an MVC calibration (format={d.get('format')!r})")
         if d.get("version") != _VERSION:
@@ -161,6 +163,8 @@ class MvcCalibration:
             )
         except KeyError as exc:
             raise ValueError(f"MVC calibration lacks the field {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:  # e.g. "labels": null, "fs": "fast"
+            raise ValueError(f"MVC calibration has a field of the wrong type ({exc})") from None
 
     def save(self, path: str | Path) -> None:
         """Write the calibration as JSON (floats with full round-trip precision)."""

@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from perifacial.errors import PerifacialError
 from perifacial.firmware import wire
 from perifacial.host.decoder import DataBlock, Decoder, DecodeResult, DecoderStats, DeviceEvent, lsb_uv
 from perifacial.host.transport import LinkLost, Transport, TransportError, open_transport
@@ -41,11 +42,11 @@ DEFAULT_GAIN = 24
 READ_SIZE = 1 << 16
 
 
-class BoardError(RuntimeError):
+class BoardError(RuntimeError, PerifacialError):
     """The board answered a command with ``ok: false`` (the message is the board's reason)."""
 
 
-class BoardTimeout(TimeoutError):
+class BoardTimeout(TimeoutError, PerifacialError):
     """No answer (or no data) within the timeout; the message says what to check."""
 
 
@@ -196,6 +197,7 @@ class Board:
         self.device_logs: list = []  #: DeviceLog lines from the firmware
         self.gaps: list[tuple[int, int]] = []  #: sample ranges [start, stop) never received
         self.reconnects = 0
+        self.restarts = 0  #: times the board's sample index started over (reboot, stop/start by another client)
         self.link = "up"  #: "up", "lost", "reconnecting"
         self.running = False
         self._raw_listeners: list[Callable[[bytes, float], None]] = []
@@ -298,8 +300,17 @@ class Board:
         for b in res.blocks:
             self._add_block(b, now)
 
+    #: a block at most this many samples behind the last one is a repeat (dropped); further back, the board's sample
+    #: index restarted (reboot, stop/start): a new acquisition segment
+    REPEAT_WINDOW = 64
+
     def _add_block(self, b: DataBlock, now: float) -> None:
         gap = 0
+        if self._last_stop is not None and b.first_sample < self._last_stop - self.REPEAT_WINDOW:
+            log.warning("the board's sample index restarted (%d after %d): reboot or stop/start; new segment",
+                        b.first_sample, self._last_stop)
+            self.restarts += 1
+            self._last_stop = None
         if self._last_stop is not None:
             gap = b.first_sample - self._last_stop
             if gap > 0:

@@ -269,6 +269,7 @@ class Decoder:
         self._max_seq: int | None = None
         self._last_first: int | None = None  # unwrapped first sample of the last DATA frame
         self._expected: int | None = None  # unwrapped next sample index expected
+        self._recent_stop: int | None = None  # end of the most recent DATA frame (follows a restarted index)
 
     # -- public -------------------------------------------------------------------------------------------------
     @property
@@ -278,8 +279,9 @@ class Decoder:
 
     @property
     def next_sample(self) -> int | None:
-        """Unwrapped sample index expected next (None before the first DATA frame)."""
-        return self._expected
+        """Unwrapped sample index expected next: just past the most recent DATA frame, so it follows the board's
+        index when that restarts (stop/start, reboot); None before the first DATA frame."""
+        return self._recent_stop if self._recent_stop is not None else self._expected
 
     def reset_stats(self) -> None:
         self.stats = DecoderStats()
@@ -513,6 +515,7 @@ class Decoder:
         st.sample_repeats += int((jump < 0).sum())
         st.samples += int(ns.sum())
         self._last_first = int(first[-1])
+        self._recent_stop = int(stop[-1])
         self._expected = int(max(prev_max[-1], self._expected if self._expected is not None else prev_max[-1]))
         # split into runs of the same geometry that are contiguous in sample index
         contiguous = (first[1:] == stop[:-1]) & (ns[1:] == ns[:-1]) & (nc[1:] == nc[:-1])

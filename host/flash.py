@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Callable, Sequence
+from perifacial.errors import PerifacialError
 
 __all__ = [
     "BOARDS",
@@ -65,7 +66,7 @@ __all__ = [
 ]
 
 
-class FlashError(Exception):
+class FlashError(PerifacialError):
     """Flashing failed or cannot start; the message says why and what to do."""
 
 

@@ -20,11 +20,12 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from perifacial.errors import PerifacialError
 from perifacial.firmware import wire
 from perifacial.host import rawlog
 from perifacial.host.clock import ClockFit, fit_clock, unwrap_ticks
@@ -32,7 +33,7 @@ from perifacial.host.decoder import Decoder, lsb_uv
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Recorder", "Recording", "load", "record", "FORMAT_VERSION"]
+__all__ = ["Recorder", "Recording", "SilenceError", "load", "record", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
@@ -81,6 +82,10 @@ class Recorder:
     """Append a board's session to ``path``. ``attach(board)`` hooks the raw byte stream, link changes and
     host-side markers; ``close()`` writes the final statistics and fsyncs.
 
+    The session header is written first, again after every ``session_every`` bytes of link data, and once more at
+    close, so one damaged copy never makes the file unloadable. A write error (disk full...) raises
+    :class:`perifacial.errors.StorageError` from the hook that hit it; :attr:`failed` then holds it.
+
     Parameters
     ----------
     path : str or path-like
@@ -91,6 +96,8 @@ class Recorder:
         Seconds between fsyncs (a crash loses at most this much).
     overwrite : bool
         Replace an existing file (default: refuse).
+    session_every : int
+        Bytes of link data between repeated session headers (default 4 MiB).
 
     Examples
     --------
@@ -111,18 +118,30 @@ class Recorder:
     (True, ['stimulus'])
     """
 
-    def __init__(self, path: str | os.PathLike, session: dict, fsync_interval: float = 1.0, overwrite: bool = False):
+    def __init__(self, path: str | os.PathLike, session: dict, fsync_interval: float = 1.0, overwrite: bool = False,
+                 session_every: int = 4 << 20):
         self.path = Path(path)
         self.writer = rawlog.RawLogWriter(self.path, fsync_interval=fsync_interval, overwrite=overwrite)
-        self.writer.write_json(rawlog.K_SESSION, session)
         self.session = session
+        self.session_every = int(session_every)
+        self._since_session = 0
+        self.writer.write_json(rawlog.K_SESSION, session)
         self.board = None
         self.markers = 0
         self.sync_events = 0
 
+    @property
+    def failed(self):
+        """The write error that stopped this recorder (None while writing works)."""
+        return self.writer.failed
+
     # hooks
     def raw(self, chunk: bytes, host_time: float) -> None:
         self.writer.write(rawlog.K_RAW, chunk, host_time)
+        self._since_session += len(chunk)
+        if self._since_session >= self.session_every:
+            self._since_session = 0
+            self.writer.write_json(rawlog.K_SESSION, self.session, host_time)
 
     def link(self, state: str, host_time: float) -> None:
         self.writer.write_json(rawlog.K_LINK, {"state": state}, host_time)
@@ -165,12 +184,22 @@ class Recorder:
         self.writer.write_json(rawlog.K_NOTE, obj)
 
     def close(self, stats: dict | None = None) -> None:
+        """Write the closing session copy and the final statistics, fsync and close. After a write error the file
+        is closed as it is (what the OS took is kept) and the error is not raised again."""
         if self.writer.closed:
             return
         self.detach()
-        end = {"stop_unix": time.time(), "stats": stats or {}}
-        self.writer.write_json(rawlog.K_END, end)
-        self.writer.close()
+        try:
+            if self.writer.failed is None:
+                self.writer.write_json(rawlog.K_SESSION, self.session)
+                self.writer.write_json(rawlog.K_END, {"stop_unix": time.time(), "stats": stats or {}})
+        except OSError as exc:
+            log.error("%s", exc)
+        finally:
+            try:
+                self.writer.close()
+            except OSError as exc:
+                log.error("%s", exc)
 
 
 class Progress:
@@ -231,8 +260,11 @@ class Progress:
 
 @dataclass
 class RecordSummary:
-    """What :func:`record` did: ``path``, ``samples`` received, ``gaps`` (sample ranges), ``stats`` (decoder
-    counters), ``elapsed_s`` host seconds, ``fsyncs``."""
+    """What :func:`record` did: ``path``, ``samples`` (sample positions covered, gaps and silences included, at the
+    nominal rate), ``gaps`` (sample ranges of the last segment the board reported), ``stats`` (decoder counters),
+    ``elapsed_s`` host seconds, ``fsyncs``, ``reconnects``, ``events`` (board reboots and silences noticed, dicts
+    from :class:`perifacial.host.watch.WatchEvent`), ``segments`` (acquisition sessions: 1 + restarts),
+    ``silent_samples`` (silence counted as gap between segments)."""
 
     path: Path
     samples: int
@@ -241,14 +273,57 @@ class RecordSummary:
     elapsed_s: float
     fsyncs: int
     reconnects: int = 0
+    events: list = field(default_factory=list)
+    segments: int = 1
+    silent_samples: int = 0
+
+
+class SilenceError(PerifacialError, TimeoutError):
+    """The board sent no samples for longer than ``max_silence_s`` (see :func:`record`)."""
+
+_REARM_KEYS = ("rate", "gain", "mux", "enabled", "bias", "lead_off", "samples_per_frame", "test_amp_2x", "srb1")
+
+
+def _rearm(board, rebooted: bool) -> bool:
+    """Start acquisition again. After a reboot (the board answers: it just sent its boot log) restore the
+    configuration and start, waiting for the answers; True if that worked. A silent board may not answer at all:
+    ``start`` is only sent (no wait), and a restart of its sample index shows it took effect; returns False."""
+    from perifacial.host.board import BoardError, BoardTimeout
+    from perifacial.host.transport import TransportError
+
+    try:
+        if not rebooted:
+            board.send("start")
+            log.warning("sent start to the silent board")
+            return False
+        cfg = board.config
+        settings = {k: cfg[k] for k in _REARM_KEYS if k in cfg}
+        if settings:
+            board.configure(**settings)
+        board.start()
+        log.warning("acquisition re-armed")
+        return True
+    except (BoardError, BoardTimeout, TransportError) as exc:
+        log.warning("could not re-arm acquisition (%s); trying again", exc)
+        return False
 
 
 def record(board, path, duration_s: float | None = None, display=None, progress: bool = True,
            overwrite: bool = False, session_extra: dict | None = None, stop_event=None,
-           fsync_interval: float = 1.0) -> RecordSummary:
-    """Record ``board`` to ``path`` for ``duration_s`` seconds of samples (at the nominal rate; until Ctrl-C or
-    ``stop_event.is_set()`` if None). Starts the board if it is not running and stops it at the end. Ctrl-C ends
-    the recording cleanly (the file is closed and complete)."""
+           fsync_interval: float = 1.0, silence_s: float = 2.0, max_silence_s: float | None = None) -> RecordSummary:
+    """Record ``board`` to ``path`` for ``duration_s`` seconds (until Ctrl-C or ``stop_event.is_set()`` if None).
+
+    Starts the board if it is not running and stops it at the end; Ctrl-C ends the recording cleanly (the file is
+    closed and complete). ``duration_s`` counts sample positions at the nominal rate, gaps and silences included,
+    so a recording always ends after about ``duration_s`` (on the board's clock: virtual time for the fast virtual
+    board) even if the board stops sending. A board that reboots or sends no samples for ``silence_s`` seconds is
+    reported (log warning, a note in the file, ``RecordSummary.events``) and re-armed (its configuration restored
+    after a reboot); the silent time is a gap between two segments of the file. With ``max_silence_s`` a silence
+    that long raises :class:`SilenceError` instead (the file is closed and keeps everything received). A write
+    error raises :class:`perifacial.errors.StorageError` after closing the file with what the OS took.
+    """
+    from perifacial.host.watch import AcquisitionWatch, board_clock
+
     fs = board.fs
     target = None if duration_s is None else int(round(duration_s * fs))
     rec = Recorder(path, session_header(board, session_extra), fsync_interval=fsync_interval, overwrite=overwrite)
@@ -256,23 +331,65 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
     prog = Progress(board, enabled=progress, total=target)
     if display is not None:
         display.attach(board, rec)
-    first: int | None = None
-    got = 0
+    clock = board_clock(board)
+    got = 0  # sample positions covered: closed segments + silences + the current segment
+    closed = 0
+    silent_samples = 0
+    first: int | None = None  # the first segment's first sample
+    seg_first: int | None = None
+    last_stop: int | None = None
+    t_last_block: float | None = None
+    new_segment = False
+    segments = 0
+    events: list[dict] = []
     t0 = time.monotonic()
+    c0 = clock()
+    deadline = None if duration_s is None else c0 + duration_s + max(1.0, 0.05 * duration_s)
     started_here = False
+    watch = None
     try:
         if not board.running:
             board.start()
             started_here = True
+        watch = AcquisitionWatch(board, silence_s=min(silence_s, max_silence_s or silence_s), clock=clock)
         while target is None or got < target:
             if stop_event is not None and stop_event.is_set():
                 break
+            if deadline is not None and clock() >= deadline:
+                log.warning("recording ended at its duration with %d of %d samples", got, target)
+                break
             board.pump(0.05)
             blocks = board.drain()
-            if blocks:
-                if first is None:
-                    first = blocks[0].first_sample
-                got = blocks[-1].stop_sample - first
+            now = clock()
+            left = sum(b.n for b in blocks)  # samples from this block to the last one of this read
+            for blk in blocks:
+                restart = last_stop is not None and blk.first_sample < last_stop
+                if seg_first is None or new_segment or restart:
+                    if seg_first is not None:
+                        # silence: from the last sample before to the first sample of this block (it arrived last)
+                        gap = max(0, int(round((now - left / fs - t_last_block) * fs)))
+                        silent_samples += gap
+                        closed += last_stop - seg_first + gap
+                    seg_first = last_stop = blk.first_sample
+                    if first is None:
+                        first = seg_first
+                    segments += 1
+                    new_segment = False
+                last_stop = max(last_stop, blk.stop_sample)
+                t_last_block = now
+                left -= blk.n
+                got = closed + (last_stop - seg_first)
+            ev = watch.check(sum(b.n for b in blocks))
+            if ev is not None:
+                events.append(ev.to_dict())
+                log.warning("%s: %s (%s)", board.url, "board rebooted" if ev.kind == "reboot" else "board silent",
+                            ev.detail)
+                rec.note(board_events=events)
+                if max_silence_s is not None and ev.silent_s >= max_silence_s:
+                    raise SilenceError(f"{board.url}: {ev.detail} (--max-silence {max_silence_s:g} s); what was "
+                                       f"received so far is in {path}")
+                if _rearm(board, rebooted=ev.kind == "reboot"):
+                    new_segment = True
             prog.update(got)
     except KeyboardInterrupt:
         log.info("recording interrupted by the user")
@@ -284,6 +401,8 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
                 log.exception("display detach failed")
         if started_here:
             try:
+                if rec.failed is not None:
+                    rec.detach()  # nothing more can be written
                 board.stop()
                 # collect what the board sent before the stop took effect
                 t_end = time.monotonic() + 0.2
@@ -299,15 +418,16 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
             rec.note(duration_samples={"first_sample": int(first), "n_samples": int(target)})
             got = min(got, target)
         stats = board.stats.as_dict()
-        rec.close({**stats, "reconnects": board.reconnects, "host_gaps": board.gaps})
+        rec.close({**stats, "reconnects": board.reconnects, "host_gaps": board.gaps, "board_events": events,
+                   "silent_samples": silent_samples})
     return RecordSummary(Path(path), got, list(board.gaps), stats, time.monotonic() - t0, rec.writer.fsyncs,
-                         board.reconnects)
+                         board.reconnects, events, max(segments, 1), silent_samples)
 
 
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass(repr=False)
 class Recording:
-    """A loaded recording (see :func:`load`). Column ``i`` is device sample ``first_sample + i``.
+    """A loaded recording (see :func:`load`). Column ``i`` is device sample ``first_sample + i`` (in one segment).
 
     A recording made with a duration (``record(duration_s=...)``, ``--seconds``) has exactly that many samples;
     what the board sent before its stop took effect stays in the raw file and is counted in
@@ -343,6 +463,10 @@ class Recording:
         The session header (board, configuration, software, start time) and recorder notes.
     stats : dict
         Decoder counters and the reader's report.
+    segments : list of :class:`~perifacial.host.segments.Segment`
+        One per acquisition session in the file (a reboot or stop/start of the board restarts its sample index):
+        columns in arrival order, column ``i`` of segment ``s`` is device sample ``s.first_sample + i - s.start``;
+        ``first_sample`` is the first segment's. Segment boundaries are gaps too.
 
     Examples
     --------
@@ -377,6 +501,7 @@ class Recording:
     clock: ClockFit | None = None
     link_events: list[dict] = field(default_factory=list)
     device_logs: list[str] = field(default_factory=list)
+    segments: list = field(default_factory=list)  #: :class:`perifacial.host.segments.Segment` list (arrival order)
 
     @property
     def n_samples(self) -> int:
@@ -456,9 +581,38 @@ HOST_RATE_TOLERANCE = 0.05
 SYNC_DTYPE = np.dtype([("value", "i8"), ("sample", "i8"), ("host_time", "f8"), ("kind", "U8")])
 
 
+def _json_dict(r: rawlog.Record, what: str, bad: list) -> dict | None:
+    """The record's JSON object, or None (counted in ``bad``) if it is not one (a crafted or damaged file)."""
+    try:
+        obj = r.json()
+    except (ValueError, UnicodeDecodeError):
+        obj = None
+    if not isinstance(obj, dict):
+        bad.append(what)
+        log.warning("%s record at byte %d is not a JSON object; ignored", what, r.offset)
+        return None
+    return obj
+
+
+def _num(x, default=None):
+    """``x`` as a finite float, else ``default`` (crafted files may hold anything)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return default
+    return v if np.isfinite(v) else default
+
+
 def load(path: str | os.PathLike, data: bool = True) -> Recording:
-    """Decode the recording at ``path`` (tolerates a file whose writer was killed mid-record). With
-    ``data=False`` the float ``data`` array is left empty (``codes``/``status`` are still there) to save memory.
+    """Decode the recording at ``path``.
+
+    Tolerates a file whose writer was killed mid-record and damage anywhere (see :mod:`perifacial.host.rawlog`):
+    every frame whose own CRC holds is recovered, whatever happened to the record around it; what was lost is a gap.
+    Without any readable copy of the session header the samples still load, with defaults (1000 Hz, gain 24,
+    ``CH1``...) and a warning (``stats["session_header"]`` is False). A restart of the board's sample index (reboot,
+    stop/start) starts a new segment (:attr:`Recording.segments`); columns are in arrival order and segment
+    boundaries are gaps of at least one column (see :mod:`perifacial.host.segments`). With ``data=False`` the float
+    ``data`` array is left empty (``codes``/``status`` are still there) to save memory.
 
     Parameters
     ----------
@@ -473,8 +627,8 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
 
     Raises
     ------
-    ValueError
-        Not a recording (no session header).
+    perifacial.errors.RecordingError
+        ``path`` is not a recording, or holds no session header and no samples.
 
     Examples
     --------
@@ -487,26 +641,33 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     >>> rec.data.shape, rec.fs, rec.gaps
     ((24, 200), 1000.0, [])
     """
+    from perifacial.errors import RecordingError
+    from perifacial.host.segments import plan as plan_segments
+
     report = rawlog.ReadReport()
     dec = Decoder()
     session: dict = {}
+    session_copies = 0
     blocks = []
-    host_markers: list[dict] = []
+    block_decoded_at: list[int] = []  # stream offset at which each block's batch was decoded
+    host_markers: list[tuple[int, dict]] = []  # (stream offset, marker)
     host_sync: list[tuple] = []
     notes: dict = {}  # Recorder.note(...) objects, merged into info (e.g. info["sync_display"], the display's capacity)
     link_events: list[dict] = []
-    device_events = []
+    device_events: list[tuple[int, object]] = []  # (blocks decoded before it, event)
     device_logs: list[str] = []
+    bad_json: list[str] = []
     end_stats: dict | None = None
     batch: list[bytes] = []
     batch_bytes = 0
     offset = 0
     rec_ends: list[int] = []  # stream offset just past each raw record
     rec_times: list[float] = []  # its arrival time
+    last_time = float("nan")
 
     def take(res):
         blocks.extend(res.blocks)
-        device_events.extend(res.events)
+        device_events.extend((len(blocks), ev) for ev in res.events)
         device_logs.extend(f"[{lg.level}] {lg.text}" for lg in res.logs)
 
     def decode_batch():
@@ -515,86 +676,139 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
             take(dec.feed(b"".join(batch)))
             batch, batch_bytes = [], 0
 
+    def add_raw(payload: bytes, t: float):
+        nonlocal batch_bytes, offset
+        # decode in ~1 MB batches (fast); arrival times are mapped back per frame through the byte offsets
+        batch.append(payload)
+        batch_bytes += len(payload)
+        offset += len(payload)
+        rec_ends.append(offset)
+        rec_times.append(t)
+        if batch_bytes >= _BATCH:
+            decode_batch()
+
     for r in rawlog.read_records(path, report):
         if r.kind == rawlog.K_RAW:
-            # decode in ~1 MB batches (fast); arrival times are mapped back per frame through the byte offsets
-            batch.append(r.payload)
-            batch_bytes += len(r.payload)
-            offset += len(r.payload)
-            rec_ends.append(offset)
-            rec_times.append(r.host_time)
-            if batch_bytes >= _BATCH:
-                decode_batch()
-        elif r.kind == rawlog.K_SESSION:
-            session = r.json()
+            if np.isfinite(r.host_time):
+                last_time = r.host_time
+            add_raw(r.payload, last_time)
+            continue
+        if r.kind == rawlog.K_SALVAGE or r.damaged:
+            # a damaged region: if it is not a (damaged) JSON record, its frames go to the decoder
+            if r.payload[:1] not in (b"{", b"[", b'"'):
+                add_raw(r.payload, last_time)
+            continue
+        if r.kind == rawlog.K_SESSION:
+            obj = _json_dict(r, "session", bad_json)
+            if obj is not None:
+                session_copies += 1
+                if not session:
+                    session = obj
         elif r.kind == rawlog.K_MARKER:
-            m = r.json()
-            m["host_time"] = r.host_time
-            host_markers.append(m)
+            m = _json_dict(r, "marker", bad_json)
+            if m is not None:
+                m["host_time"] = r.host_time
+                host_markers.append((offset, m))
         elif r.kind == rawlog.K_NOTE:
-            notes.update(r.json())
+            obj = _json_dict(r, "note", bad_json)
+            if obj is not None:
+                notes.update(obj)
         elif r.kind == rawlog.K_SYNC:
-            s = r.json()
-            host_sync.append((s.get("value", 0), s.get("sample"), r.host_time, s.get("kind", "received")))
+            sy = _json_dict(r, "sync", bad_json)
+            if sy is not None:
+                v = _num(sy.get("value"), 0)
+                smp = _num(sy.get("sample"))
+                host_sync.append((offset, int(v), None if smp is None else int(smp), r.host_time,
+                                  str(sy.get("kind", "received"))[:8]))
         elif r.kind == rawlog.K_LINK:
-            ev = r.json()
-            ev["host_time"] = r.host_time
-            link_events.append(ev)
-            if ev.get("state") == "lost":
-                decode_batch()
-                take(dec.reset_stream())
+            ev = _json_dict(r, "link", bad_json)
+            if ev is not None:
+                ev["host_time"] = r.host_time
+                link_events.append(ev)
+                if ev.get("state") == "lost":
+                    decode_batch()
+                    take(dec.reset_stream())
         elif r.kind == rawlog.K_END:
-            end_stats = r.json()
+            end_stats = _json_dict(r, "end", bad_json)
     decode_batch()
     take(dec.flush())
     if not session:
-        raise ValueError(f"{path}: no session header (file empty or not a recording)")
-    fs = float(session.get("fs") or 1000.0)
-    labels = list(session.get("labels") or [])
+        if not blocks:
+            raise RecordingError(f"{path}: no session header and no samples (file empty, cut short or not a recording)")
+        log.warning("%s: no readable session header; loading the samples with defaults (rate 1000 Hz unless "
+                    "measured, gain 24, channels CH1...)", path)
+    fs = _num(session.get("fs"))
+    fs = float(fs) if fs is not None and fs > 0 else 1000.0
+    labels = session.get("labels")
+    labels = [str(x) for x in labels] if isinstance(labels, list) else []
     # geometry
     nch = blocks[0].codes.shape[0] if blocks else len(labels) or 24
     nchips = blocks[0].status.shape[0] if blocks else max(1, nch // 8)
-    gains = np.asarray(session.get("gains") or [24.0] * nch, dtype=np.float64)
-    if gains.size != nch:
+    gains_in = session.get("gains")
+    try:
+        gains = np.asarray(gains_in if isinstance(gains_in, list) else [24.0] * nch, dtype=np.float64)
+    except (TypeError, ValueError):
+        gains = np.full(nch, 24.0)
+    if gains.size != nch or not np.all(np.isfinite(gains)) or np.any(gains <= 0):
         gains = np.full(nch, 24.0)
     if len(labels) != nch:
         labels = [f"CH{i + 1}" for i in range(nch)]
-    # place blocks by sample index
-    if blocks:
-        first = min(b.first_sample for b in blocks)
-        stop = max(b.stop_sample for b in blocks)
-    else:
-        first = stop = 0
-    n = stop - first
+    # arrival time of each block (the record that completed its first frame)
+    ends_arr = np.asarray(rec_ends, dtype=np.int64)
+    times_arr = np.asarray(rec_times, dtype=np.float64)
+    geometry_ok = [b.codes.shape[0] == nch for b in blocks]
+    if not all(geometry_ok):
+        log.warning("%d block(s) with another channel count than the first skipped", geometry_ok.count(False))
+    kept = [b for b, ok in zip(blocks, geometry_ok) if ok]
+    kept_idx = [i for i, ok in enumerate(geometry_ok) if ok]
+
+    def time_at(stream_end: int) -> float:
+        if not rec_ends:
+            return float("nan")
+        k = min(int(np.searchsorted(ends_arr, stream_end - 1, side="right")), ends_arr.size - 1)
+        return float(times_arr[k])
+
+    arrival = np.array([time_at(int(b.frame_end[0])) if b.frame_end is not None else np.nan for b in kept])
+    arrival_end = np.array([time_at(int(b.frame_end[-1])) if b.frame_end is not None else np.nan for b in kept])
+    pl = plan_segments(kept, arrival, fs if session else 2000.0, arrival_end=arrival_end)
+    n = pl.n_columns
     codes = np.zeros((nch, n), dtype=np.int32)
     status = np.zeros((nchips, n), dtype=np.uint32)
     have = np.zeros(n, dtype=bool)
     pts_s, pts_t, dev_s, dev_t = [], [], [], []
-    ends_arr = np.asarray(rec_ends, dtype=np.int64)
-    times_arr = np.asarray(rec_times, dtype=np.float64)
-    for b in blocks:
-        if b.codes.shape[0] != nch:
-            log.warning("block with %d channels in a %d-channel recording skipped", b.codes.shape[0], nch)
+    for k, b in enumerate(kept):
+        c0 = int(pl.columns[k])
+        if c0 < 0:
             continue
-        i0 = b.first_sample - first
-        codes[:, i0 : i0 + b.n] = b.codes
-        status[:, i0 : i0 + b.n] = b.status
-        have[i0 : i0 + b.n] = True
+        sk = int(pl.skip[k])
+        m = b.n - sk
+        codes[:, c0 : c0 + m] = b.codes[:, sk:]
+        status[:, c0 : c0 + m] = b.status[:, sk:]
+        have[c0 : c0 + m] = True
+        if pl.segment_of[k] != 0:
+            continue  # the clock fits use the first segment only (one device clock, one sample counter)
         if b.frame_end is not None and rec_ends:
-            k = np.minimum(np.searchsorted(ends_arr, b.frame_end - 1, side="right"), ends_arr.size - 1)
+            kk = np.minimum(np.searchsorted(ends_arr, b.frame_end - 1, side="right"), ends_arr.size - 1)
             pts_s.append(b.frame_first + b.frame_n - 1)
-            pts_t.append(times_arr[k])
+            pts_t.append(times_arr[kk])
         dev_s.append(b.frame_first)
         dev_t.append(b.device_time_us)
+    segments = pl.segments
+    first = segments[0].first_sample if segments else 0
     n_keep = _requested_length(notes.get("duration_samples"), first, n)
     if n_keep < n:  # samples sent after the requested duration (record(duration_s=...)): still in the raw file
         codes, status, have = codes[:, :n_keep], status[:, :n_keep], have[:n_keep]
+        segments = [replace(sg, stop=min(sg.stop, n_keep)) for sg in segments if sg.start < n_keep]
     gaps = _runs(~have)
     uv = np.empty((nch, 0)) if not data else codes * lsb_uv(gains)[:, None]
     if data and gaps:
         for a, b_ in gaps:
             uv[:, a:b_] = np.nan
-    clock = fit_clock(np.concatenate(pts_s), np.concatenate(pts_t), fs) if pts_s else None
+    clock = None
+    if pts_s:
+        ps, pt = np.concatenate(pts_s), np.concatenate(pts_t)
+        ok = np.isfinite(pt)
+        clock = fit_clock(ps[ok], pt[ok], fs) if ok.sum() >= 2 else None
     fs_measured = clock.fs if clock is not None else float("nan")
     if np.isfinite(fs_measured) and abs(fs_measured / fs - 1.0) > HOST_RATE_TOLERANCE:
         # not a sample rate: the source ran faster (or slower) than real time, e.g. sim://?realtime=0
@@ -610,20 +824,50 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
             slope = np.linalg.lstsq(A, dt.astype(np.float64), rcond=None)[0][0]
             fs_device = 1e6 / slope if slope > 0 else float("nan")
 
-    def t_of(sample_abs):
-        return float(clock.time_of(sample_abs)) if clock is not None else float("nan")
+    # which segment was current at a stream offset (host annotations) or after k blocks (device events)
+    seg_by_kept = pl.segment_of
+    kept_pos = np.asarray(kept_idx, dtype=np.int64)
+    block_end0 = np.array([int(b.frame_end[0]) if b.frame_end is not None else 0 for b in kept], dtype=np.int64)
+
+    def seg_at_offset(off: int) -> Segment | None:
+        if not segments:
+            return None
+        k = int(np.searchsorted(block_end0, off, side="right")) - 1
+        return segments[int(seg_by_kept[k])] if k >= 0 else segments[0]
+
+    def seg_for_event(n_blocks: int, sample: int) -> Segment | None:
+        if not segments:
+            return None
+        k = int(np.searchsorted(kept_pos, n_blocks, side="left")) - 1
+        cur = int(seg_by_kept[k]) if k >= 0 else 0
+        for j in range(cur, -1, -1):  # the latest segment (up to the current one) holding that sample
+            sg = segments[j]
+            if sg.first_sample <= sample <= sg.first_sample + (sg.stop - sg.start):
+                return sg
+        return segments[cur]
+
+    def col(seg: Segment | None, sample) -> int | None:
+        if sample is None:
+            return None
+        return int(sample) - first if seg is None else int(seg.column(int(sample)))
+
+    def t_of(seg: Segment | None, sample_abs: int) -> float:
+        if clock is None or (seg is not None and seg is not segments[0]):
+            return float("nan")
+        return float(clock.time_of(sample_abs))
 
     markers = []
-    for m in host_markers:
-        s = m.get("sample")
-        markers.append({**m, "sample": None if s is None else int(s) - first, "source": "host"})
-    sync_rows = [(int(v), (None if s is None else int(s) - first), float(t), str(k)) for v, s, t, k in host_sync]
-    for ev in device_events:
+    for off, m in host_markers:
+        smp = _num(m.get("sample"))
+        markers.append({**m, "sample": col(seg_at_offset(off), None if smp is None else int(smp)), "source": "host"})
+    sync_rows = [(v, col(seg_at_offset(off), s), float(t), k) for off, v, s, t, k in host_sync]
+    for nb, ev in device_events:
+        sg = seg_for_event(nb, ev.sample)
         if ev.kind == wire.EV_MARKER:
-            markers.append({"value": ev.value, "label": "", "sample": ev.sample - first, "source": "board",
-                            "host_time": t_of(ev.sample), "device_time_us": ev.device_time_us})
+            markers.append({"value": ev.value, "label": "", "sample": col(sg, ev.sample), "source": "board",
+                            "host_time": t_of(sg, ev.sample), "device_time_us": ev.device_time_us})
         elif ev.kind == wire.EV_DISPLAY:
-            sync_rows.append((int(ev.value), ev.sample - first, t_of(ev.sample), "sampled"))
+            sync_rows.append((int(ev.value), col(sg, ev.sample), t_of(sg, ev.sample), "sampled"))
     markers.sort(key=lambda m: (m["sample"] is None, m["sample"] or 0))
     sync = np.array([(v, -1 if s is None else s, t, k) for v, s, t, k in sync_rows], dtype=SYNC_DTYPE)
     if sync.size:
@@ -632,12 +876,19 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     stats.update({"file_" + k: v for k, v in report.__dict__.items()})
     stats["complete"] = end_stats is not None
     stats["samples_after_requested_end"] = n - n_keep
+    stats["session_header"] = bool(session)
+    stats["session_copies"] = session_copies
+    stats["segments"] = len(segments)
+    stats["repeated_blocks"] = pl.repeats
+    stats["gap_columns_cut"] = pl.gap_cut
+    if bad_json:
+        stats["bad_records"] = bad_json
     if end_stats is not None:
-        stats["writer"] = end_stats.get("stats", {})
+        stats["writer"] = end_stats.get("stats", {}) if isinstance(end_stats.get("stats"), dict) else {}
     return Recording(
         data=uv, codes=codes, status=status, fs=fs, fs_measured=fs_measured, fs_device=fs_device, labels=labels,
         gains=gains, gaps=gaps, markers=markers, sync=sync, info={**session, **notes}, stats=stats, first_sample=first,
-        clock=clock, link_events=link_events, device_logs=device_logs,
+        clock=clock, link_events=link_events, device_logs=device_logs, segments=segments,
     )
 
 

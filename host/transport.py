@@ -25,9 +25,12 @@ import time
 from abc import ABC, abstractmethod
 from urllib.parse import parse_qsl, urlsplit
 
+from perifacial.errors import InvalidArgument, PerifacialError
+
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "BadUrl",
     "LinkLost",
     "SerialTransport",
     "SimTransport",
@@ -44,12 +47,16 @@ PYSERIAL_SCHEMES = ("loop", "socket", "rfc2217", "spy", "hwgrep", "alt", "cp2110
 DEFAULT_BAUD = 921600  # ignored by USB CDC ports; the UART default of the board profiles
 
 
-class TransportError(OSError):
+class TransportError(OSError, PerifacialError):
     """Base class of transport failures (an ``OSError``, so generic handlers keep working)."""
 
 
 class TransportOpenError(TransportError):
     """The link could not be opened (no such port, refused connection, no such BLE device...)."""
+
+
+class BadUrl(TransportOpenError, InvalidArgument):
+    """The board URL itself is wrong (a port out of range, an unknown ``sim://`` option...): nothing was opened."""
 
 
 class LinkLost(TransportError):
@@ -58,10 +65,6 @@ class LinkLost(TransportError):
 
 def parse_query(query: str) -> dict[str, str]:
     return dict(parse_qsl(query, keep_blank_values=True))
-
-
-def _bool(v: str) -> bool:
-    return v.strip().lower() not in ("0", "false", "no", "off", "")
 
 
 class Transport(ABC):
@@ -175,20 +178,12 @@ class SimTransport(Transport):
 
 
 def _sim_options(query: str) -> dict:
-    opts: dict = {}
-    for k, v in parse_query(query).items():
-        if k in ("seed", "rate", "n_chips", "samples_per_frame"):
-            opts[k] = int(v)
-        elif k in ("realtime", "fast_shim"):
-            opts[k] = _bool(v)
-        elif k == "source":  # "none"/"0"/"false": no signal (device noise only); "synth": the default synthetic EMG
-            opts[k] = None if v.lower() in ("synth", "default", "") else False
-        else:
-            try:
-                opts[k] = float(v) if re.fullmatch(r"[-+0-9.eE]+", v) else v
-            except ValueError:
-                opts[k] = v
-    return opts
+    from perifacial.validate import check_board_url
+
+    try:
+        return check_board_url("sim://?" + query)
+    except InvalidArgument as exc:
+        raise BadUrl(str(exc)) from None
 
 
 class SerialTransport(Transport):
@@ -379,6 +374,12 @@ def open_transport(url: str, **kwargs) -> Transport:
     """
     if not url:
         raise TransportOpenError("empty board URL: give a port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim://")
+    from perifacial.validate import check_board_url
+
+    try:
+        check_board_url(url)  # port ranges, baud, sim:// options
+    except InvalidArgument as exc:
+        raise BadUrl(str(exc)) from None
     if _WIN_COM.match(url) or url.startswith("/") or url.startswith("\\\\"):
         return SerialTransport(url, url, **kwargs)
     parts = urlsplit(url)

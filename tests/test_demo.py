@@ -27,4 +27,5 @@ def test_demo_records_processes_and_scores(tmp_path, capsys):
 
 def test_demo_rejects_bad_length(capsys):
     assert main(["demo", "--seconds", "0"]) == 2
-    assert "--seconds must be positive" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--seconds" in err and "must be > 0" in err and len(err.strip().splitlines()) == 1

@@ -19,8 +19,10 @@ Signal source (``source``): what the electrodes see, sample j of the source feed
 The source is sampled at the rate given here; a later ``set_config`` of another rate keeps the source's rate.
 
 Fault injection for tests and HIL: ``stall(ms)`` (the main loop stops; DRDY keeps firing: ring overruns),
-``link_down(ms)`` (no peer: frames dropped and counted), ``set_electrode_open(channel)``, ``chain`` / ``hw`` / ``app``
-attributes. ``display_value`` is the emulated on-board digit display.
+``link_down(ms)`` (no peer: frames dropped and counted), ``reboot()`` (a brown-out or watchdog reset: the firmware
+starts over, stopped), ``reboot_at`` (virtual seconds; also a ``sim://?reboot_at=5`` URL option: reboot once then),
+``mute_at``/``mute_s`` (virtual seconds; URL options too: the link carries nothing from ``mute_at`` for ``mute_s``,
+a silent board), ``set_electrode_open(channel)``, ``chain`` / ``hw`` / ``app`` attributes. ``display_value`` is the emulated on-board digit display.
 """
 
 from __future__ import annotations
@@ -110,7 +112,8 @@ class VirtualBoard:
     def __init__(self, rate: int = 1000, seed: int = 0, source=None, clock_error_ppm: float = 0.0,
                  realtime: bool = False, board: str | dict = "pico2w", n_chips: int | None = None,
                  samples_per_frame: int = 10, source_units: str = "uV", link_buffer: int = DEFAULT_LINK_BUFFER,
-                 idle_us: int | None = 5000, fast_shim: bool = True, **shim_kw):
+                 idle_us: int | None = 5000, fast_shim: bool = True, reboot_at: float | None = None,
+                 mute_at: float | None = None, mute_s: float = 0.0, **shim_kw):
         """``fast_shim``: charge no virtual time per shim call (the shim's call_cost_us=0; SPI transfers and sleeps
         still take their time), which keeps a 60-minute session well faster than real time. ``idle_us``: the
         firmware's idle sleep per main-loop pass (virtual; 5 ms batches 5 samples per pass at 1 kSPS, well inside
@@ -144,6 +147,8 @@ class VirtualBoard:
         self.link = _LoopLink(link_buffer)
         self.display = NullDisplay()
         self.reboots = 0
+        self.reboot_at = None if reboot_at is None else float(reboot_at)  #: virtual s: reboot once then
+        self._mute = None if mute_at is None else (float(mute_at) * 1e6, (float(mute_at) + float(mute_s)) * 1e6)
         self._closed = False
         self._set_source(source, source_units)
         self._boot()
@@ -201,6 +206,15 @@ class VirtualBoard:
         self.link.to_board += data
 
     def _step(self) -> None:
+        if self.reboot_at is not None and self.hw.now_us >= self.reboot_at * 1e6:
+            self.reboot_at = None
+            self.reboot()
+            return
+        if self._mute is not None:
+            a, b = self._mute
+            self.link.up = not (a <= self.hw.now_us < b)
+            if self.hw.now_us >= b:
+                self._mute = None
         try:
             self.app.step()
             if self.app.exit_requested:
@@ -282,6 +296,13 @@ class VirtualBoard:
             self.run_for(ms)
         finally:
             self.link.up = True
+
+    def reboot(self) -> None:
+        """The board resets now (power glitch, watchdog): the firmware boots again and waits, stopped; bytes the
+        host had sent and not yet delivered are gone; what the board had already sent stays in the link."""
+        self.reboots += 1
+        self.link.to_board.clear()
+        self._boot()
 
     def set_electrode_open(self, channel: int, positive: bool = True, is_open: bool = True) -> None:
         self.chain.set_electrode_open(channel, positive=positive, is_open=is_open)

@@ -32,13 +32,14 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .display import MIN_FRAMES_PER_CHANGE, DisplayRateWarning, check_readable
+from perifacial.errors import PerifacialError
 
 log = logging.getLogger(__name__)
 
 MAD_TO_SIGMA = 1.4826
 
 
-class AmbiguousDigit(ValueError):
+class AmbiguousDigit(ValueError, PerifacialError):
     """A digit matches several counter values in the log (the display wrapped) and no fit can choose."""
 
 

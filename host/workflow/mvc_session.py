@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from perifacial.errors import PerifacialError
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class SimulatedParticipant:
         return x
 
 
-class DeadChannelError(ValueError):
+class DeadChannelError(ValueError, PerifacialError):
     """A channel showed no contraction in any movement (its name and numbers are in the message)."""
 
 

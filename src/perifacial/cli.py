@@ -13,6 +13,7 @@ import logging
 import sys
 
 from ._version import __version__
+from .errors import PerifacialError
 
 #: Modules that provide subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -32,12 +33,23 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-class CliError(Exception):
+class CliError(PerifacialError):
     """An error whose message is shown to the user as is (no traceback), with exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``perifacial CMD: error: MESSAGE (see perifacial CMD --help)``."""
+
+    def error(self, message: str):  # noqa: D102 - argparse API
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text) -> str:
+    return " ".join(str(text).split())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="perifacial",
         description=(
             "Record and analyse perifacial surface EMG (ADS1299 boards or the built-in virtual board sim://)."
@@ -45,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"perifacial {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of unexpected errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
@@ -53,7 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error, already printed on one line: its exit code (--help still exits)
+        if not exc.code:
+            raise
+        return exc.code if isinstance(exc.code, int) else 2
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     # --quiet: no log line per gap (every command still reports the gap totals)
@@ -64,12 +82,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(func(args) or 0)
-    except CliError as exc:
-        print(f"perifacial {args.command}: error: {exc}", file=sys.stderr)
+    except (PerifacialError, OSError) as exc:  # expected: bad input, missing file, link or disk trouble
+        if args.debug:
+            raise
+        print(f"perifacial {args.command}: error: {_describe(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"perifacial {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"perifacial {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with "
+              "--debug for the traceback and please report it)", file=sys.stderr)
+        return 3
+
+
+def _describe(exc: BaseException) -> str:
+    """One line: the library's message, or for a bare OSError its reason and file."""
+    if isinstance(exc, OSError) and not isinstance(exc, PerifacialError):
+        name = exc.filename
+        text = exc.strerror or str(exc)
+        return _one_line(f"{name}: {text}" if name else text)
+    return _one_line(exc)
 
 
 if __name__ == "__main__":  # pragma: no cover

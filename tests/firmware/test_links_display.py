@@ -11,6 +11,16 @@ import scenarios
 from perifacial.firmware import links, tm1637, wire
 
 
+def _until(cond, timeout: float = 30.0) -> bool:
+    """Poll ``cond`` until it holds; the timeout only ends a hang (no outcome depends on how long anything takes)."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 # -- USB CDC -------------------------------------------------------------------------------------------------------------
 class FakeStd:
     def __init__(self, data=b"", chunk=None):
@@ -96,22 +106,19 @@ def test_tcp_link_accepts_backpressure_and_reconnects():
     c = socket.socket()
     c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     c.connect(("127.0.0.1", port))
-    for _ in range(100):
-        if link.connected():
-            break
-        time.sleep(0.01)
-    assert link.connected() and link.accepts == 1
+    assert _until(link.connected) and link.accepts == 1
     link.conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     # host -> board
     c.sendall(b"hello")
     buf = bytearray(16)
     got = 0
-    for _ in range(100):
+
+    def read():
+        nonlocal got
         got = link.read_into(memoryview(buf))
-        if got:
-            break
-        time.sleep(0.01)
-    assert bytes(buf[:got]) == b"hello"
+        return got
+
+    assert _until(read) and bytes(buf[:got]) == b"hello"
     # board -> host: whole frames or nothing; a host that does not read fills the buffers -> busy, counted
     frame = wire.encode(wire.T_DATA, 0, bytes(822))
     sent = refused = 0
@@ -124,32 +131,30 @@ def test_tcp_link_accepts_backpressure_and_reconnects():
                 break
     assert refused > 5 and link.busy == refused
     c.setblocking(True)
-    c.settimeout(2)
+    c.settimeout(0.05)
     got = bytearray()
-    while len(got) < sent * len(frame):
+
+    def drained():
         link.service()
         try:
-            d = c.recv(1 << 16)
+            got.extend(c.recv(1 << 16))
         except socket.timeout:
-            break
-        got += d
+            pass
+        return len(got) >= sent * len(frame)
+
+    _until(drained)
     assert len(got) == sent * len(frame)
     assert all(wire.check(got, i * len(frame)) == len(frame) for i in range(sent))
     # the host disconnects: the link notices, counts, and accepts the next host
     c.close()
-    for _ in range(200):
+    def gone():
         link.read_into(memoryview(buf))
         link.write(frame)
-        if link.conn is None:
-            break
-        time.sleep(0.01)
-    assert link.conn is None and link.disconnects == 1
+        return link.conn is None
+
+    assert _until(gone) and link.disconnects == 1
     c2 = socket.create_connection(("127.0.0.1", port))
-    for _ in range(100):
-        if link.connected():
-            break
-        time.sleep(0.01)
-    assert link.accepts == 2
+    assert _until(link.connected) and link.accepts == 2
     c2.close()
     link.srv.close()
 

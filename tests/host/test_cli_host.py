@@ -6,7 +6,7 @@ import argparse
 import numpy as np
 import pytest
 
-from perifacial.cli import CliError
+from perifacial.errors import PerifacialError
 from perifacial.commands import devices, export, record
 
 
@@ -36,16 +36,16 @@ def test_export_all_formats(recording, capsys):
         assert out.exists() and out.stat().st_size > 0
     assert np.array_equal(np.load(recording.with_suffix(".npz"))["codes"], rec.codes)
     assert "24 channels" in capsys.readouterr().out
-    with pytest.raises(CliError, match="exists"):
+    with pytest.raises(PerifacialError, match="exists"):
         run("export", str(recording), "--to", "npz")
 
 
 def test_record_errors_are_user_errors(tmp_path, recording):
-    with pytest.raises(CliError, match="exists"):
+    with pytest.raises(PerifacialError, match="exists"):
         run("record", "sim://", "-o", str(recording), "--seconds", "1")
-    with pytest.raises(CliError, match="does not exist: is the board plugged in"):
+    with pytest.raises(PerifacialError, match="does not exist: is the board plugged in"):
         run("record", "/dev/ttyNOPE9", "-o", str(tmp_path / "x.pfr"), "--seconds", "1")
-    with pytest.raises(CliError, match="does not exist"):
+    with pytest.raises(PerifacialError, match="does not exist"):
         run("export", str(tmp_path / "none.pfr"), "--to", "csv")
 
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time as _walltime
 
 import pytest
 
@@ -362,8 +361,10 @@ def test_timer_schedule_reset_wdt_and_sys_modules():
     assert "machine" not in sys.modules or sys.modules["machine"] is not hw.machine
 
 
-# --- speed ------------------------------------------------------------------------------------------------------------------
-def test_faster_than_real_time(driver_cls):
+# --- a long virtual run -----------------------------------------------------------------------------------------------------
+def test_five_virtual_seconds_run_clean(driver_cls):
+    """5 s of virtual acquisition: every frame, no overwritten sample, no datasheet violation. (How fast the virtual
+    board runs is a speed claim: it is not asserted here, see bench/; tests never depend on wall-clock time.)"""
     import numpy as np
 
     hw = SimHardware(PROFILE)
@@ -371,11 +372,8 @@ def test_faster_than_real_time(driver_cls):
     d = driver_cls(install(hw), hw.time, PROFILE)
     d.boot()
     d.configure(chset=0x60)
-    t0 = _walltime.perf_counter()
     d.run(5.0)
-    wall = _walltime.perf_counter() - t0
     assert len(d.frames) > 4900 and hw.chain.overwritten == 0 and hw.violations == []
-    assert wall < 5.0, "the virtual board must run faster than real time ({:.2f} s for 5 s)".format(wall)
 
 
 # --- the real MicroPython runtime --------------------------------------------------------------------------------------------

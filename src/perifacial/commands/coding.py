@@ -45,7 +45,14 @@ def run_export(args: argparse.Namespace) -> int:
     out = args.output or args.events.with_name(args.events.name.replace(".events.csv", "") + ".coding.csv")
     if out.exists() and not args.overwrite:
         raise CliError(f"{out} exists: choose another name or pass --overwrite")
-    rows = read_events_csv(args.events)
+    try:
+        rows = read_events_csv(args.events)
+    except (ValueError, KeyError, UnicodeDecodeError) as exc:  # csv.Error is not a ValueError
+        raise CliError(f"{args.events}: not an events table from perifacial process ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - csv.Error and friends: a file of the wrong kind
+        if type(exc).__module__ not in ("_csv", "csv"):
+            raise
+        raise CliError(f"{args.events}: not an events table from perifacial process ({exc})") from None
     if rows and "onset_frame" not in rows[0]:
         raise CliError(f"{args.events}: not an events table from perifacial process (no onset_frame column)")
     n = export_for_coder(rows, out)

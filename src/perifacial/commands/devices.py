@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..validate import nonneg_float_arg
+
 BLE_HINT = "finding BLE boards needs bleak: pip install 'perifacial[ble]'"
 
 
@@ -13,7 +15,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         description="List serial ports (with USB ids) and, where Bluetooth works, BLE boards advertising the "
                     "perifacial service. sim:// (the virtual board) is always available.",
     )
-    p.add_argument("--ble-seconds", type=float, default=3.0, help="BLE scan time (0 = skip BLE)")
+    p.add_argument("--ble-seconds", type=nonneg_float_arg, default=3.0, help="BLE scan time (0 = skip BLE)")
     p.add_argument("--all", action="store_true", help="also list ports without a USB id")
     p.set_defaults(func=run)
     return p

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..cli import CliError
+from ..validate import check_input_file, check_output_file
 
 FORMATS = ("bdf", "csv", "npz")
 
@@ -35,11 +36,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.file.exists():
         raise CliError(f"{args.file} does not exist")
-    out = args.output or args.file.with_suffix("." + args.to)
-    targets = [out] + ([export.csv_sidecar(out)] if args.to == "csv" else [])
-    for t in targets:
-        if t.exists() and not args.overwrite:
-            raise CliError(f"{t} exists: choose another name with -o or pass --overwrite")
+    check_input_file(args.file, what="FILE")
+    out = check_output_file(args.output or args.file.with_suffix("." + args.to), overwrite=args.overwrite,
+                            what="-o")
+    if args.to == "csv":
+        check_output_file(export.csv_sidecar(out), overwrite=args.overwrite, what="-o (its markers table)")
     try:
         rec = load(args.file)
     except ValueError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..cli import CliError
+from ..validate import check_board_url, mains_arg, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -21,8 +22,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("url", metavar="URL", help="board: /dev/ttyACM0, tcp://HOST:PORT, ble://NAME or sim://")
     p.add_argument("--raw", action="store_true", help="start with raw traces instead of envelopes")
-    p.add_argument("--window", type=float, default=10.0, help="seconds shown (10)")
-    p.add_argument("--notch", type=float, default=None, metavar="HZ", help="mains notch in the envelope chain")
+    p.add_argument("--window", type=positive_float_arg, default=10.0, help="seconds shown (10)")
+    p.add_argument("--notch", type=mains_arg, default=None, metavar="HZ", help="mains notch in the envelope chain")
     p.add_argument("--headless", type=str, default=None, metavar="PNG",
                    help="no window: draw the view into PNG (written when the monitor stops; works without a display)")
     p.add_argument("--iterations", type=int, default=None, metavar="N",
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.window <= 1:
         raise CliError("--window must be > 1 s")
+    check_board_url(args.url)
     if args.headless is None:
         backend = _gui_backend()
         if backend is None:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from ..cli import CliError
+from ..validate import (check_board_url, check_output_file, mains_arg, nonneg_float_arg, positive_float_arg,
+                        positive_int_arg)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -27,15 +29,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--participant", default="", help="participant ID stored in the calibration")
     p.add_argument("--yes", action="store_true", help="start without waiting for Enter (unattended, tests)")
     p.add_argument("--overwrite", action="store_true", help="replace the output files if they exist")
-    p.add_argument("--notch", type=float, default=None, metavar="HZ", help="mains notch in the envelope chain")
-    p.add_argument("--min-ratio", type=float, default=5.0,
+    p.add_argument("--notch", type=mains_arg, default=None, metavar="HZ", help="mains notch in the envelope chain")
+    p.add_argument("--min-ratio", type=positive_float_arg, default=5.0,
                    help="a channel responds if its peak exceeds this x its resting noise floor (5)")
     g = p.add_argument_group("timing (seconds)")
-    g.add_argument("--baseline", type=float, default=5.0, help="initial rest (5)")
-    g.add_argument("--prepare", type=float, default=3.0, help="announcement + countdown per movement (3)")
-    g.add_argument("--contract", type=float, default=3.0, help="each maximal contraction (3)")
-    g.add_argument("--rest", type=float, default=3.0, help="rest after each contraction (3)")
-    g.add_argument("--repetitions", type=int, default=3, help="repetitions per movement (3)")
+    g.add_argument("--baseline", type=positive_float_arg, default=5.0, help="initial rest (5)")
+    g.add_argument("--prepare", type=nonneg_float_arg, default=3.0, help="announcement + countdown per movement (3)")
+    g.add_argument("--contract", type=positive_float_arg, default=3.0, help="each maximal contraction (3)")
+    g.add_argument("--rest", type=positive_float_arg, default=3.0, help="rest after each contraction (3)")
+    g.add_argument("--repetitions", type=positive_int_arg, default=3, help="repetitions per movement (3)")
     p.set_defaults(func=run)
     return p
 
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from perifacial.host.transport import TransportError
     from perifacial.host.workflow.mvc_session import DeadChannelError, MvcProtocol, format_response_table, run_mvc_session
 
-    out: Path = args.output
+    out: Path = check_output_file(args.output, overwrite=args.overwrite, what="-o")
+    check_board_url(args.url)
     raw = out.with_name(out.name[:-5] + ".pfr" if out.name.endswith(".json") else out.name + ".pfr")
     for f in (out, raw):
         if f.exists() and not args.overwrite:

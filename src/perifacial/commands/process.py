@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..cli import CliError
+from ..validate import check_input_file, check_output_dir, mains_arg, positive_float_arg, positive_int_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -23,15 +24,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("recordings", nargs="+", type=Path, metavar="RECORDING", help="recording file(s) (.pfr)")
     p.add_argument("--mvc", type=Path, default=None, help="MVC calibration (perifacial mvc) for %% MVC and iEMG")
-    p.add_argument("--video-fps", type=float, default=30.0, help="video frame rate for the frame columns (30)")
+    p.add_argument("--video-fps", type=positive_float_arg, default=30.0, help="video frame rate for the frame columns (30)")
     p.add_argument("--sync-observations", type=Path, default=None, metavar="CSV",
                    help="(frame, digit) observations from the video (perifacial sync) for exact frames; "
                         "without it frames assume the video started with the recording")
-    p.add_argument("--notch", type=float, default=None, metavar="HZ", help="mains notch (50 or 60) and harmonics")
+    p.add_argument("--notch", type=mains_arg, default=None, metavar="HZ", help="mains notch (50 or 60) and harmonics")
     p.add_argument("--ica", action="store_true", help="unmix each region with FastICA before the envelope")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: beside each file)")
     p.add_argument("--no-figures", action="store_true", help="tables only")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="recordings processed in parallel processes (1)")
+    p.add_argument("-j", "--jobs", type=positive_int_arg, default=1, help="recordings processed in parallel processes (1)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
     return p
@@ -60,14 +61,30 @@ def _one(path: Path, mvc, opts, out, quiet: bool) -> dict:
     return process_file(path, mvc, opts, out, _progress(path.name, quiet))
 
 
+def _check_mvc(path: Path) -> None:
+    """The --mvc file must be a calibration written by `perifacial mvc` (read it now, not after the envelopes)."""
+    from perifacial.dsp.mvc import MvcCalibration
+
+    check_input_file(path, what="--mvc")
+    try:
+        MvcCalibration.load(path)
+    except ValueError as exc:
+        raise CliError(f"--mvc {path}: not a calibration file from `perifacial mvc` ({exc})") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from perifacial.host.workflow.process import ProcessOptions
 
+    from perifacial.host.rawlog import looks_like_rawlog
+
     for p in args.recordings:
-        if not p.exists():
-            raise CliError(f"{p}: no such recording")
-    if args.mvc is not None and not args.mvc.exists():
-        raise CliError(f"--mvc {args.mvc}: no such file")
+        check_input_file(p, what="recording", noun="recording")
+        if not looks_like_rawlog(p):
+            raise CliError(f"{p}: not a recording from `perifacial record` (.pfr)")
+    if args.mvc is not None:
+        _check_mvc(args.mvc)
+    if args.sync_observations is not None:
+        check_input_file(args.sync_observations, what="--sync-observations")
     if args.video_fps <= 0:
         raise CliError("--video-fps must be positive")
     if args.notch is not None and args.notch <= 0:
@@ -75,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise CliError("-j must be >= 1")
     if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
+        check_output_dir(args.out, what="--out")
     opts = ProcessOptions(notch=args.notch, ica=args.ica, video_fps=args.video_fps,
                           observations=str(args.sync_observations) if args.sync_observations else None,
                           figures=not args.no_figures, mains_hz=args.notch or 50.0)
@@ -106,11 +123,15 @@ def run(args: argparse.Namespace) -> int:
     for p, r in results:
         if isinstance(r, Exception):
             failures += 1
-            print(f"{p}: failed: {r}", file=sys.stderr)
+            if len(results) > 1:
+                print(f"{p}: failed: {r}", file=sys.stderr)
             continue
         c = r["counts"]
         print(f"{p}: {c['expressions']} expressions ({c['ME']} ME, {c['MaE']} MaE), "
               f"{r['gaps']['count']} gaps -> {r['files'].get('events')}")
+    if failures and len(results) == 1:
+        p, msg = results[0][0], str(results[0][1])
+        raise CliError(msg if str(p) in msg else f"{p}: {msg}")
     if failures and failures == len(results):
         raise CliError("no recording could be processed")
     return 1 if failures else 0

@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..cli import CliError
+from ..validate import check_board_url, check_output_file, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -22,8 +23,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("url", metavar="URL",
                    help="board: /dev/ttyACM0, COM3, tcp://HOST:PORT, ble://NAME, or sim://?seed=1&realtime=0")
     p.add_argument("-o", "--output", required=True, type=Path, help="recording file to create (.pfr)")
-    p.add_argument("--seconds", type=float, default=None, help="samples to record, in seconds at the nominal rate "
-                   "(default: until Ctrl-C)")
+    p.add_argument("--seconds", type=positive_float_arg, default=None, help="length of the recording, in seconds "
+                   "at the nominal rate, gaps and silences included (default: until Ctrl-C)")
+    p.add_argument("--silence", type=positive_float_arg, default=2.0, metavar="S",
+                   help="a started board that sends nothing for S seconds (or says it rebooted) is reported and "
+                        "re-armed; the silence is a gap (2)")
+    p.add_argument("--max-silence", type=positive_float_arg, default=None, metavar="S",
+                   help="fail (exit 2, file kept) instead when the board is silent for S seconds")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     p.add_argument("--rate", type=int, choices=(500, 1000, 2000), default=None, help="set the sample rate first")
     p.add_argument("--gain", type=int, choices=(1, 2, 4, 6, 8, 12, 24), default=None, help="set every channel's gain first")
@@ -53,13 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from perifacial.host.board import BoardError, BoardTimeout, open_board
     from perifacial.host.transport import TransportError
 
-    out: Path = args.output
-    if out.exists() and not args.overwrite:
-        raise CliError(f"{out} exists: choose another name or pass --overwrite")
-    if not out.parent.exists():
-        raise CliError(f"folder {out.parent} does not exist")
-    if args.seconds is not None and args.seconds <= 0:
-        raise CliError("--seconds must be positive")
+    out: Path = check_output_file(args.output, overwrite=args.overwrite, what="-o")
+    check_board_url(args.url)
+    if args.seconds is not None and args.seconds * 500 < 1:
+        raise CliError(f"--seconds {args.seconds:g} is shorter than one sample")
     display = _open_display(args.display)
     outlet = None
     try:
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             except Exception as exc:  # noqa: BLE001 - liblsl missing or no network
                 raise CliError(f"--lsl: cannot start an LSL outlet ({exc}); pip install 'perifacial[lsl]'") from exc
         summary = board.record(out, duration_s=args.seconds, display=display, progress=not args.quiet,
-                               overwrite=args.overwrite)
+                               overwrite=args.overwrite, silence_s=args.silence, max_silence_s=args.max_silence)
     except (TransportError, BoardTimeout, BoardError) as exc:
         raise CliError(f"{exc} (what was received so far is in {out})") from exc
     finally:
@@ -95,4 +98,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"{out}: {summary.samples} samples ({summary.samples / board.fs:.1f} s at {board.fs:g} Hz), "
           f"{len(summary.gaps)} gaps ({lost} samples lost), {st['crc_errors']} CRC errors, "
           f"{summary.reconnects} reconnects")
-    return 0 if not summary.gaps else 1
+    for ev in summary.events:
+        what = "board rebooted; acquisition re-armed" if ev["event"] == "reboot" else "board silent; start sent"
+        print(f"{out}: {what} at {ev['clock']:.1f} s ({ev['detail']}); the silence is a gap")
+    if summary.segments > 1:
+        print(f"{out}: {summary.segments} acquisition segments, {summary.silent_samples} samples of silence between "
+              "them (load() returns them all; Recording.segments)")
+    return 0 if not summary.gaps and not summary.events else 1

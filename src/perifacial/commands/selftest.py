@@ -6,6 +6,7 @@ import json
 import sys
 
 from ..cli import CliError
+from ..validate import check_board_url, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -24,11 +25,11 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="board: a serial port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim:// "
                         "(the virtual board)")
     p.add_argument("--json", action="store_true", help="print the full result as JSON instead of the table")
-    p.add_argument("--seconds", type=float, default=3.0,
+    p.add_argument("--seconds", type=positive_float_arg, default=3.0,
                    help="length of the continuity/rate stream in seconds (default 3)")
     p.add_argument("--no-board-selftest", action="store_true",
                    help="skip the firmware's own self-test command (host-side checks only)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a command's answer (default 5)")
+    p.add_argument("--timeout", type=positive_float_arg, default=5.0, help="seconds to wait for a command's answer (default 5)")
     p.set_defaults(func=run)
     return p
 
@@ -52,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from perifacial.host.selftest import run_selftest
     from perifacial.host.transport import TransportError
 
-    if args.seconds <= 0:
-        raise CliError("--seconds must be positive")
+    check_board_url(args.url)
     progress = None if args.json else (lambda msg: print(f"... {msg}", file=sys.stderr, flush=True))
     try:
         result = run_selftest(args.url, stream_seconds=args.seconds, board_selftest=not args.no_board_selftest,
