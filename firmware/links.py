@@ -21,6 +21,11 @@ ETIMEDOUT = const(110)
 EINPROGRESS = const(115)
 ENOMEM = const(12)
 
+try:
+    from .auth import Handshake, LINE_MAX
+except ImportError:
+    from auth import Handshake, LINE_MAX  # type: ignore[no-redef]
+
 
 class Staged:
     """A fixed transmit buffer that whole frames go into and a subclass drains (TCP, BLE)."""
@@ -132,52 +137,147 @@ class UsbLink:
         return {"type": "usb", "busy": self.busy, "short_writes": self.short_writes}
 
 
-class TcpLink(Staged):
-    """Wi-Fi TCP server: one client at a time, non-blocking, accepts again after a disconnect."""
+AUTH_TIMEOUT_MS = const(2000)  # an unauthenticated connection is closed after this long
+KEEPALIVE_MS = const(3000)  # the owner is dropped after this long without a byte from it (host keepalive: 1 s)
+MAX_PENDING = const(2)  # connections authenticating at once; more are closed on accept (counted)
 
-    def __init__(self, port=4242, socket_mod=None, tx_size=16384):
+
+class TcpLink(Staged):
+    """Wi-Fi TCP server with one authenticated owner (see auth.py and WIRE.md "Authentication").
+
+    Every connection first gets a challenge; until it answers with the pairing key's HMAC it gets nothing else and
+    what it sends is never parsed as commands. Unanswered challenges are closed after ``auth_timeout_ms``. A second
+    host that authenticates while an owner is connected is refused, unless the owner has sent nothing for
+    ``keepalive_ms`` (the owner is dropped after that time anyway). ``auth`` and ``time_mod`` are set by the App
+    (``attach``); without a pairing key every connection is told UNPAIRED and closed.
+    """
+
+    def __init__(self, port=4242, socket_mod=None, tx_size=16384, host="0.0.0.0", auth_timeout_ms=AUTH_TIMEOUT_MS,
+                 keepalive_ms=KEEPALIVE_MS):
         Staged.__init__(self, tx_size)
         if socket_mod is None:
             import socket as socket_mod  # type: ignore[no-redef]
         self.socket = socket_mod
         s = socket_mod.socket(socket_mod.AF_INET, socket_mod.SOCK_STREAM)
         s.setsockopt(socket_mod.SOL_SOCKET, socket_mod.SO_REUSEADDR, 1)
-        s.bind(socket_mod.getaddrinfo("0.0.0.0", port)[0][-1])
-        s.listen(1)
+        s.bind(socket_mod.getaddrinfo(host, port)[0][-1])
+        s.listen(2)
         s.setblocking(False)
         self.srv = s
         self.port = port
         self.conn = None
         self.accepts = 0
         self.disconnects = 0
+        self.auth = None
+        self.time = None
+        self.auth_timeout_ms = auth_timeout_ms
+        self.keepalive_ms = keepalive_ms
+        self.pending = []  # [socket, Handshake, t_accept_ms]
+        self.t_rx = 0
+        self._hbuf = bytearray(LINE_MAX)
 
-    def _accept(self):
+    def attach(self, auth, time_mod):
+        """Called by the App: the pairing state and the clock (ticks_ms) the timeouts use."""
+        self.auth = auth
+        self.time = time_mod
+
+    def _close(self, c, line=None):
+        if line is not None:
+            try:
+                c.send(line)
+            except OSError:
+                pass
+        try:
+            c.close()
+        except OSError:
+            pass
+
+    def _poll(self):
+        """Accept, run the handshakes, apply the timeouts. Cheap when nothing happens (one failing accept)."""
+        auth = self.auth
+        t = self.time
+        if auth is None or t is None:
+            return
+        now = t.ticks_ms()
+        if self.conn is not None and t.ticks_diff(now, self.t_rx) > self.keepalive_ms:
+            auth.silent_drops += 1
+            self._drop()
         try:
             c, _ = self.srv.accept()
         except OSError:
+            c = None
+        if c is not None:
+            self.accepts += 1
+            if len(self.pending) >= MAX_PENDING:
+                auth.overflow += 1
+                self._close(c)
+            else:
+                c.setblocking(False)
+                hs = Handshake(auth)
+                if hs.key is None:
+                    auth.unpaired += 1
+                    self._close(c, hs.hello())
+                else:
+                    try:
+                        c.send(hs.hello())
+                        self.pending.append([c, hs, now])
+                    except OSError:
+                        self._close(c)
+        if not self.pending:
             return
-        c.setblocking(False)
-        try:
-            c.setsockopt(self.socket.IPPROTO_TCP, self.socket.TCP_NODELAY, 1)
-        except (AttributeError, OSError):
-            pass
-        self.conn = c
-        self.tx_n = 0
-        self.accepts += 1
+        keep = []
+        for p in self.pending:
+            c, hs, t0 = p
+            verdict = None
+            try:
+                n = c.recv_into(self._hbuf) if hasattr(c, "recv_into") else c.readinto(self._hbuf)
+                if n == 0:
+                    self._close(c)
+                    continue
+                if n:
+                    verdict = hs.feed(memoryview(self._hbuf)[:n])
+            except OSError as e:
+                if not (e.args and e.args[0] in (EAGAIN, ETIMEDOUT, EINPROGRESS)):
+                    self._close(c)
+                    continue
+            if verdict is None:
+                if t.ticks_diff(now, t0) > self.auth_timeout_ms:
+                    auth.timeouts += 1
+                    self._close(c, b"DENIED timeout\n")
+                else:
+                    keep.append(p)
+            elif not verdict:
+                auth.wrong_key += 1
+                self._close(c, b"DENIED wrong key\n")
+            elif self.conn is not None:
+                # the owner is alive (it would have been dropped above otherwise): never displaced
+                auth.busy += 1
+                self._close(c, b"DENIED busy: another host owns this board\n")
+            else:
+                try:
+                    c.send(hs.welcome())
+                except OSError:
+                    self._close(c)
+                    continue
+                try:
+                    c.setsockopt(self.socket.IPPROTO_TCP, self.socket.TCP_NODELAY, 1)
+                except (AttributeError, OSError):
+                    pass
+                auth.accepted += 1
+                self.conn = c
+                self.tx_n = 0
+                self.t_rx = now
+        self.pending = keep
 
     def _drop(self):
         if self.conn is not None:
-            try:
-                self.conn.close()
-            except OSError:
-                pass
+            self._close(self.conn)
         self.conn = None
         self.disconnects += 1
         self._discard()
 
     def connected(self):
-        if self.conn is None:
-            self._accept()
+        self._poll()
         return self.conn is not None
 
     def service(self):
@@ -194,11 +294,10 @@ class TcpLink(Staged):
         self._consume(k or 0)
 
     def read_into(self, mv):
-        if self.conn is None:
-            self._accept()
-            if self.conn is None:
-                return 0
+        self._poll()
         c = self.conn
+        if c is None:
+            return 0
         try:
             if hasattr(c, "recv_into"):
                 n = c.recv_into(mv)
@@ -214,6 +313,9 @@ class TcpLink(Staged):
         if n == 0:  # orderly close by the peer
             self._drop()
             return 0
+        t = self.time
+        if t is not None:
+            self.t_rx = t.ticks_ms()
         return n
 
     def stats(self):
@@ -222,6 +324,9 @@ class TcpLink(Staged):
         d["port"] = self.port
         d["accepts"] = self.accepts
         d["disconnects"] = self.disconnects
+        d["pending"] = len(self.pending)
+        if self.auth is not None:
+            d["auth"] = self.auth.stats()
         return d
 
 
