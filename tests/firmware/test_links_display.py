@@ -8,7 +8,7 @@ import time
 import pytest
 
 import scenarios
-from perifacial.firmware import links, tm1637, wire
+from perifacial.firmware import auth, links, tm1637, wire
 
 
 # -- USB CDC -------------------------------------------------------------------------------------------------------------
@@ -89,17 +89,57 @@ def _free_port():
     return p
 
 
+class _WallTicks:
+    """ticks_ms for the link's timeouts on real sockets (generous: nothing here waits that long)."""
+
+    def ticks_ms(self):
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+
+def _authenticate(link, c, key):
+    """Answer the link's challenge on client socket ``c`` (the host side, as perifacial.host.pairing does it)."""
+    import hashlib
+    import hmac
+
+    c.settimeout(0.01)
+    line = b""
+    for _ in range(500):
+        link.connected()
+        try:
+            line += c.recv(200)
+        except socket.timeout:
+            pass
+        if line.endswith(b"\n"):
+            break
+    _, bid, nb = line.strip().split(b" ")
+    nh = b"2" * 32
+    c.sendall(nh + b" " + hmac.new(key, auth.host_msg(bid, nb, nh), hashlib.sha256).hexdigest().encode() + b"\n")
+    ok = b""
+    for _ in range(500):
+        link.connected()
+        try:
+            ok += c.recv(200)
+        except socket.timeout:
+            pass
+        if ok.endswith(b"\n"):
+            break
+    assert ok.startswith(b"OK ")
+
+
 def test_tcp_link_accepts_backpressure_and_reconnects():
     port = _free_port()
-    link = links.TcpLink(port, tx_size=4096)
+    link = links.TcpLink(port, tx_size=4096, host="127.0.0.1")
+    a = auth.Auth(auth.MemStore(), "t")
+    a.pair(bytes(32).hex())
+    link.attach(a, _WallTicks())
     assert not link.connected()
     c = socket.socket()
     c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     c.connect(("127.0.0.1", port))
-    for _ in range(100):
-        if link.connected():
-            break
-        time.sleep(0.01)
+    _authenticate(link, c, bytes(32))
     assert link.connected() and link.accepts == 1
     link.conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     # host -> board
@@ -145,11 +185,8 @@ def test_tcp_link_accepts_backpressure_and_reconnects():
         time.sleep(0.01)
     assert link.conn is None and link.disconnects == 1
     c2 = socket.create_connection(("127.0.0.1", port))
-    for _ in range(100):
-        if link.connected():
-            break
-        time.sleep(0.01)
-    assert link.accepts == 2
+    _authenticate(link, c2, bytes(32))
+    assert link.connected() and link.accepts == 2
     c2.close()
     link.srv.close()
 
