@@ -372,7 +372,7 @@ class App:
             f.status_errors,
             self.bad_commands,
             self.disp_value & 0xFFFFFFFF,
-            (1 if self.running else 0) | (2 if self.bench else 0),
+            (wire.STATUS_RUNNING if self.running else 0) | (wire.STATUS_BENCH if self.bench else 0),
         )
 
     def leave(self):

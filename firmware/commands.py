@@ -176,6 +176,7 @@ class Commands:
         out["lost_ring_full"] = app.acq.lost_full
         out["rx_discarded"] = app.rx_discarded
         out["link_connected"] = bool(app.link.connected())
+        out["running"] = vals[8] & wire.STATUS_RUNNING
         out["bench"] = app.bench
         out["auth"] = app.auth.stats()
         return out
