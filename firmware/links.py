@@ -22,9 +22,9 @@ EINPROGRESS = const(115)
 ENOMEM = const(12)
 
 try:
-    from .auth import Handshake, LINE_MAX
+    from .auth import Handshake, LINE_MAX, hmac_sha256
 except ImportError:
-    from auth import Handshake, LINE_MAX  # type: ignore[no-redef]
+    from auth import Handshake, LINE_MAX, hmac_sha256  # type: ignore[no-redef]
 
 
 class Staged:
@@ -331,8 +331,14 @@ class TcpLink(Staged):
 
 
 # BLE: a UART-like GATT service. The host writes commands to RX; the board notifies frames on TX in MTU-sized
-# chunks (the byte stream is the same as over USB; the host reassembles). Notification buffers that run out
-# (NimBLE ENOMEM) make the link busy: nothing is dropped silently, the ring absorbs it or counts overruns.
+# chunks (the byte stream is the same as over USB; the host reassembles). The session starts with the same
+# challenge-response as TCP (auth.py), because LE pairing/bonding is not available on every port (MicroPython
+# documents it for NimBLE on STM32/Unix; see firmware/README.md "BLE security"): where the port accepts
+# config(bond=..., le_secure=..., mitm=..., io=...) the characteristics also require an encrypted, authenticated link
+# (LE Secure Connections, passkey derived from the pairing key, so the USB-paired host knows it).
+# Notifications are paced by a token bucket (notify_per_s, burst NOTIFY_BURST): the stack never holds more than a
+# burst of pending notifications (BTstack copies each one to the heap), whatever the central does; the rest waits in
+# the fixed staging buffer, and a central slower than the stream ends as counted ring overruns (STATUS `overruns`).
 BLE_SERVICE = "6e400001-b5a3-f393-e0a9-e50e24dcca9e"
 BLE_RX = "6e400002-b5a3-f393-e0a9-e50e24dcca9e"
 BLE_TX = "6e400003-b5a3-f393-e0a9-e50e24dcca9e"
@@ -340,14 +346,30 @@ _IRQ_CENTRAL_CONNECT = const(1)
 _IRQ_CENTRAL_DISCONNECT = const(2)
 _IRQ_GATTS_WRITE = const(3)
 _IRQ_MTU_EXCHANGED = const(21)
+_IRQ_ENCRYPTION_UPDATE = const(28)
+_IRQ_PASSKEY_ACTION = const(31)
+_PASSKEY_ACTION_DISPLAY = const(3)
+_IO_DISPLAY_ONLY = const(0)
 _FLAG_WRITE = const(0x0008)
 _FLAG_WRITE_NO_RESPONSE = const(0x0004)
 _FLAG_NOTIFY = const(0x0010)
 _FLAG_READ = const(0x0002)
+_FLAG_READ_ENCRYPTED = const(0x0200)
+_FLAG_READ_AUTHENTICATED = const(0x0400)
+_FLAG_WRITE_ENCRYPTED = const(0x1000)
+_FLAG_WRITE_AUTHENTICATED = const(0x2000)
+NOTIFY_BURST = const(8)
+
+
+def ble_passkey(key, board_id):
+    """The 6-digit LE passkey both sides derive from the pairing key (no display needed on the board)."""
+    d = hmac_sha256(key, b"perifacial-ble-passkey " + board_id)
+    return ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) % 1000000
 
 
 class BleLink(Staged):
-    def __init__(self, name="perifacial", bluetooth_mod=None, tx_size=8192, notify_per_s=200, mtu=247):
+    def __init__(self, name="perifacial", bluetooth_mod=None, tx_size=8192, notify_per_s=200, mtu=247,
+                 auth_timeout_ms=AUTH_TIMEOUT_MS):
         """``notify_per_s``: notifications the link can sustain (connection-interval bound; measured per board).
 
         The link's capacity estimate is (mtu - 3) x notify_per_s bytes/s; `can_carry` compares a stream's needs
@@ -363,21 +385,50 @@ class BleLink(Staged):
             self.ble.config(mtu=mtu)
         except (ValueError, OSError):
             pass
+        # LE Secure Connections bonding where the port has it; else the challenge-response alone guards the link
+        self.le_security = True
+        try:
+            self.ble.config(bond=True, le_secure=True, mitm=True, io=_IO_DISPLAY_ONLY)
+        except (ValueError, OSError, TypeError):
+            self.le_security = False
         self.ble.irq(self._irq)
         uuid = bluetooth_mod.UUID
+        rx_flags = _FLAG_WRITE | _FLAG_WRITE_NO_RESPONSE
+        tx_flags = _FLAG_READ | _FLAG_NOTIFY
+        if self.le_security:
+            rx_flags |= _FLAG_WRITE_ENCRYPTED | _FLAG_WRITE_AUTHENTICATED
+            tx_flags |= _FLAG_READ_ENCRYPTED | _FLAG_READ_AUTHENTICATED
+        self.rx_flags = rx_flags
         svc = (uuid(BLE_SERVICE), (
-            (uuid(BLE_TX), _FLAG_READ | _FLAG_NOTIFY),
-            (uuid(BLE_RX), _FLAG_WRITE | _FLAG_WRITE_NO_RESPONSE),
+            (uuid(BLE_TX), tx_flags),
+            (uuid(BLE_RX), rx_flags),
         ))
         ((self.h_tx, self.h_rx),) = self.ble.gatts_register_services((svc,))
         self.ble.gatts_set_buffer(self.h_rx, 512, True)
         self.rx = bytearray(1024)
         self.rx_n = 0
+        self.rx_overflow = 0  # bytes written by the central that did not fit (counted, never grown)
         self.conn = None
         self.mtu = 23
         self.notify_per_s = notify_per_s
         self.name = name
+        self.auth = None
+        self.time = None
+        self.auth_timeout_ms = auth_timeout_ms
+        self.hs = None  # the connection's Handshake until it succeeds
+        self.authed = False
+        self.t_conn = 0
+        self.tokens = NOTIFY_BURST
+        self.t_tokens = 0
+        self.throttled = 0  # service() passes that stopped for want of notification tokens
+        self.enomem = 0  # notifications the stack refused (out of buffers)
+        self.encrypted = False
         self._advertise()
+
+    def attach(self, auth, time_mod):
+        self.auth = auth
+        self.time = time_mod
+        self.t_tokens = time_mod.ticks_ms()
 
     def _advertise(self):
         nm = self.name.encode()
@@ -389,8 +440,14 @@ class BleLink(Staged):
             self.conn = data[0]
             self.mtu = 23
             self.tx_n = 0
+            self.rx_n = 0
+            self.authed = False
+            self.encrypted = False
+            self.hs = None  # made in read_into (not in the IRQ: it allocates)
         elif event == _IRQ_CENTRAL_DISCONNECT:
             self.conn = None
+            self.authed = False
+            self.hs = None
             self._discard()
             self._advertise()
         elif event == _IRQ_GATTS_WRITE:
@@ -400,11 +457,65 @@ class BleLink(Staged):
                 if self.rx_n + n <= len(self.rx):
                     self.rx[self.rx_n : self.rx_n + n] = v
                     self.rx_n += n
+                else:
+                    self.rx_overflow += n
         elif event == _IRQ_MTU_EXCHANGED:
             self.mtu = data[1]
+        elif event == _IRQ_ENCRYPTION_UPDATE:
+            self.encrypted = bool(data[1]) and bool(data[2])
+        elif event == _IRQ_PASSKEY_ACTION:
+            a = self.auth
+            if data[1] == _PASSKEY_ACTION_DISPLAY and a is not None and a.key is not None:
+                self.ble.gap_passkey(data[0], data[1], ble_passkey(a.key, a.board_id))
+            else:
+                self.ble.gap_passkey(data[0], data[1], 0)  # no key: pairing fails
+
+    def _kick(self, line):
+        Staged.write(self, line)
+        try:
+            self.service()
+            self.ble.gap_disconnect(self.conn)
+        except (OSError, TypeError):
+            pass
+
+    def _handshake(self):
+        """Run the challenge-response on what the central wrote; True once the session is authenticated."""
+        a = self.auth
+        t = self.time
+        if self.conn is None or a is None or t is None:
+            return False
+        if self.authed:
+            return True
+        if self.hs is None:
+            self.hs = Handshake(a)
+            self.t_conn = t.ticks_ms()
+            if self.hs.key is None:
+                a.unpaired += 1
+                self._kick(self.hs.hello())
+                return False
+            Staged.write(self, self.hs.hello())
+        verdict = None
+        if self.rx_n:
+            k = self.rx_n
+            verdict = self.hs.feed(memoryview(self.rx)[:k])
+            self.rx_n = 0  # handshake bytes never reach the App
+        if verdict is None:
+            if t.ticks_diff(t.ticks_ms(), self.t_conn) > self.auth_timeout_ms:
+                a.timeouts += 1
+                self._kick(b"DENIED timeout\n")
+            return False
+        if not verdict:
+            a.wrong_key += 1
+            self._kick(b"DENIED wrong key\n")
+            return False
+        Staged.write(self, self.hs.welcome())
+        a.accepted += 1
+        self.authed = True
+        self.hs = None
+        return True
 
     def connected(self):
-        return self.conn is not None
+        return self._handshake()
 
     def capacity(self):
         """Estimated bytes/s the link carries at the negotiated MTU."""
@@ -416,18 +527,34 @@ class BleLink(Staged):
     def service(self):
         if self.conn is None:
             return
+        t = self.time
+        if t is not None:
+            now = t.ticks_ms()
+            dt = t.ticks_diff(now, self.t_tokens)
+            if dt > 0:
+                add = dt * self.notify_per_s // 1000
+                if add:
+                    self.tokens = self.tokens + add if self.tokens + add < NOTIFY_BURST else NOTIFY_BURST
+                    self.t_tokens = now
         chunk = self.mtu - 3
         while self.tx_n:
+            if t is not None and self.tokens <= 0:
+                self.throttled += 1
+                return
             k = chunk if self.tx_n > chunk else self.tx_n
             try:
                 # gatts_notify(conn_handle, value_handle, data) per the MicroPython docs; the 1.29 stubs omit
                 # conn_handle
                 self.ble.gatts_notify(self.conn, self.h_tx, self.txv[:k])  # pyright: ignore[reportCallIssue]
             except OSError:
+                self.enomem += 1
                 return  # out of notification buffers (ENOMEM): stays staged, retried next loop
+            self.tokens -= 1
             self._consume(k)
 
     def read_into(self, mv):
+        if not self._handshake():
+            return 0
         n = self.rx_n
         if not n:
             return 0
@@ -442,4 +569,11 @@ class BleLink(Staged):
         d["type"] = "ble"
         d["mtu"] = self.mtu
         d["capacity_bytes_per_s"] = self.capacity()
+        d["le_security"] = self.le_security
+        d["encrypted"] = self.encrypted
+        d["throttled"] = self.throttled
+        d["enomem"] = self.enomem
+        d["rx_overflow"] = self.rx_overflow
+        if self.auth is not None:
+            d["auth"] = self.auth.stats()
         return d

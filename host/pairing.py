@@ -28,7 +28,7 @@ from perifacial.host.transport import TransportOpenError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AuthError", "KEYS_DIR_ENV", "KEY_ENV", "authenticate", "keys_dir", "key_path", "load_key", "new_key",
+__all__ = ["AuthError", "KEYS_DIR_ENV", "KEY_ENV", "authenticate", "ble_passkey", "keys_dir", "key_path", "load_key", "new_key",
            "pair", "save_key"]
 
 KEYS_DIR_ENV = "PERIFACIAL_KEYS_DIR"
@@ -153,3 +153,9 @@ def authenticate(read_line: Callable[[float], bytes], write: Callable[[bytes], N
                         "another device may be answering at this address")
     log.info("%s: authenticated session with board %s", url, board_id)
     return board_id
+
+
+def ble_passkey(key: bytes, board_id: str) -> int:
+    """The 6-digit LE passkey the board uses when bonding (derived from the pairing key; enter it when the OS asks)."""
+    d = hmac.new(key, b"perifacial-ble-passkey " + board_id.encode(), hashlib.sha256).digest()
+    return int.from_bytes(d[:4], "big") % 1000000

@@ -353,3 +353,63 @@ print("RESULT " + __import__("json").dumps(out))
     assert res["hs"] == [None, True, False, 32, "OK "]
     # the board's nonce really is fresh entropy: 16 bytes as hex
     binascii.unhexlify(res["nb"])
+
+
+# -- Wi-Fi join at boot: backoff, never a raise to the REPL ------------------------------------------------------------
+class FakeWlan:
+    def __init__(self, fail_attempts):
+        self.fail = fail_attempts
+        self.attempts = 0
+        self.up = False
+
+    def active(self, on):
+        pass
+
+    def connect(self, ssid, pw):
+        self.attempts += 1
+        if self.attempts > self.fail:
+            self.up = True
+
+    def disconnect(self):
+        pass
+
+    def isconnected(self):
+        return self.up
+
+    def ifconfig(self):
+        return ("192.168.1.50", "255.255.255.0", "192.168.1.1", "8.8.8.8")
+
+
+class FakeNetwork:
+    STA_IF = 0
+
+    def __init__(self, fail):
+        self.wlan = FakeWlan(fail)
+
+    def WLAN(self, which):
+        return self.wlan
+
+
+class SleepClock(Clock):
+    def __init__(self):
+        Clock.__init__(self)
+        self.sleeps = []
+
+    def sleep_ms(self, ms):
+        self.sleeps.append(ms)
+        self.ms += ms
+
+
+def test_wifi_join_retries_with_backoff_until_the_network_is_there():
+    from perifacial.firmware import wifi
+
+    net = FakeNetwork(fail=8)
+    clk = SleepClock()
+    logs = []
+    ip = wifi.join(net, "lab", "pw", clk, attempt_ms=1000, log=logs.append)
+    assert ip == "192.168.1.50" and net.wlan.attempts == 9
+    backoffs = [s for s in clk.sleeps if s != 100]
+    assert backoffs == [1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]  # doubling, capped at 60 s
+    assert len(logs) == 8 and "attempt 8" in logs[-1]
+    with pytest.raises(OSError, match="after 2 attempts"):
+        wifi.join(FakeNetwork(fail=5), "lab", "pw", SleepClock(), attempt_ms=300, max_attempts=2)
