@@ -386,11 +386,12 @@ class BleLink(Staged):
         except (ValueError, OSError):
             pass
         # LE Secure Connections bonding where the port has it; else the challenge-response alone guards the link
-        self.le_security = True
-        try:
-            self.ble.config(bond=True, le_secure=True, mitm=True, io=_IO_DISPLAY_ONLY)
-        except (ValueError, OSError, TypeError):
-            self.le_security = False
+        self.le_security = hasattr(self.ble, "gap_passkey")
+        if self.le_security:
+            try:
+                self.ble.config(bond=True, le_secure=True, mitm=True, io=_IO_DISPLAY_ONLY)
+            except (ValueError, OSError, TypeError):
+                self.le_security = False
         self.ble.irq(self._irq)
         uuid = bluetooth_mod.UUID
         rx_flags = _FLAG_WRITE | _FLAG_WRITE_NO_RESPONSE
@@ -465,16 +466,19 @@ class BleLink(Staged):
             self.encrypted = bool(data[1]) and bool(data[2])
         elif event == _IRQ_PASSKEY_ACTION:
             a = self.auth
+            answer = getattr(self.ble, "gap_passkey", None)  # absent where the port has no LE pairing (rp2 stubs)
+            if answer is None:
+                return
             if data[1] == _PASSKEY_ACTION_DISPLAY and a is not None and a.key is not None:
-                self.ble.gap_passkey(data[0], data[1], ble_passkey(a.key, a.board_id))
+                answer(data[0], data[1], ble_passkey(a.key, a.board_id))
             else:
-                self.ble.gap_passkey(data[0], data[1], 0)  # no key: pairing fails
+                answer(data[0], data[1], 0)  # no key: pairing fails
 
     def _kick(self, line):
         Staged.write(self, line)
         try:
             self.service()
-            self.ble.gap_disconnect(self.conn)
+            self.ble.gap_disconnect(self.conn)  # pyright: ignore[reportArgumentType]
         except (OSError, TypeError):
             pass
 

@@ -28,8 +28,8 @@ from perifacial.host.transport import TransportOpenError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AuthError", "KEYS_DIR_ENV", "KEY_ENV", "authenticate", "ble_passkey", "keys_dir", "key_path", "load_key", "new_key",
-           "pair", "save_key"]
+__all__ = ["AuthError", "KEYS_DIR_ENV", "KEY_ENV", "authenticate", "ble_passkey", "keys_dir", "key_path", "load_key",
+           "new_key", "pair", "read_line_from", "save_key"]
 
 KEYS_DIR_ENV = "PERIFACIAL_KEYS_DIR"
 KEY_ENV = "PERIFACIAL_KEY"
@@ -107,6 +107,17 @@ def pair(board, remote_admin: bool = False) -> tuple[str, Path]:
 def _how_to_pair(board_id: str, url: str) -> str:
     return (f"pair it over USB first: `perifacial pair /dev/ttyACM0` (or COMx) with board {board_id} plugged in, "
             f"or give the key with {url.split('?')[0]}?key=HEX or ${KEY_ENV}")
+
+
+def read_line_from(read: Callable[[int, float], bytes], deadline: float, url: str) -> bytes:
+    """One handshake line from a transport's ``read(n, timeout)`` (byte by byte: frames follow the line)."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or len(line) > 200:
+            raise TransportOpenError(f"{url}: no authentication line from the board in time (got {bytes(line)[:60]!r})")
+        line += read(1, left)
+    return bytes(line)
 
 
 def authenticate(read_line: Callable[[float], bytes], write: Callable[[bytes], None], url: str,

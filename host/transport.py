@@ -326,27 +326,22 @@ class TcpTransport(Transport):
         except OSError as exc:
             raise TransportOpenError(f"could not connect to {self.host}:{self.port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        from perifacial.host.pairing import authenticate
+        from perifacial.host.pairing import authenticate, read_line_from
+
+        def recv1(n: int, timeout: float) -> bytes:
+            sock.settimeout(max(timeout, 1e-3))
+            try:
+                b = sock.recv(1)
+            except socket.timeout:
+                return b""
+            except OSError as exc:
+                raise TransportOpenError(f"{self.url}: connection lost during authentication ({exc})") from exc
+            if not b:
+                raise TransportOpenError(f"{self.url}: the board closed the connection during authentication")
+            return b
 
         def read_line(deadline: float) -> bytes:
-            line = bytearray()
-            while not line.endswith(b"\n"):
-                left = deadline - time.monotonic()
-                if left <= 0 or len(line) > 200:
-                    raise TransportOpenError(f"{self.url}: no authentication challenge from the board within "
-                                             f"{self.connect_timeout:g} s: is this a perifacial board?")
-                sock.settimeout(left)
-                try:
-                    b = sock.recv(1)
-                except socket.timeout:
-                    continue
-                except OSError as exc:
-                    raise TransportOpenError(f"{self.url}: connection lost during authentication ({exc})") from exc
-                if not b:
-                    raise TransportOpenError(f"{self.url}: the board closed the connection during authentication "
-                                             f"(after {bytes(line)[:80]!r})")
-                line += b
-            return bytes(line)
+            return read_line_from(recv1, deadline, self.url)
 
         try:
             self.board_id = authenticate(read_line, sock.sendall, self.url, self.key, timeout=self.connect_timeout)
