@@ -140,6 +140,7 @@ class UsbLink:
 AUTH_TIMEOUT_MS = const(2000)  # an unauthenticated connection is closed after this long
 KEEPALIVE_MS = const(3000)  # the owner is dropped after this long without a byte from it (host keepalive: 1 s)
 MAX_PENDING = const(2)  # connections authenticating at once; more are closed on accept (counted)
+ACCEPT_EVERY_MS = const(50)  # how often an owned link looks for new connections
 
 
 class TcpLink(Staged):
@@ -174,6 +175,7 @@ class TcpLink(Staged):
         self.keepalive_ms = keepalive_ms
         self.pending = []  # [socket, Handshake, t_accept_ms]
         self.t_rx = 0
+        self.t_accept = 0
         self._hbuf = bytearray(LINE_MAX)
 
     def attach(self, auth, time_mod):
@@ -202,10 +204,15 @@ class TcpLink(Staged):
         if self.conn is not None and t.ticks_diff(now, self.t_rx) > self.keepalive_ms:
             auth.silent_drops += 1
             self._drop()
-        try:
-            c, _ = self.srv.accept()
-        except OSError:
-            c = None
+        c = None
+        if self.conn is None or t.ticks_diff(now, self.t_accept) >= ACCEPT_EVERY_MS:
+            # with an owner, look for newcomers only every ACCEPT_EVERY_MS: a failing non-blocking accept allocates
+            # an OSError on MicroPython, which the streaming loop should not pay every pass
+            self.t_accept = now
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                c = None
         if c is not None:
             self.accepts += 1
             if len(self.pending) >= MAX_PENDING:

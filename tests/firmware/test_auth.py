@@ -211,7 +211,7 @@ class Rig:
 
     def owner(self, key=KEY):
         c = self.net.connect()
-        self.loop(1)
+        self.loop(1, ms=links.ACCEPT_EVERY_MS)  # an owned link looks for newcomers every ACCEPT_EVERY_MS
         hello = c.take()
         c.send(_answer(hello, key))
         self.loop(1)
@@ -221,7 +221,7 @@ class Rig:
 def test_unauthenticated_client_gets_nothing_and_its_bytes_are_never_read():
     r = Rig()
     c = r.net.connect()
-    r.loop(1)
+    r.loop(1, ms=links.ACCEPT_EVERY_MS)
     assert c.take().startswith(b"PFAUTH1 board-7 ")
     cmd = wire.encode(wire.T_COMMAND, 0, b'{"id":1,"cmd":"stop"}')
     c.send(cmd)
@@ -235,7 +235,7 @@ def test_unauthenticated_client_gets_nothing_and_its_bytes_are_never_read():
 def test_silent_squatter_is_closed_after_the_auth_timeout_and_never_blocks_the_owner():
     r = Rig()
     squat = r.net.connect()
-    r.loop(1)
+    r.loop(1, ms=links.ACCEPT_EVERY_MS)
     c = r.owner()
     assert r.link.conn is c.peer and c.take().startswith(b"OK ")
     r.loop(1, ms=r.link.auth_timeout_ms + 1)
@@ -252,7 +252,7 @@ def test_wrong_key_and_replayed_response_are_refused_and_counted():
     bad = r.owner(key=bytes(32))
     assert bad.take().endswith(b"DENIED wrong key\n") and bad.peer.closed and r.link.conn is None
     c = r.net.connect()
-    r.loop(1)
+    r.loop(1, ms=links.ACCEPT_EVERY_MS)
     recorded = _answer(c.take(), KEY)
     c.send(recorded)
     r.loop(1)
@@ -261,7 +261,7 @@ def test_wrong_key_and_replayed_response_are_refused_and_counted():
     r.loop(1)
     assert r.link.conn is None
     replay = r.net.connect()
-    r.loop(1)
+    r.loop(1, ms=links.ACCEPT_EVERY_MS)
     replay.take()
     replay.send(recorded)
     r.loop(1)
@@ -278,7 +278,7 @@ def test_second_host_refused_while_owner_alive_and_waiting_connection_never_take
     assert r.link.conn is c1.peer
     # a connection waits (no key), then the owner drops: the waiter gets no data, ever
     waiter = r.net.connect()
-    r.loop(1)
+    r.loop(1, ms=links.ACCEPT_EVERY_MS)
     hello = waiter.take()
     c1.close()
     r.loop(5)
@@ -301,7 +301,7 @@ def test_silent_owner_is_dropped_after_keepalive_timeout_and_the_next_host_gets_
 def test_unpaired_board_refuses_every_connection_and_handshake_slots_are_bounded():
     r = Rig(key=None)
     c = r.net.connect()
-    r.loop(1)
+    r.loop(1, ms=links.ACCEPT_EVERY_MS)
     assert c.take() == b"PFAUTH1 board-7 UNPAIRED\n" and c.peer.closed and r.auth.unpaired == 1
     r2 = Rig()
     conns = [r2.net.connect() for _ in range(links.MAX_PENDING + 2)]
