@@ -8,6 +8,7 @@ import time
 import pytest
 
 import scenarios
+from test_auth import Clock
 from perifacial.firmware import auth, links, tm1637, wire
 
 
@@ -104,28 +105,23 @@ def _authenticate(link, c, key):
     import hashlib
     import hmac
 
+    def line():
+        got = b""
+        for _ in range(500):
+            link.connected()
+            try:
+                got += c.recv(200)
+            except socket.timeout:
+                pass
+            if got.endswith(b"\n"):
+                break
+        return got
+
     c.settimeout(0.01)
-    line = b""
-    for _ in range(500):
-        link.connected()
-        try:
-            line += c.recv(200)
-        except socket.timeout:
-            pass
-        if line.endswith(b"\n"):
-            break
-    _, bid, nb = line.strip().split(b" ")
+    _, bid, nb = line().strip().split(b" ")
     nh = b"2" * 32
     c.sendall(nh + b" " + hmac.new(key, auth.host_msg(bid, nb, nh), hashlib.sha256).hexdigest().encode() + b"\n")
-    ok = b""
-    for _ in range(500):
-        link.connected()
-        try:
-            ok += c.recv(200)
-        except socket.timeout:
-            pass
-        if ok.endswith(b"\n"):
-            break
+    ok = line()
     assert ok.startswith(b"OK ")
 
 
@@ -250,17 +246,6 @@ class FakeBluetooth:
         return s
 
 
-class _Ticks:
-    def __init__(self):
-        self.ms = 0
-
-    def ticks_ms(self):
-        return self.ms
-
-    def ticks_diff(self, a, b):
-        return a - b
-
-
 BLE_KEY = bytes(range(100, 132))
 
 
@@ -271,7 +256,7 @@ def _ble(notify_per_s=100, reject_security=False, key=BLE_KEY):
     a = auth.Auth(auth.MemStore(), "ble-1")
     if key is not None:
         a.pair(key.hex())
-    clk = _Ticks()
+    clk = Clock()
     link.attach(a, clk)
     return bt, link, a, clk
 
