@@ -145,3 +145,50 @@ def test_handshake_vs_streaming_under_micropython(ratios, pytestconfig):
     r = ratios.add("auth under MicroPython (wasm)", "framing 1 s at 2000 SPS", fr_us * 1e-6, hs_us * 1e-6, goal=1.0,
                    note="%.2f ms per handshake, %.2f ms per streamed second" % (hs_us / 1e3, fr_us / 1e3))
     print(f"\nMicroPython: one handshake {hs_us / 1e3:.3f} ms; framing one second {fr_us / 1e3:.3f} ms; ratio {r:.1f}")
+
+
+RP2_SCRIPT = """
+import time
+_KEY = bytes(range(32))
+_A = Auth(MemStore({"key": binascii.hexlify(_KEY).decode()}), "e6614104032f5a2b")
+_P = hmac_pads(_KEY)
+ans = []
+for i in range(4):
+    hs = Handshake(_A)
+    _, bid, nb = hs.hello().strip().split(b" ")
+    nh = b"5" * 32
+    ans.append((hs, nh + b" " + binascii.hexlify(hmac_with_pads(_P, host_msg(bid, nb, nh))) + b"\\n"))
+t0 = time.ticks_us()
+for i in range(4):
+    Handshake(_A).hello()
+t1 = time.ticks_us()
+for hs, a in ans:
+    assert hs.feed(a)
+    hs.welcome()
+t2 = time.ticks_us()
+print("RESULT", time.ticks_diff(t1, t0) / 4, time.ticks_diff(t2, t1) / 4)
+"""
+
+
+def test_handshake_on_the_emulated_rp2040(ratios, pytestconfig, tmp_path):
+    """The board's side of a handshake on the real MicroPython rp2 build in rp2040js (cycle-level, a lower bound for
+    silicon). Needs an rp2emu folder with node_modules: $PERIFACIAL_RP2EMU (a copy of ../shared/rp2emu after
+    `npm ci`). The budget it is compared with: one 2000 SPS sample period, 500 us."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    emu = Path(os.environ.get("PERIFACIAL_RP2EMU", ""))
+    if _timing_off(pytestconfig) or not (emu / "node_modules").is_dir():
+        return
+    script = tmp_path / "auth_cost.py"
+    script.write_text((Path(auth.__file__).read_text()) + "\n" + RP2_SCRIPT)
+    out = subprocess.run(["node", "run.mjs", str(script)], cwd=emu, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    hello_us, verify_us = [float(x) for x in [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")][-1]
+                           .split()[1:]]
+    total = hello_us + verify_us
+    ratios.add_absolute("auth on emulated RP2040 (board side, per session)", total * 1e-6, 0.005,
+                        note="nonce+challenge %.0f us, verify+OK %.0f us = %.1f sample periods at 2000 SPS" % (
+                            hello_us, verify_us, total / 500))
+    print(f"\nrp2emu: challenge {hello_us:.0f} us, verify+OK {verify_us:.0f} us, total {total / 1e3:.2f} ms")
