@@ -197,3 +197,27 @@ def test_cli_serve_then_record_tcp_has_zero_gaps(keys, tmp_path):
     finally:
         proc.terminate()
         proc.wait(DEADLINE)
+
+
+def test_record_warns_about_bench_mode_and_header_says_so(served, tmp_path, capsys):
+    from perifacial.cli import main
+    from perifacial.host.recording import load
+
+    served.board.app.bench = True  # set over USB before the board went on the network (bench is USB-only)
+    out = tmp_path / "bench.pfr"
+    rc = main(["record", served.url, "-o", str(out), "--seconds", "0.5", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "BENCH mode" in err and served.board_id in err and "No participant" in err
+    assert load(out).info["board"]["bench"] is True
+
+
+def test_cli_pair_over_usb_only(keys, capsys):
+    from perifacial.cli import main
+
+    assert main(["pair", "tcp://127.0.0.1:9"]) == 2
+    assert "USB only" in capsys.readouterr().err
+    assert main(["pair", "sim://?seed=9"]) == 0  # the in-process virtual board stands for a USB-attached one
+    out = capsys.readouterr().out
+    assert "paired board sim-pico2w-9" in out
+    path = keys / "sim-pico2w-9.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(load_key("sim-pico2w-9")) == 32
