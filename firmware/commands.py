@@ -268,14 +268,16 @@ class Commands:
         if on:
             self._local_only("bench mode")
         app = self.app
-        if not on and app.config["lead_off"]:
+        lo = app.config["lead_off"]
+        if not on and lo:
+            was = app.bench
+            app.bench = False
             try:
-                interlock_off = app.bench
-                app.bench = False
-                app.check_leadoff(app.config["lead_off"]["current_na"])
+                app.check_leadoff(lo["current_na"])
             except ValueError as e:
-                app.bench = interlock_off
-                raise CommandError("configured lead-off is over the limit without bench mode: " + e.args[0])
+                app.bench = was
+                raise CommandError("the configured lead-off is over the limit without bench mode (set_config "
+                                   "lead_off=null first): " + e.args[0])
         app.bench = on
         return {"bench": app.bench}
 
