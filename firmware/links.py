@@ -201,9 +201,6 @@ class TcpLink(Staged):
         if auth is None or t is None:
             return
         now = t.ticks_ms()
-        if self.conn is not None and t.ticks_diff(now, self.t_rx) > self.keepalive_ms:
-            auth.silent_drops += 1
-            self._drop()
         c = None
         if self.conn is None or t.ticks_diff(now, self.t_accept) >= ACCEPT_EVERY_MS:
             # with an owner, look for newcomers only every ACCEPT_EVERY_MS: a failing non-blocking accept allocates
@@ -312,11 +309,11 @@ class TcpLink(Staged):
                 n = c.readinto(mv)
         except OSError as e:
             if e.args and e.args[0] in (EAGAIN, ETIMEDOUT, EINPROGRESS):
-                return 0
+                return self._silent()
             self._drop()
             return 0
         if n is None:  # MicroPython: no data on a non-blocking socket
-            return 0
+            return self._silent()
         if n == 0:  # orderly close by the peer
             self._drop()
             return 0
@@ -324,6 +321,16 @@ class TcpLink(Staged):
         if t is not None:
             self.t_rx = t.ticks_ms()
         return n
+
+    def _silent(self):
+        """Nothing to read: drop the owner once it has been silent for keepalive_ms. Checked only after a read
+        found the socket empty, so a main loop that was busy (a long self-test) never mistakes its own delay for
+        the host's silence: the keepalives sent meanwhile are read first."""
+        t = self.time
+        if t is not None and self.auth is not None and t.ticks_diff(t.ticks_ms(), self.t_rx) > self.keepalive_ms:
+            self.auth.silent_drops += 1
+            self._drop()
+        return 0
 
     def stats(self):
         d = Staged.stats(self)

@@ -413,3 +413,15 @@ def test_wifi_join_retries_with_backoff_until_the_network_is_there():
     assert len(logs) == 8 and "attempt 8" in logs[-1]
     with pytest.raises(OSError, match="after 2 attempts"):
         wifi.join(FakeNetwork(fail=5), "lab", "pw", SleepClock(), attempt_ms=300, max_attempts=2)
+
+
+def test_a_busy_board_does_not_mistake_its_own_delay_for_a_silent_owner():
+    """A long command (self-test: seconds in app.collect, no link polling) while the host kept sending keepalives:
+    the keepalives are read first, the owner stays."""
+    r = Rig()
+    c = r.owner()
+    c.send(b"ping-1")
+    r.clock.ms += 3 * r.link.keepalive_ms  # the main loop was busy that long
+    c.send(b"ping-2")
+    r.loop(1)
+    assert r.link.conn is c.peer and r.auth.silent_drops == 0 and r.rx.endswith(b"ping-1ping-2")
