@@ -8,14 +8,18 @@
 # relative import in a top-level module raises ImportError on both MicroPython ("can't perform relative import")
 # and CPython, so the fallback runs exactly where it should (checked under MicroPython by tests/firmware).
 try:
+    from . import interlock
     from . import wire
+    from .auth import Auth, FileStore
     from .acquire import Acquirer
     from .ads1299 import ADS1299, ADSError, MUX_NAMES
     from .commands import Commands
     from .framer import Framer, MAX_SAMPLES_PER_FRAME
     from .tm1637 import NullDisplay
 except ImportError:
+    import interlock  # type: ignore[no-redef]
     import wire  # type: ignore[no-redef]
+    from auth import Auth, FileStore  # type: ignore[no-redef]
     from acquire import Acquirer  # type: ignore[no-redef]
     from ads1299 import ADS1299, ADSError, MUX_NAMES  # type: ignore[no-redef]
     from commands import Commands  # type: ignore[no-redef]
@@ -31,6 +35,17 @@ for _k in MUX_NAMES:
 HEARTBEAT_MS = 1000
 RX_SIZE = 4096
 RX_TIMEOUT_MS = 500  # a partial command frame older than this is dropped (resynchronise on what follows)
+LOCAL_LINKS = ("usb", "sim")  # links where physical access is the proof: pair, bench, repl, reboot
+
+
+def _board_id(machine):
+    """Hex of the MCU's unique id (flash/eFuse serial), or "unknown" where the port has none."""
+    try:
+        import binascii
+
+        return binascii.hexlify(machine.unique_id()).decode()
+    except (AttributeError, ImportError):
+        return "unknown"
 
 
 def default_config(n_ch):
@@ -77,7 +92,9 @@ def _check_bool(b):
 class App:
     VERSION = VERSION
 
-    def __init__(self, profile, machine, time, link, display=None, link_name="usb"):
+    def __init__(self, profile, machine, time, link, display=None, link_name="usb", store=None, montage=None):
+        """``store``: where the pairing key lives (auth.FileStore("/auth.json") by default); ``montage``: the
+        montage dict (hardware/montage.json) the lead-off interlock maps inputs to electrodes with."""
         self.profile = profile
         self.machine = machine
         self.time = time
@@ -110,6 +127,12 @@ class App:
         self.framer = Framer(self.acq, link, self.n_chips, self.config["samples_per_frame"])
         self.display = display if display is not None else NullDisplay()
         self.commands = Commands(self)
+        self.auth = Auth(store if store is not None else FileStore(), profile.get("board_id") or _board_id(machine))
+        attach = getattr(link, "attach", None)
+        if attach is not None:
+            attach(self.auth, time)
+        self.montage = montage
+        self.bench = False  # lead-off interlock off (no participant); set over USB only, reported in STATUS
         self.rx = bytearray(RX_SIZE)
         self.rx_n = 0
         self.rx_discarded = 0
@@ -216,6 +239,9 @@ class App:
                 new[k] = v
             else:
                 raise ValueError("unknown setting %r (known: %s)" % (k, ", ".join(sorted(cfg))))
+        lo = new["lead_off"]
+        if lo:
+            self.check_leadoff(lo["current_na"], new["enabled"], new["srb1"])
         self.config = new
         try:
             self.apply_config()
@@ -223,6 +249,16 @@ class App:
             self.config = cfg
             raise ValueError(e.args[0])
         self.framer.set_samples_per_frame(new["samples_per_frame"])
+
+    def local_link(self):
+        return self.link_name in LOCAL_LINKS
+
+    def check_leadoff(self, current_na, enabled=None, srb1=None):
+        """Raise ValueError (naming the electrode and the current) if lead-off at ``current_na`` per input would put
+        more than interlock.LIMIT_NA through any electrode, unless bench mode is on."""
+        cfg = self.config
+        p, n = interlock.electrode_map(self.montage, self.n_chips * 8, cfg["srb1"] if srb1 is None else srb1)
+        interlock.check(p, n, cfg["enabled"] if enabled is None else enabled, current_na, self.bench)
 
     # -- acquisition ----------------------------------------------------------------------------------------------------
     def _irq_on(self):
@@ -336,7 +372,7 @@ class App:
             f.status_errors,
             self.bad_commands,
             self.disp_value & 0xFFFFFFFF,
-            1 if self.running else 0,
+            (wire.STATUS_RUNNING if self.running else 0) | (wire.STATUS_BENCH if self.bench else 0),
         )
 
     def leave(self):

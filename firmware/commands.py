@@ -35,6 +35,9 @@ class Commands:
             "marker": self.marker,
             "reboot": self.reboot,
             "repl": self.repl,
+            "ping": self.ping,
+            "pair": self.pair,
+            "bench": self.bench,
         }
         self.names = sorted(self.table)
 
@@ -96,6 +99,9 @@ class Commands:
             "link": app.link_name,
             "hard_irq": app.hard_irq,
             "fault": app.fault,
+            "board_id": app.auth.board_id.decode(),
+            "paired": app.auth.key is not None,
+            "bench": app.bench,
         }
 
     def version(self, msg):
@@ -170,6 +176,9 @@ class Commands:
         out["lost_ring_full"] = app.acq.lost_full
         out["rx_discarded"] = app.rx_discarded
         out["link_connected"] = bool(app.link.connected())
+        out["running"] = vals[8] & wire.STATUS_RUNNING
+        out["bench"] = app.bench
+        out["auth"] = app.auth.stats()
         return out
 
     def registers(self, msg):
@@ -194,6 +203,7 @@ class Commands:
         cur = msg.get("current_na", 6)
         if cur not in (6, 24, 6000, 24000):
             raise CommandError("current_na must be one of 6, 24, 6000, 24000")
+        self._interlock(cur)
         return selftest.lead_off(self.app, cur)
 
     def impedance(self, msg):
@@ -201,6 +211,7 @@ class Commands:
         cur = msg.get("current_na", 6)
         if cur not in (6, 24):
             raise CommandError("current_na must be 6 or 24 (AC excitation)")
+        self._interlock(cur)
         return selftest.impedance(self.app, cur)
 
     def display(self, msg):
@@ -226,12 +237,62 @@ class Commands:
             raise CommandError("value must be an integer")
         return {"sample": self.app.marker(value)}
 
+    def _interlock(self, cur):
+        try:
+            self.app.check_leadoff(cur)
+        except ValueError as e:
+            raise CommandError(e.args[0])
+
+    def _local_only(self, what):
+        if not self.app.local_link():
+            raise CommandError("%s only over USB (this link: %s)" % (what, self.app.link_name))
+
+    def ping(self, msg):
+        """Keepalive (wireless links drop an owner that sends nothing for 3 s)."""
+        return {}
+
+    def pair(self, msg):
+        """USB only: store a new pairing key (hex); ``remote_admin`` true lets repl/reboot run over the air."""
+        self._local_only("pairing")
+        try:
+            self.app.auth.pair(msg.get("key"), bool(msg.get("remote_admin", False)))
+        except ValueError as e:
+            raise CommandError(e.args[0])
+        return {"board_id": self.app.auth.board_id.decode(), "remote_admin": self.app.auth.remote_admin}
+
+    def bench(self, msg):
+        """USB only: ``on`` true lifts the lead-off interlock (no participant connected); reported in STATUS."""
+        on = msg.get("on")
+        if not isinstance(on, bool):
+            raise CommandError("on: expected true/false")
+        if on:
+            self._local_only("bench mode")
+        app = self.app
+        lo = app.config["lead_off"]
+        if not on and lo:
+            was = app.bench
+            app.bench = False
+            try:
+                app.check_leadoff(lo["current_na"])
+            except ValueError as e:
+                app.bench = was
+                raise CommandError("the configured lead-off is over the limit without bench mode (set_config "
+                                   "lead_off=null first): " + e.args[0])
+        app.bench = on
+        return {"bench": app.bench}
+
+    def _admin(self, what):
+        if not (self.app.local_link() or self.app.auth.remote_admin):
+            raise CommandError("%s only over USB (or pair with remote_admin for rigs)" % what)
+
     def repl(self, msg):
         """Leave the main loop and hand the port back to the REPL (perifacial flash uses it: the USB link disables
         Ctrl-C, so mpremote cannot interrupt the firmware otherwise)."""
+        self._admin("repl")
         self.app.after_reply = self.app.leave
         return {"repl": True}
 
     def reboot(self, msg):
+        self._admin("reboot")
         self.app.after_reply = self.app.reboot
         return {"rebooting": True}

@@ -1,7 +1,8 @@
 # Board entry point: read /board.json, bring up the link, the display and the application, run the main loop.
 #
 # /board.json is one of hardware/boards/*.json (copied by `perifacial flash`). Optional /wifi.json:
-# {"ssid": "...", "password": "..."} for the TCP link.
+# {"ssid": "...", "password": "..."} for the TCP link; /montage.json for the lead-off interlock; /auth.json holds
+# the pairing key (written by the `pair` command over USB).
 import json
 
 import machine
@@ -20,21 +21,23 @@ def load_profile(path="/board.json"):
         return json.load(f)
 
 
-def wifi_up(timeout_ms=15000):
+def wifi_up():
     import network
+    import wifi
 
     with open("/wifi.json") as f:
         cred = json.load(f)
-    wlan = network.WLAN(network.STA_IF)
-    wlan.active(True)
-    if not wlan.isconnected():
-        wlan.connect(cred["ssid"], cred["password"])
-        t0 = time.ticks_ms()
-        while not wlan.isconnected():
-            if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
-                raise OSError("Wi-Fi: no connection to %s" % cred["ssid"])
-            time.sleep_ms(100)
-    return wlan.ifconfig()[0]
+    # retries with backoff (never raises to the REPL); progress on the USB console for whoever is watching
+    return wifi.join(network, cred["ssid"], cred["password"], time, log=print)
+
+
+def load_montage(path="/montage.json"):
+    """The montage the lead-off interlock reads (copied by `perifacial flash`); None: assume the worst case."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
 
 
 def make_link(profile):
@@ -44,7 +47,7 @@ def make_link(profile):
     kind = lp.get("type", "usb")
     if kind == "tcp":
         wifi_up()
-        return links.TcpLink(lp.get("tcp_port", 4242)), kind
+        return links.TcpLink(lp.get("tcp_port", 4242)), kind  # authenticated: see auth.py
     if kind == "ble":
         return links.BleLink(lp.get("ble_name", "perifacial"), notify_per_s=lp.get("ble_notify_per_s", 200)), kind
     return links.UsbLink(), "usb"
@@ -61,7 +64,7 @@ def make_display(profile):
 def main():
     profile = load_profile()
     link, kind = make_link(profile)
-    app = App(profile, machine, time, link, display=make_display(profile), link_name=kind)
+    app = App(profile, machine, time, link, display=make_display(profile), link_name=kind, montage=load_montage())
     app.run()
 
 

@@ -68,9 +68,11 @@ STATUS_FIELDS = (
     "status_errors",  # chip status words without the 0xC nibble
     "bad_commands",  # malformed or unknown commands received
     "display",  # current value of the board-driven digit display
-    "running",  # 1 while acquiring
+    "running",  # flags: bit 0 (STATUS_RUNNING) acquiring, bit 1 (STATUS_BENCH) bench mode (lead-off interlock off)
 )
 STATUS_SIZE = const(33)
+STATUS_RUNNING = const(1)
+STATUS_BENCH = const(2)
 
 # EVENT payload: something that happened at a known sample (display change, marker).
 EVENT_FMT = "<BIII"  # kind, value, sample, device_time_us

@@ -46,7 +46,7 @@ class BleTransport(Transport):
     kind = "ble"
 
     def __init__(self, url: str, target: str, service: str = NUS_SERVICE, tx: str = NUS_TX, rx: str = NUS_RX,
-                 scan_timeout: float = 10.0):
+                 scan_timeout: float = 10.0, key: bytes | str | None = None):
         self.url = url
         self.target = target
         self.service, self.tx, self.rx = service, tx, rx
@@ -59,6 +59,12 @@ class BleTransport(Transport):
         self._thread.start()
         self._client = None
         self.mtu = 23
+        if isinstance(key, str):
+            from perifacial.host.pairing import parse_key
+
+            key = parse_key(key, f"{url}: key")
+        self.key = key
+        self.board_id: str | None = None
         self._open()
 
     def _run(self, coro, timeout: float):
@@ -100,6 +106,15 @@ class BleTransport(Transport):
         except Exception as exc:  # noqa: BLE001 - bleak raises many backend-specific types
             raise TransportOpenError(f"BLE connection to {self.target!r} failed: {exc}") from exc
         log.info("BLE %s connected, MTU %d (notifications carry <= %d bytes)", self.target, self.mtu, self.mtu - 3)
+        # the same challenge-response as TCP (firmware/auth.py): the board sends nothing else before it succeeds
+        from perifacial.host.pairing import authenticate, read_line_from
+
+        try:
+            self.board_id = authenticate(lambda deadline: read_line_from(self.read, deadline, self.url), self.write,
+                                         self.url, self.key, timeout=self.scan_timeout)
+        except BaseException:
+            self.close()
+            raise
 
     def read(self, n: int, timeout: float) -> bytes:
         if not self._buf:

@@ -98,6 +98,7 @@ _ARM_M = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")
 SOURCE_ONLY = ("boot.py", "main.py")
 PROFILE_NAME = "board.json"
 WIFI_NAME = "wifi.json"
+MONTAGE_NAME = "montage.json"
 LINKS = ("usb", "tcp", "ble")
 _MARK = "PERIFACIAL:"
 
@@ -303,6 +304,16 @@ def compile_firmware(spec: BoardSpec, build_dir: Path, *, link: dict | None = No
     out.write_bytes(profile_bytes)
     files.append(BuildFile(PROFILE_NAME, out, len(profile_bytes), _sha256(profile_bytes), "json",
                            f"hardware/boards/{spec.name}.json" + (" + link" if link is not None else "")))
+    # the montage the firmware's lead-off interlock maps inputs to electrodes with (firmware/interlock.py): the
+    # regions' channels and reference labels of hardware/montage.json, nothing else (board RAM)
+    montage = json.loads(resources.files("perifacial.hardware").joinpath("montage.json").read_text(encoding="utf-8"))
+    compact = {"name": montage.get("name"), "regions": [
+        {"code": r.get("code"), "channels": r.get("channels"), "reference": {"label": (r.get("reference") or {}).get(
+            "label")}} for r in montage.get("regions", [])]}
+    blob = (json.dumps(compact) + "\n").encode("utf-8")
+    out = build_dir / MONTAGE_NAME
+    out.write_bytes(blob)
+    files.append(BuildFile(MONTAGE_NAME, out, len(blob), _sha256(blob), "json", "hardware/montage.json (regions)"))
     if wifi is not None:
         blob = (json.dumps({"ssid": wifi["ssid"], "password": wifi.get("password", "")}) + "\n").encode("utf-8")
         out = build_dir / WIFI_NAME

@@ -7,7 +7,10 @@
   (``realtime=0`` generates as fast as the host reads).
 - a serial port: ``/dev/ttyACM0``, ``COM3``, ``serial:///dev/ttyUSB0?baud=921600``, or any pyserial URL
   (``loop://``, ``socket://host:port``, ``rfc2217://…``, ``spy://…``, ``hwgrep://…``).
-- ``tcp://host:port`` - a raw TCP socket (Nagle off).
+- ``tcp://host:port`` - the board's TCP link (Nagle off), authenticated with the pairing key of the board that
+  answers (:mod:`perifacial.host.pairing`; ``?key=HEX`` or ``$PERIFACIAL_KEY`` override the key store). The
+  transport sends a ``ping`` keepalive when it has written nothing for a second (the board drops a silent owner
+  after 3 s).
 - ``ble://name-or-address`` - a BLE board through bleak (Nordic UART style service: notifications carry the
   board's bytes, writes carry commands; see :mod:`perifacial.host.ble`).
 
@@ -272,16 +275,32 @@ def _explain_serial(port: str, exc: BaseException) -> str:
 
 
 class TcpTransport(Transport):
-    """A raw TCP byte stream (``tcp://host:port``)."""
+    """The board's TCP link (``tcp://host:port``): challenge-response with the pairing key, then the byte stream.
+
+    ``key``: the pairing key (bytes or hex); default ``$PERIFACIAL_KEY``, else the key stored for the board id the
+    board announces. ``keepalive``: seconds without a write after which ``read`` sends a ``ping`` command.
+    """
 
     kind = "tcp"
 
-    def __init__(self, url: str, host: str, port: int, connect_timeout: float = 5.0):
+    #: seconds without a write after which a keepalive is sent (the board drops a silent owner after 3 s)
+    KEEPALIVE_S = 1.0
+
+    def __init__(self, url: str, host: str, port: int, connect_timeout: float = 5.0, key: bytes | str | None = None,
+                 keepalive: float | None = None):
         self.url = url
         self.host = host
         self.port = port
         self.connect_timeout = connect_timeout
+        if isinstance(key, str):
+            from perifacial.host.pairing import parse_key
+
+            key = parse_key(key, f"{url}: key")
+        self.key = key
+        self.keepalive = self.KEEPALIVE_S if keepalive is None else float(keepalive)
+        self.board_id: str | None = None
         self._sock: socket.socket | None = None
+        self._last_tx = time.monotonic()
         self._open()
 
     def _open(self) -> None:
@@ -302,12 +321,42 @@ class TcpTransport(Transport):
         except OSError as exc:
             raise TransportOpenError(f"could not connect to {self.host}:{self.port}: {exc}") from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        from perifacial.host.pairing import authenticate, read_line_from
+
+        def recv1(n: int, timeout: float) -> bytes:
+            sock.settimeout(max(timeout, 1e-3))
+            try:
+                b = sock.recv(1)
+            except socket.timeout:
+                return b""
+            except OSError as exc:
+                raise TransportOpenError(f"{self.url}: connection lost during authentication ({exc})") from exc
+            if not b:
+                raise TransportOpenError(f"{self.url}: the board closed the connection during authentication")
+            return b
+
+        def read_line(deadline: float) -> bytes:
+            return read_line_from(recv1, deadline, self.url)
+
+        try:
+            self.board_id = authenticate(read_line, sock.sendall, self.url, self.key, timeout=self.connect_timeout)
+        except BaseException:
+            sock.close()
+            raise
         self._sock = sock
+        self._last_tx = time.monotonic()
+
+    def _keepalive(self) -> None:
+        if self.keepalive > 0 and time.monotonic() - self._last_tx >= self.keepalive:
+            from perifacial.firmware import wire
+
+            self.write(wire.encode(wire.T_COMMAND, 0, b'{"id":0,"cmd":"ping"}'))
 
     def read(self, n: int, timeout: float) -> bytes:
         sock = self._sock
         if sock is None:
             raise LinkLost(f"{self.url}: socket closed")
+        self._keepalive()
         try:
             sock.settimeout(max(timeout, 1e-6))
             data = sock.recv(n)
@@ -327,6 +376,7 @@ class TcpTransport(Transport):
             self._sock.sendall(bytes(data))
         except OSError as exc:
             raise LinkLost(f"{self.url}: could not send ({exc})") from exc
+        self._last_tx = time.monotonic()
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -398,6 +448,9 @@ def open_transport(url: str, **kwargs) -> Transport:
     if scheme == "tcp":
         if not parts.hostname or not parts.port:
             raise TransportOpenError(f"{url!r}: a TCP URL needs a host and a port, e.g. tcp://192.168.4.1:8765")
+        q = parse_query(parts.query)
+        if "key" in q:
+            kwargs.setdefault("key", q["key"])
         return TcpTransport(url, parts.hostname, parts.port, **kwargs)
     if scheme == "ble":
         from perifacial.host.ble import BleTransport

@@ -50,6 +50,15 @@ except ImportError:  # pragma: no cover
 DEFAULT_LINK_BUFFER = 1 << 20  # bytes the emulated link holds for a host that does not read (realtime mode)
 
 
+def _load_montage() -> dict | None:
+    """hardware/montage.json (the file `perifacial flash` copies to the board as /montage.json)."""
+    path = BOARDS_DIR.parent / "montage.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):  # pragma: no cover - shipped with the package
+        return None
+
+
 def load_profile(board: str | dict = "pico2w") -> dict:
     if isinstance(board, dict):
         return dict(board)
@@ -113,11 +122,13 @@ class VirtualBoard:
                  realtime: bool = False, board: str | dict = "pico2w", n_chips: int | None = None,
                  samples_per_frame: int = 10, source_units: str = "uV", link_buffer: int = DEFAULT_LINK_BUFFER,
                  idle_us: int | None = 5000, fast_shim: bool = True, reboot_at: float | None = None,
-                 mute_at: float | None = None, mute_s: float = 0.0, **shim_kw):
+                 mute_at: float | None = None, mute_s: float = 0.0, link=None, link_name: str = "sim", **shim_kw):
         """``fast_shim``: charge no virtual time per shim call (the shim's call_cost_us=0; SPI transfers and sleeps
         still take their time), which keeps a 60-minute session well faster than real time. ``idle_us``: the
         firmware's idle sleep per main-loop pass (virtual; 5 ms batches 5 samples per pass at 1 kSPS, well inside
-        the 256-sample ring; None keeps the board profile's 500 us)."""
+        the 256-sample ring; None keeps the board profile's 500 us). ``link``: a firmware link to use instead of the
+        in-process byte buffers (``perifacial serve`` passes the firmware's own TcpLink), named ``link_name``.
+        The pairing key lives in the board's state (``self.store``), the montage is hardware/montage.json."""
         profile = load_profile(board)
         if n_chips is not None:
             profile["ads"] = dict(profile["ads"])
@@ -125,6 +136,7 @@ class VirtualBoard:
         if idle_us is not None:
             profile["idle_us"] = idle_us
         profile["name"] = "sim:" + str(profile.get("name", "board"))
+        profile.setdefault("board_id", "sim-%s-%d" % (profile.get("name", "board")[4:], int(seed)))
         profile["gc_collect_ms"] = 0  # CPython's gc.collect() is not MicroPython's: no periodic collection here
         self.profile = profile
         self.rate = int(rate)
@@ -144,7 +156,12 @@ class VirtualBoard:
                     _f(t, chip)
 
             self.chain.on_drdy = drdy0
-        self.link = _LoopLink(link_buffer)
+        self.link = _LoopLink(link_buffer) if link is None else link
+        self.link_name = link_name
+        from perifacial.firmware.auth import MemStore
+
+        self.store = MemStore()
+        self.montage = _load_montage()
         self.display = NullDisplay()
         self.reboots = 0
         self.reboot_at = None if reboot_at is None else float(reboot_at)  #: virtual s: reboot once then
@@ -193,7 +210,8 @@ class VirtualBoard:
         self.chain.set_source(volts)
 
     def _boot(self) -> None:
-        self.app = App(self.profile, self.machine, self.hw.time, self.link, display=self.display, link_name="sim")
+        self.app = App(self.profile, self.machine, self.hw.time, self.link, display=self.display,
+                       link_name=self.link_name, store=self.store, montage=self.montage)
         self.app.boot()
         if self.app.fault:
             raise RuntimeError("virtual board failed to boot: " + self.app.fault)
@@ -271,6 +289,12 @@ class VirtualBoard:
             if out or (deadline is not None and _walltime.monotonic() >= deadline):
                 return
             _walltime.sleep(0.002)
+
+    def keep_pace(self) -> None:
+        """Run the firmware until its virtual time catches up with the wall clock (serving over a real link)."""
+        target = self._virt0 + (_walltime.monotonic() - self._wall0) * 1e6
+        while self.hw.now_us < target:
+            self._step()
 
     def close(self) -> None:
         self._closed = True

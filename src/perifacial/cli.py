@@ -30,6 +30,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "perifacial.commands.sync",
     "perifacial.commands.selftest",
     "perifacial.commands.flash",
+    "perifacial.commands.pair",
+    "perifacial.commands.serve",
 )
 
 

@@ -8,7 +8,8 @@ import time
 import pytest
 
 import scenarios
-from perifacial.firmware import links, tm1637, wire
+from test_auth import Clock
+from perifacial.firmware import auth, links, tm1637, wire
 
 
 def _until(cond, timeout: float = 30.0) -> bool:
@@ -99,13 +100,54 @@ def _free_port():
     return p
 
 
+class _WallTicks:
+    """ticks_ms for the link's timeouts on real sockets (generous: nothing here waits that long)."""
+
+    def ticks_ms(self):
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+
+def _authenticate(link, c, key):
+    """Answer the link's challenge on client socket ``c`` (the host side, as perifacial.host.pairing does it)."""
+    import hashlib
+    import hmac
+
+    def line():
+        got = [b""]
+
+        def complete():
+            link.connected()
+            try:
+                got[0] += c.recv(200)
+            except socket.timeout:
+                pass
+            return got[0].endswith(b"\n")
+
+        _until(complete)
+        return got[0]
+
+    c.settimeout(0.01)
+    _, bid, nb = line().strip().split(b" ")
+    nh = b"2" * 32
+    c.sendall(nh + b" " + hmac.new(key, auth.host_msg(bid, nb, nh), hashlib.sha256).hexdigest().encode() + b"\n")
+    ok = line()
+    assert ok.startswith(b"OK ")
+
+
 def test_tcp_link_accepts_backpressure_and_reconnects():
     port = _free_port()
-    link = links.TcpLink(port, tx_size=4096)
+    link = links.TcpLink(port, tx_size=4096, host="127.0.0.1")
+    a = auth.Auth(auth.MemStore(), "t")
+    a.pair(bytes(32).hex())
+    link.attach(a, _WallTicks())
     assert not link.connected()
     c = socket.socket()
     c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     c.connect(("127.0.0.1", port))
+    _authenticate(link, c, bytes(32))
     assert _until(link.connected) and link.accepts == 1
     link.conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     # host -> board
@@ -154,6 +196,7 @@ def test_tcp_link_accepts_backpressure_and_reconnects():
 
     assert _until(gone) and link.disconnects == 1
     c2 = socket.create_connection(("127.0.0.1", port))
+    _authenticate(link, c2, bytes(32))
     assert _until(link.connected) and link.accepts == 2
     c2.close()
     link.srv.close()
@@ -169,13 +212,26 @@ class FakeBLE:
     def active(self, on):
         pass
 
+    reject_security = False  # a port without LE pairing (ValueError on the unknown config keys)
+
     def config(self, **kw):
-        pass
+        if "bond" in kw and self.reject_security:
+            raise ValueError("unknown config param")
+        self.cfg = getattr(self, "cfg", {})
+        self.cfg.update(kw)
+
+    def gap_passkey(self, conn, action, passkey):
+        self.passkey = (conn, action, passkey)
+
+    def gap_disconnect(self, conn):
+        self.disconnected = conn
+        return True
 
     def irq(self, h):
         self.h = h
 
     def gatts_register_services(self, svcs):
+        self.svcs = svcs
         return ((1, 2),)
 
     def gatts_set_buffer(self, h, n, append):
@@ -205,29 +261,137 @@ class FakeBluetooth:
         return s
 
 
-def test_ble_link_mtu_chunks_enomem_and_rate_refusal():
+BLE_KEY = bytes(range(100, 132))
+
+
+def _ble(notify_per_s=100, reject_security=False, key=BLE_KEY):
     bt = FakeBluetooth()
-    link = links.BleLink("perifacial", bluetooth_mod=bt, notify_per_s=100)
-    assert b"perifacial" in bt.ble.adv and not link.connected()
+    bt.ble.reject_security = reject_security
+    link = links.BleLink("perifacial", bluetooth_mod=bt, notify_per_s=notify_per_s)
+    a = auth.Auth(auth.MemStore(), "ble-1")
+    if key is not None:
+        a.pair(key.hex())
+    clk = Clock()
+    link.attach(a, clk)
+    return bt, link, a, clk
+
+
+def _central(bt, link, clk, key=BLE_KEY, answer=True):
+    """A central connects (MTU 185) and answers the challenge with ``key``; returns what the board notified."""
+    import hashlib
+    import hmac
+
     link._irq(1, (7, 0, b""))  # central connected
     link._irq(21, (7, 185))  # MTU exchanged: 182-byte notifications
+    assert not link.connected()  # the challenge is staged
+    clk.ms += 100
+    link.service()
+    hello = b"".join(bt.ble.notified)
+    bt.ble.notified.clear()
+    if answer:
+        _, bid, nb = hello.strip().split(b" ")
+        nh = b"3" * 32
+        bt.ble.values[2] = nh + b" " + hmac.new(key, auth.host_msg(bid, nb, nh), hashlib.sha256).hexdigest().encode() \
+            + b"\n"
+        link._irq(3, (7, 2))
+    link.connected()
+    clk.ms += 100
+    link.service()
+    out = b"".join(bt.ble.notified)
+    bt.ble.notified.clear()
+    return hello, out
+
+
+def test_ble_link_session_mtu_chunks_enomem():
+    bt, link, a, clk = _ble()
+    assert b"perifacial" in bt.ble.adv and not link.connected()
+    hello, ok = _central(bt, link, clk)
+    assert hello.startswith(b"PFAUTH1 ble-1 ") and ok.startswith(b"OK ") and link.connected()
     assert link.capacity() == 182 * 100
+    clk.ms += 1000  # a full burst of notification tokens
+    link.service()
     frame = wire.encode(wire.T_DATA, 0, bytes(822))
     assert link.write(frame) == len(frame)
     assert [len(x) for x in bt.ble.notified] == [182] * 4 + [len(frame) - 4 * 182]
     assert b"".join(bt.ble.notified) == frame
-    bt.ble.buffers_free = 2  # NimBLE runs out of notification buffers: the rest stays staged, nothing dropped
+    clk.ms += 1000
+    bt.ble.buffers_free = 2  # the stack runs out of notification buffers: the rest stays staged, nothing dropped
     bt.ble.notified.clear()
     link.write(frame)
-    assert len(bt.ble.notified) == 2 and link.tx_n == len(frame) - 2 * 182
+    assert len(bt.ble.notified) == 2 and link.tx_n == len(frame) - 2 * 182 and link.enomem == 1
     bt.ble.buffers_free = 100
     link.service()
     assert b"".join(bt.ble.notified) == frame and link.tx_n == 0
-    # host -> board writes
+    # host -> board writes reach the App only now
     bt.ble.values[2] = b"\xa5\x5a"
     link._irq(3, (7, 2))
     buf = bytearray(4)
     assert link.read_into(memoryview(buf)) == 2 and bytes(buf[:2]) == b"\xa5\x5a"
+
+
+def test_ble_unauthenticated_or_wrong_key_central_gets_nothing():
+    bt, link, a, clk = _ble()
+    _central(bt, link, clk, answer=False)
+    bt.ble.values[2] = wire.encode(wire.T_COMMAND, 0, b'{"id":1,"cmd":"stop"}')  # no handshake: a command
+    link._irq(3, (7, 2))
+    buf = bytearray(64)
+    for _ in range(5):
+        clk.ms += 10
+        assert link.read_into(memoryview(buf)) == 0 and not link.connected()  # eaten by the handshake
+    clk.ms += link.auth_timeout_ms
+    assert not link.connected() and a.timeouts == 1 and bt.ble.disconnected == 7
+    link.service()
+    assert b"".join(bt.ble.notified).endswith(b"DENIED timeout\n")
+    bt2, link2, a2, clk2 = _ble()
+    _, denied = _central(bt2, link2, clk2, key=bytes(32))
+    assert denied == b"DENIED wrong key\n" and not link2.connected() and a2.wrong_key == 1
+    bt3, link3, a3, clk3 = _ble(key=None)  # never paired: told so and disconnected
+    link3._irq(1, (7, 0, b""))
+    assert not link3.connected() and a3.unpaired == 1 and bt3.ble.disconnected == 7
+
+
+def test_ble_notifications_bounded_for_a_slow_central():
+    """A central that takes notifications slower than the stream: the board never has more than the token budget
+    in the stack (no heap growth), the staging buffer stays its fixed size, the rest is refused (busy) and ends as
+    counted overruns upstream."""
+    bt, link, a, clk = _ble(notify_per_s=50)
+    _central(bt, link, clk)
+    size = len(link.tx)
+    frame = wire.encode(wire.T_DATA, 0, bytes(822))
+    refused = 0
+    for i in range(200):  # 2 s of a 100 frames/s stream, 10 ms per main-loop pass
+        clk.ms += 10
+        if not link.write(frame):
+            refused += 1
+        link.service()
+    sent = len(bt.ble.notified)
+    assert sent <= 50 * 2 + 1 + links.NOTIFY_BURST  # at most notify_per_s x seconds + one burst
+    assert len(link.tx) == size and link.tx_n <= size and link.throttled > 0
+    assert refused > 0 and link.busy == refused
+
+
+def test_ble_le_secure_bonding_where_the_port_has_it_and_passkey_from_the_key():
+    import hashlib
+    import hmac
+
+    bt, link, a, clk = _ble()
+    assert bt.ble.cfg["bond"] and bt.ble.cfg["le_secure"] and bt.ble.cfg["mitm"] and link.le_security
+    (svc,) = bt.ble.svcs
+    tx_flags, rx_flags = svc[1][0][1], svc[1][1][1]
+    assert rx_flags & 0x1000 and rx_flags & 0x2000  # _FLAG_WRITE_ENCRYPTED | _FLAG_WRITE_AUTHENTICATED
+    assert tx_flags & 0x0200 and tx_flags & 0x0400  # read encrypted + authenticated
+    link._irq(31, (7, 3, 0))  # _IRQ_PASSKEY_ACTION, display: the board answers with the key-derived passkey
+    d = hmac.new(BLE_KEY, b"perifacial-ble-passkey ble-1", hashlib.sha256).digest()
+    assert bt.ble.passkey == (7, 3, int.from_bytes(d[:4], "big") % 1000000)
+    from perifacial.host.pairing import ble_passkey
+
+    assert ble_passkey(BLE_KEY, "ble-1") == bt.ble.passkey[2]
+    # a port without LE pairing: plain characteristics, the challenge-response still guards the session
+    bt2, link2, a2, clk2 = _ble(reject_security=True)
+    (svc2,) = bt2.ble.svcs
+    assert not link2.le_security and not svc2[1][1][1] & 0x3000
+    _, ok = _central(bt2, link2, clk2)
+    assert ok.startswith(b"OK ")
 
 
 def test_ble_rate_the_link_cannot_carry_is_refused_or_lowered():

@@ -119,6 +119,9 @@ class FakeTcpServer:
             except socket.timeout:
                 continue
             self.connections += 1
+            if not self._authenticate(conn):
+                conn.close()
+                continue
             conn.settimeout(0.001)
             try:
                 while not self._stop.is_set():
@@ -144,6 +147,35 @@ class FakeTcpServer:
                 pass
             finally:
                 conn.close()
+
+    KEY = bytes(range(32))  #: the pairing key this fake board accepts (``url`` carries it as ?key=)
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}?key={self.KEY.hex()}"
+
+    def _authenticate(self, conn) -> bool:
+        """The board side of the challenge-response, with the firmware's own code (auth.Handshake)."""
+        from perifacial.firmware import auth
+
+        a = auth.Auth(auth.MemStore({"key": self.KEY.hex()}), "fake-board")
+        hs = auth.Handshake(a)
+        conn.settimeout(5.0)
+        try:
+            conn.sendall(hs.hello())
+            verdict = None
+            while verdict is None:
+                b = conn.recv(1)
+                if not b:
+                    return False
+                verdict = hs.feed(b)
+            if not verdict:
+                conn.sendall(b"DENIED wrong key\n")
+                return False
+            conn.sendall(hs.welcome())
+        except OSError:
+            return False
+        return True
 
     def drop(self):
         self._drop.set()

@@ -108,7 +108,7 @@ def test_quiet_silences_per_gap_lines_but_keeps_the_totals(quiet, tmp_path, capl
     srv = FakeTcpServer(dev, drop_at_sample=2000)  # one link drop -> one gap, driven by sample count
     try:
         caplog.set_level(logging.WARNING)
-        argv = ["record", f"tcp://127.0.0.1:{srv.port}", "-o", str(tmp_path / "g.pfr"), "--seconds", "4"]
+        argv = ["record", srv.url, "-o", str(tmp_path / "g.pfr"), "--seconds", "4"]
         assert cli.main(argv + (["--quiet"] if quiet else [])) == 1  # exit status 1: samples were lost
     finally:
         srv.close()

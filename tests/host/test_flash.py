@@ -151,7 +151,13 @@ def test_board_profiles_are_packaged_json_objects(tmp_path):
 def test_build_uses_the_board_arch_and_keeps_main_as_source(board, arch, tmp_path, fake_modules):
     plan = fl.make_plan("/dev/ttyFAKE", board, tmp_path)
     by = {f.name: f for f in plan.files}
-    assert set(by) == {"fast.mpy", "main.py", "plain.mpy", "board.json"}
+    assert set(by) == {"fast.mpy", "main.py", "plain.mpy", "board.json", "montage.json"}
+    # the interlock's montage: the shipped regions' channels and references, as the firmware reads them
+    from perifacial.firmware import interlock
+    from perifacial.host.sim.virtual_board import _load_montage
+
+    compact = json.loads(by["montage.json"].path.read_text())
+    assert interlock.electrode_map(compact, 24) == interlock.electrode_map(_load_montage(), 24)
     assert by["main.py"].kind == "py" and by["main.py"].path.read_bytes() == b"import fast\n"
     assert fl.read_mpy_header(by["fast.mpy"].path.read_bytes()) == (6, plan.mpy_version[1], arch)
     assert fl.read_mpy_header(by["plain.mpy"].path.read_bytes())[2] is None  # bytecode only
@@ -204,7 +210,7 @@ def test_flash_copies_verifies_resets_and_identifies(tmp_path, fake_modules):
     kinds = [c[2] if c[2] != "fs" else "fs cp" for c in board.calls]
     assert kinds == ["exec", "exec", "fs cp", "exec", "reset"]
     assert res.removed == ["plain.py"]  # stale source would shadow plain.mpy
-    assert set(board.files) == {"fast.mpy", "main.py", "plain.mpy", "board.json", "keep.txt"}
+    assert set(board.files) == {"fast.mpy", "main.py", "plain.mpy", "board.json", "montage.json", "keep.txt"}
     assert board.files["main.py"] == b"import fast\n"
     assert seen == [("wait", "/dev/ttyFAKE"), "/dev/ttyFAKE"] and res.identity == {"firmware": "perifacial", "chips": 3}
     cp = board.calls[2]
@@ -353,7 +359,7 @@ def test_cli_flash_with_a_fake_mpremote_on_the_command_line(tmp_path, monkeypatc
     assert rc == 0, capsys.readouterr().err
     calls = [json.loads(ln) for ln in (state / "calls.jsonl").read_text().splitlines()]
     assert [c[2] for c in calls] == ["exec", "exec", "fs", "exec", "reset"]
-    assert sorted(os.listdir(state / "device")) == ["board.json", "fast.mpy", "main.py", "plain.mpy"]
+    assert sorted(os.listdir(state / "device")) == ["board.json", "fast.mpy", "main.py", "montage.json", "plain.mpy"]
     assert "verified" in capsys.readouterr().out
 
     monkeypatch.setenv("FAKE_CORRUPT", "plain.mpy")

@@ -44,7 +44,7 @@ def test_record_with_link_drop_then_load_and_export(dropping_server, tmp_path):
     server = dropping_server
     dev = server.dev
     path = tmp_path / "s.pfr"
-    with open_board(f"tcp://127.0.0.1:{server.port}") as board:
+    with open_board(server.url) as board:
         summary = board.record(path, duration_s=6.0, progress=False)
     assert summary.reconnects == 1 and len(summary.gaps) == 1
     rec = load(path)
@@ -96,7 +96,7 @@ def test_markers_and_sync_rows(server, tmp_path):
     from perifacial.host.recording import Recorder, session_header
 
     path = tmp_path / "m.pfr"
-    with open_board(f"tcp://127.0.0.1:{server.port}") as board:
+    with open_board(server.url) as board:
         rec = Recorder(path, session_header(board)).attach(board)
         board.start()
         # Driven by sample counts only: however the reads split, keep reading until the marker and all three
@@ -119,7 +119,7 @@ def test_markers_and_sync_rows(server, tmp_path):
 
 def test_torn_file_loads_every_prefix(server, tmp_path):
     path = tmp_path / "t.pfr"
-    with open_board(f"tcp://127.0.0.1:{server.port}") as board:
+    with open_board(server.url) as board:
         board.record(path, duration_s=1.0, progress=False)
     full = load(path)
     data = path.read_bytes()

@@ -74,7 +74,7 @@ def test_tcp_link_lost_raises_then_reconnects():
     dev = FakeDevice(100)
     srv = FakeTcpServer(dev)
     try:
-        t = TcpTransport(f"tcp://127.0.0.1:{srv.port}", "127.0.0.1", srv.port)
+        t = TcpTransport(srv.url, "127.0.0.1", srv.port, key=srv.KEY)
         srv.drop()
         with pytest.raises(LinkLost, match="closed the connection"):
             for _ in range(200):
@@ -96,7 +96,7 @@ def test_board_command_errors_and_response_matching():
     dev = FakeDevice(2000)
     srv = FakeTcpServer(dev)
     try:
-        with open_board(f"tcp://127.0.0.1:{srv.port}") as b:
+        with open_board(srv.url) as b:
             with pytest.raises(BoardError, match="board refused 'nonsense': unknown command"):
                 b.command("nonsense")
             b.start()
@@ -115,7 +115,7 @@ def test_board_command_errors_and_response_matching():
 def test_link_never_back_raises_with_advice():
     dev = FakeDevice(100000)
     srv = FakeTcpServer(dev)
-    b = open_board(f"tcp://127.0.0.1:{srv.port}", reconnect_timeout=0.5)
+    b = open_board(srv.url, reconnect_timeout=0.5)
     b.start()
     assert b.read(2.0) is not None
     srv.close()  # server gone for good

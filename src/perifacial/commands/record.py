@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..cli import CliError
@@ -85,6 +86,11 @@ def run(args: argparse.Namespace) -> int:
                 outlet = LslOutlet.for_board(board).attach(board)
             except Exception as exc:  # noqa: BLE001 - liblsl missing or no network
                 raise CliError(f"--lsl: cannot start an LSL outlet ({exc}); pip install 'perifacial[lsl]'") from exc
+        if board.info.get("bench"):
+            print(f"WARNING: board {board.info.get('board_id', args.url)} is in BENCH mode: its lead-off safety "
+                  "interlock is off (DC lead-off above 10 uA per electrode is allowed). No participant may be "
+                  "connected; switch it off over USB (`bench` command) before recording people. The recording's "
+                  "header says bench: true.", file=sys.stderr, flush=True)
         summary = board.record(out, duration_s=args.seconds, display=display, progress=not args.quiet,
                                overwrite=args.overwrite, silence_s=args.silence, max_silence_s=args.max_silence)
     except (TransportError, BoardTimeout, BoardError) as exc:
