@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -295,14 +296,57 @@ class Recording:
     clock: ClockFit | None = None
     link_events: list[dict] = field(default_factory=list)
     device_logs: list[str] = field(default_factory=list)
+    #: unit of each row of ``data`` ("µV" for every voltage channel; other channels keep their own unit)
+    units: list[str] = field(default_factory=list)
+    #: channel type of each row ("EMG", "MISC", ...; BIDS/MNE channel types)
+    types: list[str] = field(default_factory=list)
+    #: :class:`~perifacial.dsp.montage.Montage` placing channels in facial regions, or None (no region context)
+    montage: Any = None
 
     @property
     def n_samples(self) -> int:
+        # imported recordings carry no ADC codes (``codes`` is [channels, 0]): their length is the data's
+        if self.codes.shape[1] == 0 and self.data.ndim == 2 and self.data.shape[1]:
+            return int(self.data.shape[1])
         return int(self.codes.shape[1])
 
     @property
     def n_channels(self) -> int:
         return int(self.codes.shape[0])
+
+    @property
+    def region_context(self) -> bool:
+        """True when channels are placed in facial regions (a montage), so that spotting can unite a region's
+        channels and tell expressions from blinks and jaw artefacts; False: every channel is spotted on its own."""
+        return self.montage is not None
+
+    def pick_emg(self) -> "Recording":
+        """The EMG channels only (a copy sharing arrays), or ``self`` when all channels are EMG. Other channels
+        (skin conductance, force, stimulus waves of an imported file) stay out of the EMG chain."""
+        from perifacial.host.handoff import pick
+
+        return pick(self, [i for i, t in enumerate(self.types) if t == "EMG"]) if self.types and \
+            any(t != "EMG" for t in self.types) else self
+
+    def to_mne(self, **kwargs):
+        """An ``mne.io.RawArray`` (see :func:`perifacial.host.handoff.to_mne`)."""
+        from perifacial.host.handoff import to_mne
+
+        return to_mne(self, **kwargs)
+
+    @classmethod
+    def from_mne(cls, raw, **kwargs) -> "Recording":
+        """A Recording from an MNE ``Raw`` (see :func:`perifacial.host.handoff.from_mne`)."""
+        from perifacial.host.handoff import from_mne
+
+        return from_mne(raw, **kwargs)
+
+    def to_pandas(self, what: str = "events"):
+        """``pandas.DataFrame`` of the markers/gaps/sync rows (``"events"``) or of the samples (``"data"``);
+        see :func:`perifacial.host.handoff.recording_to_pandas`."""
+        from perifacial.host.handoff import recording_to_pandas
+
+        return recording_to_pandas(self, what)
 
     @property
     def duration_s(self) -> float:
