@@ -716,7 +716,9 @@ def _read_npz(p: Path, fs=None, units=None, labels=None, **kw):
             gaps = [tuple(int(v) for v in g) for g in np.asarray(z["gaps"]).reshape(-1, 2)] if "gaps" in keys else None
             markers = json.loads(str(z["markers_json"])) if "markers_json" in keys else []
             info = json.loads(str(z["info_json"])) if "info_json" in keys else {}
-            rec = from_array(x, fs, lab, "uV", info=info, markers=markers, gaps=gaps, source="npz")
+            u = [str(v) for v in z["units"]] if "units" in keys else "uV"
+            t = [str(v) for v in z["types"]] if "types" in keys else None
+            rec = from_array(x, fs, lab, u, info=info, markers=markers, gaps=gaps, types=t, source="npz")
             rec.codes = codes.astype(np.int32)
             rec.gains = gains
             if "status" in keys:
