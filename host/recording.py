@@ -358,8 +358,11 @@ class Recording:
 
     @property
     def leadoff(self) -> np.ndarray:
-        """bool ``[channels, samples]``: P or N lead-off bit."""
+        """bool ``[channels, samples]``: P or N lead-off bit (ValueError for an imported recording: no status)."""
         from perifacial.host.board import leadoff_bits
+
+        if self.status.shape[0] == 0:
+            raise ValueError("no chip status words (imported recording): lead-off is not known")
 
         return leadoff_bits(self.status)
 
