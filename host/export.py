@@ -146,7 +146,8 @@ def bdf_labels(rec) -> list[str]:
     """The 16-character BDF signal labels of ``rec``'s channels: ``EMG <label>`` for EMG channels (the type prefix
     EDF readers such as MNE use), the label alone otherwise."""
     types = rec.types or ["EMG"] * rec.n_channels
-    return [(f"EMG {lab}" if t == "EMG" else lab)[:16] for lab, t in zip(rec.labels, types)]
+    return [(f"EMG {lab}" if t == "EMG" and not lab.upper().startswith("EMG") else lab)[:16]
+            for lab, t in zip(rec.labels, types)]
 
 
 def _physical_signals(edfio, rec, labels, n_pad) -> list:

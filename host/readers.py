@@ -136,6 +136,11 @@ def from_array(data, fs: float, labels=None, units: str | list[str] | None = "uV
     if len(ulist) != C:
         raise ValueError(f"{len(ulist)} units for {C} channels")
     x, out_units, implied = _convert_units(x, ulist)
+    # voltage channels named like another biosignal are not EMG (e.g. BIOPAC "ECG (.05 - 150 Hz)")
+    for i, lab in enumerate(labels):
+        m = re.match(r"\s*(ECG|EKG|EOG|EEG)\b", lab, re.IGNORECASE)
+        if m and implied[i] == "EMG":
+            implied[i] = {"EKG": "ECG"}.get(m.group(1).upper(), m.group(1).upper())
     if types is not None:
         if len(types) != C:
             raise ValueError(f"{len(types)} channel types for {C} channels")
@@ -253,12 +258,10 @@ def detect_format(path: str | os.PathLike) -> str:
     if len(lines) >= 3 and re.search(r"[\d.]+\s*(msec|sec|min)/sample", lines[1]) and re.match(r"\s*\d+ channels",
                                                                                                  lines[2]):
         return "acq-text"
-    if ext in (".csv", ".tsv", ".txt", ".dat", ".asc"):
-        return "csv"
     if ext in (".edf", ".bdf", ".xdf", ".pfr"):
         raise UnsupportedFormat(f"{p}: the extension says {ext} but the content is not one (damaged or renamed?)")
     if b"\x00" in head:
-        raise UnsupportedFormat(f"{p}: unsupported format; perifacial reads {', '.join(FORMATS)}")
+        raise UnsupportedFormat(f"{p}: unsupported format (binary, none of {', '.join(FORMATS)})")
     return "csv"
 
 
@@ -371,7 +374,7 @@ def _read_edf(p: Path, **kw):
         log.warning("%s: signals at other rates than %g Hz left out: %s", p, fs, ", ".join(skipped))
     n = min(len(s.data) for s in keep)
     x = np.vstack([np.asarray(s.data[:n], dtype=np.float64) for s in keep])
-    labels = [re.sub(r"^(EMG|EEG|ECG|EOG|MISC)\s+", "", s.label).strip() or s.label for s in keep]
+    labels = [re.sub(r"^(EMG|EEG|ECG|EOG|MISC)\s+(?=[^\s(])", "", s.label).strip() or s.label for s in keep]
     types = [("EMG" if s.label.upper().startswith("EMG") else None) for s in keep]
     units = [s.physical_dimension or None for s in keep]
     own = "perifacial" in (f.recording.equipment_code if hasattr(f.recording, "equipment_code") else "")
@@ -446,7 +449,7 @@ def _read_acq(p: Path, **kw):
     markers = []
     for ev in getattr(d, "event_markers", []) or []:
         s = int(ev.sample_index)
-        markers.append({"sample": s, "value": getattr(ev, "type_code", ""), "label": str(ev.text or ""),
+        markers.append({"sample": s, "value": getattr(ev, "type_code", None) or "", "label": str(ev.text or ""),
                         "source": "file", "description": str(ev.text or getattr(ev, "type", "") or "event")})
     return from_array(x, fs, [c.name for c in keep], [c.units or None for c in keep],
                       info={"skipped_signals": skipped}, markers=markers, source="acq")
@@ -605,6 +608,21 @@ _INDEX_COLS = {"sample", "samples", "sample index", "index", "sample_index", "n"
 _UNIT_IN_NAME = re.compile(r"^(.*?)\s*[\(\[]\s*([^\)\]]+?)\s*[\)\]]$")
 
 
+_COMMON_RATES = (100.0, 125.0, 128.0, 200.0, 250.0, 256.0, 500.0, 512.0, 1000.0, 1024.0, 2000.0, 2048.0, 4000.0,
+                 4096.0, 5000.0, 8000.0, 8192.0, 10000.0, 16384.0, 20000.0)
+
+
+def _nominal_rate(measured: float) -> float:
+    """A rate measured from a time column, snapped to a common nominal rate within 0.1 % (time columns are often
+    rounded, or spread the recording's length over n - 1 steps as bioread's text writer does)."""
+    for r in _COMMON_RATES:
+        if abs(measured - r) <= 1e-3 * r:
+            if measured != r:
+                log.info("rate %.6g Hz from the time column taken as the nominal %g Hz", measured, r)
+            return r
+    return round(measured, 6)
+
+
 def _sniff_delimiter(line: str) -> str | None:
     for d in ("\t", ",", ";"):
         if d in line:
@@ -663,9 +681,9 @@ def _read_csv(p: Path, fs=None, units=None, labels=None, **kw):
             if col_units[i] and col_units[i].lower() in ("min",):
                 scale = 60.0
             t = a[:, i] * scale
-            dt = np.diff(t[np.isfinite(t)])
-            if dt.size and np.median(dt) > 0:
-                time_fs = 1.0 / float(np.median(dt))
+            t = t[np.isfinite(t)]
+            if t.size > 1 and t[-1] > t[0]:
+                time_fs = _nominal_rate((t.size - 1) / (t[-1] - t[0]))
             continue
         keep.append(i)
     if not keep:
@@ -673,7 +691,7 @@ def _read_csv(p: Path, fs=None, units=None, labels=None, **kw):
     if fs is None:
         if time_fs is None:
             raise ValueError(f"{p}: the sampling rate is unknown (no time column): a .csv file needs --fs (fs=)")
-        fs = round(time_fs, 6)
+        fs = time_fs
         log.info("%s: fs %g Hz from the time column", p, fs)
     x = a[:, keep].T
     if units is not None:
