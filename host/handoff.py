@@ -295,6 +295,6 @@ def events_to_pandas(events, fs: float | None = None, labels=None):
 
 
 def quantification_to_pandas(table):
-    """A :class:`~perifacial.dsp.quantification.QuantTable` as a DataFrame (its ``columns()``)."""
-    pd = _lazy("pandas", "quantification_to_pandas()")
-    return pd.DataFrame(table.to_records(), columns=list(table.columns()))
+    """A :class:`~perifacial.dsp.quantification.QuantTable` as a DataFrame (its ``columns()``); the same as
+    ``table.to_pandas()``."""
+    return table.to_pandas()

@@ -108,6 +108,12 @@ class ProcessResult:
     files: dict[str, Path] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
 
+    def to_pandas(self):
+        """The expressions (``rows``, the columns of ``events.csv``) as a ``pandas.DataFrame``."""
+        from perifacial.host.handoff import events_to_pandas
+
+        return events_to_pandas(self.rows) if self.rows else events_to_pandas([]).reindex(columns=EVENT_COLUMNS)
+
 
 # ------------------------------------------------------------------------------------------------- the chain
 def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage=None,
