@@ -153,7 +153,7 @@ def to_mne(rec, events=None, verbose: str | bool | None = "error"):
         start = rec.info.get("start_unix")
         if start:
             info["meas_date"] = _dt.datetime.fromtimestamp(float(start), _dt.timezone.utc)
-        info["description"] = f"perifacial recording ({rec.info.get('format', 'pfr')})"
+        info["description"] = f"perifacial recording ({rec.info.get('file_format', 'pfr')})"
     raw = mne.io.RawArray(y, info, verbose=verbose)
     on, du, de, ex = [], [], [], []
     for a, b in rec.gaps:

@@ -293,7 +293,7 @@ def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[
     -------
     Recording
         ``data`` in µV (voltage channels) ``[channels, samples]``; ``units``, ``types`` per channel;
-        ``info["format"]`` the detected format.
+        ``info["file_format"]`` the detected format.
     """
     p = Path(path)
     if not p.exists():
@@ -320,7 +320,7 @@ def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[
                 raise ValueError(f"{len(labels)} labels given for {rec.n_channels} channels")
             rec.labels = [str(v) for v in labels]
     rec.info.setdefault("path", str(p))
-    rec.info["format"] = fmt
+    rec.info["file_format"] = fmt
     if channel_map is not None:
         apply_channel_map(rec, channel_map)
     return rec

@@ -277,6 +277,11 @@ class Recording:
     ``gaps`` list of ``(start, stop)`` column ranges never received; ``markers`` dicts (``sample``, ``value``,
     ``label``, ``source`` "host"/"board", ``host_time``); ``sync`` rows ``(value, sample, host_time, kind)``;
     ``info`` the session header; ``stats`` decoder counters and reader report.
+
+    Recordings read from other formats (:func:`perifacial.host.readers.load`) have no ADC codes (``codes`` is
+    ``[channels, 0]``, ``status`` ``[0, samples]``, ``gains`` NaN); their ``data`` rows are in ``units`` (µV for
+    every voltage channel), ``types`` says which rows are EMG, and ``montage`` (or None) places channels in facial
+    regions (:attr:`region_context`).
     """
 
     data: np.ndarray

@@ -263,9 +263,9 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     data = recording.data
     labels = list(recording.labels) or [f"ch{i}" for i in range(data.shape[0])]
     # region context: the recording's montage (perifacial recordings, or a channel map given to the reader); a
-    # 24-channel recording that never went through the reader (no "format" in info) is a perifacial one
+    # 24-channel recording that never went through the reader (no "file_format" in info) is a perifacial one
     montage = getattr(recording, "montage", None)
-    if montage is None and data.shape[0] == 24 and "format" not in recording.info:
+    if montage is None and data.shape[0] == 24 and "file_format" not in recording.info:
         montage = default_montage()
     if montage is None:
         log.warning("no region context (no montage or channel map): each channel is spotted on its own and ME/MaE "

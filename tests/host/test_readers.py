@@ -48,7 +48,7 @@ def test_biopac_acq_sample_from_bioread(tmp_path):
     bioread = pytest.importorskip("bioread")
     ref = bioread.read_file(str(ACQ))
     rec = load(ACQ)
-    assert rec.info["format"] == "acq" and rec.fs == 1000.0 and rec.n_samples == 7901
+    assert rec.info["file_format"] == "acq" and rec.fs == 1000.0 and rec.n_samples == 7901
     assert rec.labels == [c.name for c in ref.channels]
     assert rec.types == ["ECG", "EMG", "MISC", "EMG"]  # ECG by name, EDA by its unit (microsiemen)
     assert rec.units == ["µV", "µV", "microsiemen", "µV"]
@@ -69,7 +69,7 @@ def test_bioread_text_export_reads_like_the_acq(tmp_path):
         write_text(ref, f, None, "")
     rec = load(path)
     acq = load(ACQ)
-    assert rec.info["format"] == "csv"  # "time (s)" + "name (unit)" columns
+    assert rec.info["file_format"] == "csv"  # "time (s)" + "name (unit)" columns
     assert rec.fs == pytest.approx(1000.0) and rec.labels == acq.labels and rec.units == acq.units
     assert rec.n_channels == 4  # the time column is not a channel
     assert np.allclose(rec.data, acq.data, rtol=1e-12, atol=0)
@@ -120,7 +120,7 @@ def test_xdf_like_our_lsl_stream(synth4, tmp_path):
     path = tmp_path / "lab.xdf"
     write_xdf(path, _xdf_streams(synth4))
     rec = load(path)
-    assert rec.info["format"] == "xdf" and rec.info["stream"] == "perifacial EMG"  # the EMG stream, not ACC
+    assert rec.info["file_format"] == "xdf" and rec.info["stream"] == "perifacial EMG"  # the EMG stream, not ACC
     assert rec.labels == REGION and rec.units == ["µV"] * 4 and rec.fs == FS
     assert rec.n_samples == synth4.shape[1] and rec.gaps == [(4000, 5500)]
     ok = rec.valid
@@ -154,7 +154,7 @@ def test_edf_plus_written_by_mne(synth4, tmp_path):
     path = tmp_path / "mne.edf"
     mne.export.export_raw(path, raw, fmt="edf", verbose="error")
     rec = load(path)
-    assert rec.info["format"] == "edf" and rec.labels == REGION and rec.fs == FS
+    assert rec.info["file_format"] == "edf" and rec.labels == REGION and rec.fs == FS
     assert rec.units == ["µV"] * 4 and rec.types == ["EMG"] * 4
     f = pyedflib.EdfReader(str(path))  # the independent reader
     try:
