@@ -8,7 +8,8 @@ EDF / EDF+ / BDF / BDF+   header bytes (``0`` / ``\\xffBIOSEMI``), ``.edf``/``.b
 BIOPAC AcqKnowledge       ``.acq``                                                      bioread (``[io]``)
 AcqKnowledge text export  ``msec/sample`` + ``N channels`` header (``.txt``)            (built in)
 XDF (LabRecorder, LSL)    ``XDF:`` magic (``.xdf``)                                     pyxdf (``[io]``)
-OpenBCI GUI / BrainFlow   ``%OpenBCI`` header or ``EXG Channel`` columns                (built in)
+OpenBCI GUI               ``%OpenBCI`` header or ``EXG Channel`` columns                (built in)
+BrainFlow ``write_file``  ``board=`` (a BrainFlow board id or name)                     brainflow
 generic CSV / TSV / text  anything else with one row per sample                         (built in)
 NPZ                       ``.npz`` (``data``, ``fs``; our own export keeps codes)       (built in)
 ========================  ===========================================================  =====================
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 __all__ = ["load", "detect_format", "from_array", "read_channel_map", "apply_channel_map", "unit_scale",
            "FORMATS", "UnsupportedFormat"]
 
-FORMATS = ("pfr", "edf", "bdf", "acq", "acq-text", "xdf", "openbci", "csv", "npz")
+FORMATS = ("pfr", "edf", "bdf", "acq", "acq-text", "xdf", "openbci", "brainflow", "csv", "npz")
 
 
 class UnsupportedFormat(ValueError):
@@ -267,7 +268,7 @@ def detect_format(path: str | os.PathLike) -> str:
 
 def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[str] | None = None,
          labels: list[str] | None = None, channel_map=None, format: str | None = None, stream: str | None = None,
-         data: bool = True):
+         board: int | str | None = None, data: bool = True):
     """Read any supported recording (see the module docstring) into a :class:`Recording`.
 
     Parameters
@@ -286,6 +287,10 @@ def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[
     stream : str, optional
         XDF: the name or type of the stream to read (default: the first stream of type EMG, else the first
         numeric stream with a nominal rate).
+    board : int or str, optional
+        BrainFlow board id or name (``"CYTON_BOARD"``, ``0``) of a file written by BrainFlow's
+        ``DataFilter.write_file`` (no header: the board description says which rows are EXG); implies
+        ``format="brainflow"``.
     data : bool
         ``.pfr`` only: False skips the float data (codes/status are kept).
 
@@ -300,7 +305,7 @@ def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[
         raise FileNotFoundError(f"{p}: no such file")
     if p.is_dir():
         raise ValueError(f"{p} is a folder, not a recording")
-    fmt = format or detect_format(p)
+    fmt = format or ("brainflow" if board is not None else detect_format(p))
     if fmt not in FORMATS:
         raise UnsupportedFormat(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "pfr":
@@ -313,8 +318,9 @@ def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[
         rec.montage = _own_montage(rec)
     else:
         reader = {"edf": _read_edf, "bdf": _read_edf, "acq": _read_acq, "acq-text": _read_acq_text,
-                  "xdf": _read_xdf, "openbci": _read_openbci, "csv": _read_csv, "npz": _read_npz}[fmt]
-        rec = reader(p, fs=fs, units=units, labels=labels, stream=stream)
+                  "xdf": _read_xdf, "openbci": _read_openbci, "brainflow": _read_brainflow, "csv": _read_csv,
+                  "npz": _read_npz}[fmt]
+        rec = reader(p, fs=fs, units=units, labels=labels, stream=stream, board=board)
         if labels is not None and fmt not in ("csv",):
             if len(labels) != rec.n_channels:
                 raise ValueError(f"{len(labels)} labels given for {rec.n_channels} channels")
@@ -599,6 +605,39 @@ def _read_openbci(p: Path, fs=None, **kw):
     data = np.loadtxt(p, delimiter=",", skiprows=skip, usecols=exg, ndmin=2, comments="%")
     return from_array(data.T, fs, [header[i].replace("EXG Channel ", "EXG") for i in exg], "uV",
                       info={"board": "OpenBCI"}, source="openbci")
+
+
+def _read_brainflow(p: Path, board=None, fs=None, **kw):
+    """A file of BrainFlow's ``DataFilter.write_file`` (tab-separated, one row per sample, one column per row of
+    the board's data array, no header). The board description (``BoardShim.get_board_descr``) gives the rate, the
+    EXG rows (µV, BrainFlow's unit) and the marker row (non-zero values become markers)."""
+    if board is None:
+        raise ValueError(f"{p}: a BrainFlow file needs the board (board=, --board: id or name such as CYTON_BOARD)")
+    bs = _need("brainflow.board_shim", "brainflow", "BrainFlow files")
+    try:
+        bid = int(board)
+    except (TypeError, ValueError):
+        try:
+            bid = bs.BoardIds[str(board).upper()].value
+        except KeyError:
+            raise ValueError(f"unknown BrainFlow board {board!r} (e.g. CYTON_BOARD, GANGLION_BOARD, "
+                             "SYNTHETIC_BOARD or their ids)") from None
+    d = bs.BoardShim.get_board_descr(bid)
+    rate = float(fs or d["sampling_rate"])
+    exg = sorted(set(d.get("emg_channels") or d.get("exg_channels") or d.get("eeg_channels") or []))
+    a = np.loadtxt(p, delimiter="\t", ndmin=2)
+    if a.shape[1] != d["num_rows"]:
+        raise ValueError(f"{p}: {a.shape[1]} columns, but a {d.get('name', board)} board writes {d['num_rows']} rows")
+    names = str(d.get("eeg_names") or "").split(",")
+    labels = names if len(names) == len(exg) and all(names) else [f"EXG{i}" for i in range(len(exg))]
+    markers = []
+    mc = d.get("marker_channel")
+    if mc is not None:
+        for k in np.flatnonzero(a[:, mc]):
+            v = float(a[k, mc])
+            markers.append({"sample": int(k), "value": int(v) if v.is_integer() else v, "label": "", "source": "file"})
+    return from_array(a[:, exg].T, rate, labels, "uV", info={"board": d.get("name", str(board))}, markers=markers,
+                      source="brainflow")
 
 
 # ------------------------------------------------------------------------------------------------- CSV / text

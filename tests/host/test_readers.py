@@ -1,5 +1,6 @@
 """One reader for every recording (perifacial.host.readers.load), checked on files written by each format's own
-writer (MNE and edfio for EDF+, bioread for its text export, a BIOPAC sample shipped with bioread), by a small
+writer (MNE and edfio for EDF+, bioread for its text export, BrainFlow's write_file, a BIOPAC sample shipped with
+bioread), by a small
 spec-following writer where the format has no Python writer (XDF: ``_xdfwriter``; the OpenBCI GUI and AcqKnowledge
 text layouts), and `perifacial process` run on each.
 
@@ -230,6 +231,36 @@ def test_openbci_gui_file(synth4, tmp_path):
     assert rec.fs == FS and rec.labels == ["EXG0", "EXG1", "EXG2", "EXG3"] and rec.units == ["µV"] * 4
     assert np.allclose(rec.data, synth4, atol=1e-6, rtol=0)  # 6 decimals
     _process(path, tmp_path)
+
+
+def test_brainflow_write_file(synth4, tmp_path):
+    """A Cyton board's data array written by BrainFlow's own DataFilter.write_file (no header: the board says
+    which rows are EXG, the rate and the marker row)."""
+    pytest.importorskip("brainflow")
+    from brainflow.board_shim import BoardIds, BoardShim
+    from brainflow.data_filter import DataFilter
+
+    bid = BoardIds.CYTON_BOARD.value
+    d = BoardShim.get_board_descr(bid)
+    fs = float(d["sampling_rate"])  # 250 Hz
+    n = synth4.shape[1] // 2
+    arr = np.zeros((d["num_rows"], n))
+    arr[d["package_num_channel"]] = np.arange(n) % 256
+    arr[d["eeg_channels"][:4]] = synth4[:, :n]
+    arr[d["timestamp_channel"]] = 1.7e9 + np.arange(n) / fs
+    arr[d["marker_channel"], [100, 2000]] = [3, 4]
+    path = tmp_path / "cyton.csv"
+    DataFilter.write_file(arr, str(path), "w")
+    with pytest.raises(ValueError, match="needs the board"):
+        load(path, format="brainflow")
+    rec = load(path, board="CYTON_BOARD")
+    assert rec.info["file_format"] == "brainflow" and rec.fs == fs and rec.n_channels == 8
+    assert rec.labels[:2] == ["Fp1", "Fp2"] and rec.units == ["µV"] * 8
+    assert np.allclose(rec.data[:4], synth4[:, :n], atol=1e-6, rtol=0)  # write_file keeps 6 decimals
+    assert [(m["sample"], m["value"]) for m in rec.markers] == [(100, 3), (2000, 4)]
+    with pytest.raises(ValueError, match="columns"):
+        load(path, board="GANGLION_BOARD")
+    _process(path, tmp_path, "--board", "CYTON_BOARD", "--labels", ",".join(f"c{i}" for i in range(8)))
 
 
 # ------------------------------------------------------------------------------------------------- CSV / NPZ

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-FORMATS_HELP = (".pfr, EDF/EDF+/BDF/BDF+, BIOPAC .acq or AcqKnowledge text, XDF, OpenBCI GUI/BrainFlow .txt/.csv, "
-                "CSV/TSV, NPZ")
+FORMATS_HELP = (".pfr, EDF/EDF+/BDF/BDF+, BIOPAC .acq or AcqKnowledge text, XDF, OpenBCI GUI .txt, BrainFlow "
+                "(--board), CSV/TSV, NPZ")
 
 
 def add_reader_arguments(p: argparse.ArgumentParser, fs_help: str | None = None) -> None:
-    """``--fs --units --labels --channel-map --stream --format``."""
+    """``--fs --units --labels --channel-map --stream --board --format``."""
     g = p.add_argument_group("reading foreign recordings (" + FORMATS_HELP + ")")
     g.add_argument("--fs", type=float, default=None,
                    help=fs_help or "sampling rate in Hz, where the file has none (CSV without a time column)")
@@ -19,8 +19,10 @@ def add_reader_arguments(p: argparse.ArgumentParser, fs_help: str | None = None)
     g.add_argument("--channel-map", default=None, metavar="FILE",
                    help="JSON/TOML file mapping channel labels to facial regions (region-aware spotting)")
     g.add_argument("--stream", default=None, metavar="NAME", help="XDF: the stream to read (name or type)")
+    g.add_argument("--board", default=None, metavar="BOARD",
+                   help="BrainFlow board (id or name, e.g. CYTON_BOARD) of a file written by BrainFlow's write_file")
     g.add_argument("--format", dest="in_format", default=None,
-                   choices=("pfr", "edf", "bdf", "acq", "acq-text", "xdf", "openbci", "csv", "npz"),
+                   choices=("pfr", "edf", "bdf", "acq", "acq-text", "xdf", "openbci", "brainflow", "csv", "npz"),
                    help="force the input format instead of detecting it")
 
 
@@ -38,7 +40,8 @@ def reader_options(args: argparse.Namespace) -> dict:
     if fs is not None and not fs > 0:
         raise CliError(f"--fs must be a positive rate in Hz, not {fs:g}")
     return {"fs": fs, "units": units, "labels": labels, "channel_map": getattr(args, "channel_map", None),
-            "stream": getattr(args, "stream", None), "format": getattr(args, "in_format", None)}
+            "stream": getattr(args, "stream", None), "format": getattr(args, "in_format", None),
+            "board": getattr(args, "board", None)}
 
 
 def load_recording(path, args: argparse.Namespace | None = None, **kwargs):
