@@ -207,8 +207,7 @@ def apply_channel_map(rec, channel_map) -> None:
     the recording lacks are an error (a typo would otherwise silently lose a region)."""
     from perifacial.dsp.montage import Montage, Region, default_montage
 
-    cmap = read_channel_map(channel_map) if not isinstance(channel_map, dict) or "regions" in channel_map \
-        or "channels" in channel_map else read_channel_map(channel_map)
+    cmap = read_channel_map(channel_map)
     missing = [lab for lab in cmap if lab not in rec.labels]
     if missing:
         raise ValueError(f"channel map names labels the recording lacks: {', '.join(missing)} "
@@ -501,12 +500,13 @@ def _read_acq_text(p: Path, **kw):
 
 
 # ------------------------------------------------------------------------------------------------- XDF
-def _xdf_channels(info: dict, n: int) -> tuple[list[str], list[str | None], list[str | None]]:
-    labels, units, types = [f"CH{i + 1}" for i in range(n)], [None] * n, [None] * n
+def _xdf_channels(info: dict, n: int):
+    """(labels, units, types, regions) from ``desc/channels/channel`` (None where absent)."""
+    labels, units, types, regions = [f"CH{i + 1}" for i in range(n)], [None] * n, [None] * n, [None] * n
     try:
         chans = info["desc"][0]["channels"][0]["channel"]
     except (KeyError, IndexError, TypeError):
-        return labels, units, types
+        return labels, units, types, regions
     for i, ch in enumerate(chans[:n]):
         def get(k):
             v = ch.get(k) if isinstance(ch, dict) else None
@@ -514,14 +514,16 @@ def _xdf_channels(info: dict, n: int) -> tuple[list[str], list[str | None], list
         labels[i] = get("label") or labels[i]
         units[i] = get("unit")
         types[i] = get("type")
-    return labels, units, types
+        regions[i] = get("region")
+    return labels, units, types, regions
 
 
 def _read_xdf(p: Path, stream: str | None = None, units=None, **kw):
     """XDF through pyxdf (clock offsets applied, timestamps dejittered). One numeric stream becomes the
     recording (``stream=`` name or type; default the first EMG stream, else the first regular numeric stream);
-    string streams become markers at the sample nearest their timestamp. Samples missing by timestamp (a time
-    step above 1.5 nominal periods) are NaN gaps."""
+    string streams become markers at the sample nearest their timestamp. Samples missing by timestamp (a step of
+    k nominal periods, rounded, leaves k - 1 samples) are NaN gaps. Channels that name their ``region`` (as perifacial's LSL outlet
+    does) give the recording region context."""
     pyxdf = _need("pyxdf", "io", "XDF files")
     try:
         streams, header = pyxdf.load_xdf(str(p))
@@ -551,7 +553,7 @@ def _read_xdf(p: Path, stream: str | None = None, units=None, **kw):
     n = int(idx[-1]) + 1
     x = np.full((y.shape[1], n), np.nan)
     x[:, idx] = y.T
-    labels, xunits, types = _xdf_channels(s["info"], y.shape[1])
+    labels, xunits, types, regions = _xdf_channels(s["info"], y.shape[1])
     if units is not None:
         xunits = [units] * y.shape[1] if isinstance(units, str) else list(units)
     elif all(u is None for u in xunits):
@@ -574,6 +576,9 @@ def _read_xdf(p: Path, stream: str | None = None, units=None, **kw):
                      markers=markers, source="xdf")
     rec.types = [(t.upper() if t and rec.types[i] == "EMG" else rec.types[i]) for i, t in enumerate(types)]
     rec.fs_measured = (len(ts) - 1) / (ts[-1] - ts[0]) if len(ts) > 1 and ts[-1] > ts[0] else float("nan")
+    if all(regions) and len(set(rec.labels)) == len(rec.labels):
+        # the stream names each channel's facial region (perifacial's LSL outlet does): region context
+        apply_channel_map(rec, {"channels": dict(zip(rec.labels, regions))})
     return rec
 
 

@@ -131,8 +131,9 @@ def test_xdf_like_our_lsl_stream(synth4, tmp_path):
     # choosing another stream by type
     acc = load(path, stream="ACC", units="g")
     assert acc.n_channels == 3 and acc.fs == 100.0 and acc.types == ["MISC"] * 3
+    assert rec.region_context and [r.name for r in rec.montage.regions] == ["left_middle"]  # <region> children
     s = _process(path, tmp_path)
-    assert s["gaps"]["count"] == 1
+    assert s["gaps"]["count"] == 1 and s["region_context"] is True
 
 
 def test_xdf_without_numeric_stream_is_a_clear_error(tmp_path):
