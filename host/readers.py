@@ -522,8 +522,8 @@ def _read_xdf(p: Path, stream: str | None = None, units=None, **kw):
     """XDF through pyxdf (clock offsets applied, timestamps dejittered). One numeric stream becomes the
     recording (``stream=`` name or type; default the first EMG stream, else the first regular numeric stream);
     string streams become markers at the sample nearest their timestamp. Samples missing by timestamp (a step of
-    k nominal periods, rounded, leaves k - 1 samples) are NaN gaps. Channels that name their ``region`` (as perifacial's LSL outlet
-    does) give the recording region context."""
+    k nominal periods, rounded, leaves k - 1 samples) are NaN gaps. Channels that name their ``region`` (as
+    perifacial's LSL outlet does) give the recording region context."""
     pyxdf = _need("pyxdf", "io", "XDF files")
     try:
         streams, header = pyxdf.load_xdf(str(p))
