@@ -321,8 +321,8 @@ def write_bids(recording, root: str | os.PathLike, subject: str, *, task: str = 
         side.update({"Manufacturer": "perifacial (TI ADS1299)", "ManufacturersModelName": str(board.get("board", "")),
                      "HardwareFilters": {"ADS1299 sinc3 decimation": {"-3 dB (Hz)": round(0.262 * recording.fs, 1),
                                                                         "high-pass": "none (DC coupled)"}},
-                     "Gain": float(np.asarray(recording.gains)[0]) if len(set(np.asarray(recording.gains).tolist())) == 1
-                     else "n/a"})
+                     "Gain": (float(np.asarray(recording.gains)[0])
+                              if len(set(np.asarray(recording.gains).tolist())) == 1 else "n/a")})
         if not side["ManufacturersModelName"]:
             del side["ManufacturersModelName"]
     p = sub_dir / f"{base}_emg.json"

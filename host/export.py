@@ -15,8 +15,8 @@ codes to uV exactly (the quotient is a short binary fraction, exact in float64).
 still stored exactly; only its uV scale is then approximate (at most 1 LSB off at the top of the range).
 
 BDF+ cannot express interrupted recordings through edfio (EDF+D is read, not written), so the file is BDF+C:
-samples inside gaps are digital 0 and each gap is an annotation ``gap`` lasting the lost stretch; markers are annotations
-too. The last data record is padded with zeros to a whole record (annotated ``padding``).
+samples inside gaps are digital 0 and each gap is an annotation ``gap`` lasting the lost stretch; markers are
+annotations too. The last data record is padded with zeros to a whole record (annotated ``padding``).
 """
 from __future__ import annotations
 

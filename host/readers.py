@@ -534,8 +534,8 @@ def _read_xdf(p: Path, stream: str | None = None, units=None, **kw):
         v = s["info"].get(k)
         return v[0] if isinstance(v, list) and v else (v or "")
 
-    numeric = [s for s in streams if field(s, "channel_format") != "string" and float(field(s, "nominal_srate") or 0) > 0
-               and len(s["time_stamps"])]
+    numeric = [s for s in streams if field(s, "channel_format") != "string"
+               and float(field(s, "nominal_srate") or 0) > 0 and len(s["time_stamps"])]
     if stream is not None:
         cands = [s for s in numeric if stream in (field(s, "name"), field(s, "type"))]
     else:
