@@ -117,7 +117,7 @@ def from_array(data, fs: float, labels=None, units: str | list[str] | None = "uV
     --------
     >>> import numpy as np
     >>> rec = from_array(np.ones((2, 100)), 1000.0, ["zyg", "corr"], "mV")
-    >>> rec.data[0, 0], rec.units, rec.n_samples
+    >>> float(rec.data[0, 0]), rec.units, rec.n_samples
     (1000.0, ['µV', 'µV'], 100)
     """
     from perifacial.host.recording import SYNC_DTYPE, Recording, _runs
