@@ -1,16 +1,19 @@
 """FastICA benchmarks against scikit-learn, measured in the same run.
 
 * 4 channels x 600 s at 1 kHz (one region), logcosh, unit-variance: ``perifacial.dsp.ica.fastica`` vs
-  ``sklearn.decomposition.FastICA`` on the same data and seed (goal: >= 4x faster at equal quality).
+  ``sklearn.decomposition.FastICA`` on the same data and seed (goal: >= 4x faster at equal quality), on slowly
+  converging sEMG-like bursts and on quickly converging Laplacian sources (where fixed costs weigh most).
 * 24 channels x 600 s, six regions, end to end (ICA per region + sources): ``unmix_regions`` vs a loop of
   scikit-learn ``FastICA`` over the regions.
 * online: applying a calibrated 24-channel unmixer to 40-sample chunks vs the NumPy expression.
 
 With ``--benchmark-disable`` (the default) each benchmark runs once as a correctness check (Amari parity) and the
 scikit-learn timings are skipped; ``pytest bench/test_bench_ica.py --benchmark-enable`` measures and stores
-``ratio_vs_sklearn`` (reference time / our time, best of rounds) in each benchmark's ``extra_info``.
+``ratio_vs_sklearn`` (reference time / our time, best of rounds) in each benchmark's ``extra_info``, asserting a
+ratio > 1 (the 4x goal only with ``PERIFACIAL_BENCH_STRICT=1``, on a quiet machine).
 """
 import logging
+import os
 import time
 
 import numpy as np
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 FS = 1000.0
 N = 600_000  # 600 s at 1 kHz
 ROUNDS = 5
+STRICT = os.environ.get("PERIFACIAL_BENCH_STRICT") == "1"  # assert the 4x goal (a quiet machine), else ratio > 1
+GOAL = 4.0
 
 
 def semg_sources(rng, n_sources, n):
@@ -49,6 +54,15 @@ def one_region():
 
 
 @pytest.fixture(scope="module")
+def one_region_fast():
+    """Laplacian sources under a random mixing: FastICA converges in a handful of iterations, so fixed costs
+    (checks, moments, whitening, the sources pass) weigh most here."""
+    rng = np.random.default_rng(31)
+    A = rng.normal(size=(4, 4))
+    return A @ rng.laplace(size=(4, N)) + 5.0, A
+
+
+@pytest.fixture(scope="module")
 def six_regions():
     rng = np.random.default_rng(7)
     X = np.empty((24, N))
@@ -70,16 +84,21 @@ def _best_of(fn, rounds):
     return best, out
 
 
-def _report(benchmark, name, t_ref):
+def _report(benchmark, name, t_ref, goal=GOAL):
     ours = benchmark.stats.stats.min
     ratio = t_ref / ours
     benchmark.extra_info["reference_s"] = t_ref
     benchmark.extra_info["ratio_vs_sklearn"] = ratio
     log.warning("%s: reference %.4f s, perifacial %.4f s, ratio %.2fx", name, t_ref, ours, ratio)
+    assert ratio > 1.0, f"{name}: slower than scikit-learn ({ratio:.2f}x)"
+    if STRICT and goal:
+        assert ratio >= goal, f"{name}: {ratio:.2f}x < goal {goal}x"
+    return ratio
 
 
-def test_fastica_4ch_600s_vs_sklearn(benchmark, one_region):
-    X, A = one_region
+@pytest.mark.parametrize("data", ["one_region", "one_region_fast"])
+def test_fastica_4ch_600s_vs_sklearn(benchmark, data, request):
+    X, A = request.getfixturevalue(data)
     fastica(X[:, :5000], random_state=0)  # JIT / cache load outside the timing
     res = benchmark.pedantic(lambda: fastica(X, random_state=0), rounds=ROUNDS, iterations=1, warmup_rounds=0)
     sk = FastICA(random_state=0, whiten="unit-variance")
@@ -87,7 +106,7 @@ def test_fastica_4ch_600s_vs_sklearn(benchmark, one_region):
         S_sk = sk.fit_transform(X.T)
     else:
         t_sk, S_sk = _best_of(lambda: sk.fit_transform(X.T), ROUNDS)
-        _report(benchmark, "fastica 4 ch x 600 s", t_sk)
+        _report(benchmark, f"fastica 4 ch x 600 s ({data})", t_sk)
     d_ours, d_sk = amari_distance(res.unmixing, A), amari_distance(sk.components_, A)
     benchmark.extra_info.update(amari=d_ours, amari_sklearn=d_sk, n_iter=res.n_iter)
     assert res.converged and res.n_iter == sk.n_iter_
@@ -142,4 +161,5 @@ def test_region_unmixer_online_chunks(benchmark, six_regions):
     np.testing.assert_allclose(u.apply(X[:, :chunk]), res.sources[:, :chunk], atol=1e-10)
     if not benchmark.disabled:
         t_ref, _ = _best_of(numpy_ref, ROUNDS)
-        _report(benchmark, "RegionUnmixer.apply, 1000 chunks of 40 samples x 24 ch (reference: NumPy)", t_ref)
+        _report(benchmark, "RegionUnmixer.apply, 1000 chunks of 40 samples x 24 ch (reference: NumPy)", t_ref,
+                goal=None)

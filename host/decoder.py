@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from perifacial.firmware import wire
+from perifacial.firmware import ads1299, wire
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ __all__ = [
     "VREF_V",
 ]
 
-VREF_V = 4.5  #: ADS1299 reference voltage (V) with the internal reference
+VREF_V = ads1299.VREF_UV / 1e6  #: ADS1299 reference voltage (V) with the internal reference (one home: the driver)
 _U32 = 1 << 32
 _DATA_OFF = wire.HEADER_SIZE + wire.DATA_HDR_SIZE  # first chip byte of a DATA frame, from the frame start
 _DATA_HDR_DTYPE = np.dtype(
@@ -55,8 +55,9 @@ _KNOWN_TYPES[list(wire.TYPE_NAMES)] = True
 
 
 def lsb_uv(gain: float | np.ndarray) -> float | np.ndarray:
-    """Size of one ADC code in microvolts: ``2 * VREF / gain / 2**24`` (VREF = 4.5 V)."""
-    return 2.0 * VREF_V * 1e6 / np.asarray(gain, dtype=np.float64) / (1 << 24)
+    """Size of one ADC code in microvolts: ``2 * VREF / gain / 2**24`` (VREF = 4.5 V), vectorised over ``gain``
+    (the formula's one home is :func:`perifacial.firmware.ads1299.lsb_uv`, which also runs on the board)."""
+    return ads1299.lsb_uv(np.asarray(gain, dtype=np.float64))
 
 
 def codes_to_uv(codes: np.ndarray, gains) -> np.ndarray:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from perifacial.host.decoder import codes_to_uv, lsb_uv
+
 log = logging.getLogger(__name__)
 
 __all__ = ["to_bdf", "to_csv", "to_npz", "bdf_ranges", "bdf_labels", "record_duration"]
@@ -40,7 +42,7 @@ MAX_RECORD_BYTES = 61440  # EDF/BDF recommendation for one data record
 
 def bdf_ranges(gain: float, max_code: int) -> tuple[tuple[float, float], tuple[int, int]]:
     """``(physical_range, digital_range)`` for one channel (uV); exact ``code * LSB`` mapping where possible."""
-    lsb = 9e6 / gain / (1 << 24)
+    lsb = float(lsb_uv(gain))
     pmin = DMIN * lsb
     if max_code <= DMAX_EXACT:
         return (pmin, DMAX_EXACT * lsb), (DMIN, DMAX_EXACT)
@@ -188,7 +190,7 @@ def to_csv(rec, path: str | os.PathLike, precision: int = 6) -> Path:
     (6 keeps every code recoverable: the LSB is >= 0.022 uV). Markers and sync rows go to ``<path>.events.csv``."""
     path = Path(path)
     tmp = _atomic_target(path)
-    data = rec.data if rec.data.size or rec.n_samples == 0 else rec.codes * (9e6 / rec.gains / (1 << 24))[:, None]
+    data = rec.data if rec.data.size or rec.n_samples == 0 else codes_to_uv(rec.codes, rec.gains)
     with open(tmp, "w", newline="") as f:
         f.write("sample,time_s," + ",".join(rec.labels) + "\n")
         step = 20000

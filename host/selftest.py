@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from perifacial.host.decoder import VREF_V
+
 __all__ = [
     "Check",
     "SelftestResult",
@@ -43,7 +45,6 @@ __all__ = [
 ]
 
 # --- datasheet figures (TI SBAS499C, ADS1299) ------------------------------------------------------------------
-VREF_V = 4.5  #: internal reference with a 5-V analog supply
 FCLK_HZ = 2.048e6  #: nominal internal oscillator
 #: tCLK per output sample for each data rate (CONFIG1 DR: fMOD / ratio; DR 3/4/5 = 2000/1000/500 SPS)
 TCLK_PER_SAMPLE = {2000: 1024, 1000: 2048, 500: 4096}
