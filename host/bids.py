@@ -89,18 +89,21 @@ def _write_json(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
-def _dataset_files(root: Path, name: str) -> None:
+def _dataset_files(root: Path, name: str, authors: list[str] | None = None) -> None:
     from perifacial._version import __version__
 
     dd = root / "dataset_description.json"
     if not dd.exists():
-        _write_json(dd, {
+        desc: dict[str, Any] = {
             "Name": name,
             "BIDSVersion": BIDS_VERSION,
             "DatasetType": "raw",
             "GeneratedBy": [{"Name": "perifacial", "Version": __version__,
                              "Description": "perifacial export --to bids / perifacial.host.bids.write_bids"}],
-        })
+        }
+        if authors:
+            desc["Authors"] = list(authors)
+        _write_json(dd, desc)
     readme = root / "README.md"
     if not readme.exists() and not any((root / n).exists() for n in ("README", "README.txt", "README.rst")):
         readme.write_text(
@@ -206,8 +209,8 @@ _EVENT_DESCRIPTIONS = {
 
 def write_bids(recording, root: str | os.PathLike, subject: str, *, task: str = "face", session: str | None = None,
                run: int | str | None = None, events=None, power_line_hz: float | None = None,
-               participant: dict | None = None, dataset_name: str = "perifacial EMG", overwrite: bool = False,
-               ) -> dict[str, Path]:
+               participant: dict | None = None, dataset_name: str = "perifacial EMG", authors: list[str] | None = None,
+               overwrite: bool = False) -> dict[str, Path]:
     """Add ``recording`` to the BIDS dataset at ``root`` (created if needed) as an EMG recording.
 
     Parameters
@@ -226,6 +229,8 @@ def write_bids(recording, root: str | os.PathLike, subject: str, *, task: str = 
         Mains frequency (Hz) of the recording site; ``n/a`` when not known.
     participant : dict, optional
         Extra ``participants.tsv`` columns of this participant (e.g. ``{"age": 31}``).
+    dataset_name, authors :
+        ``Name`` and ``Authors`` of ``dataset_description.json`` when the dataset is created.
     overwrite : bool
         Replace this recording's files if they exist (otherwise an error).
 
@@ -246,7 +251,7 @@ def write_bids(recording, root: str | os.PathLike, subject: str, *, task: str = 
     if data_path.exists() and not overwrite:
         raise FileExistsError(f"{data_path} exists: choose another run/session or pass overwrite=True (--overwrite)")
     sub_dir.mkdir(parents=True, exist_ok=True)
-    _dataset_files(root, dataset_name)
+    _dataset_files(root, dataset_name, authors)
     _add_participant(root, subject, participant)
     files: dict[str, Path] = {}
     export.to_bdf(recording, data_path, patient_code=f"sub-{subject}")

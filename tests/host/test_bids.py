@@ -55,7 +55,7 @@ def test_export_to_bids_passes_the_validator(pfr, tmp_path):
     root = tmp_path / "study"
     # our recording, then a foreign one (an EDF from MNE with a skin-conductance channel) into the same dataset
     assert cli.main(["export", str(pfr), "--to", "bids", str(root), "--subject", "01", "--session", "1",
-                     "--run", "1", "--power-line", "50"]) == 0
+                     "--run", "1", "--power-line", "50", "--authors", "A. Author; B. Author"]) == 0
     mne = pytest.importorskip("mne")
     x = np.random.default_rng(0).standard_normal((3, 5000))
     raw = mne.io.RawArray(x * [[1e-5], [1e-5], [1.0]], mne.create_info(["zyg", "corr", "gsr"], 1000.0,
@@ -67,6 +67,7 @@ def test_export_to_bids_passes_the_validator(pfr, tmp_path):
     issues = validate(root)
     errors = [i for i in issues if i["severity"] == "error"]
     assert errors == [], errors
+    assert not {"NO_AUTHORS", "TOO_FEW_AUTHORS"} & {i["code"] for i in issues}
     # what was written
     emg1 = root / "sub-01" / "ses-1" / "emg"
     base = "sub-01_ses-1_task-face_run-1"

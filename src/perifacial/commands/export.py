@@ -38,6 +38,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--power-line", type=float, default=None, metavar="HZ", help="mains frequency at the site (50/60)")
     b.add_argument("--notch", type=float, default=None, metavar="HZ", help="mains notch for the spotting (50 or 60)")
     b.add_argument("--no-spot", action="store_true", help="events.tsv without spotted expressions (markers only)")
+    b.add_argument("--authors", default=None, metavar="A;B", help="dataset authors, ';'-separated (new dataset)")
     add_reader_arguments(p)
     p.set_defaults(func=run)
     return p
@@ -102,7 +103,8 @@ def _bids(args: argparse.Namespace, root: Path | None) -> int:
             events = res.rows
     try:
         files = write_bids(rec, root, subject, task=args.task, session=args.session, run=args.run, events=events,
-                           power_line_hz=args.power_line or args.notch, overwrite=args.overwrite)
+                           power_line_hz=args.power_line or args.notch, overwrite=args.overwrite,
+                           authors=[a.strip() for a in args.authors.split(";")] if args.authors else None)
     except FileExistsError as exc:
         raise CliError(str(exc)) from None
     except ValueError as exc:
