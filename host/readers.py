@@ -742,6 +742,8 @@ def _read_csv(p: Path, fs=None, units=None, labels=None, **kw):
         ulist = [units] * len(keep) if isinstance(units, str) else list(units)
     else:
         ulist = [col_units[i] for i in keep]
+    if [n.lower() for n in names[:2]] == ["sample", "time_s"] and units is None:
+        ulist = [u or "uV" for u in ulist]  # perifacial's own CSV export: values in µV (export.to_csv)
     assumed = False
     if any(u is None for u in ulist):
         assumed = True
