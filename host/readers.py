@@ -751,7 +751,10 @@ def _read_csv(p: Path, fs=None, units=None, labels=None, **kw):
                     ", ".join(bare[i] for i, u in zip(keep, ulist) if u is None))
         ulist = [u or "uV" for u in ulist]
     labs = labels if labels is not None else [bare[i] for i in keep]
-    return from_array(x, fs, labs, ulist, info={"units_assumed": assumed}, source="csv")
+    rec = from_array(x, fs, labs, ulist, info={"units_assumed": assumed}, source="csv")
+    if [n.lower() for n in names[:2]] == ["sample", "time_s"]:
+        rec.montage = _own_montage(rec)  # our export of a perifacial recording keeps its regions
+    return rec
 
 
 def _read_npz(p: Path, fs=None, units=None, labels=None, **kw):

@@ -275,6 +275,7 @@ def test_our_csv_export_columns_are_not_channels(tmp_path):
     back = load(export.to_csv(rec, tmp_path / "s.csv"))
     assert back.n_channels == 24 and back.labels == rec.labels  # not 26: sample and time_s are not EMG
     assert back.units == ["µV"] * 24 and not back.info["units_assumed"]  # our export's unit is known
+    assert back.region_context  # and its montage
     assert back.fs == pytest.approx(1000.0)  # from time_s
     assert np.allclose(back.data, rec.data, atol=5e-7, rtol=0)
     npz = load(export.to_npz(rec, tmp_path / "s.npz"))
