@@ -265,7 +265,7 @@ def test_brainflow_write_file(synth4, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------- CSV / NPZ
-def test_our_csv_export_columns_are_not_channels(tmp_path):
+def test_our_csv_export_columns_are_not_channels(tmp_path, capsys):
     from perifacial import cli
     from perifacial.host import export
 
@@ -276,6 +276,11 @@ def test_our_csv_export_columns_are_not_channels(tmp_path):
     assert back.n_channels == 24 and back.labels == rec.labels  # not 26: sample and time_s are not EMG
     assert back.units == ["µV"] * 24 and not back.info["units_assumed"]  # our export's unit is known
     assert back.region_context  # and its montage
+    # spotting the export finds what spotting the recording finds (the issue: 26 channels and 79 events before)
+    assert cli.main(["spot", str(pfr)]) == 0
+    from_pfr = capsys.readouterr().out.splitlines()[1:]
+    assert cli.main(["spot", str(tmp_path / "s.csv")]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == from_pfr
     assert back.fs == pytest.approx(1000.0)  # from time_s
     assert np.allclose(back.data, rec.data, atol=5e-7, rtol=0)
     npz = load(export.to_npz(rec, tmp_path / "s.npz"))
