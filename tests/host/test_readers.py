@@ -277,6 +277,7 @@ def test_our_csv_export_columns_are_not_channels(tmp_path, capsys):
     assert back.units == ["µV"] * 24 and not back.info["units_assumed"]  # our export's unit is known
     assert back.region_context  # and its montage
     # spotting the export finds what spotting the recording finds (the issue: 26 channels and 79 events before)
+    capsys.readouterr()
     assert cli.main(["spot", str(pfr)]) == 0
     from_pfr = capsys.readouterr().out.splitlines()[1:]
     assert cli.main(["spot", str(tmp_path / "s.csv")]) == 0
