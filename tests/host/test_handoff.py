@@ -102,6 +102,9 @@ def test_pandas_tables(pfr_rec, tmp_path):
     assert len(df) == len(on_disk) and list(df.columns) == list(EVENT_COLUMNS)
     assert df["onset_sample"].tolist() == [int(r["onset_sample"]) for r in on_disk]
     assert df["kind"].tolist() == [r["kind"] for r in on_disk]
+    raw = rec.to_mne(events=res.rows)  # spotted expressions as annotations named by kind
+    kinds = [(a["onset"], a["description"]) for a in raw.annotations if a["description"] in ("ME", "MaE")]
+    assert kinds == [(pytest.approx(r.onset_sample / rec.fs), r.kind) for r in res.rows]
     spotted = events_to_pandas(res.events, rec.fs, rec.labels)
     assert len(spotted) == len(res.events) and len(res.rows) >= 1
     assert np.allclose(spotted["onset_s"], [e.onset / rec.fs for e in res.events])
