@@ -324,6 +324,11 @@ def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[
             if len(labels) != rec.n_channels:
                 raise ValueError(f"{len(labels)} labels given for {rec.n_channels} channels")
             rec.labels = [str(v) for v in labels]
+    if fmt in ("pfr", "edf", "bdf", "acq", "acq-text", "xdf"):
+        if fs is not None and fs != rec.fs:
+            log.warning("%s: fs=%g ignored: the file states %g Hz", p, fs, rec.fs)
+        if units is not None and fmt != "xdf":
+            log.warning("%s: units=%s ignored: the file states each channel's unit", p, units)
     rec.info.setdefault("path", str(p))
     rec.info["file_format"] = fmt
     if channel_map is not None:

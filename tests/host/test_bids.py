@@ -63,7 +63,7 @@ def test_export_to_bids_passes_the_validator(pfr, tmp_path):
     raw.set_annotations(mne.Annotations([1.0, 2.0], [0, 0], ["smile", "smile"]))
     edf = tmp_path / "lab.edf"
     mne.export.export_raw(edf, raw, fmt="edf", verbose="error")
-    assert cli.main(["export", str(edf), "--to", "bids", str(root), "--subject", "02", "--units", "uV"]) == 0
+    assert cli.main(["export", str(edf), "--to", "bids", str(root), "--subject", "02"]) == 0
     issues = validate(root)
     errors = [i for i in issues if i["severity"] == "error"]
     assert errors == [], errors
