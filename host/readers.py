@@ -327,7 +327,7 @@ def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[
     if fmt in ("pfr", "edf", "bdf", "acq", "acq-text", "xdf"):
         if fs is not None and fs != rec.fs:
             log.warning("%s: fs=%g ignored: the file states %g Hz", p, fs, rec.fs)
-        if units is not None and fmt != "xdf":
+        if units is not None and fmt not in ("xdf", "edf", "bdf"):
             log.warning("%s: units=%s ignored: the file states each channel's unit", p, units)
     rec.info.setdefault("path", str(p))
     rec.info["file_format"] = fmt
@@ -364,16 +364,15 @@ _GAP_RE = re.compile(r"^gap(?::\s*(\d+) samples lost)?$")
 def _read_edf(p: Path, **kw):
     """EDF/EDF+/BDF/BDF+ through edfio. Signals at the highest rate are the channels (others are listed in
     ``info["skipped_signals"]``). Our own export's ``gap``/``padding`` annotations restore gaps (NaN) and length;
-    other annotations become markers."""
+    other annotations become markers. Interrupted files (EDF+D/BDF+D) are placed record by record at the
+    records' start times, the time between them a NaN gap."""
     edfio = _need("edfio", "bdf", "EDF/BDF files")
     is_bdf = _head(p, 8) == b"\xffBIOSEMI"
     try:
         f = edfio.read_bdf(p) if is_bdf else edfio.read_edf(p)
     except Exception as exc:  # noqa: BLE001 - edfio raises ValueError/EdfError for broken headers
         raise ValueError(f"{p}: not a readable {'BDF' if is_bdf else 'EDF'} file: {exc}") from None
-    if not f.is_continuous:
-        raise ValueError(f"{p}: an interrupted {'BDF+D' if is_bdf else 'EDF+D'} file; perifacial reads continuous "
-                         "EDF/BDF only (export the segments as EDF+C files)")
+    record_onsets = None if f.is_continuous else _record_onsets(p, is_bdf)
     sigs = list(f.signals)
     if not sigs:
         raise ValueError(f"{p}: no signals")
@@ -386,7 +385,13 @@ def _read_edf(p: Path, **kw):
     x = np.vstack([np.asarray(s.data[:n], dtype=np.float64) for s in keep])
     labels = [re.sub(r"^(EMG|EEG|ECG|EOG|MISC)\s+(?=[^\s(])", "", s.label).strip() or s.label for s in keep]
     types = [("EMG" if s.label.upper().startswith("EMG") else None) for s in keep]
-    units = [s.physical_dimension or None for s in keep]
+    given = kw.get("units")
+    given = [given] * len(keep) if given is None or isinstance(given, str) else list(given)
+    units = [s.physical_dimension or given[i] for i, s in enumerate(keep)]  # units= only where the file has none
+    if any(u is None for u in units):
+        log.warning("%s: no physical dimension for %s: read as µV (give units=/--units)", p,
+                    ", ".join(s.label for s, u in zip(keep, units) if u is None))
+        units = [u or "uV" for u in units]
     own = "perifacial" in (f.recording.equipment_code if hasattr(f.recording, "equipment_code") else "")
     gaps, markers = [], []
     stop = n
@@ -403,6 +408,18 @@ def _read_edf(p: Path, **kw):
             continue
         markers.append(_marker_from_text(text, s, a.onset, a.duration))
     x = x[:, :stop]
+    if record_onsets is not None:
+        # EDF+D/BDF+D: each data record starts at its own time; the samples between records were not recorded
+        spr = int(round(fs * f.data_record_duration))
+        starts = np.round(np.asarray(record_onsets) * fs).astype(np.int64)
+        total = int(starts[-1]) + spr if len(starts) else 0
+        y = np.full((x.shape[0], max(total, 0)), np.nan)
+        for k, s0 in enumerate(starts):
+            blk = x[:, k * spr:(k + 1) * spr]
+            y[:, s0:s0 + blk.shape[1]] = blk
+        x = y
+        gaps = [g for g in gaps] + _nan_runs(x)
+        log.info("%s: interrupted file: %d records placed by their start times, %d gaps", p, len(starts), len(gaps))
     for a, b in gaps:
         x[:, a:b] = np.nan
     rec = from_array(x, fs, labels, units, info={"equipment": getattr(f.recording, "equipment_code", ""),
@@ -413,6 +430,39 @@ def _read_edf(p: Path, **kw):
     if own:
         rec.montage = _own_montage(rec)
     return rec
+
+
+def _nan_runs(x: np.ndarray) -> list[tuple[int, int]]:
+    from perifacial.host.recording import _runs
+
+    return _runs(~np.isfinite(x).all(axis=0)) if x.size else []
+
+
+def _record_onsets(p: Path, is_bdf: bool) -> list[float]:
+    """Start time (s from the file start) of every data record of an EDF+/BDF+ file: the first, empty TAL of the
+    record's annotation signal (``+<onset>\x14\x14``; EDF+ specification, "time-keeping" annotation)."""
+    with open(p, "rb") as fh:
+        head = fh.read(256)
+        hb, nrec, ns = int(head[184:192]), int(head[236:244]), int(head[252:256])
+        sh = fh.read(ns * 256)
+    labels = [sh[16 * i:16 * (i + 1)].decode("ascii", "replace").strip() for i in range(ns)]
+    spr = [int(sh[ns * 216 + 8 * i:ns * 216 + 8 * (i + 1)]) for i in range(ns)]
+    width = 3 if is_bdf else 2
+    ann = [i for i, lab in enumerate(labels) if lab in ("EDF Annotations", "BDF Annotations")]
+    if not ann:
+        raise ValueError(f"{p}: an interrupted (+D) file without an annotation signal to time its records")
+    off = sum(spr[:ann[0]]) * width
+    size = sum(spr) * width
+    onsets = []
+    with open(p, "rb") as fh:
+        for k in range(nrec):
+            fh.seek(hb + k * size + off)
+            tal = fh.read(spr[ann[0]] * width)
+            m = re.match(rb"([+-]\d+(?:\.\d*)?)\x14\x14", tal)
+            if not m:
+                raise ValueError(f"{p}: data record {k} has no time-keeping annotation")
+            onsets.append(float(m.group(1)))
+    return onsets
 
 
 def _start_iso(f) -> str | None:

@@ -192,6 +192,32 @@ def test_edf_written_by_edfio_in_millivolts(synth4, tmp_path):
     assert (m["sample"], m["value"], m["label"]) == (2000, 7, "smile:3")
 
 
+def test_interrupted_edf_plus_d_keeps_its_gaps(tmp_path):
+    """EDF+D: no Python library writes one, so an edfio EDF+C file is turned into EDF+D as the specification
+    defines it: 'EDF+D' in the reserved field and later records' time-keeping annotations moved 2 s on."""
+    edfio = pytest.importorskip("edfio")
+    x = np.sin(np.arange(600) / 7.0)
+    path = tmp_path / "d.edf"
+    edfio.Edf([edfio.EdfSignal(x, 100, label="EMG a", physical_range=(-1, 1))],
+              annotations=[edfio.EdfAnnotation(0.5, None, "smile")], data_record_duration=1).write(path)
+    b = bytearray(path.read_bytes())
+    assert b[192:197] == b"EDF+C"
+    b[192:197] = b"EDF+D"
+    header, record = int(b[184:192]), (100 + 9) * 2  # 100 samples + the annotation signal's 9, 2 bytes each
+    for k in (3, 4, 5):
+        i = header + k * record + 200
+        assert b[i:i + 4] == b"+%d\x14\x14" % k
+        b[i:i + 2] = b"+%d" % (k + 2)
+    path.write_bytes(bytes(b))
+    rec = load(path, units="mV")  # the file names no physical dimension
+    assert rec.n_samples == 800 and rec.gaps == [(300, 500)] and rec.units == ["µV"]
+    assert np.isnan(rec.data[:, 300:500]).all()
+    step = 2.0 / 65535 * 1e3  # one 16-bit step of the +-1 mV range, in µV
+    assert np.allclose(rec.data[0, :300], x[:300] * 1e3, atol=step, rtol=0)
+    assert np.allclose(rec.data[0, 500:], x[300:] * 1e3, atol=step, rtol=0)
+    assert rec.markers[0]["sample"] == 50
+
+
 def test_own_bdf_export_round_trips_exactly(tmp_path):
     from perifacial import cli
     from perifacial.host import export
