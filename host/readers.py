@@ -388,10 +388,14 @@ def _read_edf(p: Path, **kw):
     given = kw.get("units")
     given = [given] * len(keep) if given is None or isinstance(given, str) else list(given)
     units = [s.physical_dimension or given[i] for i, s in enumerate(keep)]  # units= only where the file has none
-    if any(u is None for u in units):
+    # no physical dimension and no units=: a signal typed by its label (EMG ..., EEG ...) is read as µV (warned);
+    # any other stays a MISC channel in its own, unknown unit
+    guess = [i for i, (s, u) in enumerate(zip(keep, units)) if u is None and types[i] is not None
+             or u is None and re.match(r"(EEG|ECG|EOG)\s", s.label)]
+    if guess:
         log.warning("%s: no physical dimension for %s: read as µV (give units=/--units)", p,
-                    ", ".join(s.label for s, u in zip(keep, units) if u is None))
-        units = [u or "uV" for u in units]
+                    ", ".join(keep[i].label for i in guess))
+        units = [("uV" if i in guess else u) for i, u in enumerate(units)]
     own = "perifacial" in (f.recording.equipment_code if hasattr(f.recording, "equipment_code") else "")
     gaps, markers = [], []
     stop = n
