@@ -107,7 +107,10 @@ def test_write_bids_many_participants_and_refusals(tmp_path):
     rng = np.random.default_rng(1)
     for sub in ("01", "02", "03"):
         for run in (1, 2):
-            rec = from_array(rng.standard_normal((2, 3000)), 1000.0, ["zyg", "corr"], "mV",
+            x = rng.standard_normal((2, 3000))
+            if sub == "02":
+                x[:, 1000:1100] = np.nan  # 100 samples never received
+            rec = from_array(x, 1000.0, ["zyg", "corr"], "mV",
                              markers=[{"sample": 500, "value": 3, "label": f"trial:{run}", "source": "host"}])
             write_bids(rec, root, sub, run=run, participant={"group": "control" if sub != "03" else "patient"})
     assert [i for i in validate(root) if i["severity"] == "error"] == []
@@ -120,6 +123,10 @@ def test_write_bids_many_participants_and_refusals(tmp_path):
         write_bids(rec, root, "P-01")
     ev = _tsv(root / "sub-01" / "emg" / "sub-01_task-face_run-2_events.tsv")
     assert [(r["trial_type"], r["value"], r["label"]) for r in ev] == [("trial", "3", "trial:2")]
+    ev = _tsv(root / "sub-02" / "emg" / "sub-02_task-face_run-1_events.tsv")
+    assert [(r["trial_type"], r["onset"], r["duration"], r["value"]) for r in ev][1] == ("gap", "1", "0.1", "100")
+    back = load(root / "sub-02" / "emg" / "sub-02_task-face_run-1_emg.bdf")
+    assert back.gaps == [(1000, 1100)] and np.isnan(back.data[:, 1000:1100]).all()
     # the validator does check what we rely on: without a required EMG field it reports an error
     side = root / "sub-02" / "emg" / "sub-02_task-face_run-1_emg.json"
     d = json.loads(side.read_text())
