@@ -368,7 +368,6 @@ class Recording:
 
         if self.status.shape[0] == 0:
             raise ValueError("no chip status words (imported recording): lead-off is not known")
-
         return leadoff_bits(self.status)
 
     @property
