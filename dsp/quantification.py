@@ -89,6 +89,14 @@ class QuantTable(Sequence):
         """One dict per row (column -> value)."""
         return [asdict(r) for r in self.rows]
 
+    def to_pandas(self):
+        """The table as a ``pandas.DataFrame`` (one row per event, :meth:`columns`); needs pandas."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_pandas() needs pandas: pip install 'perifacial[io]'") from None
+        return pd.DataFrame(self.to_records(), columns=list(self.columns()))
+
     def to_csv(self, path_or_file=None) -> str | None:
         """Write the table as CSV (header + one line per event) to a path or an open text file; with no argument
         return the CSV text."""

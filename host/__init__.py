@@ -3,7 +3,9 @@
 Main entry points (imported lazily, so ``import perifacial.host`` stays cheap):
 
 - :func:`open_board` (``perifacial.host.board``): one URL -> a :class:`Board`;
-- :func:`load` (``perifacial.host.recording``): a recording file -> a :class:`Recording`;
+- :func:`load` (``perifacial.host.readers``): any recording file (.pfr, EDF/BDF, BIOPAC .acq and text exports, XDF,
+  OpenBCI, CSV/NPZ) -> a :class:`Recording`;
+- :func:`write_bids` (``perifacial.host.bids``): recordings -> a BIDS EMG dataset;
 - :class:`Decoder` (``perifacial.host.decoder``): the vectorised wire-stream decoder.
 """
 from __future__ import annotations
@@ -12,7 +14,9 @@ _LAZY = {
     "open_board": "perifacial.host.board",
     "Board": "perifacial.host.board",
     "SampleBlock": "perifacial.host.board",
-    "load": "perifacial.host.recording",
+    "load": "perifacial.host.readers",
+    "from_array": "perifacial.host.readers",
+    "write_bids": "perifacial.host.bids",
     "Recording": "perifacial.host.recording",
     "Recorder": "perifacial.host.recording",
     "Decoder": "perifacial.host.decoder",

@@ -15,8 +15,8 @@ codes to uV exactly (the quotient is a short binary fraction, exact in float64).
 still stored exactly; only its uV scale is then approximate (at most 1 LSB off at the top of the range).
 
 BDF+ cannot express interrupted recordings through edfio (EDF+D is read, not written), so the file is BDF+C:
-samples inside gaps are digital 0 and each gap is an annotation ``gap: N samples lost``; markers are annotations
-too. The last data record is padded with zeros to a whole record (annotated ``padding``).
+samples inside gaps are digital 0 and each gap is an annotation ``gap`` lasting the lost stretch; markers are
+annotations too. The last data record is padded with zeros to a whole record (annotated ``padding``).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from perifacial.host.decoder import codes_to_uv, lsb_uv
 
 log = logging.getLogger(__name__)
 
-__all__ = ["to_bdf", "to_csv", "to_npz", "bdf_ranges", "csv_sidecar", "record_duration"]
+__all__ = ["to_bdf", "to_csv", "to_npz", "bdf_ranges", "bdf_labels", "csv_sidecar", "record_duration"]
 
 DMIN = -(1 << 23)
 DMAX_EXACT = 7 << 20
@@ -64,18 +64,19 @@ def _prefilter(fs: float) -> str:
 
 
 def _annotations(rec) -> list[tuple[float, float | None, str]]:
+    """Gaps (``gap``, duration = the lost stretch) and markers, each described the same way for every marker of
+    one kind (:func:`perifacial.host.handoff.marker_description`, e.g. ``contract:brow_raise`` for every
+    repetition), so MNE's ``events_from_annotations`` maps them to few ids; a marker's own value and repetition
+    stay in the CSV/NPZ exports and in ``events.tsv`` of a BIDS export."""
+    from perifacial.host.handoff import marker_description
+
     out: list[tuple[float, float | None, str]] = []
     for a, b in rec.gaps:
-        out.append((a / rec.fs, (b - a) / rec.fs, f"gap: {b - a} samples lost"))
+        out.append((a / rec.fs, (b - a) / rec.fs, "gap"))
     for m in rec.markers:
         if m.get("sample") is None:
             continue
-        text = f"marker {m.get('value', '')}"
-        if m.get("label"):
-            text += f" {m['label']}"
-        if m.get("source") == "board":
-            text += " (board)"
-        out.append((m["sample"] / rec.fs, None, text))
+        out.append((m["sample"] / rec.fs, m.get("duration_s") or None, marker_description(m)))
     return sorted(out, key=lambda x: x[0])
 
 
@@ -90,7 +91,7 @@ def _finish(tmp: Path, path: Path) -> None:
 
 
 def to_bdf(rec, path: str | os.PathLike, patient_code: str = "X", equipment: str | None = None) -> Path:
-    """Write ``rec`` as BDF+ (see the module docstring). Returns the path. Needs edfio (the ``[bdf]`` extra)."""
+    """Write ``rec`` as BDF+ (see the module docstring). Returns the path. Needs edfio (the ``[bdf]`` or ``[io]`` extra)."""
     try:
         import edfio
     except ImportError:
@@ -103,19 +104,23 @@ def to_bdf(rec, path: str | os.PathLike, patient_code: str = "X", equipment: str
     spr = int(round(fs * dur))
     n = rec.n_samples
     n_pad = (-n) % spr if n else spr
-    codes = rec.codes
-    if n_pad:
-        codes = np.concatenate([codes, np.zeros((nch, n_pad), dtype=codes.dtype)], axis=1)
-    labels = [f"EMG {lab}"[:16] for lab in rec.labels]
-    signals = []
-    for i in range(nch):
-        pr, dr = bdf_ranges(float(rec.gains[i]), int(codes[i].max()) if codes.shape[1] else 0)
-        signals.append(
-            edfio.BdfSignal.from_digital(
-                np.ascontiguousarray(codes[i], dtype=np.int32), fs, label=labels[i], transducer_type="sEMG electrode",
-                physical_dimension="uV", physical_range=pr, digital_range=dr, prefiltering=_prefilter(fs),
+    labels = bdf_labels(rec)
+    if rec.codes.shape[1] == n and n:
+        codes = rec.codes
+        if n_pad:
+            codes = np.concatenate([codes, np.zeros((nch, n_pad), dtype=codes.dtype)], axis=1)
+        signals = []
+        for i in range(nch):
+            pr, dr = bdf_ranges(float(rec.gains[i]), int(codes[i].max()) if codes.shape[1] else 0)
+            signals.append(
+                edfio.BdfSignal.from_digital(
+                    np.ascontiguousarray(codes[i], dtype=np.int32), fs, label=labels[i],
+                    transducer_type="sEMG electrode", physical_dimension="uV", physical_range=pr, digital_range=dr,
+                    prefiltering=_prefilter(fs),
+                )
             )
-        )
+    else:
+        signals = _physical_signals(edfio, rec, labels, n_pad)
     anns = [edfio.EdfAnnotation(on, du, text) for on, du, text in _annotations(rec)]
     if n_pad and n:
         anns.append(edfio.EdfAnnotation(n / fs, n_pad / fs, "padding"))
@@ -137,6 +142,47 @@ def to_bdf(rec, path: str | os.PathLike, patient_code: str = "X", equipment: str
     bdf.write(tmp)
     _finish(tmp, path)
     return path
+
+
+def bdf_labels(rec) -> list[str]:
+    """The 16-character BDF signal labels of ``rec``'s channels: ``EMG <label>`` for EMG channels (the type prefix
+    EDF readers such as MNE use), the label alone otherwise."""
+    types = rec.types or ["EMG"] * rec.n_channels
+    return [(f"EMG {lab}" if t == "EMG" and not lab.upper().startswith("EMG") else lab)[:16]
+            for lab, t in zip(rec.labels, types)]
+
+
+def _physical_signals(edfio, rec, labels, n_pad) -> list:
+    """BDF signals of an imported recording (no ADC codes): physical values, each channel's range from its own
+    minimum and maximum (24-bit quantisation: ``range / 2**24`` resolution); NaN (gaps) written as 0."""
+    units = rec.units or ["µV"] * rec.n_channels
+    out = []
+    for i in range(rec.n_channels):
+        x = np.nan_to_num(rec.data[i], nan=0.0)
+        if n_pad:
+            x = np.concatenate([x, np.zeros(n_pad)])
+        lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+        if hi - lo < 1e-12:
+            lo, hi = lo - 1.0, hi + 1.0
+        # 8-character header fields: widen the range outward to what fits
+        pr = (_fit8(lo, -1), _fit8(hi, +1))
+        unit = "uV" if units[i] == "µV" else units[i][:8]
+        out.append(edfio.BdfSignal(x, float(rec.fs), label=labels[i], physical_dimension=unit, physical_range=pr,
+                                   transducer_type="sEMG electrode" if (rec.types or ["EMG"])[i] == "EMG" else ""))
+    return out
+
+
+def _fit8(v: float, direction: int) -> float:
+    """``v`` rounded outward (``direction`` -1 down, +1 up) to a number whose text fits 8 characters."""
+    import math
+
+    for dec in range(6, -1, -1):
+        q = 10.0**dec
+        r = (math.floor(v * q) if direction < 0 else math.ceil(v * q)) / q
+        text = f"{r:.{dec}f}".rstrip("0").rstrip(".") if dec else f"{r:.0f}"
+        if len(text) <= 8:
+            return float(text)
+    raise ValueError(f"physical value {v} does not fit the 8-character EDF/BDF header field")
 
 
 def to_csv(rec, path: str | os.PathLike, precision: int = 6) -> Path:
@@ -189,6 +235,9 @@ def to_npz(rec, path: str | os.PathLike) -> Path:
         markers_json=np.array(json.dumps(rec.markers, default=str)), info_json=np.array(json.dumps(rec.info, default=str)),
         first_sample=np.int64(rec.first_sample),
     )
+    if rec.units:
+        arrays["units"] = np.array(rec.units)
+        arrays["types"] = np.array(rec.types)
     if data is not None:
         arrays["data"] = data
     with open(tmp, "wb") as f:

@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -433,6 +434,9 @@ class Recording:
     what the board sent before its stop took effect stays in the raw file and is counted in
     ``stats["samples_after_requested_end"]``.
 
+    Recordings read from other formats (:func:`perifacial.host.readers.load`) have no ADC codes (``codes`` is
+    ``[channels, 0]``, ``status`` ``[0, samples]``, ``gains`` NaN).
+
     Attributes
     ----------
     data : ndarray, float64 ``[channels, samples]``
@@ -467,6 +471,12 @@ class Recording:
         One per acquisition session in the file (a reboot or stop/start of the board restarts its sample index):
         columns in arrival order, column ``i`` of segment ``s`` is device sample ``s.first_sample + i - s.start``;
         ``first_sample`` is the first segment's. Segment boundaries are gaps too.
+    units : list of str
+        Unit of each row of ``data`` (µV for every voltage channel).
+    types : list of str
+        Channel type of each row ("EMG", "MISC", ...: BIDS/MNE channel types).
+    montage : :class:`~perifacial.dsp.montage.Montage` or None
+        Places channels in facial regions (:attr:`region_context`); None: no region context.
 
     Examples
     --------
@@ -502,14 +512,57 @@ class Recording:
     link_events: list[dict] = field(default_factory=list)
     device_logs: list[str] = field(default_factory=list)
     segments: list = field(default_factory=list)  #: :class:`perifacial.host.segments.Segment` list (arrival order)
+    #: unit of each row of ``data`` ("µV" for every voltage channel; other channels keep their own unit)
+    units: list[str] = field(default_factory=list)
+    #: channel type of each row ("EMG", "MISC", ...; BIDS/MNE channel types)
+    types: list[str] = field(default_factory=list)
+    #: :class:`~perifacial.dsp.montage.Montage` placing channels in facial regions, or None (no region context)
+    montage: Any = None
 
     @property
     def n_samples(self) -> int:
+        # imported recordings carry no ADC codes (``codes`` is [channels, 0]): their length is the data's
+        if self.codes.shape[1] == 0 and self.data.ndim == 2 and self.data.shape[1]:
+            return int(self.data.shape[1])
         return int(self.codes.shape[1])
 
     @property
     def n_channels(self) -> int:
         return int(self.codes.shape[0])
+
+    @property
+    def region_context(self) -> bool:
+        """True when channels are placed in facial regions (a montage), so that spotting can unite a region's
+        channels and tell expressions from blinks and jaw artefacts; False: every channel is spotted on its own."""
+        return self.montage is not None
+
+    def pick_emg(self) -> "Recording":
+        """The EMG channels only (a copy sharing arrays), or ``self`` when all channels are EMG. Other channels
+        (skin conductance, force, stimulus waves of an imported file) stay out of the EMG chain."""
+        from perifacial.host.handoff import pick
+
+        return pick(self, [i for i, t in enumerate(self.types) if t == "EMG"]) if self.types and \
+            any(t != "EMG" for t in self.types) else self
+
+    def to_mne(self, **kwargs):
+        """An ``mne.io.RawArray`` (see :func:`perifacial.host.handoff.to_mne`)."""
+        from perifacial.host.handoff import to_mne
+
+        return to_mne(self, **kwargs)
+
+    @classmethod
+    def from_mne(cls, raw, **kwargs) -> "Recording":
+        """A Recording from an MNE ``Raw`` (see :func:`perifacial.host.handoff.from_mne`)."""
+        from perifacial.host.handoff import from_mne
+
+        return from_mne(raw, **kwargs)
+
+    def to_pandas(self, what: str = "events"):
+        """``pandas.DataFrame`` of the markers/gaps/sync rows (``"events"``) or of the samples (``"data"``);
+        see :func:`perifacial.host.handoff.recording_to_pandas`."""
+        from perifacial.host.handoff import recording_to_pandas
+
+        return recording_to_pandas(self, what)
 
     @property
     def duration_s(self) -> float:
@@ -521,9 +574,11 @@ class Recording:
 
     @property
     def leadoff(self) -> np.ndarray:
-        """bool ``[channels, samples]``: P or N lead-off bit."""
+        """bool ``[channels, samples]``: P or N lead-off bit (ValueError for an imported recording: no status)."""
         from perifacial.host.board import leadoff_bits
 
+        if self.status.shape[0] == 0:
+            raise ValueError("no chip status words (imported recording): lead-off is not known")
         return leadoff_bits(self.status)
 
     @property

@@ -80,13 +80,14 @@ def test_spot_csv_input_with_header_and_casmemg(tmp_path, capsys):
 
 
 def test_spot_user_errors(tmp_path):
+    (tmp_path / "x.csv").write_text("1,2\n3,4\n")
     with pytest.raises(CliError, match="needs --fs"):
         _run(["spot", str(tmp_path / "x.csv")])
     with pytest.raises(CliError, match="cannot read"):
         _run(["spot", str(tmp_path / "missing.npz")])
-    (tmp_path / "x.txt").write_text("1\n")
+    (tmp_path / "x.bin").write_bytes(b"\x00\x01junk\x00")
     with pytest.raises(CliError, match="unsupported"):
-        _run(["spot", str(tmp_path / "x.txt")])
+        _run(["spot", str(tmp_path / "x.bin")])
     np.savez(tmp_path / "nofs.npz", data=np.zeros((2, 10)))
     with pytest.raises(CliError, match="fs"):
         _run(["spot", str(tmp_path / "nofs.npz")])
@@ -120,6 +121,7 @@ def test_through_the_real_cli_main(monkeypatch, tmp_path, capsys):
 
     mods = tuple(m for m in cli.COMMAND_MODULES if m not in ("perifacial.commands.spot", "perifacial.commands.evaluate"))
     monkeypatch.setattr(cli, "COMMAND_MODULES", mods + ("perifacial.commands.spot", "perifacial.commands.evaluate"))
+    (tmp_path / "x.csv").write_text("1,2\n3,4\n")
     assert cli.main(["spot", str(tmp_path / "x.csv")]) == 2  # user error: message, exit code 2
     assert "needs --fs" in capsys.readouterr().err
     with pytest.raises(SystemExit):

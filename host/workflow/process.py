@@ -109,6 +109,12 @@ class ProcessResult:
     files: dict[str, Path] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
 
+    def to_pandas(self):
+        """The expressions (``rows``, the columns of ``events.csv``) as a ``pandas.DataFrame``."""
+        from perifacial.host.handoff import events_to_pandas
+
+        return events_to_pandas(self.rows) if self.rows else events_to_pandas([]).reindex(columns=EVENT_COLUMNS)
+
 
 # ------------------------------------------------------------------------------------------------- the chain
 def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage=None,
@@ -258,7 +264,14 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     fs = float(recording.fs)
     data = recording.data
     labels = list(recording.labels) or [f"ch{i}" for i in range(data.shape[0])]
-    montage = default_montage() if data.shape[0] == 24 else None
+    # region context: the recording's montage (perifacial recordings, or a channel map given to the reader); a
+    # 24-channel recording that never went through the reader (no "file_format" in info) is a perifacial one
+    montage = getattr(recording, "montage", None)
+    if montage is None and data.shape[0] == 24 and "file_format" not in recording.info:
+        montage = default_montage()
+    if montage is None:
+        log.warning("no region context (no montage or channel map): each channel is spotted on its own and ME/MaE "
+                    "are typed by duration only, not told from blinks or jaw artefacts")
     if calibration is not None:
         if tuple(calibration.labels) != tuple(labels):
             raise ValueError(f"the MVC calibration's channels {list(calibration.labels)[:4]}... do not match the "
@@ -311,6 +324,7 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         "fs": fs,
         "duration_s": recording.n_samples / fs,
         "channels": len(labels),
+        "region_context": montage is not None,
         "chain": {"band_hz": [opts.band[0], min(opts.band[1], 0.45 * fs)], "lowpass_hz": opts.cutoff,
                   "notch_hz": opts.notch, "ica": opts.ica, "zero_phase": True},
         "mvc": None if calibration is None else {"participant": calibration.participant, "date": calibration.date},
@@ -357,15 +371,25 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
 
 
 def process_file(path: str | Path, mvc: str | Path | None = None, opts: ProcessOptions = ProcessOptions(),
-                 out_dir: str | Path | None = None, progress: Callable[[str, float], None] | None = None) -> dict:
-    """Load and process one recording file (picklable entry point for parallel runs). Returns the summary dict."""
+                 out_dir: str | Path | None = None, progress: Callable[[str, float], None] | None = None,
+                 reader: dict | None = None) -> dict:
+    """Load and process one recording file (picklable entry point for parallel runs). Returns the summary dict.
+
+    Any format :func:`perifacial.host.readers.load` reads (``reader``: its keyword arguments, e.g. ``fs``,
+    ``units``, ``channel_map``); only the EMG channels are processed."""
     from perifacial.dsp.mvc import MvcCalibration
-    from perifacial.host.recording import load
+    from perifacial.host.readers import load
 
     path = Path(path)
     say = progress or (lambda stage, frac: None)
     say("load", 0.0)
-    rec = load(path)
+    full = load(path, **(reader or {}))
+    rec = full.pick_emg()
+    if rec.n_channels == 0:
+        raise ValueError(f"{path}: no EMG channel (channel types: {', '.join(full.types)})")
+    if rec is not full:
+        log.info("%s: non-EMG channels left out: %s", path,
+                 ", ".join(lab for lab, t in zip(full.labels, full.types) if t != "EMG"))
     rec.info.setdefault("path", str(path))
     cal = MvcCalibration.load(mvc) if mvc else None
     stem = path.stem

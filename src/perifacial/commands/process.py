@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..cli import CliError
 from ..validate import check_input_file, check_output_dir, mains_arg, positive_float_arg, positive_int_arg
+from ._reader import add_reader_arguments, reader_options
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -22,7 +23,8 @@ def register(subparsers) -> argparse.ArgumentParser:
             "are handled by processing each gap-free segment on its own."
         ),
     )
-    p.add_argument("recordings", nargs="+", type=Path, metavar="RECORDING", help="recording file(s) (.pfr)")
+    p.add_argument("recordings", nargs="+", type=Path, metavar="RECORDING",
+                   help="recording file(s): .pfr or any format perifacial reads (EDF/BDF, .acq, XDF, OpenBCI, CSV...)")
     p.add_argument("--mvc", type=Path, default=None, help="MVC calibration (perifacial mvc) for %% MVC and iEMG")
     p.add_argument("--video-fps", type=positive_float_arg, default=30.0, help="video frame rate for the frame columns (30)")
     p.add_argument("--sync-observations", type=Path, default=None, metavar="CSV",
@@ -34,6 +36,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="tables only")
     p.add_argument("-j", "--jobs", type=positive_int_arg, default=1, help="recordings processed in parallel processes (1)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_reader_arguments(p)
     p.set_defaults(func=run)
     return p
 
@@ -55,10 +58,10 @@ def _progress(name: str, quiet: bool):
     return say
 
 
-def _one(path: Path, mvc, opts, out, quiet: bool) -> dict:
+def _one(path: Path, mvc, opts, out, quiet: bool, reader: dict | None = None) -> dict:
     from perifacial.host.workflow.process import process_file
 
-    return process_file(path, mvc, opts, out, _progress(path.name, quiet))
+    return process_file(path, mvc, opts, out, _progress(path.name, quiet), reader=reader)
 
 
 def _check_mvc(path: Path) -> None:
@@ -75,12 +78,15 @@ def _check_mvc(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from perifacial.host.workflow.process import ProcessOptions
 
-    from perifacial.host.rawlog import looks_like_rawlog
+    from perifacial.host.readers import detect_format
 
-    for p in args.recordings:
+    for p in args.recordings:  # every file readable in principle before any work starts
         check_input_file(p, what="recording", noun="recording")
-        if not looks_like_rawlog(p):
-            raise CliError(f"{p}: not a recording from `perifacial record` (.pfr)")
+        if args.in_format is None:
+            try:
+                detect_format(p)
+            except ValueError as exc:
+                raise CliError(str(exc)) from None
     if args.mvc is not None:
         _check_mvc(args.mvc)
     if args.sync_observations is not None:
@@ -96,13 +102,14 @@ def run(args: argparse.Namespace) -> int:
     opts = ProcessOptions(notch=args.notch, ica=args.ica, video_fps=args.video_fps,
                           observations=str(args.sync_observations) if args.sync_observations else None,
                           figures=not args.no_figures, mains_hz=args.notch or 50.0)
+    reader = reader_options(args)
     failures = 0
     results: list[tuple[Path, dict | Exception]] = []
     if args.jobs == 1 or len(args.recordings) == 1:
         for p in args.recordings:
             try:
-                results.append((p, _one(p, args.mvc, opts, args.out, args.quiet)))
-            except (ValueError, OSError) as exc:
+                results.append((p, _one(p, args.mvc, opts, args.out, args.quiet, reader)))
+            except (ValueError, OSError, ImportError) as exc:
                 results.append((p, exc))
     else:
         import multiprocessing
@@ -112,11 +119,11 @@ def run(args: argparse.Namespace) -> int:
         # spawn, not fork: the numba/OpenMP runtime of this process must not be forked
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(args.jobs, len(args.recordings)), mp_context=ctx) as ex:
-            futs = [(p, ex.submit(_one, p, args.mvc, opts, args.out, True)) for p in args.recordings]
+            futs = [(p, ex.submit(_one, p, args.mvc, opts, args.out, True, reader)) for p in args.recordings]
             for i, (p, f) in enumerate(futs):
                 try:
                     results.append((p, f.result()))
-                except (ValueError, OSError, BrokenProcessPool) as exc:
+                except (ValueError, OSError, ImportError, BrokenProcessPool) as exc:
                     results.append((p, exc))
                 if not args.quiet:
                     print(f"[{i + 1}/{len(futs)}] {p.name} done", file=sys.stderr)

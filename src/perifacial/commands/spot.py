@@ -1,16 +1,20 @@
 """``perifacial spot FILE``: spot expression intervals in a recording and print them as a table.
 
-Input formats: a ``.pfr`` recording from ``perifacial record``, ``.npz`` with ``data`` ``[channels, samples]`` (raw
-EMG, e.g. uV) and ``fs`` (Hz), or ``.csv`` with one row per sample and one column per channel (an optional
-non-numeric header row is skipped; ``--fs`` is then required). Gaps (NaN columns, e.g. samples a recording lost)
-are allowed: every gap-free stretch is enveloped and spotted on its own, and no event spans a gap.
+FILE is any recording perifacial reads (.pfr, EDF/BDF, BIOPAC .acq and AcqKnowledge text, XDF, OpenBCI,
+CSV/TSV/NPZ; see ``perifacial.host.readers``). A CSV without a time column needs ``--fs``; a file without units
+is read as microvolts unless ``--units`` says otherwise. Non-EMG channels (skin conductance, force, stimulus
+waves) are left out. Without region context (a perifacial recording, 24 unlabelled channels, or ``--channel-map``)
+every channel is spotted on its own and the table says so.
+Gaps (NaN columns, e.g. samples a recording lost) are allowed: every gap-free stretch is enveloped and spotted
+on its own, and no event spans a gap.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from ..validate import check_output_file, positive_float_arg
+from ..validate import check_output_file
+from ._reader import add_reader_arguments
 
 
 def register(subparsers) -> None:
@@ -19,8 +23,7 @@ def register(subparsers) -> None:
         help="spot expression intervals (ME/MaE, blinks, jaw artefacts) in a recording",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
-    p.add_argument("file", help="recording: .pfr, .npz (keys data, fs) or .csv (rows = samples, columns = channels)")
-    p.add_argument("--fs", type=positive_float_arg, help="sampling rate in Hz (required for .csv; overrides the .npz value)")
+    p.add_argument("file", help="recording (any supported format; e.g. .pfr, .bdf, .acq, .xdf, .csv with --fs)")
     p.add_argument("--method", choices=("adaptive", "casmemg"), default="adaptive",
                    help="adaptive (default, long recordings) or casmemg (the lab's baseline, one clip)")
     p.add_argument("--envelope", action="store_true",
@@ -28,63 +31,42 @@ def register(subparsers) -> None:
     p.add_argument("--notch", type=float, choices=(50.0, 60.0), help="mains notch before the envelope")
     p.add_argument("--all", action="store_true", help="also list blinks, jaw and other artefacts")
     p.add_argument("--csv", metavar="OUT", help="also write the events to this CSV file")
+    add_reader_arguments(p, "sampling rate in Hz (required for a CSV without a time column; overrides an .npz's)")
     p.set_defaults(func=_handler)
 
 
-def _load(path: str, fs: float | None):
+def _load(path: str, args):
+    """(data [channels, samples] of the EMG channels, fs, labels, montage or None, note about regions)."""
     import numpy as np
 
     from perifacial.cli import CliError
 
-    low = path.lower()
-    try:
-        if low.endswith(".pfr"):
-            from perifacial.host.recording import load
+    from ._reader import load_recording
 
-            rec = load(path)
-            data = rec.data
-            fs = fs or rec.fs
-        elif low.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as z:
-                if "data" not in z:
-                    raise CliError(f"{path}: no array 'data' in the .npz (keys: {', '.join(z.files)})")
-                data = np.asarray(z["data"], dtype=np.float64)
-                if fs is None:
-                    if "fs" not in z:
-                        raise CliError(f"{path}: no 'fs' in the .npz; give --fs")
-                    fs = float(np.asarray(z["fs"]).reshape(-1)[0])
-        elif low.endswith(".csv"):
-            if fs is None:
-                raise CliError("a .csv file needs --fs")
-            with open(path, encoding="utf-8") as fh:
-                first = fh.readline()
-            skip = 0
-            try:
-                [float(v) for v in first.replace(";", ",").split(",") if v.strip()]
-            except ValueError:
-                skip = 1
-            data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2).T
-        else:
-            raise CliError(f"{path}: unsupported format (use .pfr, .npz or .csv)")
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, EOFError, KeyError) as exc:
-        raise CliError(f"cannot parse {path}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - zipfile.BadZipFile: a truncated or damaged .npz
-        if type(exc).__name__ != "BadZipFile":
-            raise
-        raise CliError(f"cannot read {path}: damaged or truncated .npz ({exc})") from None
-    if data.ndim == 1:
-        data = data[None, :]
+    rec = load_recording(path, args)
+    emg = rec.pick_emg()
+    if emg.n_channels == 0:
+        raise CliError(f"{path}: no EMG channel (channel types: {', '.join(rec.types)}); give --units for a file "
+                       "whose voltage unit is not stated")
+    data = emg.data
     if data.ndim != 2 or data.shape[1] == 0:
         raise CliError(f"{path}: expected [channels, samples] data, got shape {data.shape}")
-    if not fs or fs <= 0:
-        raise CliError(f"bad sampling rate {fs!r}")
     if np.isinf(data).any():
         raise CliError(f"{path}: data contain inf (NaN marks gaps; inf is not a sample)")
     if not np.isfinite(data).any():
         raise CliError(f"{path}: no finite samples")
-    return data, float(fs)
+    montage, note = emg.montage, ""
+    default_labels = [f"CH{i + 1}" for i in range(emg.n_channels)]
+    if montage is None and emg.n_channels == 24 and list(emg.labels) == default_labels:
+        from perifacial.dsp.montage import default_montage
+
+        montage = default_montage()
+        note = "24 unlabelled channels: assuming the perifacial 24-channel montage"
+    elif montage is None:
+        note = ("no region context (no channel map): every channel is spotted on its own; ME/MaE are typed by "
+                "duration only, not told from blinks or jaw artefacts (give --channel-map)")
+    labels = list(montage.labels) if montage is not None and note.startswith("24") else list(emg.labels)
+    return data, float(emg.fs), labels, montage, note
 
 
 def _handler(args: argparse.Namespace) -> int:
@@ -96,14 +78,10 @@ def _handler(args: argparse.Namespace) -> int:
 
     if args.csv:
         check_output_file(args.csv, overwrite=True, what="--csv")
-    data, fs = _load(args.file, args.fs)
-    labels = None
-    if data.shape[0] == 24:
-        from perifacial.dsp.montage import default_montage
-
-        labels = default_montage().labels
+    data, fs, labels, montage, note = _load(args.file, args)
+    kw = {"montage": montage} if montage is not None and data.shape[0] > 1 else {}
     try:  # the Li et al. 2024 [arXiv:2409.00017] band (its top lowered below Nyquist at 500 Hz), per gap-free stretch
-        res = spot_gapped(data, fs, method=args.method, is_envelope=args.envelope, notch=args.notch)
+        res = spot_gapped(data, fs, method=args.method, is_envelope=args.envelope, notch=args.notch, **kw)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     events = res.events
@@ -116,6 +94,8 @@ def _handler(args: argparse.Namespace) -> int:
         len(res.segments) + len(res.skipped) > 1) else ""
     out.write(f"# {args.file}: {data.shape[0]} channels, {data.shape[1]} samples at {fs:g} Hz, method {args.method}, "
               f"{len(rows)} events{gaps}\n")
+    if note:
+        out.write(f"# {note}\n")
     fmt = "{:>9} {:>9} {:>8}  {:<10} {:<13} {:>7} {:>10} {:>7}\n"
     out.write(fmt.format("onset_s", "offset_s", "dur_s", "kind", "region", "channel", "peak", "score"))
     for r in rows:

@@ -54,14 +54,9 @@ def _load_log(path: str, digits: int | None):
             return SyncLog.read_csv(path, cap), None
         except (OSError, ValueError, KeyError) as exc:
             raise CliError(f"{path}: {exc}") from None
-    try:
-        from perifacial.host.recording import load
-    except ImportError:
-        raise CliError(f"{path}: cannot read recordings in this installation; give a sync-log CSV") from None
-    try:
-        rec = load(path, data=False)
-    except (OSError, ValueError) as exc:
-        raise CliError(f"{path}: {exc}") from None
+    from ._reader import load_recording
+
+    rec = load_recording(path, None, data=False)
     rows = [r for r in rec.sync if int(r["sample"]) >= 0]
     if len(rows) < 2:
         raise CliError(f"{path}: the recording has no sync log (record with --display screen|serial:PORT|board)")
