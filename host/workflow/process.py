@@ -34,15 +34,16 @@ __all__ = ["ProcessOptions", "ProcessResult", "EventRow", "Segment", "envelope_s
 class ProcessOptions:
     """Settings of :func:`process_recording`.
 
-    notch: mains frequency to notch (Hz, 50/60) or None; ica: unmix each region with FastICA before the
+    notch: mains removal: ``"auto"`` (default: detect 50/60 Hz and harmonics in the data and subtract them, no
+    edge ring-up; see :mod:`perifacial.dsp.mains`), a frequency in Hz to force, or None to disable; ica: unmix each region with FastICA before the
     envelope (MVC % is then not defined: the calibration is not applied); video_fps: frame rate for the frame
     columns; observations: CSV of (frame, digit) sync observations (``perifacial sync``) for the frame mapping
     (without it frames assume the video started with the recording); band/cutoff: envelope chain (Hz);
     min_segment_s: shortest gap-free segment processed (s); figures: render the PNG figures; mains_hz: for the
-    quality report when ``notch`` is None.
+    quality report when ``notch`` is not a frequency.
     """
 
-    notch: float | None = None
+    notch: float | str | None = "auto"
     ica: bool = False
     video_fps: float = 30.0
     observations: str | None = None
@@ -115,7 +116,8 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
     """Linear envelope ``[channels, samples]`` (uV; NaN in gaps/skipped segments) of ``data`` (uV, NaN in gaps),
     segment by segment. With ``opts.ica`` each segment's band-passed channels are unmixed per region (FastICA);
     rows are then the region's independent components in region order (unit variance, not uV)."""
-    from perifacial.dsp.filters import bandpass, linear_envelope, lowpass, notch, rectify
+    from perifacial.dsp.filters import bandpass, linear_envelope, lowpass, rectify
+    from perifacial.dsp.mains import remove_mains
 
     C, n = data.shape
     env = np.full((C, n), np.nan)
@@ -133,8 +135,8 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
             from perifacial.dsp.ica import unmix_regions
 
             y = x - x.mean(axis=1, keepdims=True)
-            if opts.notch:
-                y = notch(y, fs, opts.notch, harmonics=max(1, int(high // opts.notch)))
+            if opts.notch is not None:
+                y = remove_mains(y, fs, opts.notch, max_freq=high)
             y = bandpass(y, fs, opts.band[0], high)
             src = unmix_regions(y, montage, random_state=0).sources
             env[:, a:b] = lowpass(rectify(src), fs, opts.cutoff)
@@ -145,8 +147,9 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
 
 
 def notch_edge_samples(fs: float, notch_hz: float | None, q: float = 30.0) -> int:
-    """Samples at each end of a zero-phase-filtered segment that carry the mains notch's ring-up: three time
-    constants ``q / (pi * f0)`` (see :func:`perifacial.dsp.filters.notch`); 0 without a notch."""
+    """Samples at each end of a segment filtered with the IIR notch (``mains_method="iir"``) that carry its
+    ring-up: three time constants ``q / (pi * f0)`` (see :func:`perifacial.dsp.filters.notch`). The default mains
+    remover of the chain is subtractive and has none, so ``process`` passes 0."""
     return int(round(3 * q / (np.pi * notch_hz) * fs)) if notch_hz else 0
 
 
@@ -274,7 +277,7 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
                     "%d too short were skipped", len(recording.gaps),
                  recording.lost_samples, sum(s.ok for s in segs), len(skipped))
     say("spotting", 0.4)
-    events = _spot_segments(env, fs, segs, montage, notch_edge_samples(fs, opts.notch))
+    events = _spot_segments(env, fs, segs, montage, 0)  # the subtractive mains remover has no edge ring-up
     expr = [e for e in events if e.is_expression]
     say("quantify", 0.6)
     table = quantify(expr, np.nan_to_num(env, nan=0.0), fs, calibration, montage, classify="duration",
@@ -293,7 +296,16 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
             score=float(e.score),
         ))
     say("quality", 0.7)
-    mains = opts.notch or opts.mains_hz
+    mains = opts.notch if isinstance(opts.notch, (int, float)) and not isinstance(opts.notch, bool) else opts.mains_hz
+    detected = None
+    if opts.notch == "auto":
+        from perifacial.dsp.mains import detect_mains
+
+        ok = [s for s in segs if s.ok]
+        longest = max(ok, key=lambda s: s.stop - s.start) if ok else None
+        detected = detect_mains(data[:, longest.start:longest.stop], fs) if longest is not None else None
+        if detected is not None:
+            mains = round(detected.freq)
     try:
         leadoff = recording.leadoff
     except Exception:  # noqa: BLE001 - no status words (e.g. an imported file)
@@ -310,7 +322,10 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         "duration_s": recording.n_samples / fs,
         "channels": len(labels),
         "chain": {"band_hz": [opts.band[0], min(opts.band[1], 0.45 * fs)], "lowpass_hz": opts.cutoff,
-                  "notch_hz": opts.notch, "ica": opts.ica, "zero_phase": True},
+                  "notch_hz": opts.notch, "ica": opts.ica, "zero_phase": True,
+                  "mains": (None if detected is None else
+                            {"freq_hz": detected.freq, "harmonics": list(detected.harmonics),
+                             "method": "subtractive block least squares (perifacial.dsp.mains.remove_mains)"})},
         "mvc": None if calibration is None else {"participant": calibration.participant, "date": calibration.date},
         "gaps": {"count": len(recording.gaps), "lost_samples": int(recording.lost_samples),
                  "gap_fraction": recording.lost_samples / max(1, recording.n_samples),

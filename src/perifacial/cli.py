@@ -36,6 +36,22 @@ class CliError(Exception):
     """An error whose message is shown to the user as is (no traceback), with exit code 2."""
 
 
+def mains_arg(text: str):
+    """argparse type of ``--notch``: ``auto`` -> "auto", ``off``/``none`` -> None, a positive number -> Hz."""
+    t = str(text).strip().lower()
+    if t == "auto":
+        return "auto"
+    if t in ("off", "none", "no"):
+        return None
+    try:
+        v = float(t)
+    except ValueError:
+        v = float("nan")
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected auto, off or the mains frequency in Hz (50 or 60), got {text!r}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perifacial",

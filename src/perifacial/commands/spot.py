@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from perifacial.cli import mains_arg
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -22,7 +24,8 @@ def register(subparsers) -> None:
                    help="adaptive (default, long recordings) or casmemg (the lab's baseline, one clip)")
     p.add_argument("--envelope", action="store_true",
                    help="the file already holds envelopes (skip the band-pass/rectify/low-pass chain)")
-    p.add_argument("--notch", type=float, choices=(50.0, 60.0), help="mains notch before the envelope")
+    p.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
+                   help="mains removal before the envelope: auto (default), off, or the frequency to force")
     p.add_argument("--all", action="store_true", help="also list blinks, jaw and other artefacts")
     p.add_argument("--csv", metavar="OUT", help="also write the events to this CSV file")
     p.set_defaults(func=_handler)
