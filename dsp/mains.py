@@ -11,7 +11,9 @@ mains waveform and subtract it, so nothing else in the signal is filtered and th
 ``remove_mains`` (offline, zero-phase in effect)
     Least-squares fit, in blocks of ``block`` s (1 s) overlapping by half, of ``cos``/``sin`` at each harmonic
     ``h * f0`` *and* of the same two multiplied by time inside the block (first-order amplitude/phase change, so a
-    mains frequency drifting by a few tenths of a Hz inside a block is still captured). The fitted waveforms are
+    mains frequency drifting by a few tenths of a Hz inside a block is still captured), together with a degree-5
+    polynomial trend that is fitted but not subtracted (baseline wander and EOG would otherwise leak into the line
+    estimate near block edges). The fitted waveforms are
     cross-faded with a Hann window (weights normalised, so the first and last half blocks use their one block) and
     subtracted. The fit is a linear, time-local projection: its "notch" is ~2/block Hz wide per harmonic
     (2 Hz at 1 s) and has no memory beyond one block, hence no ring-up at the ends. ``f0`` comes from
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: peak-to-neighbourhood power ratio (Welch, summed over channels) above which a line counts as mains
 DETECT_RATIO = 20.0
+#: degree of the Legendre polynomial trend fitted (not subtracted) with the lines in each block
+_POLY = 5
 
 
 @dataclass(frozen=True)
@@ -163,8 +167,11 @@ def _block_basis(L: int, fs: float, freqs: np.ndarray) -> np.ndarray:
     for f in freqs:
         c, s = np.cos(2 * np.pi * f * t), np.sin(2 * np.pi * f * t)
         cols += [c, s, tc * c, tc * s]
-    cols.append(np.ones(L))  # offset: estimated, not subtracted
-    cols.append(tc)
+    # a smooth trend (offset, baseline wander, EOG) is estimated with the lines but not subtracted: without these
+    # terms a wander of tens of uV leaks a spurious line into the fit near the block edges
+    u = 2 * tc
+    for k in range(_POLY + 1):
+        cols.append(np.polynomial.legendre.legval(u, [0] * k + [1]))
     return np.stack(cols, axis=1)  # [L, K]
 
 

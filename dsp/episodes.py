@@ -1,0 +1,81 @@
+"""Expression episodes: per-region expression events that belong together, merged into one event.
+
+A facial expression (an action unit, or a combination) usually shows in more than one region (bilateral, or upper
+and middle at once); :func:`perifacial.dsp.spotting.spot` reports one event per region. Researchers compare with
+video coding per *expression*, so :func:`episodes` unites the expression events (``Event.is_expression``) whose
+intervals overlap or are separated by less than ``gap`` s into one :class:`Episode` with the regions involved,
+onset/offset (the hull) and the peak region (the event with the highest ``score``, i.e. the largest peak above its
+noise floor in floor spreads; ``peak`` when scores are missing, e.g. ground truth). Distractors (blink, jaw,
+crosstalk, artifact) are not part of episodes, and an episode whose events overlap one is still reported.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+__all__ = ["Episode", "episodes", "episodes_to_table"]
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One expression episode. onset/offset: samples (offset inclusive); regions: names in order of first onset;
+    peak_region / peak_channel / peak / peak_index: of the strongest member event; n_events: member count; kind:
+    ``"ME"`` (shorter than ``me_max_duration``) or ``"MaE"``; flagged: a member event overlaps an artefact."""
+
+    onset: int
+    offset: int
+    regions: tuple[str, ...]
+    peak_region: str | None
+    peak_channel: int | None
+    peak: float
+    peak_index: int
+    n_events: int
+    kind: str
+    flagged: bool = False
+
+    def duration(self, fs: float) -> float:
+        return (self.offset - self.onset + 1) / fs
+
+
+def episodes(events: Sequence, fs: float, gap: float = 0.1, me_max_duration: float = 0.5) -> list[Episode]:
+    """Merge the expression events of ``events`` (any order) into episodes (sorted by onset); see the module doc.
+
+    ``gap`` (s): events closer than this are one episode; ``me_max_duration`` (s): ME/MaE split of the episode.
+    """
+    ex = sorted((e for e in events if e.is_expression), key=lambda e: (e.onset, e.offset))
+    g = int(round(gap * fs))
+    groups: list[list] = []
+    end = -math.inf
+    for e in ex:
+        if groups and e.onset <= end + g:
+            groups[-1].append(e)
+            end = max(end, e.offset)
+        else:
+            groups.append([e])
+            end = e.offset
+    out = []
+    for grp in groups:
+        def strength(e):
+            s = getattr(e, "score", math.nan)
+            return (0, e.peak) if not (isinstance(s, float) and math.isfinite(s)) else (1, s)
+        best = max(grp, key=strength)
+        regions: list[str] = []
+        for e in grp:
+            if e.region is not None and e.region not in regions:
+                regions.append(e.region)
+        on, off = min(e.onset for e in grp), max(e.offset for e in grp)
+        kind = "ME" if (off - on + 1) / fs < me_max_duration else "MaE"
+        out.append(Episode(on, off, tuple(regions), best.region, best.channel, float(best.peak), int(best.peak_index),
+                           len(grp), kind, any(getattr(e, "flagged", False) for e in grp)))
+    return out
+
+
+def episodes_to_table(eps: Sequence[Episode], fs: float) -> list[dict]:
+    """Rows (dicts) for CSV: onset/offset in samples and s, duration_ms, regions (space separated), peak region."""
+    return [{"index": i, "onset_sample": e.onset, "offset_sample": e.offset, "onset_s": e.onset / fs,
+             "offset_s": (e.offset + 1) / fs, "duration_ms": 1000 * e.duration(fs), "kind": e.kind,
+             "regions": " ".join(e.regions), "n_regions": len(e.regions), "peak_region": e.peak_region or "",
+             "peak_channel": "" if e.peak_channel is None else e.peak_channel, "peak": e.peak,
+             "apex_sample": e.peak_index, "n_events": e.n_events, "flagged": e.flagged}
+            for i, e in enumerate(eps)]

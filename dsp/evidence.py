@@ -1,0 +1,78 @@
+"""Evidence outside the EMG band for typing spotted events: the EOG / motion low band.
+
+The EMG chain band-passes 20-450 Hz and so throws away what distinguishes a blink from an orbicularis oculi
+expression: the electro-oculogram. When the eyelid closes the eye rotates upwards (Bell's phenomenon) and the
+corneo-retinal dipole moves, so electrodes above the eye (upper regions: frontalis/corrugator) and below it (middle
+regions: orbicularis oculi/zygomaticus) see slow deflections of opposite sign, lasting ~0.2-0.5 s, tens to
+hundreds of uV. :func:`low_band` extracts that band from the raw signal; :func:`blink_evidence` measures, for a
+middle-region event, how strongly the upper and middle low bands of the same side move in opposition at the event.
+
+Electrode pops and motion steps also live in the low band, but on a single electrode (a muscle loads all the
+electrodes of its region, an eye movement all those of the upper and middle regions).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["low_band", "blink_evidence", "type_blinks_by_eog"]
+
+
+def low_band(x, fs: float, band: tuple[float, float] = (1.0, 8.0), axis: int = -1) -> np.ndarray:
+    """Zero-phase Butterworth band-pass ``band`` Hz (order 2) of raw ``x`` ``[channels, samples]`` at ``fs`` Hz:
+    the EOG / motion band the EMG chain removes. Equal to ``sosfiltfilt(butter(2, band, 'bandpass', fs=fs,
+    output='sos'), x - mean)``; float64, same shape, in the input's unit."""
+    from .filters import bandpass, remove_dc
+
+    return bandpass(remove_dc(x, axis=axis), fs, band[0], band[1], order=2, axis=axis)
+
+
+def blink_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, pre: float = 0.25,
+                   post: float = 0.45, noise_s: float = 5.0) -> dict[str, float]:
+    """Features of the EOG signature at a middle-region ``event``: ``eog_corr`` (correlation of the upper- and
+    middle-region low bands of the event's side over ``[apex - pre, apex + post]``, apex = the event's
+    ``peak_index``, or its onset if unknown; a blink gives about -1),
+    ``eog_upper`` / ``eog_middle`` (their peak-to-peak deflections in robust noise SDs of the surrounding
+    ``noise_s`` s). Empty dict if the event is not in a middle region."""
+    reg = montage.region(event.region) if event.region else None
+    if reg is None or reg.level != "middle":
+        return {}
+    up = next(r for r in montage.regions if r.level == "upper" and r.side == reg.side)
+    n = low.shape[1]
+    t0 = event.peak_index if event.peak_index >= 0 else event.onset
+    a, b = max(0, t0 - int(pre * fs)), min(n, t0 + int(post * fs))
+    A, B = max(0, t0 - int(noise_s * fs)), min(n, t0 + int(noise_s * fs))
+    if b - a < 4:
+        return {}
+    u = low[list(up.channels)].mean(axis=0)
+    m = low[list(reg.channels)].mean(axis=0)
+
+    def sd(v):
+        d = v[A:B] - np.median(v[A:B])
+        return 1.4826 * float(np.median(np.abs(d))) + 1e-12
+
+    uw, mw = u[a:b] - u[a:b].mean(), m[a:b] - m[a:b].mean()
+    den = math.sqrt(float(uw @ uw) * float(mw @ mw))
+    corr = float(uw @ mw) / den if den > 0 else 0.0
+    return {"eog_corr": round(corr, 3), "eog_upper": round(float(np.ptp(u[a:b])) / sd(u), 2),
+            "eog_middle": round(float(np.ptp(m[a:b])) / sd(m), 2)}
+
+
+def type_blinks_by_eog(events: Sequence, low: np.ndarray, fs: float, montage: Any, min_sd: float = 3.0,
+                       max_corr: float = -0.7, max_duration: float = 1.5) -> list:
+    """Relabel as ``"blink"`` the middle-region events not yet typed as distractors (ME/MaE) that carry the EOG
+    signature: upper and middle low bands of the same side anticorrelated (``eog_corr <= max_corr``), both
+    deflections at least ``min_sd`` noise SDs, the event shorter than ``max_duration`` s. Decided per event from
+    its own region and side (upper + middle of that side) and time; the features are stored in
+    ``Event.evidence``. Other events are returned unchanged."""
+    out = []
+    for e in events:
+        if e.is_expression and e.region and (e.offset - e.onset + 1) / fs <= max_duration:
+            f = blink_evidence(low, fs, e, montage)
+            if f and f["eog_corr"] <= max_corr and min(f["eog_upper"], f["eog_middle"]) >= min_sd:
+                e = replace(e, kind="blink", evidence=tuple(f.items()))
+        out.append(e)
+    return out
