@@ -26,6 +26,11 @@ mains waveform and subtract it, so nothing else in the signal is filtered and th
     ``w += g e``; the RLS gain ``g`` depends only on the references, so it is computed once per sample for all
     channels and the per-channel cost is that of an LMS. Being an exact (exponentially weighted) least-squares fit
     from the first sample, it has no LMS start-up ring: the first mains cycle passes, then it is cancelled.
+    An adaptive line canceller also "learns" the EMG at the line frequencies during a burst and rings it out for
+    ~tau afterwards (like a notch's ring), which would stretch event offsets; so the error driving the update is
+    clipped (Huber) at ``clip`` (2) x its running mean absolute value (plain mean over the first ``warm`` = 1 s,
+    then exponential with a ``slow`` = 10 s time constant): a burst far above the resting level barely moves
+    the line estimate.
     Sample-by-sample and deterministic, so chunked streaming equals the batch result whatever the chunk sizes. A
     causal stream cannot look ahead to detect 50 vs 60 Hz, so ``freq="auto"`` cancels both families (harmonics of
     50 *and* 60 Hz below the band's upper edge).
@@ -251,8 +256,11 @@ def _rls_gains(r, lam, P, g):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _rls_update(x, r, g, n_line, w, out):  # pragma: no cover - compiled
-    """Per channel: a-priori error, subtract the first ``n_line`` references' estimate, update w [C, K]."""
+def _rls_update(x, r, g, n_line, t0, clip, warm, slow, w, scale, out):  # pragma: no cover - compiled
+    """Per channel: a-priori error, subtract the first ``n_line`` references' estimate, update w [C, K] with the
+    error clipped to ``clip`` x the running mean absolute error ``scale[c]`` (Huber): an EMG burst then barely moves
+    the line estimate. ``scale`` is a plain running mean for the first ``warm`` samples, then an exponential mean
+    of time constant ``slow`` samples of the clipped error."""
     C, n = x.shape
     K = r.shape[1]
     for c in numba.prange(C):
@@ -264,8 +272,19 @@ def _rls_update(x, r, g, n_line, w, out):  # pragma: no cover - compiled
             for k in range(n_line, K):
                 e -= w[c, k] * r[i, k]
             out[c, i] = x[c, i] - y
+            t = t0 + i
+            lim = clip * scale[c]
+            eu = e
+            if t >= warm:
+                if eu > lim:
+                    eu = lim
+                elif eu < -lim:
+                    eu = -lim
+                scale[c] += (abs(eu) - scale[c]) / slow
+            else:
+                scale[c] += (abs(e) - scale[c]) / (t + 1.0)
             for k in range(K):
-                w[c, k] += g[i, k] * e
+                w[c, k] += g[i, k] * eu
 
 
 class MainsCanceller:
@@ -276,8 +295,10 @@ class MainsCanceller:
     returns the cleaned chunk; results do not depend on how the recording is split into chunks.
     """
 
-    def __init__(self, fs: float, n_channels: int, freq="auto", max_freq: float | None = None, tau: float = 0.3):
+    def __init__(self, fs: float, n_channels: int, freq="auto", max_freq: float | None = None, tau: float = 0.3,
+                 clip: float = 2.0, warm: float = 1.0, slow: float = 10.0):
         self.fs = float(fs)
+        self.clip, self.warm, self.slow = float(clip), float(warm), float(slow)
         fund = (50.0, 60.0) if isinstance(freq, str) and freq == "auto" else freq
         if isinstance(fund, str):
             raise ValueError(f"freq must be 'auto' or the mains frequency in Hz, got {freq!r}")
@@ -288,6 +309,7 @@ class MainsCanceller:
         K = 2 * len(self.freqs) + 1
         self._lam = 1.0 - 1.0 / (self.tau * self.fs)
         self._w = np.zeros((self.n_channels, K))
+        self._scale = np.zeros(self.n_channels)
         self._P = np.eye(K) * 1e4
         self._t = 0
         # the references repeat every `period` samples when all harmonics are whole multiples of fs/period Hz
@@ -318,6 +340,7 @@ class MainsCanceller:
 
     def reset(self) -> None:
         self._w[...] = 0.0
+        self._scale[...] = 0.0
         self._P[...] = np.eye(self._P.shape[0]) * 1e4
         self._t = 0
 
@@ -337,7 +360,8 @@ class MainsCanceller:
             else:
                 g = np.empty_like(r)
                 _rls_gains(r, self._lam, self._P, g)
-            _rls_update(x[:, a:b], r, g, 2 * H, self._w, out[:, a:b])
+            _rls_update(x[:, a:b], r, g, 2 * H, float(self._t), self.clip, self.warm * self.fs,
+                        self.slow * self.fs, self._w, self._scale, out[:, a:b])
             self._t += b - a
         return out
 

@@ -405,7 +405,10 @@ class AdaptiveParams:
     times as high (above the floor) as the lower one (higher: a middle-face expression leaking downwards) (the masseter lies under both the lower and the middle electrodes; a
     lower-face expression muscle reaches the middle electrodes only as weak crosstalk), or that lasts at least
     ``jaw_min_duration`` s. Middle- and lower-region events lying mostly inside the artefact's interval are its
-    volume-conducted copies and labelled ``"jaw"`` too; upper regions are never labelled from it.
+    volume-conducted copies and labelled ``"jaw"`` too. Upper-region events are labelled only when both upper
+    regions (left and right) have one mostly inside the artefact, each at most ``jaw_upper_ratio`` times as high as
+    the lower pair (bilateral, weak: temporalis/masseter crosstalk during clenching); a one-sided or strong upper
+    burst stays an expression.
     pop_min_score : a region event seen by a single channel of a multi-electrode region with a score at least this
     is an electrode artefact (a muscle loads the neighbouring electrodes of its region too).
     blink_max_width : a blink is a pair of middle-region events (left and right) with peaks within
@@ -443,6 +446,7 @@ class AdaptiveParams:
     jaw_min_duration: float = 2.5
     jaw_mid_ratio: float = 0.12
     jaw_mid_max: float = 1.0
+    jaw_upper_ratio: float = 0.25
     pop_min_score: float = 40.0
     crosstalk_ratio: float = 8.0
     crosstalk_tol: float = 0.1
@@ -751,6 +755,8 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
     side_mid = {"left_lower": idx["left_middle"], "right_lower": idx["right_middle"]}
     lower_mid = np.sort(np.concatenate([idx["left_middle"], idx["right_middle"], idx["left_lower"],
                                         idx["right_lower"]]))
+    uppers = {side: np.array([k for k, e in enumerate(events) if e.region == f"{side}_upper"], dtype=np.int64)
+              for side in ("left", "right")}
 
     def mid_ratio(i: int, lo: int, hi: int) -> float:
         """Highest same-side middle burst overlapping [lo, hi], relative to lower event i's height."""
@@ -788,6 +794,18 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
                     if inside >= 0.5 * (offsets[m] - onsets[m] + 1):
                         kinds[m] = "jaw"
                         ev_info[m] = ev + (("inside_jaw_of", events[i].region),)
+                top = max(heights[i], heights[j])
+                weak_inside = {}
+                for side, sel in uppers.items():
+                    weak_inside[side] = [m for m in sel if kinds[m] in EXPRESSION_KINDS
+                                         and min(offsets[m], end) - max(onsets[m], start) + 1
+                                         >= 0.5 * (offsets[m] - onsets[m] + 1)
+                                         and heights[m] <= p.jaw_upper_ratio * top]
+                if weak_inside["left"] and weak_inside["right"]:
+                    for m in weak_inside["left"] + weak_inside["right"]:
+                        kinds[m] = "jaw"
+                        ev_info[m] = ev + (("inside_jaw_of", events[i].region),
+                                           ("upper_lower_ratio", round(float(heights[m] / top), 3)))
     # crosstalk: a much weaker event inside an event of another region
     xr, xtol = p.crosstalk_ratio, p.crosstalk_tol * fs
     if math.isfinite(xr) and len(events) > 1:

@@ -81,6 +81,7 @@ def _rls_reference(x, freqs, tau_n):
     K = 2 * len(freqs) + 1
     lam = 1 - 1 / tau_n
     w = np.zeros((C, K))
+    scale = np.zeros(C)
     P = np.eye(K) * 1e4
     out = np.empty_like(x)
     for t in range(n):
@@ -91,6 +92,11 @@ def _rls_reference(x, freqs, tau_n):
         P = (P - np.outer(g, r @ P)) / lam
         e = x[:, t] - w @ r
         out[:, t] = x[:, t] - w[:, :-1] @ r[:-1]
+        if t >= FS:  # Huber: clip at 2 x the running mean |error| (exponential, 10 s) after 1 s of plain mean
+            e = np.clip(e, -2 * scale, 2 * scale)
+            scale += (np.abs(e) - scale) / (10 * FS)
+        else:
+            scale += (np.abs(e) - scale) / (t + 1.0)
         w += e[:, None] * g[None, :]
     return out
 
