@@ -5,7 +5,9 @@ and middle at once); :func:`perifacial.dsp.spotting.spot` reports one event per 
 video coding per *expression*, so :func:`episodes` unites the expression events (``Event.is_expression``) whose
 intervals overlap or are separated by less than ``gap`` s into one :class:`Episode` with the regions involved,
 onset/offset (the hull) and the peak region (the event with the highest ``score``, i.e. the largest peak above its
-noise floor in floor spreads; ``peak`` when scores are missing, e.g. ground truth). Distractors (blink, jaw,
+noise floor in floor spreads; ``peak`` when scores are missing, e.g. ground truth). Events ``flagged`` as
+overlapping an electrode artefact join an episode they touch without stretching its onset/offset (or form their
+own, flagged, episode). Distractors (blink, jaw,
 crosstalk, artifact) are not part of episodes, and an episode whose events overlap one is still reported.
 """
 from __future__ import annotations
@@ -43,7 +45,9 @@ def episodes(events: Sequence, fs: float, gap: float = 0.1, me_max_duration: flo
 
     ``gap`` (s): events closer than this are one episode; ``me_max_duration`` (s): ME/MaE split of the episode.
     """
-    ex = sorted((e for e in events if e.is_expression), key=lambda e: (e.onset, e.offset))
+    allx = [e for e in events if e.is_expression]
+    ex = sorted((e for e in allx if not getattr(e, "flagged", False)), key=lambda e: (e.onset, e.offset))
+    flagged = sorted((e for e in allx if getattr(e, "flagged", False)), key=lambda e: (e.onset, e.offset))
     g = int(round(gap * fs))
     groups: list[list] = []
     end = -math.inf
@@ -54,6 +58,17 @@ def episodes(events: Sequence, fs: float, gap: float = 0.1, me_max_duration: flo
         else:
             groups.append([e])
             end = e.offset
+    # flagged events (over an electrode artefact) join an episode they overlap without stretching it, or stand
+    # alone: their extent is the artefact's as much as the muscle's
+    hulls = [(min(x.onset for x in grp), max(x.offset for x in grp)) for grp in groups]
+    extra = []
+    for e in flagged:
+        hit = [k for k, (a0, b0) in enumerate(hulls) if e.onset <= b0 + g and e.offset >= a0 - g]
+        if hit:
+            groups[hit[0]].append(e)
+        else:
+            extra.append([e])
+    groups += extra
     out = []
     for grp in groups:
         def strength(e):
@@ -64,10 +79,12 @@ def episodes(events: Sequence, fs: float, gap: float = 0.1, me_max_duration: flo
         for e in grp:
             if e.region is not None and e.region not in regions:
                 regions.append(e.region)
-        on, off = min(e.onset for e in grp), max(e.offset for e in grp)
+        core = [e for e in grp if not getattr(e, "flagged", False)] or grp
+        on, off = min(e.onset for e in core), max(e.offset for e in core)
         kind = "ME" if (off - on + 1) / fs < me_max_duration else "MaE"
         out.append(Episode(on, off, tuple(regions), best.region, best.channel, float(best.peak), int(best.peak_index),
                            len(grp), kind, any(getattr(e, "flagged", False) for e in grp)))
+    out.sort(key=lambda x: (x.onset, x.offset))
     return out
 
 

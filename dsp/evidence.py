@@ -76,3 +76,46 @@ def type_blinks_by_eog(events: Sequence, low: np.ndarray, fs: float, montage: An
                 e = replace(e, kind="blink", evidence=tuple(f.items()))
         out.append(e)
     return out
+
+
+def electrode_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, pad: float = 0.1,
+                       noise_s: float = 5.0) -> dict[str, float]:
+    """Single-electrode low-band evidence for an event: per channel of its region the peak-to-peak of the low band
+    over ``[onset - pad, offset + pad]``; ``lf_max_sd`` = the largest, in robust noise SDs of that channel's
+    surrounding ``noise_s`` s; ``lf_dominance`` = the largest over the median of the region's other channels;
+    ``lf_channel`` = which channel."""
+    reg = montage.region(event.region) if event.region else None
+    if reg is None:
+        return {}
+    chs = list(reg.channels)
+    n = low.shape[1]
+    a, b = max(0, event.onset - int(pad * fs)), min(n, event.offset + 1 + int(pad * fs))
+    A, B = max(0, event.onset - int(noise_s * fs)), min(n, event.offset + int(noise_s * fs))
+    seg = low[chs, a:b]
+    ptp = seg.max(axis=1) - seg.min(axis=1)
+    k = int(np.argmax(ptp))
+    ref = low[chs[k], A:B]
+    sd = 1.4826 * float(np.median(np.abs(ref - np.median(ref)))) + 1e-12
+    others = np.delete(ptp, k)
+    dom = float(ptp[k] / (np.median(others) + 1e-12)) if others.size else 1.0
+    return {"lf_max_sd": round(float(ptp[k]) / sd, 2), "lf_dominance": round(dom, 2), "lf_channel": chs[k]}
+
+
+def type_artifacts_by_lowband(events: Sequence, low: np.ndarray, fs: float, montage: Any, min_sd: float = 8.0,
+                              min_dominance: float = 4.0, keep_channels: int = 3) -> list:
+    """Electrode pops and motion steps: an event whose region shows a low-band jump on one electrode
+    (``lf_max_sd >= min_sd`` and ``lf_dominance >= min_dominance``; a muscle or an eye movement moves all the
+    region's electrodes together) overlaps an electrode artefact. If fewer than ``keep_channels`` of the region's
+    channels detected the burst, or its strongest channel is the electrode that jumped, it is the artefact itself
+    (``kind="artifact"``); otherwise it is kept and ``flagged`` (its intensity is not trustworthy). Features go to ``Event.evidence``."""
+    out = []
+    for e in events:
+        if e.kind != "artifact" and e.region:
+            f = electrode_evidence(low, fs, e, montage)
+            if f and f["lf_max_sd"] >= min_sd and f["lf_dominance"] >= min_dominance:
+                if e.n_channels < keep_channels or f["lf_channel"] == e.channel:
+                    e = replace(e, kind="artifact", flagged=True, evidence=e.evidence + tuple(f.items()))
+                else:
+                    e = replace(e, flagged=True, evidence=e.evidence + tuple(f.items()))
+        out.append(e)
+    return out

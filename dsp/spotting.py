@@ -877,6 +877,8 @@ def spot_adaptive(
         (:func:`perifacial.dsp.evidence.low_band`); with it, middle-region events carrying the EOG signature of
         a blink are typed ``"blink"`` whatever their width (:func:`perifacial.dsp.evidence.type_blinks_by_eog`).
         Without it (e.g. :class:`SpotStream`), blinks are recognised by width and bilateral synchrony only.
+        With it, events over a single-electrode low-band jump (pop, motion step) are typed ``"artifact"`` or
+        ``flagged`` (:func:`perifacial.dsp.evidence.type_artifacts_by_lowband`).
 
     Returns
     -------
@@ -894,7 +896,7 @@ def spot_adaptive(
     raw = det.feed(x2, final=True)
     events = _postprocess_any(raw, fs, p, regions, region_channels)
     if lowband is not None and region_channels is not None and p.classify:
-        from .evidence import type_blinks_by_eog
+        from .evidence import type_artifacts_by_lowband, type_blinks_by_eog
 
         if montage is None:
             from .montage import default_montage
@@ -903,7 +905,7 @@ def spot_adaptive(
         low = np.asarray(lowband, dtype=np.float64)
         if low.shape != x2.shape:
             raise ValueError(f"lowband must have the envelope's shape {x2.shape}, got {low.shape}")
-        events = type_blinks_by_eog(events, low, fs, montage)
+        events = type_artifacts_by_lowband(type_blinks_by_eog(events, low, fs, montage), low, fs, montage)
     if one_d:
         events = [replace(e, channel=0) for e in events]
     return events
