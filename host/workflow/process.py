@@ -87,6 +87,8 @@ class EventRow:
     kind: str
     candidate_aus: str
     score: float
+    flagged: bool = False
+    evidence: str = ""
 
 
 EVENT_COLUMNS: tuple[str, ...] = tuple(EventRow.__dataclass_fields__)
@@ -95,7 +97,8 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(EventRow.__dataclass_fields__)
 @dataclass
 class ProcessResult:
     """What :func:`process_recording` produced: ``rows`` (expressions), ``events`` (all spotted
-    :class:`~perifacial.dsp.spotting.Event`, including blinks/jaw/artefacts), ``envelope`` ``[channels, samples]``,
+    :class:`~perifacial.dsp.spotting.Event`, including blinks/jaw/artefacts), ``episodes`` (expression episodes,
+    :func:`perifacial.dsp.episodes.episodes`, also written as ``{stem}.episodes.csv``), ``envelope`` ``[channels, samples]``,
     ``summary`` (the JSON summary as a dict), ``files`` written (name -> path), ``figures`` (name -> Figure, only
     when kept)."""
 
@@ -106,6 +109,7 @@ class ProcessResult:
     labels: list[str]
     summary: dict
     segments: list[Segment]
+    episodes: list = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
 
@@ -153,18 +157,25 @@ def notch_edge_samples(fs: float, notch_hz: float | None, q: float = 30.0) -> in
     return int(round(3 * q / (np.pi * notch_hz) * fs)) if notch_hz else 0
 
 
-def _spot_segments(env: np.ndarray, fs: float, segs: list[Segment], montage, edge: int = 0) -> list:
+def _spot_segments(env: np.ndarray, fs: float, segs: list[Segment], montage, edge: int = 0,
+                   data: np.ndarray | None = None) -> list:
     """Spot each gap-free segment; events starting in the first ``edge`` samples of a segment or ending in its last
-    ``edge`` samples (the notch's ring-up) are kept but typed ``"artifact"``."""
+    ``edge`` samples (the notch's ring-up) are kept but typed ``"artifact"``. With the raw ``data`` (uV) the
+    segment's EOG/motion low band (:func:`perifacial.dsp.evidence.low_band`) types blinks by their EOG and pops /
+    motion steps by their single-electrode jump."""
     from dataclasses import replace
 
+    from perifacial.dsp.evidence import low_band
     from perifacial.dsp.spotting import spot
 
     out = []
     for s in segs:
         if not s.ok:
             continue
-        evs = spot(env[:, s.start:s.stop], fs, montage=montage)
+        low = None
+        if data is not None and montage is not None:
+            low = low_band(data[:, s.start:s.stop], fs)
+        evs = spot(env[:, s.start:s.stop], fs, montage=montage, lowband=low)
         n = s.stop - s.start
         evs = [replace(e, kind="artifact") if e.is_expression and (e.onset < edge or e.offset >= n - edge) else e
                for e in evs]
@@ -277,7 +288,8 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
                     "%d too short were skipped", len(recording.gaps),
                  recording.lost_samples, sum(s.ok for s in segs), len(skipped))
     say("spotting", 0.4)
-    events = _spot_segments(env, fs, segs, montage, 0)  # the subtractive mains remover has no edge ring-up
+    # the subtractive mains remover has no edge ring-up (edge 0); with ICA rows are components, not electrodes
+    events = _spot_segments(env, fs, segs, montage, 0, None if opts.ica else data)
     expr = [e for e in events if e.is_expression]
     say("quantify", 0.6)
     table = quantify(expr, np.nan_to_num(env, nan=0.0), fs, calibration, montage, classify="duration",
@@ -293,7 +305,8 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
             onset_frame=fmap.frame(e.onset, "floor"), apex_frame=fmap.frame(apex), offset_frame=fmap.frame(e.offset, "ceil"),
             region=e.region or "", channel=q.label, peak_uv=q.peak_uv, peak_mvc_pct=q.peak_mvc_pct,
             iemg_pct_s=q.iemg_pct_s, kind=q.kind, candidate_aus=" ".join(reg.aus) if reg is not None else "",
-            score=float(e.score),
+            score=float(e.score), flagged=bool(e.flagged),
+            evidence=" ".join(f"{k}={v}" for k, v in e.evidence),
         ))
     say("quality", 0.7)
     mains = opts.notch if isinstance(opts.notch, (int, float)) and not isinstance(opts.notch, bool) else opts.mains_hz
@@ -340,13 +353,29 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         "quality": [q.as_dict() for q in quality],
         "processing_s": time.monotonic() - t0,
     })
-    res = ProcessResult(rows, events, env, fs, labels, summary, segs)
+    from perifacial.dsp.episodes import episodes
+
+    eps = episodes(events, fs)
+    summary["counts"]["episodes"] = len(eps)
+    summary["counts"]["flagged_expressions"] = sum(r.flagged for r in rows)
+    res = ProcessResult(rows, events, env, fs, labels, summary, segs, episodes=eps)
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         p_csv = out / f"{stem}.events.csv"
         write_events_csv(rows, p_csv)
         res.files["events"] = p_csv
+        from perifacial.dsp.episodes import episodes_to_table
+
+        p_ep = out / f"{stem}.episodes.csv"
+        ep_rows = episodes_to_table(eps, fs)
+        with open(p_ep, "w", newline="") as f:
+            import csv
+
+            w = csv.DictWriter(f, fieldnames=list(ep_rows[0]) if ep_rows else ["index"])
+            w.writeheader()
+            w.writerows(ep_rows)
+        res.files["episodes"] = p_ep
         if opts.figures:
             say("figures", 0.8)
             from . import figures
