@@ -4,7 +4,7 @@ A facial expression (an action unit, or a combination) usually shows in more tha
 and middle at once); :func:`perifacial.dsp.spotting.spot` reports one event per region. Researchers compare with
 video coding per *expression*, so :func:`episodes` unites the expression events (``Event.is_expression``) whose
 intervals overlap or are separated by less than ``gap`` s into one :class:`Episode` with the regions involved,
-onset/offset (the hull) and the peak region (the event with the highest ``score``, i.e. the largest peak above its
+onset/offset (the hull) and the peak region (the unflagged event with the highest ``score``, i.e. the largest peak above its
 noise floor in floor spreads; ``peak`` when scores are missing, e.g. ground truth). Events ``flagged`` as
 overlapping an electrode artefact join an episode they touch without stretching its onset/offset (or form their
 own, flagged, episode). Distractors (blink, jaw,
@@ -71,9 +71,10 @@ def episodes(events: Sequence, fs: float, gap: float = 0.1, me_max_duration: flo
     groups += extra
     out = []
     for grp in groups:
-        def strength(e):
+        def strength(e):  # unflagged first, then score (or peak)
             s = getattr(e, "score", math.nan)
-            return (0, e.peak) if not (isinstance(s, float) and math.isfinite(s)) else (1, s)
+            ok = not getattr(e, "flagged", False)
+            return (ok, 0, e.peak) if not (isinstance(s, float) and math.isfinite(s)) else (ok, 1, s)
         best = max(grp, key=strength)
         regions: list[str] = []
         for e in grp:
