@@ -507,9 +507,10 @@ class SynthStream:
                 tt = (np.arange(j, s1 - s0) + s0 - s) / self.fs
                 x[ch, j:] += amp * np.exp(-tt / tau)
 
-    def artifacts_until(self, n: int | None = None) -> list[tuple[int, int, int, str]]:
+    def artifacts_until(self, n: int | None = None, min_step_uv: float = 0.0) -> list[tuple[int, int, int, str]]:
         """Ground truth of the non-muscle artefacts starting before sample ``n``: ``(start, stop, channel, kind)``
-        with kind ``"pop"`` (stop = start + 5 tau) or ``"contact"`` (a DC step + noise change; stop = start + 1)."""
+        with kind ``"pop"`` (stop = start + 5 tau) or ``"contact"`` (a DC step + noise change; stop = start + 1);
+        contact changes whose DC step is below ``min_step_uv`` (uV) are left out."""
         n = self.pos if n is None else int(n)
         e = n // self.epoch
         self._pop_list(e)
@@ -522,9 +523,10 @@ class SynthStream:
                 k = int(rng.poisson(lam))
                 times = np.sort(rng.uniform(0, _EPOCH_S, k))
                 for tt in times:
-                    rng.uniform(np.log(0.6), np.log(1.7)), rng.uniform(-300, 300)
+                    rng.uniform(np.log(0.6), np.log(1.7))
+                    d = float(rng.uniform(-300, 300))
                     s = int(round((ep * _EPOCH_S + tt) * self.fs))
-                    if s < n:
+                    if s < n and abs(d) >= min_step_uv:
                         out.append((s, s + 1, ch, "contact"))
         out.sort()
         return out

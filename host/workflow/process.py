@@ -293,7 +293,7 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     expr = [e for e in events if e.is_expression]
     say("quantify", 0.6)
     table = quantify(expr, np.nan_to_num(env, nan=0.0), fs, calibration, montage, classify="duration",
-                     use_event_channel=True)
+                     use_event_channel=True, subtract_floor=True, peak="plateau")
     fmap = frame_map(recording, opts.video_fps, opts.observations)
     rows = []
     for i, (e, q) in enumerate(zip(expr, table)):
