@@ -8,7 +8,7 @@ of 50, stronger leakage, narrower/shifted muscle spectra, more pops, stronger EO
 bilateral expressions, tonic activity). Both are our own generator: held-out *ranges*, not an independent model.
 
 :func:`evaluate` runs the default chain exactly as ``process`` does without flags (``linear_envelope`` with mains
-auto-detection -> ``spot`` -> :func:`perifacial.dsp.episodes.episodes`) and scores expression episodes against the
+auto-detection -> ``spot`` -> :func:`perifacial.dsp.episode.episodes`) and scores expression episodes against the
 ground-truth episodes (IoU >= 0.5, one-to-one), per condition, SNR and mains setting, with the confusion of the
 per-region kinds. ``perifacial evaluate-spotting --families`` prints the table.
 """
@@ -100,7 +100,7 @@ class FamilyRow:
 def score_session(s: SynthSession, row: FamilyRow, envelope: np.ndarray | None = None) -> list:
     """Run the default chain on ``s`` and add its episode counts and kind confusion to ``row``; returns the
     spotted region events."""
-    from .episodes import episodes
+    from .episode import episodes
     from .filters import linear_envelope
     from .metrics import match_events
     from .montage import default_montage

@@ -98,7 +98,7 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(EventRow.__dataclass_fields__)
 class ProcessResult:
     """What :func:`process_recording` produced: ``rows`` (expressions), ``events`` (all spotted
     :class:`~perifacial.dsp.spotting.Event`, including blinks/jaw/artefacts), ``episodes`` (expression episodes,
-    :func:`perifacial.dsp.episodes.episodes`, also written as ``{stem}.episodes.csv``), ``envelope`` ``[channels, samples]``,
+    :func:`perifacial.dsp.episode.episodes`, also written as ``{stem}.episodes.csv``), ``envelope`` ``[channels, samples]``,
     ``summary`` (the JSON summary as a dict), ``files`` written (name -> path), ``figures`` (name -> Figure, only
     when kept)."""
 
@@ -353,7 +353,7 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         "quality": [q.as_dict() for q in quality],
         "processing_s": time.monotonic() - t0,
     })
-    from perifacial.dsp.episodes import episodes
+    from perifacial.dsp.episode import episodes
 
     eps = episodes(events, fs)
     summary["counts"]["episodes"] = len(eps)
@@ -365,7 +365,7 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         p_csv = out / f"{stem}.events.csv"
         write_events_csv(rows, p_csv)
         res.files["events"] = p_csv
-        from perifacial.dsp.episodes import episodes_to_table
+        from perifacial.dsp.episode import episodes_to_table
 
         p_ep = out / f"{stem}.episodes.csv"
         ep_rows = episodes_to_table(eps, fs)

@@ -10,7 +10,7 @@ import pytest
 import scipy.signal as ss
 
 from perifacial.dsp import families as FM
-from perifacial.dsp.episodes import episodes
+from perifacial.dsp.episode import episodes
 from perifacial.dsp.evidence import low_band
 from perifacial.dsp.spotting import Event
 from perifacial.dsp.synth import SynthStream, Variation, synthesize
