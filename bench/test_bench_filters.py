@@ -141,25 +141,47 @@ def test_bench_offline_envelope_24ch_600s(benchmark, recording, ratios):
 
 
 def test_bench_causal_envelope_24ch_600s(benchmark, recording, ratios):
+    # the chain itself (notch=None): equal to SciPy's; the default adds the causal mains canceller (next benchmark)
     want = scipy_causal(recording)
-    got = benchmark.pedantic(lambda: linear_envelope(recording, FS, zero_phase=False), rounds=ROUNDS, iterations=1,
-                             warmup_rounds=1)
+    got = benchmark.pedantic(lambda: linear_envelope(recording, FS, zero_phase=False, notch=None), rounds=ROUNDS,
+                             iterations=1, warmup_rounds=1)
     np.testing.assert_array_equal(got, want)
     del want
     _ratio_check(ratios, benchmark, "causal chain 24ch x 600s", "SciPy sosfilt chain (zi)",
-                 lambda: scipy_causal(recording), lambda: linear_envelope(recording, FS, zero_phase=False), 5.0)
+                 lambda: scipy_causal(recording),
+                 lambda: linear_envelope(recording, FS, zero_phase=False, notch=None), 5.0)
+
+
+def test_bench_causal_envelope_default_mains_canceller_24ch_600s(benchmark, recording, ratios):
+    """The causal default (notch="auto": RLS mains canceller at 50 and 60 Hz harmonics, then the chain), against
+    the plain SciPy chain: the ratio shows what default-on mains removal costs (it is expected below 1)."""
+    from perifacial.dsp.mains import cancel_mains
+
+    want = scipy_causal(cancel_mains(recording, FS, max_freq=450.0))
+    got = benchmark.pedantic(lambda: linear_envelope(recording, FS, zero_phase=False), rounds=1, iterations=1,
+                             warmup_rounds=1)
+    np.testing.assert_array_equal(got, want)
+    del want
+    if ratios.stats_of(benchmark) is None:
+        return
+    ref_s, ours_s = _interleaved(lambda: scipy_causal(recording),
+                                 lambda: linear_envelope(recording, FS, zero_phase=False), 2)
+    ratio = ratios.add("causal default (mains canceller) 24ch x 600s", "SciPy sosfilt chain (zi), no mains",
+                       ref_s, ours_s, 1.0, note="cost of default-on causal mains removal; no assertion")
+    log.warning("causal default with the mains canceller: ratio %.2fx against the plain SciPy chain", ratio)
 
 
 def test_bench_streaming_24ch_50_sample_chunks(benchmark, chunks, ratios):
     want = np.concatenate(scipy_stream(chunks), axis=1)
 
     def setup():
-        return (EnvelopeStream(FS, N_CH), chunks), {}
+        return (EnvelopeStream(FS, N_CH, notch=None), chunks), {}
 
     got = benchmark.pedantic(perifacial_stream, setup=setup, rounds=ROUNDS * 4, iterations=1, warmup_rounds=1)
     np.testing.assert_array_equal(np.concatenate(got, axis=1), want)
     _ratio_check(ratios, benchmark, "streaming 24ch x 50-sample chunk", "SciPy sosfilt+zi per chunk",
-                 lambda: scipy_stream(chunks), lambda: perifacial_stream(EnvelopeStream(FS, N_CH), chunks), 10.0,
+                 lambda: scipy_stream(chunks), lambda: perifacial_stream(EnvelopeStream(FS, N_CH, notch=None), chunks),
+                 10.0,
                  per=len(chunks))
 
 

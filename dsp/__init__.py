@@ -11,7 +11,8 @@ The public names below are re-exported lazily (``from perifacial.dsp import line
   ``design_bandpass``, ``design_lowpass``, ``design_notch``
 - crosstalk: ``fastica``, ``amari_distance``, ``unmix_regions``, ``RegionUnmixer``
 - intensity: ``MvcCalibration``, ``calibrate_mvc``, ``normalize_mvc``, ``iemg``, ``quantify``, ``summarize``
-- spotting: ``Event``, ``spot``, ``SpotStream``, ``casmemg_envelope``; metrics: ``iou``, ``overlap_ratio``,
+- spotting: ``Event``, ``spot``, ``SpotStream``, ``casmemg_envelope``, ``episodes``, ``Episode``; evidence:
+  ``low_band``; mains: ``detect_mains``, ``remove_mains``, ``MainsCanceller``; metrics: ``iou``, ``overlap_ratio``,
   ``match_events``, ``spotting_scores``
 - data: ``synthesize``, ``SynthStream``; montage: ``default_montage``, ``load_montage``, ``Montage``, ``Region``
 """
@@ -26,6 +27,9 @@ _EXPORTS = {
     "mvc": ("MvcCalibration", "calibrate_mvc", "normalize_mvc", "iemg"),
     "quantification": ("quantify", "summarize"),
     "spotting": ("Event", "spot", "SpotStream", "casmemg_envelope"),
+    "episode": ("Episode", "episodes"),
+    "mains": ("detect_mains", "remove_mains", "MainsCanceller"),
+    "evidence": ("low_band",),
     "metrics": ("iou", "overlap_ratio", "match_events", "spotting_scores"),
     "synth": ("synthesize", "SynthStream"),
     "montage": ("default_montage", "load_montage", "Montage", "Region"),

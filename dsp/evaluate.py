@@ -278,6 +278,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--oracle", action="store_true", help="also run CASMEMG's published GT +- 0.5 s clip protocol")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar (it is only shown on a terminal anyway)")
+    p.add_argument("--families", metavar="FAMILY", default=None,
+                   help="instead: expression-episode F1 of the default chain on a family of dsp.families "
+                        "(tune or heldout) per distractor condition, SNR and mains frequency (50, 60), with the "
+                        "kind confusion; uses --sessions (seeds from --seed) and --duration")
 
 
 def _parse_snr(text: str) -> list[str | float]:
@@ -298,6 +302,17 @@ def run(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
     from .synth import SNR_LEVELS, synthesize
 
     snrs = _parse_snr(args.snr)
+    if getattr(args, "families", None):
+        from .families import FAMILIES, evaluate, format_rows
+
+        if args.families not in FAMILIES:
+            raise ValueError(f"unknown family {args.families!r} (use {', '.join(FAMILIES)})")
+        rows = evaluate(args.families, snrs=snrs, mains=(50.0, 60.0),
+                        seeds=range(args.seed, args.seed + args.sessions), duration=args.duration,
+                        progress=lambda r: log.info("%s %s %s %g Hz: F1 %.3f", r.family, r.condition, r.snr,
+                                                    r.mains_hz, r.f1))
+        echo(format_rows(rows))
+        return 0
     for s in snrs:
         if isinstance(s, str) and s not in SNR_LEVELS:
             raise ValueError(f"unknown SNR level {s!r} (use {', '.join(SNR_LEVELS)} or dB values)")

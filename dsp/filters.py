@@ -276,6 +276,23 @@ def _run(stages: list[_Stage], x, axis, zero_phase: bool, demean: bool) -> np.nd
     return _restore(out, shape, axis)
 
 
+def _mains_mode(notch, mains_method):
+    """(subtractive fundamental(s) or None, IIR notch frequency or None) for ``linear_envelope``'s options."""
+    if mains_method not in ("fit", "iir"):
+        raise ValueError(f"mains_method must be 'fit' (subtractive, no ring-up) or 'iir' (notch), got {mains_method!r}")
+    if notch is None:
+        return None, None
+    if isinstance(notch, str):
+        if notch != "auto":
+            raise ValueError(f"notch must be 'auto', None or the mains frequency in Hz (50 or 60), got {notch!r}")
+        if mains_method == "iir":
+            raise ValueError("notch='auto' needs mains_method='fit'; give the frequency (50 or 60) for the IIR notch")
+        return "auto", None
+    if isinstance(notch, bool) or not isinstance(notch, (int, float, np.integer, np.floating)) or not notch > 0:
+        raise ValueError(f"notch must be 'auto', None or the mains frequency in Hz (50 or 60), got {notch!r}")
+    return (float(notch), None) if mains_method == "fit" else (None, float(notch))
+
+
 def _envelope_stages(fs, band, cutoff, order, notch, notch_q) -> list[_Stage]:
     try:
         low, high = band
@@ -493,18 +510,26 @@ def linear_envelope(
     band: tuple[float, float] = (20.0, 450.0),
     cutoff: float = 6.0,
     order: int = 2,
-    notch: float | None = None,
+    notch: float | str | None = "auto",
     zero_phase: bool = True,
     axis: int = -1,
     notch_q: float = 30.0,
+    mains_method: str = "fit",
 ) -> np.ndarray:
     """Linear envelope of raw surface EMG ``x`` ``[channels, samples]`` sampled at ``fs`` Hz (Li et al. 2024 chain).
 
-    DC removal (zero-phase only) -> optional mains notch (``notch=50`` or ``60`` Hz: the fundamental and every
-    harmonic below ``band[1]``, quality ``notch_q``) -> Butterworth band-pass ``band`` Hz of ``order`` ->
+    DC removal (zero-phase only) -> mains removal -> Butterworth band-pass ``band`` Hz of ``order`` ->
     full-wave rectification -> Butterworth low-pass ``cutoff`` Hz of ``order``. Each filter is zero-phase
     (``sosfiltfilt``) or causal (``sosfilt``, steady state at its first input sample); see the module docstring for
     the exact SciPy equivalent. Returns float64, same shape as ``x``, in the input's unit, never negative.
+
+    Mains (see :mod:`perifacial.dsp.mains`): ``notch="auto"`` (default) finds 50 or 60 Hz and its harmonics in the
+    data (:func:`~perifacial.dsp.mains.detect_mains`) and subtracts them (zero-phase: block least-squares fit,
+    :func:`~perifacial.dsp.mains.remove_mains`, no edge ring-up; causal: adaptive canceller at the harmonics of
+    both 50 and 60 Hz, :class:`~perifacial.dsp.mains.MainsCanceller`); when no mains is found the result is the
+    plain chain above, bit for bit. ``notch=50`` or ``60`` forces that fundamental; ``notch=None`` disables mains
+    removal. ``mains_method="iir"`` uses the classic ``iirnotch`` cascade instead (quality ``notch_q``, every
+    harmonic below ``band[1]``; SciPy-exact but with ~0.6 s ring-up at both ends, see :func:`notch`).
 
     Raises ValueError for band edges outside ``(0, fs/2)`` (e.g. a 450 Hz edge on 100 Hz data), ``low >= high``, a
     recording not longer than the zero-phase padding, NaN/inf in ``x`` (naming channel and sample), a bad ``axis`` or
@@ -522,14 +547,17 @@ def linear_envelope(
         Envelope low-pass, Hz (default 6 Hz).
     order : int
         Butterworth order of both filters (default 2).
-    notch : float, optional
-        Mains frequency (50 or 60 Hz) to notch, with its harmonics below ``band[1]``.
+    notch : "auto", float or None
+        Mains removal (see above): "auto" (default) detects 50/60 Hz, a number forces that fundamental (Hz), None
+        disables it.
     zero_phase : bool
         True: forward-backward (``sosfiltfilt``); False: causal (``sosfilt``, steady state at the first sample).
     axis : int
         The time axis (default -1).
     notch_q : float
-        Quality factor of the notch sections.
+        Quality factor of the notch sections (``mains_method="iir"``).
+    mains_method : {"fit", "iir"}
+        Subtract fitted mains sines ("fit", default) or use the ``iirnotch`` cascade ("iir").
 
     Returns
     -------
@@ -561,7 +589,16 @@ def linear_envelope(
     >>> bool(env.min() >= 0.0)                               # clipped at 0 (see Notes)
     True
     """
-    stages = _envelope_stages(fs, band, cutoff, order, notch, notch_q)
+    sub, iir = _mains_mode(notch, mains_method)
+    stages = _envelope_stages(fs, band, cutoff, order, iir, notch_q)
+    if sub is not None:
+        from .mains import cancel_mains, remove_mains
+
+        top = min(float(band[1]), 0.45 * float(fs))
+        if zero_phase:
+            x = remove_mains(x, fs, sub, max_freq=top, axis=axis)
+        else:
+            x = cancel_mains(x, fs, sub, max_freq=top, axis=axis)
     return _clip_negative(_run(stages, x, axis, zero_phase, demean=True))
 
 
@@ -611,14 +648,21 @@ class EnvelopeStream:
         band: tuple[float, float] = (20.0, 450.0),
         cutoff: float = 6.0,
         order: int = 2,
-        notch: float | None = None,
+        notch: float | str | None = "auto",
         notch_q: float = 30.0,
+        mains_method: str = "fit",
     ) -> None:
         if isinstance(n_channels, bool) or not isinstance(n_channels, (int, np.integer)) or n_channels < 1:
             raise ValueError(f"n_channels must be a positive integer, got {n_channels!r}")
         self.fs = float(fs)
         self.n_channels = int(n_channels)
-        stages = _envelope_stages(fs, band, cutoff, order, notch, notch_q)
+        sub, iir = _mains_mode(notch, mains_method)
+        stages = _envelope_stages(fs, band, cutoff, order, iir, notch_q)
+        self._mains = None
+        if sub is not None:
+            from .mains import MainsCanceller
+
+            self._mains = MainsCanceller(fs, self.n_channels, sub, max_freq=min(float(band[1]), 0.45 * float(fs)))
         self._sos, self._zi, self._bounds, _, self._rect = _pack(stages)
         n_groups = (self.n_channels + _iir.LANES - 1) // _iir.LANES
         self._state = np.zeros((n_groups, self._sos.shape[0], 2, _iir.LANES))
@@ -638,6 +682,8 @@ class EnvelopeStream:
         self._state[...] = 0.0
         self._init = 1
         self._n_seen = 0
+        if self._mains is not None:
+            self._mains.reset()
 
     def process(self, chunk) -> np.ndarray:
         """Envelope of the next ``chunk`` ``[n_channels, n]`` (1-D ``[n]`` allowed for one channel); float64, same
@@ -655,6 +701,10 @@ class EnvelopeStream:
         n = x.shape[1]
         out = np.empty((self.n_channels, n))
         if n:
+            if self._mains is not None:
+                if not np.isfinite(x).all():
+                    _raise_nonfinite(x, -1, 1 if one_d else 2, offset=self._n_seen)
+                x = self._mains.process(x)
             ok = self._kernel(
                 x, self._sos, self._zi, self._bounds, self._rect, self._state, self._backup, self._init, out
             )

@@ -104,6 +104,14 @@ class Event:
         otherwise.
     n_channels : int
         Number of channels of the region that detected the burst (adaptive), 0 otherwise.
+    height : float
+        Peak above the noise floor on the best channel (envelope units; adaptive), NaN otherwise.
+    evidence : tuple of (name, value)
+        The features behind the ``kind`` decision (e.g. ``("mid_lower_ratio", 0.31)`` for a jaw artefact,
+        ``("eog_corr", -0.93)`` for a blink), so users can see why; empty when nothing but duration decided.
+    flagged : bool
+        The event overlaps an artefact (electrode pop, contact step; see :func:`flag_artifact_overlap`): its
+        intensity is not trustworthy.
 
     Events are equal when onset, offset, channel, region and kind are (the float fields, possibly NaN, are left
     out) and sort by ``(onset, offset, region, channel)``.
@@ -128,6 +136,9 @@ class Event:
     score: float = field(default=math.nan, compare=False)
     width: float = field(default=math.nan, compare=False)
     n_channels: int = field(default=0, compare=False)
+    height: float = field(default=math.nan, compare=False)
+    evidence: tuple = field(default=(), compare=False)
+    flagged: bool = field(default=False, compare=False)
 
     def _key(self) -> tuple:
         return (self.onset, self.offset, self.region or "", -1 if self.channel is None else self.channel, self.kind)
@@ -405,9 +416,19 @@ class AdaptiveParams:
     bursts are dropped (s); region_gap : channel events of a region closer than this are united (s);
     me_max_duration : expressions shorter than this are ``"ME"``, the rest ``"MaE"`` (s; Li et al. 2024's 1/2 s);
     max_duration : longer region events are ``"artifact"`` (s);
-    jaw_sync / jaw_min_duration : a jaw artefact is a pair of lower-region events with onsets within ``jaw_sync`` s,
-    overlapping in time, that also shows in a middle region or lasts at least ``jaw_min_duration`` s; events of
-    other regions that start with it (``jaw_sync``) and end within it are its crosstalk and labelled ``"jaw"`` too.
+    jaw_sync / jaw_min_duration / jaw_mid_ratio / jaw_mid_max : a jaw artefact (masseter: clench, chewing,
+    swallowing) is a pair of lower-region events (left and right) with onsets within ``jaw_sync`` s or overlapping
+    by at least half of the shorter (rhythmic chewing blurs onsets), that shows the
+    masseter's footprint: a simultaneous middle-region burst on the same side ``jaw_mid_ratio`` to ``jaw_mid_max``
+    times as high (above the floor) as the lower one (higher: a middle-face expression leaking downwards) (the masseter lies under both the lower and the middle electrodes; a
+    lower-face expression muscle reaches the middle electrodes only as weak crosstalk), or that lasts at least
+    ``jaw_min_duration`` s. Middle- and lower-region events lying mostly inside the artefact's interval are its
+    volume-conducted copies and labelled ``"jaw"`` too. Upper-region events are labelled only when both upper
+    regions (left and right) have one mostly inside the artefact, each at most ``jaw_upper_ratio`` times as high as
+    the lower pair (bilateral, weak: temporalis/masseter crosstalk during clenching); a one-sided or strong upper
+    burst stays an expression.
+    pop_min_score : a region event seen by a single channel of a multi-electrode region with a score at least this
+    is an electrode artefact (a muscle loads the neighbouring electrodes of its region too).
     blink_max_width : a blink is a pair of middle-region events (left and right) with peaks within
     ``blink_sync`` s, each of equivalent rectangular width (:attr:`Event.width`) at most this (s);
     pop_max_width : a region event seen by a single channel with a width below this (s) is an electrode pop
@@ -441,6 +462,10 @@ class AdaptiveParams:
     blink_sync: float = 0.05
     jaw_sync: float = 0.2
     jaw_min_duration: float = 2.5
+    jaw_mid_ratio: float = 0.12
+    jaw_mid_max: float = 1.0
+    jaw_upper_ratio: float = 0.25
+    pop_min_score: float = 40.0
     crosstalk_ratio: float = 8.0
     crosstalk_tol: float = 0.1
     classify: bool = True
@@ -656,11 +681,13 @@ def _postprocess(raw: np.ndarray, fs: float, p: AdaptiveParams, regions: list[st
     c_pkv = raw[best, 4]
     c_z = np.maximum.reduceat(raw[:, 5], starts)
     c_h = np.maximum.reduceat(raw[:, 7], starts)
+    c_hb = raw[best, 7]
     c_area = np.add.reduceat(raw[:, 6], starts)
     with np.errstate(divide="ignore", invalid="ignore"):
         c_w = np.where(c_h > 0, c_area / c_h / fs, 0.0)
     keep = (c_off - c_on + 1) >= sp["min_len"]
-    c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w = (a[keep] for a in (c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w))
+    c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_hb = (a[keep] for a in (c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w,
+                                                                          c_hb))
     if not c_on.size:
         return []
     # 2) per region: unite channels
@@ -672,13 +699,13 @@ def _postprocess(raw: np.ndarray, fs: float, p: AdaptiveParams, regions: list[st
     c_reg = reg_of[c_ch]
     inreg = c_reg >= 0
     if not inreg.all():
-        c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_reg = (a[inreg] for a in (c_on, c_off, c_ch, c_pki, c_pkv, c_z,
-                                                                                c_w, c_reg))
+        c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_reg, c_hb = (a[inreg] for a in (c_on, c_off, c_ch, c_pki, c_pkv,
+                                                                                      c_z, c_w, c_reg, c_hb))
         if not c_on.size:
             return []
     o = np.lexsort((c_on, c_reg))
-    c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_reg = (a[o] for a in (c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w,
-                                                                        c_reg))
+    c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_reg, c_hb = (a[o] for a in (c_on, c_off, c_ch, c_pki, c_pkv, c_z,
+                                                                              c_w, c_reg, c_hb))
     st = _group_starts(c_reg, c_on, c_off, sp["region_gap"], span)
     gid = np.cumsum(st) - 1
     starts = np.flatnonzero(st)
@@ -691,13 +718,17 @@ def _postprocess(raw: np.ndarray, fs: float, p: AdaptiveParams, regions: list[st
     n_in_region = np.array([len(region_channels[r]) for r in names])[r_reg]
     dur = (r_off - r_on + 1) / fs
     width = c_w[best]
-    artifact = (dur > p.max_duration) | ((n_ch == 1) & (width < p.pop_max_width) & (n_in_region > 1))
+    score = c_z[best]
+    pop = (n_ch == 1) & (n_in_region > 1) & ((width < p.pop_max_width) | (score >= p.pop_min_score))
+    artifact = (dur > p.max_duration) | pop
     kind = np.where(artifact, "artifact", np.where(dur < p.me_max_duration, "ME", "MaE"))
     events = [
         Event(int(a), int(b), channel=int(c), region=names[r], peak=float(v), kind=str(k), peak_index=int(pi),
-              score=float(z), width=float(w), n_channels=int(nc))
-        for a, b, c, r, v, k, pi, z, w, nc in zip(r_on, r_off, c_ch[best], r_reg, c_pkv[best], kind, c_pki[best],
-                                                  c_z[best], width, n_ch)
+              score=float(z), width=float(w), n_channels=int(nc), height=float(h),
+              evidence=((("single_channel_score", float(z)), ("width_s", float(w))) if pp else
+                        (("duration_s", float(d)),) if k == "artifact" else ()))
+        for a, b, c, r, v, k, pi, z, w, nc, h, pp, d in zip(r_on, r_off, c_ch[best], r_reg, c_pkv[best], kind,
+                                                            c_pki[best], score, width, n_ch, c_hb[best], pop, dur)
     ]
     events.sort(key=lambda e: (e.onset, e.offset, str(e.region)))
     if p.classify:
@@ -724,6 +755,7 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
         return sel[a:b]
 
     bsync, bmax = p.blink_sync * fs, p.blink_max_width
+    ev_info: dict[int, tuple] = {}
     peaks = np.array([e.peak_index for e in events], dtype=np.int64)
     L, R = _PAIRS["blink"]
     for i in idx[L]:
@@ -733,27 +765,65 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
         for j in within(idx[R], onsets[i], bsync + p.blink_max_width * 2 * fs):
             if widths[j] <= bmax and abs(peaks[j] - peaks[i]) <= bsync:
                 kinds[i] = kinds[j] = "blink"
+                ev_info[i] = ev_info[j] = (("width_left_s", round(float(widths[i]), 3)),
+                                           ("width_right_s", round(float(widths[j]), 3)),
+                                           ("peak_lag_s", round(abs(int(peaks[j]) - int(peaks[i])) / fs, 3)))
     jsync, jmin = p.jaw_sync * fs, p.jaw_min_duration * fs
-    mids = np.sort(np.concatenate([idx["left_middle"], idx["right_middle"]]))
-    mid_on = onsets[mids]
-    mid_maxoff = np.maximum.accumulate(offsets[mids]) if mids.size else mids
+    heights = np.array([e.height for e in events])
+    side_mid = {"left_lower": idx["left_middle"], "right_lower": idx["right_middle"]}
+    lower_mid = np.sort(np.concatenate([idx["left_middle"], idx["right_middle"], idx["left_lower"],
+                                        idx["right_lower"]]))
+    uppers = {side: np.array([k for k, e in enumerate(events) if e.region == f"{side}_upper"], dtype=np.int64)
+              for side in ("left", "right")}
+
+    def mid_ratio(i: int, lo: int, hi: int) -> float:
+        """Highest same-side middle burst overlapping [lo, hi], relative to lower event i's height."""
+        best = 0.0
+        for m in side_mid[events[i].region]:
+            if onsets[m] <= hi and offsets[m] >= lo and heights[i] > 0:
+                best = max(best, heights[m] / heights[i])
+        return best
+
     L, R = _PAIRS["jaw"]
+    max_len_lr = int(max([offsets[k] - onsets[k] + 1 for k in np.concatenate([idx[L], idx[R]])] or [0]))
     for i in idx[L]:
-        for j in within(idx[R], onsets[i], jsync):
+        for j in within(idx[R], onsets[i], max(jsync, max_len_lr)):
             lo, hi = max(onsets[i], onsets[j]), min(offsets[i], offsets[j])
             if hi < lo:
                 continue
-            k = int(np.searchsorted(mid_on, hi, side="right")) - 1
-            spread = k >= 0 and mid_maxoff[k] >= lo
-            if spread or min(offsets[i] - onsets[i], offsets[j] - onsets[j]) + 1 >= jmin:
+            if abs(int(onsets[i]) - int(onsets[j])) > jsync and \
+                    hi - lo + 1 < 0.5 * min(offsets[i] - onsets[i], offsets[j] - onsets[j]) + 1:
+                continue
+            ri, rj = mid_ratio(i, lo, hi), mid_ratio(j, lo, hi)
+            shortest = min(offsets[i] - onsets[i], offsets[j] - onsets[j]) + 1
+            foot = any(p.jaw_mid_ratio <= v <= p.jaw_mid_max for v in (ri, rj))
+            if foot or shortest >= jmin:
+                ev = (("mid_lower_ratio_left", round(ri, 3)), ("mid_lower_ratio_right", round(rj, 3)),
+                      ("bilateral_onset_lag_s", round(abs(int(onsets[i]) - int(onsets[j])) / fs, 3)),
+                      ("duration_s", round(shortest / fs, 3)))
                 kinds[i] = kinds[j] = "jaw"
-                # the same artefact seen by crosstalk in other regions: starts with it and ends within it
-                start, end = min(onsets[i], onsets[j]), max(offsets[i], offsets[j])
-                a = np.searchsorted(onsets, start - jsync, side="left")
-                b = np.searchsorted(onsets, start + jsync, side="right")
-                for m in range(a, b):
-                    if offsets[m] <= end + jsync:
+                ev_info[i] = ev_info[j] = ev
+                # the masseter's volume-conducted copies: middle/lower events mostly inside the artefact
+                start, end = min(onsets[i], onsets[j]) - jsync, max(offsets[i], offsets[j]) + jsync
+                for m in lower_mid:
+                    if m in (i, j) or kinds[m] == "artifact":
+                        continue
+                    inside = min(offsets[m], end) - max(onsets[m], start) + 1
+                    if inside >= 0.5 * (offsets[m] - onsets[m] + 1):
                         kinds[m] = "jaw"
+                        ev_info[m] = ev + (("inside_jaw_of", events[i].region),)
+                top = max(heights[i], heights[j])
+                weak_inside = {}
+                for side, sel in uppers.items():
+                    weak_inside[side] = [m for m in sel if kinds[m] in EXPRESSION_KINDS
+                                         and min(offsets[m], end) - max(onsets[m], start) + 1
+                                         >= 0.5 * (offsets[m] - onsets[m] + 1)
+                                         and heights[m] <= p.jaw_upper_ratio * top]
+                if weak_inside["left"] and weak_inside["right"]:
+                    for m in weak_inside["left"] + weak_inside["right"]:
+                        kinds[m] = "jaw"
+                        ev_info[m] = ev + (("inside_jaw_of", events[i].region),
+                                           ("upper_lower_ratio", round(float(heights[m] / top), 3)))
     # crosstalk: a much weaker event inside an event of another region
     xr, xtol = p.crosstalk_ratio, p.crosstalk_tol * fs
     if math.isfinite(xr) and len(events) > 1:
@@ -770,7 +840,12 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
                         and onsets[j] - xtol <= onsets[i] and offsets[i] <= offsets[j] + xtol):
                     kinds[i] = "crosstalk"
                     break
-    return [e if k == e.kind else replace(e, kind=k) for e, k in zip(events, kinds)]
+    out = []
+    for n, (e, k) in enumerate(zip(events, kinds)):
+        if k != e.kind:
+            e = replace(e, kind=k, evidence=ev_info.get(n, e.evidence))
+        out.append(e)
+    return out
 
 
 def _region_map(n_channels: int, one_d: bool, montage: Any, p: AdaptiveParams):
@@ -802,6 +877,7 @@ def spot_adaptive(
     *,
     montage: Any = None,
     params: AdaptiveParams | None = None,
+    lowband: np.ndarray | None = None,
     **overrides: Any,
 ) -> list[Event]:
     """Spot expression intervals in long envelopes: noise-floor-adaptive double threshold per channel, united per
@@ -815,6 +891,12 @@ def spot_adaptive(
         channels; for other channel counts without a montage each channel is reported on its own (no regions, no
         blink/jaw labels).
     params : :class:`AdaptiveParams`; keyword ``overrides`` replace single fields (``k_hi=5``).
+    lowband : optional ``[channels, samples]`` EOG/motion band of the raw signal
+        (:func:`perifacial.dsp.evidence.low_band`); with it, middle-region events carrying the EOG signature of
+        a blink are typed ``"blink"`` whatever their width (:func:`perifacial.dsp.evidence.type_blinks_by_eog`).
+        Without it (e.g. :class:`SpotStream`), blinks are recognised by width and bilateral synchrony only.
+        With it, events over a single-electrode low-band jump (pop, motion step) are typed ``"artifact"`` or
+        ``flagged`` (:func:`perifacial.dsp.evidence.type_artifacts_by_lowband`).
 
     Returns
     -------
@@ -831,6 +913,17 @@ def spot_adaptive(
     det = _RawDetector(x2.shape[0], fs, p)
     raw = det.feed(x2, final=True)
     events = _postprocess_any(raw, fs, p, regions, region_channels)
+    if lowband is not None and region_channels is not None and p.classify:
+        from .evidence import type_artifacts_by_lowband, type_blinks_by_eog
+
+        if montage is None:
+            from .montage import default_montage
+
+            montage = default_montage()
+        low = np.asarray(lowband, dtype=np.float64)
+        if low.shape != x2.shape:
+            raise ValueError(f"lowband must have the envelope's shape {x2.shape}, got {low.shape}")
+        events = type_artifacts_by_lowband(type_blinks_by_eog(events, low, fs, montage), low, fs, montage)
     if one_d:
         events = [replace(e, channel=0) for e in events]
     return events

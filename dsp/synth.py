@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SNR_LEVELS", "SynthSession", "SynthStream", "synthesize"]
+__all__ = ["SNR_LEVELS", "SynthSession", "SynthStream", "Variation", "synthesize"]
 
 #: Named SNR levels in dB (ME at 8 % MVC vs electrode noise RMS).
 SNR_LEVELS: dict[str, float] = {"high": 20.0, "medium": 10.0, "low": 3.0}
@@ -79,6 +79,38 @@ def _tukey(u: np.ndarray, r: float = 0.25) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class Variation:
+    """Extra variation for domain randomisation (:mod:`perifacial.dsp.families` draws these). The defaults leave
+    the base model above unchanged, sample for sample.
+
+    leak_scale : multiplies every cross-region mixing gain (subject mixing / leakage; masseter loads unchanged).
+    carrier_band : (low, high) Hz of the muscle carrier (muscle spectrum; default 20-300 Hz).
+    mains_scale : multiplies the mains amplitudes; mains_harmonics : relative amplitudes of h = 1, 3, 5 (default
+    1, 1/3, 1/5); mains_drift : peak deviation of the line frequency (Hz, sinusoidal, period 40 s).
+    pop_rate : electrode pops per channel per minute (a step of +-100..800 uV decaying with tau 20-200 ms).
+    eog_uv : (min, max) peak EOG deflection of a blink (uV; upper regions +, middle regions -, 0.25-0.45 s smooth
+    bump; 0 = none); p_eog : probability that a blink carries it. p_long_blink : probability that a blink lasts
+    0.15-0.4 s (30-60 % MVC) instead of 60-140 ms.
+    jaw_mix : probabilities of clench (sustained), chew (1-2 Hz rhythmic bursts) and swallow (0.4-0.9 s, weaker).
+    p_lower : probability that an expression is in a lower region (None: uniform over the six).
+    tonic_pct : (min, max) % MVC of a constant tonic activation of each muscle (0 = none).
+    """
+
+    leak_scale: float = 1.0
+    carrier_band: tuple[float, float] = (20.0, 300.0)
+    mains_scale: float = 1.0
+    mains_harmonics: tuple[float, float, float] = (1.0, 1 / 3, 1 / 5)
+    mains_drift: float = 0.0
+    pop_rate: float = 0.0
+    eog_uv: tuple[float, float] = (0.0, 0.0)
+    p_eog: float = 0.0
+    p_long_blink: float = 0.0
+    jaw_mix: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    p_lower: float | None = None
+    tonic_pct: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
 class _SynthEvent:
     t_on: float  # s
     dur: float  # s
@@ -86,6 +118,9 @@ class _SynthEvent:
     sources: tuple[int, ...]
     levels: tuple[float, ...]  # fraction of MVC per source
     lags: tuple[float, ...]  # s, per source
+    shape: str = "tukey"  # "tukey" or "chew"
+    rate: float = 0.0  # chewing rate (Hz)
+    eog: float = 0.0  # blink EOG peak (uV)
 
 
 @dataclass
@@ -117,6 +152,7 @@ class SynthSession:
     snr_db: float
     seed: int
     labels: tuple[str, ...] = ()
+    artifacts: list = ()  # (start, stop, channel, kind) of pops and contact changes, see SynthStream.artifacts_until
 
     @property
     def expressions(self) -> list:
@@ -172,7 +208,8 @@ class SynthStream:
 
     def __init__(self, seed: int, fs: float = 1000.0, snr: str | float = "medium", duration: float | None = None, *,
                  event_gap: float = 1.8, kind_probs: tuple[float, float, float, float] = (0.4, 0.3, 0.2, 0.1),
-                 p_bilateral: float = 0.4, contact_rate: float = 0.5, mains_hz: float = 50.0, montage: Any = None):
+                 p_bilateral: float = 0.4, contact_rate: float = 0.5, mains_hz: float = 50.0, montage: Any = None,
+                 variation: Variation | None = None):
         from scipy.signal import butter, sosfilt
 
         if montage is None:
@@ -192,6 +229,7 @@ class SynthStream:
         self.p_bilateral = float(p_bilateral)
         self.contact_rate = float(contact_rate)
         self.mains_hz = float(mains_hz)
+        self.variation = var = variation if variation is not None else Variation()
         self.block = int(round(fs))  # internal block: 1 s
         self.epoch = int(round(_EPOCH_S * fs))
         C = 24
@@ -211,7 +249,7 @@ class SynthStream:
                     if r2 is r:
                         continue
                     lo, hi = (0.01, 0.04) if r2.side == r.side else (0.0, 0.01)
-                    M[list(r2.channels), src] = rng.uniform(lo, hi, 4)
+                    M[list(r2.channels), src] = rng.uniform(lo, hi, 4) * var.leak_scale
         for side_i, side in enumerate(("left", "right")):
             names.append(f"{side}_masseter")
             src = 12 + side_i
@@ -238,13 +276,13 @@ class SynthStream:
         amp = M[np.arange(C), prim] * A[prim]
         self.mvc_uv = math.sqrt(2 / math.pi) * amp
         self.noise_uv = (_ME_MVC / 100.0) * amp / 10 ** (self.snr_db / 20)
-        self.mains_amp = rng.uniform(2.0, 8.0, C)
+        self.mains_amp = rng.uniform(2.0, 8.0, C) * var.mains_scale
         self.mains_phase = rng.uniform(0, 2 * np.pi, (C, 3))
         self.wander_f = rng.uniform(0.05, 0.5, 3)  # shared frequencies (breathing/movement), per-channel gain/phase
         self.wander_a = rng.uniform(20.0, 80.0, (C, 3))
         self.wander_p = rng.uniform(0, 2 * np.pi, (C, 3))
         G = np.empty((C, 12))
-        for h, rel in enumerate((1.0, 1 / 3, 1 / 5)):
+        for h, rel in enumerate(var.mains_harmonics):
             G[:, 2 * h] = self.mains_amp * rel * np.cos(self.mains_phase[:, h])
             G[:, 2 * h + 1] = self.mains_amp * rel * np.sin(self.mains_phase[:, h])
         for j in range(3):
@@ -253,8 +291,8 @@ class SynthStream:
         self._analytic_gain = G
         self.dc0 = rng.uniform(-500.0, 500.0, C)
         # ---- carrier filter (20-300 Hz, 300 clipped below Nyquist), unit RMS
-        hi = min(300.0, 0.45 * self.fs)
-        self.sos = butter(2, [20.0, hi], btype="bandpass", fs=self.fs, output="sos")
+        hi = min(var.carrier_band[1], 0.45 * self.fs)
+        self.sos = butter(2, [var.carrier_band[0], hi], btype="bandpass", fs=self.fs, output="sos")
         imp = np.zeros(int(self.fs) * 2)
         imp[0] = 1.0
         self.carrier_gain = 1.0 / math.sqrt(float(np.sum(sosfilt(self.sos, imp) ** 2)))
@@ -269,6 +307,16 @@ class SynthStream:
         self._dc = self.dc0.copy()
         self._contacts: list[tuple[int, int, float, float]] = []  # (sample, channel, gain, dc)
         self._region_src = {r.name: (2 * ri, 2 * ri + 1) for ri, r in enumerate(montage.regions)}
+        vr = np.random.default_rng([self.seed, 6])
+        self.tonic = vr.uniform(var.tonic_pct[0], var.tonic_pct[1], _N_SRC) / 100.0
+        self.tonic[12:] = 0.0
+        # EOG gains: + on the upper regions' channels, - on the middle ones (the eye between them), 0 below
+        self.eog_gain = np.zeros(C)
+        for r in montage.regions:
+            if r.level in ("upper", "middle"):
+                self.eog_gain[list(r.channels)] = (1.0 if r.level == "upper" else -1.0) * vr.uniform(0.6, 1.0, 4)
+        self._pops: list[tuple[int, int, float, float]] = []  # (sample, channel, amplitude uV, tau s)
+        self._pop_epoch = -1
 
     # ---------------------------------------------------------------- events
     def _epoch_events(self, e: int) -> list[_SynthEvent]:
@@ -295,8 +343,15 @@ class SynthStream:
                 lvl = float(rng.uniform(0.25, 0.60))
             if t + dur + 0.4 > t_end:
                 break
+            xr = np.random.default_rng([self.seed, 4, e, len(out)])
+            shape, rate, eog = "tukey", 0.0, 0.0
+            var = self.variation
             if kind in ("ME", "MaE"):
                 ri = int(rng.integers(6))
+                if var.p_lower is not None:
+                    lower = [j for j, r in enumerate(regions) if r.level == "lower"]
+                    others = [j for j in range(6) if j not in lower]
+                    ri = int(xr.choice(lower if xr.random() < var.p_lower else others))
                 k = int(rng.integers(2))
                 srcs = [2 * ri + k]
                 levels = [lvl]
@@ -316,11 +371,25 @@ class SynthStream:
                 srcs = [2 * oo[0], 2 * oo[1]]  # first muscle of a middle region: orbicularis oculi
                 levels = [lvl, lvl * float(rng.uniform(0.85, 1.15))]
                 lags = [0.0, float(rng.uniform(-0.01, 0.01))]
+                if xr.random() < var.p_long_blink:
+                    dur = float(xr.uniform(0.15, 0.4))
+                if xr.random() < var.p_eog:
+                    eog = float(xr.uniform(*var.eog_uv))
             else:
                 srcs = [12, 13]
                 levels = [lvl, lvl * float(rng.uniform(0.7, 1.3))]
                 lags = [0.0, float(rng.uniform(-0.05, 0.05))]
-            out.append(_SynthEvent(t, dur, kind, tuple(srcs), tuple(levels), tuple(lags)))
+                jm = np.asarray(var.jaw_mix, dtype=float)
+                sub = int(xr.choice(3, p=jm / jm.sum()))
+                if sub == 1:  # chewing: rhythmic bursts 1-2 Hz, 2-4 s
+                    shape, rate = "chew", float(xr.uniform(1.0, 2.0))
+                    dur = float(xr.uniform(2.0, 4.0))
+                elif sub == 2:  # swallow: short and weaker
+                    dur = float(xr.uniform(0.4, 0.9))
+                    levels = [v * 0.5 for v in levels]
+                if t + dur + 0.4 > t_end:
+                    break
+            out.append(_SynthEvent(t, dur, kind, tuple(srcs), tuple(levels), tuple(lags), shape, rate, eog))
             t += dur + 0.8 + rng.exponential(self.event_gap)
         self._epochs[e] = out
         return out
@@ -393,9 +462,27 @@ class SynthStream:
                     a, z = max(a, 0), min(z, n)
                     if z > a:
                         u = (t[a:z] - ev.t_on - lag) / ev.dur
-                        act[src, a:z] = np.maximum(act[src, a:z], lvl * _tukey(u))
+                        w = _tukey(u)
+                        if ev.shape == "chew":
+                            w = w * np.sin(np.pi * ev.rate * (t[a:z] - ev.t_on - lag)) ** 2
+                        act[src, a:z] = np.maximum(act[src, a:z], lvl * w)
+        if self.tonic.any():
+            act = np.maximum(act, self.tonic[:, None])
+        eog = np.zeros(n)
+        for e in range(e_lo, e_hi + 1):
+            for ev in self._epoch_events(e):
+                if ev.eog:
+                    d = 0.25 + 0.2 * (ev.eog % 1.0)  # 0.25-0.45 s, deterministic per event
+                    a = max(int(math.floor(ev.t_on * fs)) - s0, 0)
+                    z = min(int(math.ceil((ev.t_on + d) * fs)) + 1 - s0, n)
+                    if z > a:
+                        u = (t[a:z] - ev.t_on) / d
+                        eog[a:z] += ev.eog * np.where((u >= 0) & (u < 1), np.sin(np.pi * np.clip(u, 0, 1)) ** 2, 0)
         src_sig = (self.source_mvc_uv[:, None] * act) * carrier
         x = self.mixing @ src_sig
+        if eog.any():
+            x += self.eog_gain[:, None] * eog[None, :]
+        self._add_pops(x, s0, s1)
         # electrode noise with contact changes (gain and DC are piecewise constant)
         self._contact_changes(int((s1 - 1) // self.epoch))
         noise = white[_N_SRC:]
@@ -415,6 +502,9 @@ class SynthStream:
         # mains and wander (analytic in absolute time): sin(w t + p) = sin(w t) cos(p) + cos(w t) sin(p)
         basis = np.empty((12, n))
         w = 2 * np.pi * self.mains_hz * t
+        if self.variation.mains_drift:
+            fd = 1 / 40.0
+            w = w + self.variation.mains_drift / fd * np.sin(2 * np.pi * fd * t)
         for h in range(3):
             basis[2 * h] = np.sin((h + 1) * w)
             basis[2 * h + 1] = np.cos((h + 1) * w)
@@ -424,6 +514,51 @@ class SynthStream:
             basis[7 + 2 * j] = np.cos(wt)
         x += self._analytic_gain @ basis
         return x
+
+    def _pop_list(self, e: int) -> None:
+        while self._pop_epoch < e:
+            self._pop_epoch += 1
+            rate = self.variation.pop_rate
+            if rate <= 0:
+                continue
+            rng = np.random.default_rng([self.seed, 7, self._pop_epoch])
+            for ch in range(24):
+                for tt in np.sort(rng.uniform(0, _EPOCH_S, int(rng.poisson(rate * _EPOCH_S / 60.0)))):
+                    amp = float(rng.uniform(100, 800)) * (1 if rng.random() < 0.5 else -1)
+                    self._pops.append((int(round((self._pop_epoch * _EPOCH_S + tt) * self.fs)), ch, amp,
+                                       float(rng.uniform(0.02, 0.2))))
+
+    def _add_pops(self, x: np.ndarray, s0: int, s1: int) -> None:
+        self._pop_list(int((s1 - 1) // self.epoch))
+        for s, ch, amp, tau in self._pops:
+            if s < s1 and s + 10 * tau * self.fs > s0:
+                j = max(0, s - s0)
+                tt = (np.arange(j, s1 - s0) + s0 - s) / self.fs
+                x[ch, j:] += amp * np.exp(-tt / tau)
+
+    def artifacts_until(self, n: int | None = None, min_step_uv: float = 0.0) -> list[tuple[int, int, int, str]]:
+        """Ground truth of the non-muscle artefacts starting before sample ``n``: ``(start, stop, channel, kind)``
+        with kind ``"pop"`` (stop = start + 5 tau) or ``"contact"`` (a DC step + noise change; stop = start + 1);
+        contact changes whose DC step is below ``min_step_uv`` (uV) are left out."""
+        n = self.pos if n is None else int(n)
+        e = n // self.epoch
+        self._pop_list(e)
+        out = [(s, s + int(5 * tau * self.fs), ch, "pop") for s, ch, amp, tau in self._pops if s < n]
+        # contact changes are regenerated from their own streams (the live list is consumed while reading)
+        lam = self.contact_rate * _EPOCH_S / 60.0
+        for ep in range(0, e + 1):
+            rng = np.random.default_rng([self.seed, 3, ep])
+            for ch in range(24):
+                k = int(rng.poisson(lam))
+                times = np.sort(rng.uniform(0, _EPOCH_S, k))
+                for tt in times:
+                    rng.uniform(np.log(0.6), np.log(1.7))
+                    d = float(rng.uniform(-300, 300))
+                    s = int(round((ep * _EPOCH_S + tt) * self.fs))
+                    if s < n and abs(d) >= min_step_uv:
+                        out.append((s, s + 1, ch, "contact"))
+        out.sort()
+        return out
 
     def read(self, n: int) -> np.ndarray:
         """The next ``n`` samples ``[24, n]`` (uV); fewer (possibly 0) at the end of a finite session."""
@@ -484,4 +619,4 @@ def synthesize(seed: int, fs: float = 1000.0, duration: float = 300.0, snr: str 
     events = [e for e in st.events_until(n) if e.offset < n]
     return SynthSession(data=data, fs=st.fs, events=events, mixing=st.mixing.copy(), source_names=list(st.source_names),
                         source_mvc_uv=st.source_mvc_uv.copy(), mvc_uv=st.mvc_uv.copy(), noise_uv=st.noise_uv.copy(),
-                        snr_db=st.snr_db, seed=st.seed, labels=st.montage.labels)
+                        snr_db=st.snr_db, seed=st.seed, labels=st.montage.labels, artifacts=st.artifacts_until(n))

@@ -36,14 +36,16 @@ def _figure(**kw):
 
 
 def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 0.0, band=(20.0, 450.0),
-                         cutoff: float = 6.0, notch_hz: float | None = None):
-    """Five stacked panels for one channel's raw segment ``x`` ``[n]`` (uV, finite) starting at ``t0`` s."""
-    from perifacial.dsp.filters import bandpass, lowpass, notch, rectify, remove_dc
+                         cutoff: float = 6.0, notch_hz: float | str | None = None):
+    """Five stacked panels for one channel's raw segment ``x`` ``[n]`` (uV, finite) starting at ``t0`` s.
+    ``notch_hz``: mains removal as in the chain ("auto", a frequency, or None; :mod:`perifacial.dsp.mains`)."""
+    from perifacial.dsp.filters import bandpass, lowpass, rectify, remove_dc
+    from perifacial.dsp.mains import remove_mains
 
     x = np.asarray(x, dtype=np.float64)
     high = min(band[1], 0.45 * fs)
     dc = remove_dc(x)
-    bp_in = notch(dc, fs, notch_hz, harmonics=max(1, int(high // notch_hz))) if notch_hz else dc
+    bp_in = remove_mains(dc, fs, notch_hz, max_freq=high) if notch_hz is not None else dc
     bp = bandpass(bp_in, fs, band[0], high)
     rect = rectify(bp)
     # the envelope's edge handling, as in linear_envelope: the low-pass's undershoot (largest at the ends, where the
@@ -56,7 +58,7 @@ def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 
         ax.plot(t, y, lw=0.5 if title != "linear envelope" else 1.2, color="k" if title != "linear envelope" else "tab:red")
         ax.set_title(title, fontsize=9, loc="left")
         ax.set_ylabel("µV")
-    bp_name = f"band-pass {band[0]:g}-{high:g} Hz" + (f", notch {notch_hz:g} Hz" if notch_hz else "")
+    bp_name = f"band-pass {band[0]:g}-{high:g} Hz" + (f", mains {notch_hz} removed" if notch_hz is not None else "")
     axes[2].set_title(f"band-passed ({bp_name})", fontsize=9, loc="left")
     axes[4].set_title(f"linear envelope (low-pass {cutoff:g} Hz, clipped at 0)", fontsize=9, loc="left")
     axes[-1].set_xlabel("time (s)")
@@ -125,14 +127,15 @@ def mvc_duration_figure(rows, calibrated: bool = True, me_max_ms: float = 500.0)
 
 
 def _preproc_window(recording, res, fs: float) -> tuple[int, int, int]:
-    """(channel, start, stop) of a window of about 6 s around the strongest expression (else the first 6 s of the
-    first processed segment), inside one gap-free segment."""
+    """(channel, start, stop) of a window of about 6 s around the strongest expression not flagged as overlapping
+    an artefact (else the first 6 s of the first processed segment), inside one gap-free segment."""
     segs = [s for s in res.segments if s.ok]
     if not segs:
         return 0, 0, 0
     half = int(3 * fs)
-    if res.rows:
-        r = max(res.rows, key=lambda r: r.score if math.isfinite(r.score) else -1)
+    clean = [r for r in res.rows if not getattr(r, "flagged", False)]
+    if clean:
+        r = max(clean, key=lambda r: r.score if math.isfinite(r.score) else -1)
         ch = res.labels.index(r.channel) if r.channel in res.labels else 0
         c = (r.onset_sample + r.offset_sample) // 2
         seg = next((s for s in segs if s.start <= c < s.stop), segs[0])

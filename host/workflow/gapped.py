@@ -39,11 +39,11 @@ class GappedSpots:
 
 
 def spot_gapped(data: np.ndarray, fs: float, *, method: str = "adaptive", is_envelope: bool = False,
-                band: tuple[float, float] = (20.0, 450.0), notch: float | None = None, min_segment_s: float = 2.0,
+                band: tuple[float, float] = (20.0, 450.0), notch: float | str | None = "auto", min_segment_s: float = 2.0,
                 **spot_params) -> GappedSpots:
     """Spot expression intervals in ``data`` ``[channels, samples]`` (raw EMG in uV, or envelopes with
     ``is_envelope``) sampled at ``fs`` Hz, with NaN columns as gaps: each gap-free stretch is enveloped (the chain
-    of Li et al. 2024 [arXiv:2409.00017], ``band`` Hz with its top kept below 0.45 ``fs``, optional mains ``notch``) and spotted on its own with
+    of Li et al. 2024 [arXiv:2409.00017], ``band`` Hz with its top kept below 0.45 ``fs``, mains removal ``notch`` as in :func:`~perifacial.dsp.filters.linear_envelope`) and spotted on its own with
     :func:`perifacial.dsp.spotting.spot` (``method``, ``spot_params``)."""
     from perifacial.dsp.filters import linear_envelope
     from perifacial.dsp.spotting import spot

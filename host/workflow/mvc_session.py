@@ -245,7 +245,7 @@ def format_response_table(res: MvcSessionResult) -> str:
 
 
 def calibrate_session(data: np.ndarray, fs: float, protocol: MvcProtocol, labels, participant: str = "",
-                      notch: float | None = None, min_ratio: float = 5.0, t0: int = 0) -> MvcSessionResult:
+                      notch: float | str | None = "auto", min_ratio: float = 5.0, t0: int = 0) -> MvcSessionResult:
     """Build the calibration from the session's raw data ``[channels, samples]`` (uV, NaN in gaps). Raises
     :class:`DeadChannelError` naming every channel without a response (flat, or below ``min_ratio`` x noise in all
     movements)."""
@@ -281,7 +281,7 @@ def calibrate_session(data: np.ndarray, fs: float, protocol: MvcProtocol, labels
 
 
 def run_mvc_session(board, protocol: MvcProtocol, record_path: str | Path | None = None,
-                    prompt: Callable[[str], None] | None = None, participant: str = "", notch: float | None = None,
+                    prompt: Callable[[str], None] | None = None, participant: str = "", notch: float | str | None = "auto",
                     min_ratio: float = 5.0, timeout: float = 10.0) -> MvcSessionResult:
     """Run the protocol on an open ``board``: start it, show each step's prompt (``prompt(text)``, with a 3-2-1
     countdown in the last seconds of each "prepare" step), mark each step in the recording (``record_path``,

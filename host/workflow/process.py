@@ -35,15 +35,16 @@ __all__ = ["ProcessOptions", "ProcessResult", "EventRow", "Segment", "envelope_s
 class ProcessOptions:
     """Settings of :func:`process_recording`.
 
-    notch: mains frequency to notch (Hz, 50/60) or None; ica: unmix each region with FastICA before the
+    notch: mains removal: ``"auto"`` (default: detect 50/60 Hz and harmonics in the data and subtract them, no
+    edge ring-up; see :mod:`perifacial.dsp.mains`), a frequency in Hz to force, or None to disable; ica: unmix each region with FastICA before the
     envelope (MVC % is then not defined: the calibration is not applied); video_fps: frame rate for the frame
     columns; observations: CSV of (frame, digit) sync observations (``perifacial sync``) for the frame mapping
     (without it frames assume the video started with the recording); band/cutoff: envelope chain (Hz);
     min_segment_s: shortest gap-free segment processed (s); figures: render the PNG figures; mains_hz: for the
-    quality report when ``notch`` is None.
+    quality report when ``notch`` is not a frequency.
     """
 
-    notch: float | None = None
+    notch: float | str | None = "auto"
     ica: bool = False
     video_fps: float = 30.0
     observations: str | None = None
@@ -87,6 +88,8 @@ class EventRow:
     kind: str
     candidate_aus: str
     score: float
+    flagged: bool = False
+    evidence: str = ""
 
 
 EVENT_COLUMNS: tuple[str, ...] = tuple(EventRow.__dataclass_fields__)
@@ -95,7 +98,8 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(EventRow.__dataclass_fields__)
 @dataclass
 class ProcessResult:
     """What :func:`process_recording` produced: ``rows`` (expressions), ``events`` (all spotted
-    :class:`~perifacial.dsp.spotting.Event`, including blinks/jaw/artefacts), ``envelope`` ``[channels, samples]``,
+    :class:`~perifacial.dsp.spotting.Event`, including blinks/jaw/artefacts), ``episodes`` (expression episodes,
+    :func:`perifacial.dsp.episode.episodes`, also written as ``{stem}.episodes.csv``), ``envelope`` ``[channels, samples]``,
     ``summary`` (the JSON summary as a dict), ``files`` written (name -> path), ``figures`` (name -> Figure, only
     when kept)."""
 
@@ -106,6 +110,7 @@ class ProcessResult:
     labels: list[str]
     summary: dict
     segments: list[Segment]
+    episodes: list = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
 
@@ -122,7 +127,8 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
     """Linear envelope ``[channels, samples]`` (uV; NaN in gaps/skipped segments) of ``data`` (uV, NaN in gaps),
     segment by segment. With ``opts.ica`` each segment's band-passed channels are unmixed per region (FastICA);
     rows are then the region's independent components in region order (unit variance, not uV)."""
-    from perifacial.dsp.filters import bandpass, linear_envelope, lowpass, notch, rectify
+    from perifacial.dsp.filters import bandpass, linear_envelope, lowpass, rectify
+    from perifacial.dsp.mains import remove_mains
 
     C, n = data.shape
     env = np.full((C, n), np.nan)
@@ -141,8 +147,8 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
             from perifacial.dsp.ica import unmix_regions
 
             y = x - x.mean(axis=1, keepdims=True)
-            if opts.notch:
-                y = notch(y, fs, opts.notch, harmonics=max(1, int(high // opts.notch)))
+            if opts.notch is not None:
+                y = remove_mains(y, fs, opts.notch, max_freq=high)
             y = bandpass(y, fs, opts.band[0], high)
             src = unmix_regions(y, montage, random_state=0).sources
             env[:, a:b] = lowpass(rectify(src), fs, opts.cutoff)
@@ -153,23 +159,31 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
 
 
 def notch_edge_samples(fs: float, notch_hz: float | None, q: float = 30.0) -> int:
-    """Samples at each end of a zero-phase-filtered segment that carry the mains notch's ring-up: three time
-    constants ``q / (pi * f0)`` (see :func:`perifacial.dsp.filters.notch`); 0 without a notch."""
+    """Samples at each end of a segment filtered with the IIR notch (``mains_method="iir"``) that carry its
+    ring-up: three time constants ``q / (pi * f0)`` (see :func:`perifacial.dsp.filters.notch`). The default mains
+    remover of the chain is subtractive and has none, so ``process`` passes 0."""
     return int(round(3 * q / (np.pi * notch_hz) * fs)) if notch_hz else 0
 
 
-def _spot_segments(env: np.ndarray, fs: float, segs: list[Segment], montage, edge: int = 0) -> list:
+def _spot_segments(env: np.ndarray, fs: float, segs: list[Segment], montage, edge: int = 0,
+                   data: np.ndarray | None = None) -> list:
     """Spot each gap-free segment; events starting in the first ``edge`` samples of a segment or ending in its last
-    ``edge`` samples (the notch's ring-up) are kept but typed ``"artifact"``."""
+    ``edge`` samples (the notch's ring-up) are kept but typed ``"artifact"``. With the raw ``data`` (uV) the
+    segment's EOG/motion low band (:func:`perifacial.dsp.evidence.low_band`) types blinks by their EOG and pops /
+    motion steps by their single-electrode jump."""
     from dataclasses import replace
 
+    from perifacial.dsp.evidence import low_band
     from perifacial.dsp.spotting import spot
 
     out = []
     for s in segs:
         if not s.ok:
             continue
-        evs = spot(env[:, s.start:s.stop], fs, montage=montage)
+        low = None
+        if data is not None and montage is not None:
+            low = low_band(data[:, s.start:s.stop], fs)
+        evs = spot(env[:, s.start:s.stop], fs, montage=montage, lowband=low)
         n = s.stop - s.start
         evs = [replace(e, kind="artifact") if e.is_expression and (e.onset < edge or e.offset >= n - edge) else e
                for e in evs]
@@ -289,11 +303,12 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
                     "%d too short were skipped", len(recording.gaps),
                  recording.lost_samples, sum(s.ok for s in segs), len(skipped))
     say("spotting", 0.4)
-    events = _spot_segments(env, fs, segs, montage, notch_edge_samples(fs, opts.notch))
+    # the subtractive mains remover has no edge ring-up (edge 0); with ICA rows are components, not electrodes
+    events = _spot_segments(env, fs, segs, montage, 0, None if opts.ica else data)
     expr = [e for e in events if e.is_expression]
     say("quantify", 0.6)
     table = quantify(expr, np.nan_to_num(env, nan=0.0), fs, calibration, montage, classify="duration",
-                     use_event_channel=True)
+                     use_event_channel=True, subtract_floor=True, peak="plateau")
     fmap = frame_map(recording, opts.video_fps, opts.observations)
     rows = []
     for i, (e, q) in enumerate(zip(expr, table)):
@@ -305,10 +320,20 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
             onset_frame=fmap.frame(e.onset, "floor"), apex_frame=fmap.frame(apex), offset_frame=fmap.frame(e.offset, "ceil"),
             region=e.region or "", channel=q.label, peak_uv=q.peak_uv, peak_mvc_pct=q.peak_mvc_pct,
             iemg_pct_s=q.iemg_pct_s, kind=q.kind, candidate_aus=" ".join(reg.aus) if reg is not None else "",
-            score=float(e.score),
+            score=float(e.score), flagged=bool(e.flagged),
+            evidence=" ".join(f"{k}={v}" for k, v in e.evidence),
         ))
     say("quality", 0.7)
-    mains = opts.notch or opts.mains_hz
+    mains = opts.notch if isinstance(opts.notch, (int, float)) and not isinstance(opts.notch, bool) else opts.mains_hz
+    detected = None
+    if opts.notch == "auto":
+        from perifacial.dsp.mains import detect_mains
+
+        ok = [s for s in segs if s.ok]
+        longest = max(ok, key=lambda s: s.stop - s.start) if ok else None
+        detected = detect_mains(data[:, longest.start:longest.stop], fs) if longest is not None else None
+        if detected is not None:
+            mains = round(detected.freq)
     try:
         leadoff = recording.leadoff
     except Exception:  # noqa: BLE001 - no status words (e.g. an imported file)
@@ -326,7 +351,10 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         "channels": len(labels),
         "region_context": montage is not None,
         "chain": {"band_hz": [opts.band[0], min(opts.band[1], 0.45 * fs)], "lowpass_hz": opts.cutoff,
-                  "notch_hz": opts.notch, "ica": opts.ica, "zero_phase": True},
+                  "notch_hz": opts.notch, "ica": opts.ica, "zero_phase": True,
+                  "mains": (None if detected is None else
+                            {"freq_hz": detected.freq, "harmonics": list(detected.harmonics),
+                             "method": "subtractive block least squares (perifacial.dsp.mains.remove_mains)"})},
         "mvc": None if calibration is None else {"participant": calibration.participant, "date": calibration.date},
         "gaps": {"count": len(recording.gaps), "lost_samples": int(recording.lost_samples),
                  "gap_fraction": recording.lost_samples / max(1, recording.n_samples),
@@ -341,13 +369,29 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         "quality": [q.as_dict() for q in quality],
         "processing_s": time.monotonic() - t0,
     })
-    res = ProcessResult(rows, events, env, fs, labels, summary, segs)
+    from perifacial.dsp.episode import episodes
+
+    eps = episodes(events, fs)
+    summary["counts"]["episodes"] = len(eps)
+    summary["counts"]["flagged_expressions"] = sum(r.flagged for r in rows)
+    res = ProcessResult(rows, events, env, fs, labels, summary, segs, episodes=eps)
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         p_csv = out / f"{stem}.events.csv"
         write_events_csv(rows, p_csv)
         res.files["events"] = p_csv
+        from perifacial.dsp.episode import episodes_to_table
+
+        p_ep = out / f"{stem}.episodes.csv"
+        ep_rows = episodes_to_table(eps, fs)
+        with open(p_ep, "w", newline="") as f:
+            import csv
+
+            w = csv.DictWriter(f, fieldnames=list(ep_rows[0]) if ep_rows else ["index"])
+            w.writeheader()
+            w.writerows(ep_rows)
+        res.files["episodes"] = p_ep
         if opts.figures:
             say("figures", 0.8)
             from . import figures

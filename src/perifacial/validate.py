@@ -73,11 +73,19 @@ nonneg_int_arg = _argtype(integer, lo=0)
 fraction_arg = _argtype(number, lo=0.0, hi=1.0, lo_open=True)
 
 
-def mains_arg(text: str) -> float:
-    """A mains frequency: 50 or 60 (Hz)."""
-    v = _argtype(number, lo=0.0, lo_open=True)(text)
+def mains_arg(text: str):
+    """``--notch``: ``auto`` -> "auto" (find 50 or 60 Hz in the data), ``off``/``none`` -> None, 50 or 60 -> Hz."""
+    t = str(text).strip().lower()
+    if t == "auto":
+        return "auto"
+    if t in ("off", "none", "no"):
+        return None
+    try:
+        v = float(t)
+    except ValueError:
+        v = float("nan")
     if v not in (50.0, 60.0):
-        raise argparse.ArgumentTypeError(f"{text!r}: the mains notch is 50 or 60 (Hz)")
+        raise argparse.ArgumentTypeError(f"{text!r}: use auto, off, or the mains frequency 50 or 60 (Hz)")
     return v
 
 

@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from ..cli import CliError
-from ..validate import check_input_file, check_output_file
+from ..validate import check_input_file, check_output_file, mains_arg
 from ._reader import add_reader_arguments
 
 FORMATS = ("bdf", "csv", "npz", "bids")
@@ -38,7 +38,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--task", default="face", help="task label (default face)")
     b.add_argument("--run", type=int, default=None, help="run index")
     b.add_argument("--power-line", type=float, default=None, metavar="HZ", help="mains frequency at the site (50/60)")
-    b.add_argument("--notch", type=float, default=None, metavar="HZ", help="mains notch for the spotting (50 or 60)")
+    b.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
+                   help="mains removal for the spotting, as in `perifacial process` (default auto)")
     b.add_argument("--no-spot", action="store_true", help="events.tsv without spotted expressions (markers only)")
     b.add_argument("--authors", default=None, metavar="A;B", help="dataset authors, ';'-separated (new dataset)")
     add_reader_arguments(p)
@@ -105,9 +106,10 @@ def _bids(args: argparse.Namespace, root: Path | None) -> int:
             except ValueError as exc:
                 raise CliError(f"{args.file}: spotting failed: {exc} (use --no-spot for markers only)") from None
             events = res.rows
+    forced = args.notch if isinstance(args.notch, float) else None  # "auto"/off say nothing about the site
     try:
         files = write_bids(rec, root, subject, task=args.task, session=args.session, run=args.run, events=events,
-                           power_line_hz=args.power_line or args.notch, overwrite=args.overwrite,
+                           power_line_hz=args.power_line or forced, overwrite=args.overwrite,
                            authors=[a.strip() for a in args.authors.split(";")] if args.authors else None)
     except FileExistsError as exc:
         raise CliError(str(exc)) from None

@@ -23,7 +23,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("url", metavar="URL", help="board: /dev/ttyACM0, tcp://HOST:PORT, ble://NAME or sim://")
     p.add_argument("--raw", action="store_true", help="start with raw traces instead of envelopes")
     p.add_argument("--window", type=positive_float_arg, default=10.0, help="seconds shown (10)")
-    p.add_argument("--notch", type=mains_arg, default=None, metavar="HZ", help="mains notch in the envelope chain")
+    p.add_argument("--notch", type=mains_arg, default=None, metavar="auto|off|HZ",
+                   help="mains removal in the envelope chain (default off; auto detects 50/60 Hz)")
     p.add_argument("--headless", type=str, default=None, metavar="PNG",
                    help="no window: draw the view into PNG (written when the monitor stops; works without a display)")
     p.add_argument("--iterations", type=int, default=None, metavar="N",

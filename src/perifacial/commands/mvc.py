@@ -29,7 +29,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--participant", default="", help="participant ID stored in the calibration")
     p.add_argument("--yes", action="store_true", help="start without waiting for Enter (unattended, tests)")
     p.add_argument("--overwrite", action="store_true", help="replace the output files if they exist")
-    p.add_argument("--notch", type=mains_arg, default=None, metavar="HZ", help="mains notch in the envelope chain")
+    p.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
+                   help="mains removal in the envelope chain: auto (default, as in process), off, or the frequency")
     p.add_argument("--min-ratio", type=positive_float_arg, default=5.0,
                    help="a channel responds if its peak exceeds this x its resting noise floor (5)")
     g = p.add_argument_group("timing (seconds)")

@@ -30,7 +30,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--sync-observations", type=Path, default=None, metavar="CSV",
                    help="(frame, digit) observations from the video (perifacial sync) for exact frames; "
                         "without it frames assume the video started with the recording")
-    p.add_argument("--notch", type=mains_arg, default=None, metavar="HZ", help="mains notch (50 or 60) and harmonics")
+    p.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
+                   help="mains removal: auto (default: detect 50/60 Hz and harmonics and subtract them), off, or "
+                        "the frequency to force")
     p.add_argument("--ica", action="store_true", help="unmix each region with FastICA before the envelope")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: beside each file)")
     p.add_argument("--no-figures", action="store_true", help="tables only")
@@ -93,15 +95,14 @@ def run(args: argparse.Namespace) -> int:
         check_input_file(args.sync_observations, what="--sync-observations")
     if args.video_fps <= 0:
         raise CliError("--video-fps must be positive")
-    if args.notch is not None and args.notch <= 0:
-        raise CliError("--notch must be a frequency in Hz (50 or 60)")
     if args.jobs < 1:
         raise CliError("-j must be >= 1")
     if args.out is not None:
         check_output_dir(args.out, what="--out")
     opts = ProcessOptions(notch=args.notch, ica=args.ica, video_fps=args.video_fps,
                           observations=str(args.sync_observations) if args.sync_observations else None,
-                          figures=not args.no_figures, mains_hz=args.notch or 50.0)
+                          figures=not args.no_figures,
+                          mains_hz=args.notch if isinstance(args.notch, float) else 50.0)
     reader = reader_options(args)
     failures = 0
     results: list[tuple[Path, dict | Exception]] = []

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..validate import check_output_file
+from ..validate import check_output_file, mains_arg
 from ._reader import add_reader_arguments
 
 
@@ -28,7 +28,8 @@ def register(subparsers) -> None:
                    help="adaptive (default, long recordings) or casmemg (the lab's baseline, one clip)")
     p.add_argument("--envelope", action="store_true",
                    help="the file already holds envelopes (skip the band-pass/rectify/low-pass chain)")
-    p.add_argument("--notch", type=float, choices=(50.0, 60.0), help="mains notch before the envelope")
+    p.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
+                   help="mains removal before the envelope: auto (default), off, or the frequency to force")
     p.add_argument("--all", action="store_true", help="also list blinks, jaw and other artefacts")
     p.add_argument("--csv", metavar="OUT", help="also write the events to this CSV file")
     add_reader_arguments(p, "sampling rate in Hz (required for a CSV without a time column; overrides an .npz's)")
