@@ -44,7 +44,7 @@ class Acquirer:
         self.rec = 27 * n_chips
         self.slots = slots
         self.buf = bytearray(self.rec * slots)
-        mv = memoryview(self.buf)
+        self.mv = mv = memoryview(self.buf)
         self.views = [mv[i * self.rec : (i + 1) * self.rec] for i in range(slots)]
         self.index = array.array("i", [0] * slots)  # sample index of each slot
         self.ticks = array.array("i", [0] * slots)  # ticks_us when it was read
@@ -146,10 +146,11 @@ class Acquirer:
         rd = self.rd
         return rd if rd < self.slots else rd - self.slots
 
-    def release(self):
-        rd = self.rd + 1
-        if rd == 2 * self.slots:
-            rd = 0
+    def release(self, k=1):
+        """Give the ``k`` oldest records back to the handler (k <= available())."""
+        rd = self.rd + k
+        if rd >= 2 * self.slots:
+            rd -= 2 * self.slots
         self.rd = rd
 
     def calibrate(self, min_samples=2000):
