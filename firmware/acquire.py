@@ -26,11 +26,17 @@
 # sample off; indices stay strictly increasing and samples read + lost = samples seen. A read can also overlap a
 # DRDY update and return a torn frame: the framer's 0xC status-nibble check counts those (FLAG_STATUS_ERROR).
 try:
+    import micropython  # type: ignore[import-not-found]
     from micropython import const  # type: ignore[import-not-found]
-except ImportError:  # CPython
+except ImportError:  # CPython: const and the code-emitter decorators are no-ops
 
     def const(x):  # type: ignore[no-redef]
         return x
+
+    class micropython:  # type: ignore[no-redef]
+        @staticmethod
+        def native(f):
+            return f
 
 
 import array
@@ -81,6 +87,10 @@ class Acquirer:
         self.dup = 0  # duplicate handler calls ignored (soft IRQ)
 
     # -- IRQ side: no allocation ---------------------------------------------------------------------------------
+    # Machine code (native emitter) on the boards: about 15 % less CPU per DRDY on the emulated RP2040. A port without
+    # the emitter rejects the decorator at compile time (the WebAssembly build: tests/firmware/mpy_harness.py drops
+    # the decorator line there; CPython: the no-op above).
+    @micropython.native
     def _irq(self, pin):
         t = self._ticks_us()
         n = self.count

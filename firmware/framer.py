@@ -116,10 +116,9 @@ class Framer:
 
     # -- DATA ---------------------------------------------------------------------------------------------------------
     def _seal_data(self):
-        n = self.n
-        wire.pack_data_header(self.buf, wire.HEADER_SIZE, self.first, self.t0, n, self.n_chips, self.flags)
-        size = wire.seal(self.buf, wire.T_DATA, self.seq, wire.DATA_HDR_SIZE + n * self.rec)
-        self.seq = (self.seq + 1) & 0xFFFFFFFF
+        size = wire.seal_data(self.buf, self.seq, self.first, self.t0, self.n, self.n_chips, self.flags)
+        seq = self.seq + 1
+        self.seq = seq if seq <= 0xFFFFFFFF else 0  # (a mask would make a long-int temporary on every frame)
         self.n = 0
         self.flags = 0
         return size
