@@ -30,6 +30,8 @@ for _k in MUX_NAMES:
 
 HEARTBEAT_MS = 1000
 RX_SIZE = 4096
+STALL_PERIODS = 4  # no DRDY for this many sample periods while started: a stall (reported, DRDY IRQ re-armed)
+STALL_REPEAT_US = 250000  # a stall that goes on is reported and re-armed again at most 4 times a second
 RX_TIMEOUT_MS = 500  # a partial command frame older than this is dropped (resynchronise on what follows)
 
 
@@ -141,6 +143,11 @@ class App:
         self.t_boot = time.ticks_ms()
         self.t_beat = self.t_boot
         self._pin_falling = Pin.IRQ_FALLING
+        self.wdt = None  # machine.WDT once run() starts it (profile wdt_ms)
+        self.loop_errors = 0  # exceptions caught around a main-loop step
+        self.stalls = 0  # DRDY stalls detected (and re-armed) since start
+        self.t_started = 0
+        self.t_rearm = 0
 
     # -- bring-up -----------------------------------------------------------------------------------------------------
     def boot(self):
@@ -240,8 +247,10 @@ class App:
         self.framer.reset_counters()
         if self.disp_mode == "board":
             self.disp_next = self.disp_every
+        self.stalls = 0
         self._irq_on()
         self.ads.start(self.cs_hold)
+        self.t_started = self.t_rearm = self.time.ticks_us()
         self.running = True
 
     def stop(self):
@@ -285,6 +294,8 @@ class App:
                     if t.ticks_diff(t.ticks_ms(), t0) > timeout_ms:
                         raise ADSError("no DRDY: %d of %d samples in %d ms" % (got, n, timeout_ms))
                     t.sleep_us(self.idle_us)
+                    if self.wdt is not None:
+                        self.wdt.feed()
         finally:
             self._irq_off()
             self.ads.stop()
@@ -436,6 +447,8 @@ class App:
         if self.running:
             if self.framer.poll():
                 busy = True
+            elif self.check_drdy():
+                busy = True
             if self.disp_mode == "board" and self.acq.count >= self.disp_next:
                 self.disp_value += 1
                 self._show()
@@ -469,7 +482,49 @@ class App:
                     us = (rem - 1) * period
             t.sleep_us(us)
 
+    def check_drdy(self):
+        """While started: no DRDY for STALL_PERIODS sample periods is a stall (a lost edge, a chip that stopped):
+        report it and re-arm the DRDY interrupt. Returns True when it re-armed."""
+        acq = self.acq
+        t = self.time
+        now = t.ticks_us()
+        last = self.t_started if acq.first else acq.t_last
+        limit = STALL_PERIODS * acq.period
+        if t.ticks_diff(now, last) < limit:
+            return False
+        if self.stalls and t.ticks_diff(now, self.t_rearm) < STALL_REPEAT_US:
+            return False  # still stalled: report and re-arm again a little later, not on every loop
+        self.stalls += 1
+        self.t_rearm = now
+        self._irq_off()
+        self._irq_on()
+        self.framer.log(wire.LOG_WARNING, "DRDY stall: no DRDY for %d us after sample %d; DRDY interrupt re-armed" % (
+            t.ticks_diff(now, last), acq.count))
+        return True
+
+    def guarded_step(self):
+        """step(), and whatever it raises is reported (LOG error) instead of ending the main loop; acquisition
+        goes on (the DRDY interrupt does not depend on the loop)."""
+        try:
+            self.step()
+        except Exception as e:  # noqa: BLE001 - nothing from outside may stop the firmware
+            self.loop_errors += 1
+            try:
+                self.framer.log(wire.LOG_ERROR, "main loop: %s: %s" % (type(e).__name__, e))
+            except Exception:  # noqa: BLE001 - not even a failing report
+                pass
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def start_watchdog(self):
+        """machine.WDT with the profile's ``wdt_ms`` (0 or absent: off; rp2 allows up to 8388 ms)."""
+        ms = int(self.profile.get("wdt_ms", 0))
+        wdt = getattr(self.machine, "WDT", None)
+        if ms > 0 and wdt is not None:
+            self.wdt = wdt(timeout=ms)
+
     def run(self):
         self.boot()
+        self.start_watchdog()
         while not self.exit_requested:
-            self.step()
+            self.guarded_step()

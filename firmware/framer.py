@@ -31,6 +31,7 @@ except (ImportError, SyntaxError):
 
 MAX_SAMPLES_PER_FRAME = 50
 _CTRL_QUEUE = 16
+MAX_LOG_TEXT = 1000  # characters (UTF-8: at most 4 bytes each, below wire.MAX_PAYLOAD)
 
 
 class Framer:
@@ -96,10 +97,15 @@ class Framer:
             self.ctrl.append(frame)
 
     def response(self, obj):
-        self.send_frame(wire.T_RESPONSE, json.dumps(obj).encode())
+        payload = json.dumps(obj).encode()
+        if len(payload) > wire.MAX_PAYLOAD:  # never raise out of the main loop: say what happened instead
+            payload = json.dumps({"id": obj.get("id"), "ok": False,
+                                  "error": "reply of %d bytes exceeds the frame limit %d" % (
+                                      len(payload), wire.MAX_PAYLOAD)}).encode()
+        self.send_frame(wire.T_RESPONSE, payload)
 
     def log(self, level, text):
-        self.send_frame(wire.T_LOG, bytes((level,)) + text.encode())
+        self.send_frame(wire.T_LOG, bytes((level,)) + text[:MAX_LOG_TEXT].encode())
 
     def event(self, kind, value, sample, device_time_us):
         self.send_frame(wire.T_EVENT, wire.pack_event(kind, value, sample, device_time_us))

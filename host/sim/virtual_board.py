@@ -202,7 +202,7 @@ class VirtualBoard:
 
     def _step(self) -> None:
         try:
-            self.app.step()
+            self.app.guarded_step()  # as App.run() on a board: an exception in a step is reported, not fatal
             if self.app.exit_requested:
                 # `repl`: the firmware left its main loop; the virtual board has no REPL, so it starts over
                 raise SimReset("repl")

@@ -11,8 +11,6 @@ BAUD = %(baud)d
 spi = SPI(0, baudrate=BAUD, polarity=0, phase=1, sck=Pin(18), mosi=Pin(19), miso=Pin(16))
 drdy = Pin(3, Pin.IN)
 start = Pin(2, Pin.OUT, value=0)
-def reader(mv):
-    spi.readinto(mv, 0)
 class Link:
     def __init__(self):
         self.bytes = 0
@@ -23,22 +21,25 @@ class Link:
         self.frames += 1
         return len(b)
 link = Link()
-acq = acquire.Acquirer(reader, 3, time, rate=RATE, slots=192)
+acq = acquire.Acquirer(spi.readinto,  # what ads1299.make_reader(hold_cs=True) returns
+                            3, time, rate=RATE, slots=192)
 fr = framer.Framer(acq, link, 3, samples_per_frame=10)
 drdy.irq(trigger=Pin.IRQ_FALLING, handler=acq.handler, hard=True)
 spf = fr.spf
 sleep_ms = time.sleep_ms
 period_us = 1000000 // RATE
+batch = max(spf, RATE // 100)  # wake for about 10 ms of samples (one or two frames), not for every DRDY
 poll = fr.poll
 avail = acq.available
 t0 = time.ticks_ms()
 start.value(1)
 ms = int(SECONDS * 1000)
 while time.ticks_diff(time.ticks_ms(), t0) < ms:
-    if avail() >= spf:
+    k = avail()
+    if k >= batch:
         poll(64)
     else:
-        sleep_ms(1 + (spf - avail()) * period_us // 1000)
+        sleep_ms(1 + (batch - k) * period_us // 1000)
 start.value(0)
 drdy.irq(handler=None)
 while avail():
