@@ -45,8 +45,9 @@ INDEX_LIMIT = const(0x3FFFFFFF)
 
 
 class Acquirer:
-    def __init__(self, reader, n_chips, time, rate=1000, slots=256, soft=False):
-        """``reader(mv)`` clocks one chained frame into ``mv`` (ADS1299.make_reader)."""
+    def __init__(self, reader, n_chips, time, rate=1000, slots=256, soft=False, busy=None):
+        """``reader(mv)`` clocks one chained frame into ``mv`` (ADS1299.make_reader), or starts clocking it (a DMA
+        reader, dmaspi.py): then ``busy()`` is True while the newest slot is still being filled."""
         self.rec = 27 * n_chips
         self.slots = slots
         self.buf = bytearray(self.rec * slots)
@@ -55,6 +56,7 @@ class Acquirer:
         self.index = array.array("i", [0] * slots)  # sample index of each slot
         self.ticks = array.array("i", [0] * slots)  # ticks_us when it was read
         self._read = reader
+        self._busy = busy
         self._ticks_us = time.ticks_us
         self._ticks_diff = time.ticks_diff
         self._ticks_add = time.ticks_add
@@ -149,6 +151,8 @@ class Acquirer:
         used = self.wr - self.rd
         if used < 0:
             used += 2 * self.slots
+        if used and self._busy is not None and self._busy():
+            used -= 1  # the newest slot is still being filled by DMA
         return used
 
     def peek(self):

@@ -107,6 +107,7 @@ class Commands:
             "rates": [500, 1000, 2000],
             "link": app.link_name,
             "hard_irq": app.hard_irq,
+            "acquisition": app.acq_path,
             "fault": app.fault,
         }
 

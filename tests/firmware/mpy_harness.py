@@ -22,7 +22,7 @@ MPY_DIR = ROOT / "tests" / "mpy"
 RUNNER = MPY_DIR / "run.mjs"
 FIRMWARE = ROOT / "firmware"
 # the modules copied to a board (main.py excluded: it starts the main loop on import)
-FIRMWARE_MODULES = ("wire", "viper", "ads1299", "acquire", "framer", "commands", "selftest", "tm1637", "links", "app")
+FIRMWARE_MODULES = ("wire", "viper", "dmaspi", "ads1299", "acquire", "framer", "commands", "selftest", "tm1637", "links", "app")
 
 
 def availability() -> str | None:

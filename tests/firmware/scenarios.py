@@ -301,7 +301,9 @@ def sc_overrun():
     lost = sum([g[1] for g in gaps])
     assert len(gaps) == 1, gaps
     assert lost == st["overruns"] == r.app.acq.lost_full, (lost, st)
-    assert 230 <= lost <= 260, lost  # 500 ms stalled: 500 samples, 256 of them fit in the ring
+    # 500 ms stalled: 500 samples, 256 of them fit in the ring, less the up to one batch (app.BATCH_MS of samples)
+    # the main loop had let gather there before the stall
+    assert 230 <= lost <= 260 + r.app.batch, lost
     assert got + lost == stop["samples"], (got, lost, stop)
     check_ramp(data)
     return {"gap": list(gaps[0]), "lost": lost}
