@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import atexit
 import json
 import os
 import shutil
@@ -53,6 +54,7 @@ def workdir() -> Path:
     src = rp2emu_dir()
     assert src is not None, unavailable()
     d = Path(tempfile.mkdtemp(prefix="perifacial-rp2emu-"))
+    atexit.register(shutil.rmtree, d, True)
     for name in ("run.mjs", "package.json", "package-lock.json", "bootrom.mjs", "firmware.uf2"):
         shutil.copy(src / name, d / name)
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=d, check=True, capture_output=True,
