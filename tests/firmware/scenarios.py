@@ -663,7 +663,36 @@ def sc_hostile_commands(n=1000, rate=1000, record_ms=1000):
     return {"sent": sent, "errors": len(errors), "samples": nxt, "longest_reply": longest}
 
 
+def sc_drdy_stall():
+    """The DRDY interrupt is lost while streaming (here: its handler removed behind the firmware's back): within a
+    few sample periods the main loop reports the stall, re-arms, and streaming goes on; the samples missed meanwhile
+    are a flagged, counted gap."""
+    r = Rig()
+    ramp_source(r.chain)
+    assert r.cmd("start")["ok"]
+    r.run_ms(100)
+    r.app.drdy.irq(handler=None)
+    r.run_ms(200)
+    st = r.cmd("status")
+    stop = r.cmd("stop")
+    logs = [f[2] for f in r.of_type(wire.T_LOG) if f[2][0] == wire.LOG_WARNING and b"DRDY stall" in f[2]]
+    assert st["drdy_stalls"] == 1 and len(logs) == 1, (st, logs)
+    gaps = []
+    nxt = 0
+    for fs, ns, fl, raw in r.data():
+        if fs != nxt:
+            assert fl & wire.FLAG_OVERRUN
+            gaps.append(fs - nxt)
+        nxt = fs + ns
+    check_ramp(r.data())
+    # the stall is found after 4 periods and at most one main-loop sleep (app.BATCH_MS) later
+    assert len(gaps) == 1 and 4 <= gaps[0] <= 4 + 2 * r.app.batch, gaps
+    assert stop["lost"] == gaps[0] and stop["samples"] == nxt and nxt > 250, (stop, nxt)
+    return {"gap": gaps[0], "stalls": st["drdy_stalls"]}
+
+
 SCENARIOS = {
+    "drdy_stall": sc_drdy_stall,
     "hostile_commands": sc_hostile_commands,
     "backpressure": sc_backpressure,
     "machine_shim_stream": sc_machine_shim_stream,
