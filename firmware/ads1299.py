@@ -347,11 +347,7 @@ class ADS1299:
         """
         spi_readinto = self.spi.readinto
         if hold_cs:
-
-            def read_held(mv):
-                spi_readinto(mv, 0)
-
-            return read_held
+            return spi_readinto  # readinto(mv) clocks out 0x00 (its default): no Python frame of our own per DRDY
         lows = [p.value for p in self.cs]
         n = self.n
 

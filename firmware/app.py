@@ -34,6 +34,9 @@ for _k in MUX_NAMES:
 
 HEARTBEAT_MS = 1000
 RX_SIZE = 4096
+BATCH_MS = 20  # while streaming the main loop frames about this much data per wake-up (ring: >= 96 ms at 2000 SPS)
+STALL_PERIODS = 4  # no DRDY for this many sample periods while started: a stall (reported, DRDY IRQ re-armed)
+STALL_REPEAT_US = 250000  # a stall that goes on is reported and re-armed again at most 4 times a second
 RX_TIMEOUT_MS = 500  # a partial command frame older than this is dropped (resynchronise on what follows)
 LOCAL_LINKS = ("usb", "sim")  # links where physical access is the proof: pair, bench, repl, reboot
 
@@ -46,6 +49,18 @@ def _board_id(machine):
         return binascii.hexlify(machine.unique_id()).decode()
     except (AttributeError, ImportError):
         return "unknown"
+
+
+def _dma_reader(spi_id, nbytes, rp2350):
+    """The DMA reader (dmaspi.py) where the port has rp2.DMA, else None (the blocking read is used)."""
+    try:
+        try:
+            from .dmaspi import DmaReader
+        except ImportError:
+            from dmaspi import DmaReader  # type: ignore[no-redef]
+    except ImportError:
+        return None
+    return DmaReader(spi_id, nbytes, rp2350)
 
 
 def default_config(n_ch):
@@ -122,8 +137,16 @@ class App:
         self.config = default_config(self.n_chips * 8)
         # cs_hold (default true): chip-selects stay low while streaming, a DRDY read is one SPI transfer
         self.cs_hold = bool(profile.get("cs_hold", True))
-        self.acq = Acquirer(self.ads.make_reader(self.cs_hold), self.n_chips, time, self.config["rate"],
-                            int(profile.get("ring", 256)), soft=not self.hard_irq)
+        reader = self.ads.make_reader(self.cs_hold)
+        busy = None
+        self.acq_path = "irq"  # DRDY IRQ, blocking SPI read in the handler
+        if self.cs_hold and profile.get("spi_dma"):
+            dma = _dma_reader(spi_p.get("id", 0), 27 * self.n_chips, profile.get("mcu") == "RP2350")
+            if dma is not None:
+                reader, busy = dma.read, dma.busy
+                self.acq_path = "irq+dma"  # DRDY IRQ starts a DMA read and returns (rp2)
+        self.acq = Acquirer(reader, self.n_chips, time, self.config["rate"], int(profile.get("ring", 256)),
+                            soft=not self.hard_irq, busy=busy)
         self.framer = Framer(self.acq, link, self.n_chips, self.config["samples_per_frame"])
         self.display = display if display is not None else NullDisplay()
         self.commands = Commands(self)
@@ -164,6 +187,12 @@ class App:
         self.t_boot = time.ticks_ms()
         self.t_beat = self.t_boot
         self._pin_falling = Pin.IRQ_FALLING
+        self.wdt = None  # machine.WDT once run() starts it (profile wdt_ms)
+        self.loop_errors = 0  # exceptions caught around a main-loop step
+        self.stalls = 0  # DRDY stalls detected (and re-armed) since start
+        self.t_started = 0
+        self.t_rearm = 0
+        self.batch = 1  # samples the main loop lets gather before framing (set by start())
 
     # -- bring-up -----------------------------------------------------------------------------------------------------
     def boot(self):
@@ -276,8 +305,11 @@ class App:
         self.framer.reset_counters()
         if self.disp_mode == "board":
             self.disp_next = self.disp_every
+        self.stalls = 0
+        self.batch = max(self.framer.spf, self.config["rate"] * BATCH_MS // 1000)
         self._irq_on()
         self.ads.start(self.cs_hold)
+        self.t_started = self.t_rearm = self.time.ticks_us()
         self.running = True
 
     def stop(self):
@@ -321,6 +353,8 @@ class App:
                     if t.ticks_diff(t.ticks_ms(), t0) > timeout_ms:
                         raise ADSError("no DRDY: %d of %d samples in %d ms" % (got, n, timeout_ms))
                     t.sleep_us(self.idle_us)
+                    if self.wdt is not None:
+                        self.wdt.feed()
         finally:
             self._irq_off()
             self.ads.stop()
@@ -470,7 +504,12 @@ class App:
         busy = self.poll_link()
         t = self.time
         if self.running:
-            if self.framer.poll():
+            # frame in batches of about BATCH_MS of samples: on the emulated RP2040 every wake-up that frames a few
+            # samples costs as much as framing a whole batch (tests/emu_budget)
+            if self.acq.available() >= self.batch:
+                if self.framer.poll():
+                    busy = True
+            elif self.check_drdy():
                 busy = True
             if self.disp_mode == "board" and self.acq.count >= self.disp_next:
                 self.disp_value += 1
@@ -495,6 +534,12 @@ class App:
             service()
         if not busy:
             us = self.idle_us
+            if self.running:
+                # until the next batch is in the ring (commands wait at most that long: BATCH_MS); a full batch
+                # that the link did not take (busy): try again after idle_us
+                rem = self.batch - self.acq.available()
+                if rem > 0:
+                    us = rem * self.acq.period
             if self.running and self.disp_mode == "board":
                 # wake between the DRDY of sample disp_next - 1 and the next one, so the display latches exactly
                 period = self.acq.period
@@ -503,9 +548,54 @@ class App:
                     us = period // 4
                 elif (rem - 1) * period < us:
                     us = (rem - 1) * period
-            t.sleep_us(us)
+            if us >= 1000:
+                t.sleep_ms(us // 1000)  # rp2: waits in WFE; sleep_us busy-waits below 1 ms
+            elif us > 0:
+                t.sleep_us(us)
+
+    def check_drdy(self):
+        """While started: no DRDY for STALL_PERIODS sample periods is a stall (a lost edge, a chip that stopped):
+        report it and re-arm the DRDY interrupt. Returns True when it re-armed."""
+        acq = self.acq
+        t = self.time
+        now = t.ticks_us()
+        last = self.t_started if acq.first else acq.t_last
+        limit = STALL_PERIODS * acq.period
+        if t.ticks_diff(now, last) < limit:
+            return False
+        if self.stalls and t.ticks_diff(now, self.t_rearm) < STALL_REPEAT_US:
+            return False  # still stalled: report and re-arm again a little later, not on every loop
+        self.stalls += 1
+        self.t_rearm = now
+        self._irq_off()
+        self._irq_on()
+        self.framer.log(wire.LOG_WARNING, "DRDY stall: no DRDY for %d us after sample %d; DRDY interrupt re-armed" % (
+            t.ticks_diff(now, last), acq.count))
+        return True
+
+    def guarded_step(self):
+        """step(), and whatever it raises is reported (LOG error) instead of ending the main loop; acquisition
+        goes on (the DRDY interrupt does not depend on the loop)."""
+        try:
+            self.step()
+        except Exception as e:  # noqa: BLE001 - nothing from outside may stop the firmware
+            self.loop_errors += 1
+            try:
+                self.framer.log(wire.LOG_ERROR, "main loop: %s: %s" % (type(e).__name__, e))
+            except Exception:  # noqa: BLE001 - not even a failing report
+                pass
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def start_watchdog(self):
+        """machine.WDT with the profile's ``wdt_ms`` (0 or absent: off; rp2 allows up to 8388 ms)."""
+        ms = int(self.profile.get("wdt_ms", 0))
+        wdt = getattr(self.machine, "WDT", None)
+        if ms > 0 and wdt is not None:
+            self.wdt = wdt(timeout=ms)
 
     def run(self):
         self.boot()
+        self.start_watchdog()
         while not self.exit_requested:
-            self.step()
+            self.guarded_step()

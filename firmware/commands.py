@@ -11,6 +11,15 @@ except ImportError:
     import wire  # type: ignore[no-redef]
 
 
+MAX_ERROR = 400  # characters of an error text (the rest is cut and marked)
+ID_LIMIT = 0x80000000  # command ids are echoed: at most 32 bits, so no reply grows with the id
+
+
+def clip(text, n):
+    """``text`` cut to at most ``n`` characters, the cut marked with '...'."""
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
 class CommandError(Exception):
     pass
 
@@ -41,23 +50,26 @@ class Commands:
         }
         self.names = sorted(self.table)
 
-    def error(self, cid, text):
-        self.app.bad_commands += 1
-        self.app.framer.response({"id": cid, "ok": False, "error": text})
+    def error(self, cid, text, bad=True):
+        """Send an error RESPONSE. Bounded whatever the input: the text is cut to MAX_ERROR characters (JSON escaping
+        can grow a character to 6 bytes, so a reply stays far below wire.MAX_PAYLOAD)."""
+        if bad:
+            self.app.bad_commands += 1
+        self.app.framer.response({"id": cid, "ok": False, "error": clip(text, MAX_ERROR)})
 
     def handle(self, payload):
         """Dispatch one COMMAND payload (bytes) and send its RESPONSE."""
         try:
             msg = json.loads(payload)
         except Exception as e:  # ValueError on both runtimes; UnicodeError on CPython
-            self.error(None, "malformed command: not JSON (%s)" % e)
+            self.error(None, "malformed command: not JSON (%s)" % clip(str(e), 80))
             return
         if not isinstance(msg, dict):
             self.error(None, "malformed command: expected a JSON object")
             return
         cid = msg.get("id")
-        if cid is not None and not isinstance(cid, int):
-            self.error(None, "malformed command: 'id' must be an integer")
+        if cid is not None and (not isinstance(cid, int) or not -ID_LIMIT <= cid < ID_LIMIT):
+            self.error(None, "malformed command: 'id' must be an integer of at most 32 bits")
             return
         name = msg.get("cmd")
         if not isinstance(name, str):
@@ -65,7 +77,7 @@ class Commands:
             return
         fn = self.table.get(name)
         if fn is None:
-            self.error(cid, "unknown command %r (known: %s)" % (name, ", ".join(self.names)))
+            self.error(cid, "unknown command %r (known: %s)" % (clip(name, 40), ", ".join(self.names)))
             return
         try:
             out = fn(msg)
@@ -73,7 +85,7 @@ class Commands:
             self.error(cid, "%s: %s" % (name, e.args[0] if e.args else "failed"))
             return
         except Exception as e:  # a bug or a chip fault: reply, keep running
-            self.app.framer.response({"id": cid, "ok": False, "error": "%s: %s: %s" % (name, type(e).__name__, e)})
+            self.error(cid, "%s: %s: %s" % (name, type(e).__name__, clip(str(e), 200)), bad=False)
             return
         reply = {"id": cid, "ok": True}
         if out:
@@ -98,6 +110,7 @@ class Commands:
             "rates": [500, 1000, 2000],
             "link": app.link_name,
             "hard_irq": app.hard_irq,
+            "acquisition": app.acq_path,
             "fault": app.fault,
             "board_id": app.auth.board_id.decode(),
             "paired": app.auth.key is not None,
@@ -174,6 +187,8 @@ class Commands:
             out[wire.STATUS_FIELDS[i]] = vals[i]
         out["lost_late"] = app.acq.lost_late
         out["lost_ring_full"] = app.acq.lost_full
+        out["drdy_stalls"] = app.stalls
+        out["loop_errors"] = app.loop_errors
         out["rx_discarded"] = app.rx_discarded
         out["link_connected"] = bool(app.link.connected())
         out["running"] = vals[8] & wire.STATUS_RUNNING

@@ -179,6 +179,21 @@ def pack_data_header(buf, off, first_sample, device_time_us, n_samples, n_chips,
     )
 
 
+DATA_FRAME_FMT = "<BBBBHIIIHBB"  # HEADER_FMT + DATA_HDR_FMT: a DATA frame's first 22 bytes in one pack
+
+
+def seal_data(buf, seq, first_sample, device_time_us, n_samples, n_chips, flags):
+    """Finish a DATA frame whose samples are already in ``buf[HEADER_SIZE + DATA_HDR_SIZE:]``: write both headers
+    with one ``pack_into`` and the CRC; return the frame's size. Bytes equal :func:`pack_data_header` + :func:`seal`
+    (one call instead of two matters on the board: the framer seals 100-200 frames a second)."""
+    length = DATA_HDR_SIZE + n_samples * n_chips * CHIP_BYTES
+    struct.pack_into(DATA_FRAME_FMT, buf, 0, MAGIC0, MAGIC1, VERSION, T_DATA, length, seq, first_sample,
+                     device_time_us & (TICKS_PERIOD - 1), n_samples, n_chips, flags)
+    end = HEADER_SIZE + length
+    struct.pack_into("<I", buf, end, crc32(memoryview(buf)[:end]))
+    return end + CRC_SIZE
+
+
 def unpack_data_header(buf, off=0):
     """Return ``(first_sample, device_time_us, n_samples, n_chips, flags)``."""
     return struct.unpack_from(DATA_HDR_FMT, buf, off)

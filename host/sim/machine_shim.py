@@ -21,8 +21,11 @@ DEFAULT_PROFILE = {
 }
 
 
-class SimReset(Exception):
-    """machine.reset() / soft_reset() / watchdog expiry on the virtual board."""
+class SimReset(BaseException):
+    """machine.reset() / soft_reset() / watchdog expiry on the virtual board.
+
+    A BaseException (like SystemExit): on a board machine.reset() never returns, so the firmware's own guards
+    (``except Exception`` around a main-loop step) must not catch it."""
 
 
 def _model():

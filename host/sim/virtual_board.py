@@ -234,7 +234,7 @@ class VirtualBoard:
             if self.hw.now_us >= b:
                 self._mute = None
         try:
-            self.app.step()
+            self.app.guarded_step()  # as App.run() on a board: an exception in a step is reported, not fatal
             if self.app.exit_requested:
                 # `repl`: the firmware left its main loop; the virtual board has no REPL, so it starts over
                 raise SimReset("repl")

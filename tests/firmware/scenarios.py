@@ -301,7 +301,9 @@ def sc_overrun():
     lost = sum([g[1] for g in gaps])
     assert len(gaps) == 1, gaps
     assert lost == st["overruns"] == r.app.acq.lost_full, (lost, st)
-    assert 230 <= lost <= 260, lost  # 500 ms stalled: 500 samples, 256 of them fit in the ring
+    # 500 ms stalled: 500 samples, 256 of them fit in the ring, less the up to one batch (app.BATCH_MS of samples)
+    # the main loop had let gather there before the stall
+    assert 230 <= lost <= 260 + r.app.batch, lost
     assert got + lost == stop["samples"], (got, lost, stop)
     check_ramp(data)
     return {"gap": list(gaps[0]), "lost": lost}
@@ -586,7 +588,112 @@ def sc_backpressure():
     return {"gaps": gaps}
 
 
+def hostile_payloads(n, seed=12345):
+    """The long-backslash command (the known crash: its error reply used to exceed the frame limit) and ``n``
+    random garbage and oversized COMMAND payloads, from a fixed LCG (the same on both runtimes). Yields
+    (payload bytes, announced_length or None); command ids are 1000000 and up."""
+    state = [seed]
+
+    def rnd(m):
+        state[0] = (state[0] * 1103515245 + 12345) & 0x7FFFFFFF
+        return state[0] % m
+
+    alphabet = ["\\", '"', "a", "\u00e9", "\u2028", "\n", "{", "%", "\x00"]
+    yield b"\\" * 2000, None  # ~2000 backslashes: not JSON
+    yield b'{"id": 999999, "cmd": "' + b"\\\\" * 2030 + b'"}', None  # a command named by 2030 backslashes
+    for i in range(n):
+        kind = rnd(6)
+        if kind == 0:  # random bytes
+            yield bytes([rnd(256) for _ in range(rnd(300))]), None
+        elif kind == 1:  # an unknown command with a long, escape-heavy name
+            name = "".join([alphabet[rnd(len(alphabet))] for _ in range(rnd(1300))])
+            yield json.dumps({"id": 1000000 + i, "cmd": name}).encode()[:4000], None
+        elif kind == 2:  # set_config with a long unknown key
+            yield ('{"id": %d, "cmd": "set_config", "%s": 1}' % (1000000 + i, "\\\\" * rnd(1500))).encode(), None
+        elif kind == 3:  # a header announcing more than the board's receive buffer, with that many bytes after it
+            size = 4083 + rnd(4000)
+            yield b"\\" * size, size
+        elif kind == 4:  # an id far beyond 32 bits
+            yield ('{"id": %s, "cmd": "status"}' % ("9" * (1 + rnd(400)))).encode(), None
+        else:  # a known command with a long bad value
+            yield ('{"id": %d, "cmd": "display", "mode": "%s"}' % (1000000 + i, "\\\\" * rnd(1500))).encode(), None
+
+
+def sc_hostile_commands(n=1000, rate=1000, record_ms=1000):
+    """Garbage on the link while streaming: every bad command gets a bounded error reply, the main loop never
+    stops, and not one sample is lost during the garbage and 1 s of recording after it."""
+    r = Rig()
+    ramp_source(r.chain)
+    if rate != 1000:
+        assert r.cmd("set_config", rate=rate)["ok"]
+    assert r.cmd("start")["ok"]
+    sent = 0
+    for payload, announced in hostile_payloads(n):
+        if announced is None:
+            r.link.inp.extend(wire.encode(wire.T_COMMAND, r.seq, payload))
+        else:  # wire.encode refuses a frame this long: build it by hand (header + payload + any 4 bytes)
+            hdr = bytearray(wire.HEADER_SIZE)
+            wire.pack_header(hdr, wire.T_COMMAND, r.seq, announced)
+            r.link.inp.extend(bytes(hdr) + payload + b"\x00\x00\x00\x00")
+        r.seq += 1
+        sent += 1
+        while len(r.link.inp) > 4096:
+            r.app.guarded_step()
+        r.app.guarded_step()
+    for _ in range(20):
+        r.app.guarded_step()
+    r.run_ms(record_ms)
+    st = r.cmd("status")
+    stop = r.cmd("stop")
+    assert r.app.loop_errors == 0, r.app.loop_errors
+    replies = r.of_type(wire.T_RESPONSE)
+    errors = [json.loads(f[2]) for f in replies if b'"ok": false' in f[2] or b'"ok":false' in f[2]]
+    longest = max([len(f[2]) for f in replies])
+    assert longest < 3000, longest  # bounded: at most 400 characters of text, escaped
+    assert len(errors) >= sent and st["bad_commands"] >= sent, (len(errors), st["bad_commands"], sent)
+    data = r.data()
+    nxt = 0
+    for fs, ns, fl, raw in data:
+        assert fs == nxt and fl == 0, (fs, nxt, fl)
+        nxt = fs + ns
+    check_ramp(data)
+    assert stop["lost"] == 0 and stop["samples"] == nxt, (stop, nxt)
+    assert nxt >= rate * record_ms // 1000, nxt
+    assert r.violations() == [], r.violations()[:3]
+    return {"sent": sent, "errors": len(errors), "samples": nxt, "longest_reply": longest}
+
+
+def sc_drdy_stall():
+    """The DRDY interrupt is lost while streaming (here: its handler removed behind the firmware's back): within a
+    few sample periods the main loop reports the stall, re-arms, and streaming goes on; the samples missed meanwhile
+    are a flagged, counted gap."""
+    r = Rig()
+    ramp_source(r.chain)
+    assert r.cmd("start")["ok"]
+    r.run_ms(100)
+    r.app.drdy.irq(handler=None)
+    r.run_ms(200)
+    st = r.cmd("status")
+    stop = r.cmd("stop")
+    logs = [f[2] for f in r.of_type(wire.T_LOG) if f[2][0] == wire.LOG_WARNING and b"DRDY stall" in f[2]]
+    assert st["drdy_stalls"] == 1 and len(logs) == 1, (st, logs)
+    gaps = []
+    nxt = 0
+    for fs, ns, fl, raw in r.data():
+        if fs != nxt:
+            assert fl & wire.FLAG_OVERRUN
+            gaps.append(fs - nxt)
+        nxt = fs + ns
+    check_ramp(r.data())
+    # the stall is found after 4 periods and at most one main-loop sleep (app.BATCH_MS) later
+    assert len(gaps) == 1 and 4 <= gaps[0] <= 4 + 2 * r.app.batch, gaps
+    assert stop["lost"] == gaps[0] and stop["samples"] == nxt and nxt > 250, (stop, nxt)
+    return {"gap": gaps[0], "stalls": st["drdy_stalls"]}
+
+
 SCENARIOS = {
+    "drdy_stall": sc_drdy_stall,
+    "hostile_commands": sc_hostile_commands,
     "backpressure": sc_backpressure,
     "machine_shim_stream": sc_machine_shim_stream,
     "boot_identify": sc_boot_identify,

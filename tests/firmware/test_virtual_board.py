@@ -237,3 +237,40 @@ def test_two_chip_chain_with_the_default_source():
     d = h.data()
     assert d[0][1] == 20 and len(d[0][3]) == 20 * 54
     assert sum(x[1] for x in d) > 1100 and vb.violations() == []
+
+
+def test_hostile_commands_do_not_stop_the_virtual_board():
+    """The long-backslash command and 1000 random garbage/oversized commands over the sim:// byte stream while it
+    streams: each gets a bounded error reply, then 1 s is recorded without a lost sample (also run on the
+    WebAssembly MicroPython: scenarios.sc_hostile_commands)."""
+    from scenarios import hostile_payloads
+
+    vb = VirtualBoard(rate=1000, seed=5)
+    h = Host(vb)
+    assert h.cmd("start")["ok"]
+    sent = 0
+    for payload, announced in hostile_payloads(1000):
+        if announced is None:
+            vb.write(wire.encode(wire.T_COMMAND, 1000 + sent, payload))
+        else:
+            hdr = bytearray(wire.HEADER_SIZE)
+            wire.pack_header(hdr, wire.T_COMMAND, 1000 + sent, announced)
+            vb.write(bytes(hdr) + payload + b"\0\0\0\0")
+        sent += 1
+        h.pump(0.002)
+    v0 = vb.now_s
+    while vb.now_s - v0 < 1.0:
+        h.pump(0.5)
+    st = h.cmd("status")
+    stop = h.cmd("stop")
+    replies = [f[2] for f in h.frames if f[0] == wire.T_RESPONSE]
+    errors = [r for r in replies if json.loads(r)["ok"] is False]
+    assert len(errors) >= sent and st["bad_commands"] >= sent
+    assert max(len(r) for r in replies) < 3000
+    assert st["loop_errors"] == 0 and not [f for f in h.frames if f[0] == wire.T_LOG and f[2][0] >= wire.LOG_ERROR]
+    nxt = 0
+    for fs, ns, fl, raw in h.data():
+        assert fs == nxt and fl == 0
+        nxt = fs + ns
+    assert stop["lost"] == 0 and stop["samples"] == nxt and nxt >= 1000
+    assert vb.reboots == 0 and vb.violations() == []
