@@ -30,6 +30,7 @@ for _k in MUX_NAMES:
 
 HEARTBEAT_MS = 1000
 RX_SIZE = 4096
+IDLE_STOPPED_US = 5000  # idle_wfe boards: main-loop period while stopped (command latency; no data to frame)
 RX_TIMEOUT_MS = 500  # a partial command frame older than this is dropped (resynchronise on what follows)
 
 
@@ -102,6 +103,9 @@ class App:
         self.ads = ADS1299(self.spi, cs, self.drdy, time, reset=opt("reset"), start=opt("start"), pwdn=opt("pwdn"))
         self.hard_irq = bool(profile.get("hard_irq", True))
         self.idle_us = int(profile.get("idle_us", 500))
+        # idle_wfe: wait in machine.idle() (rp2: WFE until an interrupt or 1 ms) instead of time.sleep_us, which
+        # busy-waits on rp2 and would keep the CPU 100 % busy (the emulated budget counts cycles outside WFI/WFE)
+        self._idle = getattr(machine, "idle", None) if profile.get("idle_wfe", False) else None
         self.config = default_config(self.n_chips * 8)
         # cs_hold (default true): chip-selects stay low while streaming, a DRDY read is one SPI transfer
         self.cs_hold = bool(profile.get("cs_hold", True))
@@ -459,6 +463,14 @@ class App:
             service()
         if not busy:
             us = self.idle_us
+            if self._idle is not None:
+                if not self.running:
+                    us = IDLE_STOPPED_US
+                else:
+                    # wake when the ring holds a whole DATA frame (the framer sends whole frames only)
+                    need = self.framer.spf - self.acq.available()
+                    if need > 1 and (need - 1) * self.acq.period > us:
+                        us = (need - 1) * self.acq.period
             if self.running and self.disp_mode == "board":
                 # wake between the DRDY of sample disp_next - 1 and the next one, so the display latches exactly
                 period = self.acq.period
@@ -467,7 +479,19 @@ class App:
                     us = period // 4
                 elif (rem - 1) * period < us:
                     us = (rem - 1) * period
-            t.sleep_us(us)
+            if self._idle is not None and not (self.running and self.disp_mode == "board"):
+                self._idle_wait(us)
+            else:
+                t.sleep_us(us)  # exact waits (board-driven display latch) spin
+
+    def _idle_wait(self, us):
+        """Sleep about ``us`` in machine.idle(): interrupts (DRDY, USB) wake it early, the loop sleeps again until
+        ``us`` have passed; at most one interrupt period (or 1 ms) more."""
+        t = self.time
+        idle = self._idle
+        end = t.ticks_add(t.ticks_us(), us)
+        while t.ticks_diff(end, t.ticks_us()) > 0:
+            idle()
 
     def run(self):
         self.boot()
