@@ -40,8 +40,10 @@ class Budget:
     latency_us_max: float | None
     usb_bytes_per_s: float
     conversions: int  #: DRDYs the emulated chips produced in the window
+    reads: int  #: conversions whose 81 bytes the firmware clocked out completely
     overwritten: int  #: conversions replaced before all their bytes were read (lost at the chip: no FIFO)
-    gaps: list = field(default_factory=list)  #: [start, stop) sample ranges the host saw missing
+    n_gaps: int = 0  #: sample-index gaps the host saw
+    gaps: list = field(default_factory=list)  #: the first 20 [start, stop) sample ranges the host saw missing
     firmware_lost: int = 0  #: the firmware's own count (stop reply `lost`)
     frames_checked: int = 0  #: DATA frames compared byte for byte with what the emulated chips produced
     frames_mismatched: int = 0
@@ -167,7 +169,7 @@ def measure(rate: int = 1000, seconds: float = 5.0, *, uf2: str | None = None, b
             samples_lost=int(n_target - received), cpu_busy=float(st["cpu_busy"]),
             ring_high_water=int(st["ring_high_water"]), latency_us_median=st["latency_us_median"],
             latency_us_max=st["latency_us_max"], usb_bytes_per_s=float(st["usb_bytes_per_s"]),
-            conversions=int(st["conversions"]), overwritten=int(st["overwritten"]), gaps=gaps,
+            conversions=int(st["conversions"]), reads=int(st["reads"]), overwritten=int(st["overwritten"]), n_gaps=len(gaps), gaps=gaps[:20],
             firmware_lost=int(stop.get("lost", 0) or 0), frames_checked=frames, frames_mismatched=bad,
             duplicates=dup, uf2=str(tr.proc.paths.uf2), url=board.url,
         )

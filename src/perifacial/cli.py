@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "perifacial.commands.sync",
     "perifacial.commands.selftest",
     "perifacial.commands.flash",
+    "perifacial.commands.emulate",
 )
 
 

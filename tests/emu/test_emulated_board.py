@@ -1,0 +1,122 @@
+"""The project's firmware (compiled as `perifacial flash --board picow` compiles it) on MicroPython's real RP2040
+build in rp2040js, against the emulated ADS1299 chain (host/emu/js/ads1299_chain.mjs), decoded by the host's own
+decoder. The expected bytes come from an independent re-implementation of the chain's pattern
+(perifacial.host.emu.chain). Emulated time is deterministic: the figures asserted here are the same every run."""
+from __future__ import annotations
+
+import pytest
+
+from perifacial.host.board import BoardError, BoardTimeout, open_board
+from perifacial.host.emu.budget import measure
+
+SECONDS = 5.0
+
+pytestmark = pytest.mark.emulator
+
+IRQ_PATH_2000 = pytest.mark.xfail(
+    strict=True,
+    reason="today's DRDY-IRQ + main-loop framer needs ~690 us of emulated CPU per sample (rp2emu README): at 2000 "
+           "SPS (500 us period) ~40 % of the samples are lost; the PIO+DMA / batched framing work of issue 12 "
+           "(helper 12b) is meant to fix this. Remove this mark when it passes.")
+
+
+@pytest.fixture(scope="module")
+def board(emu_ready):
+    b = open_board("emu://", command_timeout=5.0)
+    yield b
+    b.close()
+
+
+def test_boots_and_identifies(board):
+    info = board.info
+    assert info["fault"] is None
+    assert info["ids"] == [0x3E, 0x3E, 0x3E]  # the emulated chips' ID register: DEV_ID 11, NU_CH 10
+    assert info["chips"] == 3 and info["channels"] == 24
+    assert info["hard_irq"] is True and info["board"] == "picow"
+    assert board.transport.stats()["id_reads"] >= 3  # the firmware read every chip's ID over SPI
+
+
+def _assert_lossless_and_exact(b, rate):
+    assert b.samples_expected == rate * SECONDS
+    assert b.samples_lost == 0 and b.n_gaps == 0 and b.firmware_lost == 0 and b.overwritten == 0
+    assert b.samples_received == b.samples_expected
+    assert b.duplicates == 0
+    # every DATA frame byte-exact to what the emulated chips produced for that sample index
+    assert b.frames_mismatched == 0
+    assert b.frames_checked >= b.samples_expected // 10
+    assert 0.0 < b.cpu_busy <= 1.0
+    assert b.latency_us_max is not None and b.latency_us_max < 1e6 / rate
+
+
+@pytest.mark.parametrize("rate", [500, 1000])
+def test_stream_every_sample_once_byte_exact(board, rate):
+    _assert_lossless_and_exact(measure(rate, SECONDS, board=board), rate)
+
+
+@IRQ_PATH_2000
+def test_stream_every_sample_once_byte_exact_2000(board):
+    _assert_lossless_and_exact(measure(2000, SECONDS, board=board), 2000)
+
+
+def test_loss_at_2000_is_counted_never_hidden(board):
+    """Whatever the firmware cannot keep up with is lost at the chip (no FIFO), and every lost sample shows up: as a
+    host-side gap, in the firmware's own counter, and the samples that did arrive are still byte-exact."""
+    b = measure(2000, 2.0, board=board)
+    assert b.duplicates == 0 and b.frames_mismatched == 0
+    assert b.samples_received + b.samples_lost == b.samples_expected
+    gap_total = sum(stop - start for start, stop in b.gaps)
+    if b.samples_lost:
+        assert b.n_gaps > 0 and gap_total > 0
+        assert b.firmware_lost >= b.samples_lost  # the firmware counts until stop (a little after the window)
+    assert b.overwritten <= b.firmware_lost
+
+
+def test_selftest_chip_checks_pass(board):
+    """The firmware's self-test reads every chip's ID and register read-back over the emulated SPI: all correct."""
+    r = board.selftest(timeout=30.0)
+    assert [c["id_ok"] and c["regs_ok"] for c in r["chips"]] == [True, True, True]
+    # the test signal is the chain's internal square wave: +-VREF/2.4 = 1875 uV whatever the gain
+    assert all(abs(a - 1875.0) < 1.0 for a in r["test_signal"]["amplitude_uv"])
+    # honest: lost samples fail the self-test (today: see test_selftest_passes)
+    assert (r["lost"] == 0) or (r["pass"] is False)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the self-test's per-sample analysis in Python (24 channels per sample in selftest.consume) costs ~2.5 ms per "
+    "sample on the RP2040 build, longer than the 1 ms period at 1000 SPS: ~2500 of ~4300 samples are lost and the "
+    "test-signal period reads 1023.75 instead of 1024. Needs a faster self-test reduction (issue 12)."))
+def test_selftest_passes(board):
+    r = board.selftest(timeout=30.0)
+    assert r["lost"] == 0
+    assert r["pass"] is True
+
+
+def test_miswired_drdy_is_detected(emu_ready):
+    """The chips' DRDY wired to GP15 while the profile says GP22: the board boots (SPI works), but no sample ever
+    arrives: the stream test reports every sample lost, and the self-test fails instead of passing."""
+    b = open_board("emu://?drdy_pin=15", command_timeout=5.0)
+    try:
+        assert b.info["fault"] is None
+        budget = measure(1000, 0.5, board=b, timeout=0.5)
+        assert budget.samples_received == 0
+        assert budget.samples_lost == budget.samples_expected == 500
+        assert budget.conversions > 0 and budget.reads == 0  # the chips converted; nobody read them
+        with pytest.raises(BoardError, match="no DRDY"):
+            b.selftest(timeout=10.0)
+    finally:
+        b.close()
+
+
+def test_slow_read_path_loses_samples_and_says_so(emu_ready):
+    """An SPI clock of 500 kHz makes a 81-byte read take 1.3 ms, longer than the 1 ms period at 1000 SPS: samples are
+    lost at the chip, and the loss is reported (host gaps, firmware counter), never hidden."""
+    b = open_board("emu://?spi_baud=500000", command_timeout=5.0)
+    try:
+        budget = measure(1000, 1.0, board=b)
+        assert budget.samples_lost > 100
+        assert budget.overwritten > 100
+        assert budget.n_gaps > 0
+        assert budget.firmware_lost >= budget.samples_lost
+        assert budget.duplicates == 0
+    finally:
+        b.close()
