@@ -288,7 +288,10 @@ class App:
                 else:
                     if t.ticks_diff(t.ticks_ms(), t0) > timeout_ms:
                         raise ADSError("no DRDY: %d of %d samples in %d ms" % (got, n, timeout_ms))
-                    t.sleep_us(self.idle_us)
+                    if self._idle is not None:
+                        self._idle()  # the next DRDY (or 1 ms) wakes it
+                    else:
+                        t.sleep_us(self.idle_us)
         finally:
             self._irq_off()
             self.ads.stop()

@@ -22,7 +22,11 @@ from .chain import expected_frame
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Budget", "measure", "data_frames"]
+__all__ = ["Budget", "measure", "measured", "data_frames", "PATHS"]
+
+#: Acquisition paths the budget can measure: name -> board-profile keys that select it on the emulated flash.
+#: Today's firmware has one (the DRDY hard IRQ + SPI.readinto, framing in the main loop).
+PATHS: dict[str, dict] = {"irq": {}}
 
 
 @dataclass
@@ -115,20 +119,23 @@ def check_frames(raw: bytes, n_chips: int = 3) -> tuple[int, int, list[int]]:
 
 
 def measure(rate: int = 1000, seconds: float = 5.0, *, uf2: str | None = None, board=None, url_options: str = "",
-            check: bool = True, timeout: float = 2.0) -> Budget:
+            check: bool = True, timeout: float = 2.0, path: str = "irq") -> Budget:
     """Stream ``seconds`` at ``rate`` from the emulated board and return its :class:`Budget`.
 
     ``board``: an open :class:`perifacial.host.board.Board` on ``emu://`` to reuse (its rate is set here), else one
     is opened (``uf2``, ``url_options`` as in emu:// URLs) and closed. ``check``: compare every DATA frame byte for
     byte with what the emulated chips produced (needs every channel on its normal input, as after boot).
     ``timeout``: emulated seconds without a sample before the stream counts as stalled (the rest is lost).
+    ``path``: the acquisition path (a key of :data:`PATHS`) written into the emulated board's profile.
     """
     from perifacial.host.board import BoardTimeout, open_board
 
     own = board is None
     if own:
         q = f"rate={int(rate)}" + (f"&uf2={uf2}" if uf2 else "") + (f"&{url_options}" if url_options else "")
-        board = open_board(f"emu://?{q}", command_timeout=5.0)
+        if path not in PATHS:
+            raise ValueError(f"unknown acquisition path {path!r} (known: {', '.join(PATHS)})")
+        board = open_board(f"emu://?{q}", command_timeout=5.0, profile=PATHS[path] or None)
     tr = board.transport
     if not hasattr(tr, "stats"):
         raise ValueError(f"{board.url} is not an emulated board (emu://)")
@@ -171,8 +178,20 @@ def measure(rate: int = 1000, seconds: float = 5.0, *, uf2: str | None = None, b
             latency_us_max=st["latency_us_max"], usb_bytes_per_s=float(st["usb_bytes_per_s"]),
             conversions=int(st["conversions"]), reads=int(st["reads"]), overwritten=int(st["overwritten"]), n_gaps=len(gaps), gaps=gaps[:20],
             firmware_lost=int(stop.get("lost", 0) or 0), frames_checked=frames, frames_mismatched=bad,
-            duplicates=dup, uf2=str(tr.proc.paths.uf2), url=board.url,
+            duplicates=dup, path=path, uf2=str(tr.proc.paths.uf2), url=board.url,
         )
     finally:
         if own:
             board.close()
+
+
+_CACHE: dict = {}
+
+
+def measured(rate: int, seconds: float, path: str = "irq", uf2: str | None = None) -> Budget:
+    """:func:`measure` on a freshly booted board, once per process and arguments: emulated time is deterministic,
+    so the tests and the benchmarks of one session share a measurement instead of repeating minutes of emulation."""
+    key = (int(rate), float(seconds), path, uf2)
+    if key not in _CACHE:
+        _CACHE[key] = measure(rate, seconds, uf2=uf2, path=path)
+    return _CACHE[key]

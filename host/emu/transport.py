@@ -56,11 +56,14 @@ class EmuTransport(Transport):
 
     def __init__(self, url: str, rate: int | None = None, uf2: str | None = None, board: str = DEFAULT_BOARD,
                  source: bool = False, spi_baud: int | None = None, drdy_pin: int | None = None,
-                 clock_error_ppm: float = 0.0, extra_files: dict | None = None, boot: bool = True):
+                 clock_error_ppm: float = 0.0, extra_files: dict | None = None, profile: dict | None = None,
+                 boot: bool = True):
+        """``profile``: keys merged into the board profile written to the emulated flash (``board.json``), e.g. an
+        acquisition-path switch; ``extra_files``: more files for the flash (name -> bytes)."""
         self.url = url
         try:
             paths = find_paths(uf2)
-            overrides: dict = {}
+            overrides: dict = dict(profile or {})
             if spi_baud is not None:
                 overrides["spi"] = {"baudrate": int(spi_baud)}
             image = build_flash_image(board, overrides, source=source, extra_files=extra_files)

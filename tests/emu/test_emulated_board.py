@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from perifacial.host.board import BoardError, BoardTimeout, open_board
-from perifacial.host.emu.budget import measure
+from perifacial.host.emu.budget import measure, measured
 
 SECONDS = 5.0
 
@@ -49,31 +49,56 @@ def _assert_lossless_and_exact(b, rate):
 
 
 @pytest.mark.parametrize("rate", [500, 1000])
-def test_stream_every_sample_once_byte_exact(board, rate):
-    _assert_lossless_and_exact(measure(rate, SECONDS, board=board), rate)
+def test_stream_every_sample_once_byte_exact(emu_ready, rate):
+    _assert_lossless_and_exact(measured(rate, SECONDS), rate)
 
 
 @IRQ_PATH_2000
-def test_stream_every_sample_once_byte_exact_2000(board):
-    _assert_lossless_and_exact(measure(2000, SECONDS, board=board), 2000)
+def test_stream_every_sample_once_byte_exact_2000(emu_ready):
+    _assert_lossless_and_exact(measured(2000, SECONDS), 2000)
 
 
-def test_loss_at_2000_is_counted_never_hidden(board):
+def test_loss_is_counted_never_hidden_2000(emu_ready):
     """Whatever the firmware cannot keep up with is lost at the chip (no FIFO), and every lost sample shows up: as a
     host-side gap, in the firmware's own counter, and the samples that did arrive are still byte-exact."""
-    b = measure(2000, 2.0, board=board)
+    b = measured(2000, SECONDS)
     assert b.duplicates == 0 and b.frames_mismatched == 0
     assert b.samples_received + b.samples_lost == b.samples_expected
-    gap_total = sum(stop - start for start, stop in b.gaps)
     if b.samples_lost:
-        assert b.n_gaps > 0 and gap_total > 0
+        assert b.n_gaps > 0
         assert b.firmware_lost >= b.samples_lost  # the firmware counts until stop (a little after the window)
-    assert b.overwritten <= b.firmware_lost
+    # a sample either reached the firmware's ring or was overwritten at the chip (or the ring was full)
+    assert b.reads + b.overwritten <= b.conversions <= b.reads + b.overwritten + 1
 
 
-def test_selftest_chip_checks_pass(board):
+def test_emulation_is_deterministic(emu_ready):
+    """Two fresh boots, the same short stream: the same emulated cycles, latencies and ring fill to the last unit."""
+    a, b = measure(500, 0.3, check=False), measure(500, 0.3, check=False)
+    assert (a.cpu_busy, a.latency_us_median, a.latency_us_max, a.ring_high_water, a.conversions) == (
+        b.cpu_busy, b.latency_us_median, b.latency_us_max, b.ring_high_water, b.conversions)
+
+
+def test_emulated_budget_figures(emu_ready):
+    """Emulated time is deterministic, so the figures can be asserted. Today's firmware (DRDY IRQ path) needs most of
+    the CPU at 1000 SPS; more work per second at higher rates; the DRDY-to-read latency is the hard-IRQ entry plus
+    the handler's bookkeeping before its SPI read (tens of us, far below a period)."""
+    b500, b1000 = measured(500, SECONDS), measured(1000, SECONDS)
+    assert 0.0 < b500.cpu_busy < b1000.cpu_busy <= 1.0
+    assert b1000.latency_us_median is not None and 10.0 < b1000.latency_us_median < 200.0
+    # USB carries the DATA stream: 24 ch x 3 B + 3 x 3 B status = 81 B/sample + 26 B per 10-sample frame
+    expect = 1000 * (81 + 26 / 10)
+    assert abs(b1000.usb_bytes_per_s - expect) / expect < 0.03
+    assert 0 < b1000.ring_high_water <= 192
+
+
+@pytest.fixture(scope="module")
+def selftest_result(board):
+    return board.selftest(timeout=30.0)
+
+
+def test_selftest_chip_checks_pass(selftest_result):
     """The firmware's self-test reads every chip's ID and register read-back over the emulated SPI: all correct."""
-    r = board.selftest(timeout=30.0)
+    r = selftest_result
     assert [c["id_ok"] and c["regs_ok"] for c in r["chips"]] == [True, True, True]
     # the test signal is the chain's internal square wave: +-VREF/2.4 = 1875 uV whatever the gain
     assert all(abs(a - 1875.0) < 1.0 for a in r["test_signal"]["amplitude_uv"])
@@ -85,10 +110,9 @@ def test_selftest_chip_checks_pass(board):
     "the self-test's per-sample analysis in Python (24 channels per sample in selftest.consume) costs ~2.5 ms per "
     "sample on the RP2040 build, longer than the 1 ms period at 1000 SPS: ~2500 of ~4300 samples are lost and the "
     "test-signal period reads 1023.75 instead of 1024. Needs a faster self-test reduction (issue 12)."))
-def test_selftest_passes(board):
-    r = board.selftest(timeout=30.0)
-    assert r["lost"] == 0
-    assert r["pass"] is True
+def test_selftest_passes(selftest_result):
+    assert selftest_result["lost"] == 0
+    assert selftest_result["pass"] is True
 
 
 def test_miswired_drdy_is_detected(emu_ready):
