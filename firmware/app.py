@@ -103,10 +103,15 @@ class App:
         self.ads = ADS1299(self.spi, cs, self.drdy, time, reset=opt("reset"), start=opt("start"), pwdn=opt("pwdn"))
         self.hard_irq = bool(profile.get("hard_irq", True))
         self.idle_us = int(profile.get("idle_us", 500))
+        # the rates this board's measured budget supports (profile "rates", each with its figure in "rates_budget";
+        # `perifacial emulate` measures them); set_config refuses the others, identify advertises only these
+        self.rates = tuple([r for r in profile.get("rates", RATES) if r in RATES])
         # idle_wfe: wait in machine.idle() (rp2: WFE until an interrupt or 1 ms) instead of time.sleep_us, which
         # busy-waits on rp2 and would keep the CPU 100 % busy (the emulated budget counts cycles outside WFI/WFE)
         self._idle = getattr(machine, "idle", None) if profile.get("idle_wfe", False) else None
         self.config = default_config(self.n_chips * 8)
+        if self.rates and self.config["rate"] not in self.rates:  # the default (1000) is beyond this board's budget
+            self.config["rate"] = max(self.rates)
         # cs_hold (default true): chip-selects stay low while streaming, a DRDY read is one SPI transfer
         self.cs_hold = bool(profile.get("cs_hold", True))
         self.acq = Acquirer(self.ads.make_reader(self.cs_hold), self.n_chips, time, self.config["rate"],
@@ -197,6 +202,10 @@ class App:
             if k == "rate":
                 if v not in RATES:
                     raise ValueError("rate %r not in %r" % (v, list(RATES)))
+                if v not in self.rates:
+                    raise ValueError("rate %d is not supported on this board (%s): its measured CPU budget does not "
+                                     "carry it (board profile 'rates_budget'); supported: %r" % (
+                                         v, self.profile.get("name", "?"), list(self.rates)))
                 new[k] = v
             elif k == "gain":
                 new[k] = _per_channel(k, v, n, _check_gain)
@@ -256,6 +265,11 @@ class App:
             if not self.framer.poll():
                 break
         self.framer.flush()
+
+    def supported_rates(self):
+        """The profile's rates that the link can also carry (identify)."""
+        can = getattr(self.link, "can_carry", None)
+        return [r for r in self.rates if can is None or can(self.bytes_per_s(r))]
 
     def bytes_per_s(self, rate):
         """Link bytes per second the DATA stream needs at ``rate`` (plus ~50 B/s of STATUS heartbeats)."""
@@ -492,6 +506,9 @@ class App:
         ``us`` have passed; at most one interrupt period (or 1 ms) more."""
         t = self.time
         idle = self._idle
+        if idle is None:
+            t.sleep_us(us)
+            return
         end = t.ticks_add(t.ticks_us(), us)
         while t.ticks_diff(end, t.ticks_us()) > 0:
             idle()

@@ -27,6 +27,7 @@ __all__ = ["Budget", "measure", "measured", "data_frames", "PATHS"]
 #: Acquisition paths the budget can measure: name -> board-profile keys that select it on the emulated flash.
 #: Today's firmware has one (the DRDY hard IRQ + SPI.readinto, framing in the main loop).
 PATHS: dict[str, dict] = {"irq": {}}
+ALL_RATES = {"rates": [500, 1000, 2000]}  #: profile override: the board accepts every rate (for measuring)
 
 
 @dataclass
@@ -135,7 +136,8 @@ def measure(rate: int = 1000, seconds: float = 5.0, *, uf2: str | None = None, b
         q = f"rate={int(rate)}" + (f"&uf2={uf2}" if uf2 else "") + (f"&{url_options}" if url_options else "")
         if path not in PATHS:
             raise ValueError(f"unknown acquisition path {path!r} (known: {', '.join(PATHS)})")
-        board = open_board(f"emu://?{q}", command_timeout=5.0, profile=PATHS[path] or None)
+        # every rate is measured, also those the profile does not advertise (that is what the measurement decides)
+        board = open_board(f"emu://?{q}", command_timeout=5.0, profile={**ALL_RATES, **PATHS[path]})
     tr = board.transport
     if not hasattr(tr, "stats"):
         raise ValueError(f"{board.url} is not an emulated board (emu://)")

@@ -122,6 +122,7 @@ class VirtualBoard:
         if idle_us is not None:
             profile["idle_us"] = idle_us
         profile["name"] = "sim:" + str(profile.get("name", "board"))
+        profile["rates"] = [500, 1000, 2000]  # the model has no CPU budget: every rate the ADS1299 driver knows
         profile["idle_wfe"] = False  # virtual time: sleeping costs nothing; waking per DRDY would only slow the model
         profile["gc_collect_ms"] = 0  # CPython's gc.collect() is not MicroPython's: no periodic collection here
         self.profile = profile

@@ -33,7 +33,16 @@ def test_boots_and_identifies(board):
     assert info["ids"] == [0x3E, 0x3E, 0x3E]  # the emulated chips' ID register: DEV_ID 11, NU_CH 10
     assert info["chips"] == 3 and info["channels"] == 24
     assert info["hard_irq"] is True and info["board"] == "picow"
+    # honest capabilities: only what the measured budget supports (hardware/boards/picow.json rates_budget)
+    assert info["rates"] == [500]
+    assert board.config["rate"] == 500
     assert board.transport.stats()["id_reads"] >= 3  # the firmware read every chip's ID over SPI
+
+
+def test_rate_beyond_the_budget_is_refused_with_the_reason(board):
+    with pytest.raises(BoardError, match=r"rate 2000 is not supported on this board \(picow\): its measured CPU budget"):
+        board.configure(rate=2000)
+    assert board.command("get_config")["config"]["rate"] == 500
 
 
 def _assert_lossless_and_exact(b, rate):
@@ -108,8 +117,9 @@ def test_selftest_chip_checks_pass(selftest_result):
 
 @pytest.mark.xfail(strict=True, reason=(
     "the self-test's per-sample analysis in Python (24 channels per sample in selftest.consume) costs ~2.5 ms per "
-    "sample on the RP2040 build, longer than the 1 ms period at 1000 SPS: ~2500 of ~4300 samples are lost and the "
-    "test-signal period reads 1023.75 instead of 1024. Needs a faster self-test reduction (issue 12)."))
+    "sample on the RP2040 build, longer than the sample period (at 1000 SPS ~2500 of ~4300 samples are lost and "
+    "the test-signal period reads 1023.75 instead of 1024; 500 SPS loses too). Needs a faster self-test reduction "
+    "(issue 12). Remove this mark when it passes."))
 def test_selftest_passes(selftest_result):
     assert selftest_result["lost"] == 0
     assert selftest_result["pass"] is True
@@ -121,7 +131,7 @@ def test_miswired_drdy_is_detected(emu_ready):
     b = open_board("emu://?drdy_pin=15", command_timeout=5.0)
     try:
         assert b.info["fault"] is None
-        budget = measure(1000, 0.5, board=b, timeout=0.5)
+        budget = measure(500, 1.0, board=b, timeout=0.5)
         assert budget.samples_received == 0
         assert budget.samples_lost == budget.samples_expected == 500
         assert budget.conversions > 0 and budget.reads == 0  # the chips converted; nobody read them
@@ -132,13 +142,13 @@ def test_miswired_drdy_is_detected(emu_ready):
 
 
 def test_slow_read_path_loses_samples_and_says_so(emu_ready):
-    """An SPI clock of 500 kHz makes a 81-byte read take 1.3 ms, longer than the 1 ms period at 1000 SPS: samples are
+    """An SPI clock of 250 kHz makes a 81-byte read take 2.6 ms, longer than the 2 ms period at 500 SPS: samples are
     lost at the chip, and the loss is reported (host gaps, firmware counter), never hidden."""
-    b = open_board("emu://?spi_baud=500000", command_timeout=5.0)
+    b = open_board("emu://?spi_baud=250000", command_timeout=5.0)
     try:
-        budget = measure(1000, 1.0, board=b)
-        assert budget.samples_lost > 100
-        assert budget.overwritten > 100
+        budget = measure(500, 1.0, board=b)
+        assert budget.samples_lost > 50
+        assert budget.overwritten > 50
         assert budget.n_gaps > 0
         assert budget.firmware_lost >= budget.samples_lost
         assert budget.duplicates == 0

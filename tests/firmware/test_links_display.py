@@ -253,6 +253,48 @@ def test_ble_rate_the_link_cannot_carry_is_refused_or_lowered():
     r.cmd("stop")
 
 
+def test_usb_link_slower_than_usb_refuses_rates_with_the_reason():
+    """ESP32-S3 generic build: USB output is mirrored to UART0 at 115200 baud (profile link.usb_bytes_per_s 11520).
+    identify advertises no rate on that link, and start refuses, naming the UART mirror, instead of losing data."""
+    sysm = FakeSys()
+    usb = links.UsbLink(sysm, FakeSelect(sysm), FakeMicropython(), capacity=11520,
+                        limit="the generic ESP32-S3 MicroPython build mirrors USB output to UART0 at 115200 baud")
+    assert usb.can_carry(11520) and not usb.can_carry(11521)
+    assert links.UsbLink(sysm, FakeSelect(sysm), FakeMicropython()).can_carry(10**9)  # plain USB: no limit
+    r = scenarios.Rig()
+
+    class Both:  # the rig's memory link for the bytes, the UART-limited USB link's capacity for the decision
+        def __getattr__(self, k):
+            return getattr(r.link, k)
+
+        def can_carry(self, bps):
+            return usb.can_carry(bps)
+
+        def capacity(self):
+            return usb.capacity()
+
+        limit = usb.limit
+
+    r.app.link = Both()
+    assert r.cmd("identify")["rates"] == []
+    refused = r.cmd("start")
+    assert not refused["ok"] and "UART0 at 115200 baud" in refused["error"] and "11520" in refused["error"]
+    low = r.cmd("start", lower_rate=True)
+    assert not low["ok"] and "even 500 SPS needs" in low["error"] and "UART0" in low["error"]
+    assert not r.app.running
+
+
+def test_profile_rates_limit_identify_and_set_config():
+    """A board profile lists the rates its measured budget supports: identify advertises those, set_config refuses
+    the others with the reason, and the default rate falls back to the highest supported one."""
+    r = scenarios.Rig(profile={**scenarios.PROFILE, "rates": [500], "name": "slowboard"})
+    assert r.cmd("identify")["rates"] == [500]
+    assert r.cmd("get_config")["config"]["rate"] == 500
+    bad = r.cmd("set_config", rate=1000)
+    assert not bad["ok"] and "rate 1000 is not supported on this board (slowboard)" in bad["error"]
+    assert "supported: [500]" in bad["error"]
+
+
 # -- TM1637 ------------------------------------------------------------------------------------------------------------
 class Wire2:
     """Records the TM1637 bus: decodes bytes from CLK/DIO levels (LSB first, data valid on CLK rising)."""
