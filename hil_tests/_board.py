@@ -11,6 +11,15 @@ import numpy as np
 from perifacial.host.board import Board, open_board
 from perifacial.host.selftest import FrameTap
 
+def skip_unadvertised(hil: "HilBoard", rate: int) -> None:
+    """Skip a per-rate check at a rate the board does not advertise (its measured budget does not carry it)."""
+    import pytest
+
+    if rate not in hil.info.get("rates", ()):
+        pytest.skip(f"{hil.url} does not advertise {rate} SPS (identify rates {hil.info.get('rates')}: the board "
+                    "profile's measured budget)")
+
+
 CONFIG_KEYS = ("rate", "gain", "mux", "enabled", "bias", "lead_off", "test_amp_2x", "samples_per_frame", "srb1")
 
 
