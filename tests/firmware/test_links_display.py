@@ -225,6 +225,24 @@ def test_ble_link_mtu_chunks_enomem_and_rate_refusal():
     assert link.read_into(memoryview(buf)) == 2 and bytes(buf[:2]) == b"\xa5\x5a"
 
 
+class CapacityOf:
+    """The rig's memory link for the bytes, another link's capacity (and limit reason) for the rate decision."""
+
+    def __init__(self, data_link, limiter):
+        self._data = data_link
+        self._lim = limiter
+        self.limit = getattr(limiter, "limit", None)
+
+    def __getattr__(self, k):
+        return getattr(self._data, k)
+
+    def can_carry(self, bps):
+        return self._lim.can_carry(bps)
+
+    def capacity(self):
+        return self._lim.capacity()
+
+
 def test_ble_rate_the_link_cannot_carry_is_refused_or_lowered():
     r = scenarios.Rig()
     bt = FakeBluetooth()
@@ -232,17 +250,7 @@ def test_ble_rate_the_link_cannot_carry_is_refused_or_lowered():
     ble._irq(1, (7, 0, b""))
     ble._irq(21, (7, 185))  # 182 x 300 = 54.6 kB/s: carries 500 SPS (~42 kB/s), not 1000 (~84 kB/s)
 
-    class Both:  # the rig's memory link for the bytes, the BLE link's capacity for the decision
-        def __getattr__(self, k):
-            return getattr(r.link, k)
-
-        def can_carry(self, bps):
-            return ble.can_carry(bps)
-
-        def capacity(self):
-            return ble.capacity()
-
-    r.app.link = Both()
+    r.app.link = CapacityOf(r.link, ble)
     refused = r.cmd("start")
     assert not refused["ok"] and "lower the rate" in refused["error"] and "54600" in refused["error"], refused
     assert not r.app.running
@@ -263,19 +271,7 @@ def test_usb_link_slower_than_usb_refuses_rates_with_the_reason():
     assert links.UsbLink(sysm, FakeSelect(sysm), FakeMicropython()).can_carry(10**9)  # plain USB: no limit
     r = scenarios.Rig()
 
-    class Both:  # the rig's memory link for the bytes, the UART-limited USB link's capacity for the decision
-        def __getattr__(self, k):
-            return getattr(r.link, k)
-
-        def can_carry(self, bps):
-            return usb.can_carry(bps)
-
-        def capacity(self):
-            return usb.capacity()
-
-        limit = usb.limit
-
-    r.app.link = Both()
+    r.app.link = CapacityOf(r.link, usb)
     assert r.cmd("identify")["rates"] == []
     refused = r.cmd("start")
     assert not refused["ok"] and "UART0 at 115200 baud" in refused["error"] and "11520" in refused["error"]
