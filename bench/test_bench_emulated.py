@@ -25,14 +25,13 @@ GOAL_BUSY = {500: 0.35, 1000: 0.35, 2000: 0.6}  # issue 12: <= 35 % at 1000 SPS,
 
 @pytest.fixture(scope="module")
 def emu_ready():
-    from perifacial.host.emu.runner import EmulatorUnavailable, find_paths
+    from perifacial.host.emu.runner import missing
 
-    try:
-        find_paths()
-    except EmulatorUnavailable as exc:
+    why = missing()
+    if why:
         if os.environ.get("PERIFACIAL_REQUIRE_EMULATOR") == "1":
-            pytest.fail(f"emulator required (PERIFACIAL_REQUIRE_EMULATOR=1) but {exc}", pytrace=False)
-        pytest.skip(f"emulated RP2040 unavailable: {exc}")
+            pytest.fail(f"emulator required (PERIFACIAL_REQUIRE_EMULATOR=1) but {why}", pytrace=False)
+        pytest.skip(f"emulated RP2040 unavailable: {why}")
 
 
 @pytest.mark.emulator

@@ -19,6 +19,7 @@ What it needs (found as below, else :class:`EmulatorUnavailable` says what to in
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -32,7 +33,8 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EmulatorUnavailable", "EmuPaths", "EmuProcess", "find_paths", "build_flash_image", "DEFAULT_BOARD"]
+__all__ = ["EmulatorUnavailable", "EmuPaths", "EmuProcess", "find_paths", "build_flash_image", "missing",
+           "DEFAULT_BOARD"]
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +96,26 @@ def find_paths(uf2: str | os.PathLike | None = None) -> EmuPaths:
     return EmuPaths(node=node, rp2040js=rp2040js, rp2emu=rp2emu, uf2=uf2_path)
 
 
+def missing() -> str | None:
+    """Why the emulator cannot run here (what to install or pass), or None when everything is there."""
+    try:
+        find_paths()
+        import littlefs  # noqa: F401
+    except EmulatorUnavailable as exc:
+        return str(exc)
+    except ImportError:
+        return "littlefs-python is not installed: pip install littlefs-python (in the test extra)"
+    return None
+
+
 _IMAGE_CACHE: dict[str, Path] = {}
+_TMP_DIRS: list[Path] = []
+
+
+@atexit.register
+def _cleanup() -> None:
+    for d in _TMP_DIRS:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def build_flash_image(board: str = DEFAULT_BOARD, profile_overrides: dict | None = None, source: bool = False,
@@ -133,6 +154,7 @@ def build_flash_image(board: str = DEFAULT_BOARD, profile_overrides: dict | None
     if cached is not None and cached.is_file():
         return cached
     tmp = Path(tempfile.mkdtemp(prefix="perifacial-emu-"))
+    _TMP_DIRS.append(tmp)
     if not source:
         built, _, _ = flash.compile_firmware(spec, tmp / "build")
         for f in built:
@@ -158,7 +180,8 @@ class EmuProcess:
         cmd = [paths.node, str(JS_DIR / "board.mjs"), "--rp2040js", str(paths.rp2040js), "--rp2emu",
                str(paths.rp2emu), "--uf2", str(paths.uf2), "--fs-image", str(image), "--config",
                json.dumps(chain or {})]
-        self._p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._err = tempfile.TemporaryFile()  # node's diagnostics: a file, so a chatty emulator never blocks
+        self._p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err)
         self.now_s = 0.0
 
     def _send(self, op: bytes, payload: bytes = b"") -> None:
@@ -173,11 +196,10 @@ class EmuProcess:
 
     def _stderr(self) -> str:
         try:
-            if self._p.poll() is not None and self._p.stderr is not None:
-                return self._p.stderr.read().decode("utf-8", "replace")[-2000:]
-        except OSError:
-            pass
-        return ""
+            self._err.seek(0)
+            return self._err.read().decode("utf-8", "replace")[-2000:]
+        except (OSError, ValueError):
+            return ""
 
     def _recv(self) -> tuple[bytes, bytes]:
         out = self._p.stdout
@@ -218,7 +240,7 @@ class EmuProcess:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-        for f in (p.stdin, p.stdout, p.stderr):
+        for f in (p.stdin, p.stdout, self._err):
             try:
                 if f is not None:
                     f.close()

@@ -9,22 +9,11 @@ import os
 import pytest
 
 
-def emulator_missing() -> str | None:
-    from perifacial.host.emu.runner import EmulatorUnavailable, find_paths
-
-    try:
-        find_paths()
-        import littlefs  # noqa: F401
-    except EmulatorUnavailable as exc:
-        return str(exc)
-    except ImportError:
-        return "littlefs-python is not installed (pip install -e '.[test]')"
-    return None
-
-
 @pytest.fixture(scope="session")
 def emu_ready():
-    why = emulator_missing()
+    from perifacial.host.emu.runner import missing
+
+    why = missing()
     if why:
         if os.environ.get("PERIFACIAL_REQUIRE_EMULATOR") == "1":
             pytest.fail("emulator required (PERIFACIAL_REQUIRE_EMULATOR=1) but " + why, pytrace=False)
