@@ -71,8 +71,12 @@ class EmuTransport(Transport):
             raise TransportOpenError(f"{url}: {exc}") from exc
         from perifacial.host.flash import board_spec
 
-        ads = board_spec(board).profile["ads"]
+        prof = board_spec(board).profile
+        ads = prof["ads"]
         pins = {"cs": list(ads["cs"]), "drdy": ads["drdy"]}
+        for k in ("sck", "mosi", "miso"):  # bit-level SPI (PIO) on the same pins
+            if k in prof.get("spi", {}):
+                pins[k] = prof["spi"][k]
         for k in ("start", "reset", "pwdn"):
             if ads.get(k) is not None:
                 pins[k] = ads[k]

@@ -12,7 +12,9 @@
 //   MUX normal: the known pattern code(j, ch) (j = conversion index since START, ch = 0..23; the host's
 //   perifacial.host.emu.chain.expected_frame computes the same bytes independently); MUX test: the internal square
 //   wave +-VREF/2.4 mV x gain (period 2^21 tCLK); MUX shorted: 0; powered-down channel: 0;
-// - SPI byte time from the SSP registers (bits x CPSDVSR x (1 + SCR) / clk_peri, clk_peri 48 MHz in MicroPython's
+// - SPI: the SSP peripheral (byte time from its registers) or bit level on the SCK/MOSI/MISO pins (PIO or
+//   bit-banged GPIO, mode 1);
+// - SSP byte time from the SSP registers (bits x CPSDVSR x (1 + SCR) / clk_peri, clk_peri 48 MHz in MicroPython's
 //   rp2 port), like ../shared/rp2emu/hooks/spi_hook.mjs.
 // Counters for the budget: conversions while streaming, conversions overwritten before all their bytes were read
 // (samples lost at the chip: no FIFO), reads torn by a DRDY, DRDY-to-first-SCLK latency of every read.
@@ -82,7 +84,7 @@ export class ADS1299Chain {
       const low = st === S.Low;
       if (low !== this.csLow[c]) {
         this.csLow[c] = low;
-        if (!low) this.parse[c].state = 0; // CS high resets the serial interface
+        if (!low) { this.parse[c].state = 0; if (c === 0) this.bit = 0; } // CS high resets the serial interface
       }
     }));
     if (pins.start != null) mcu.gpio[pins.start].addListener((st) => {
@@ -94,6 +96,13 @@ export class ADS1299Chain {
     });
     const spi = mcu.spi[0];
     spi.onTransmit = (mosi) => this.transfer(mosi);
+    this.bit = 0;
+    if (pins.sck != null && pins.mosi != null && pins.miso != null) {
+      mcu.gpio[pins.sck].addListener((st, old) => {
+        if (st === S.High && old !== S.High) this.sckRise();
+        else if (st === S.Low && old === S.High) this.sckFall();
+      });
+    }
   }
 
   get rate() { return DR_SPS[this.regs[0][1] & 7]; }
@@ -167,11 +176,31 @@ export class ADS1299Chain {
   }
 
   transfer(mosi) {
+    // SSP (the SPI peripheral): byte-level, completion scheduled from the SSP clock registers
     const spi = this.mcu.spi[0];
     const bits = (spi.control0 & 0xf) + 1;
     const scr = (spi.control0 >> 8) & 0xff;
     const ns = (bits * (spi.clockDivisor || 2) * (1 + scr) * 1e9) / CLK_PERI;
-    // MISO: chip 0's DOUT (Hi-Z = 0x00 when chip 0 is not selected)
+    this.pendingMiso = this.nextMiso();
+    this.decodeSelected(mosi);
+    this.spiDone.schedule(ns);
+  }
+
+  // bit level: SCK/MOSI/MISO driven by PIO (or bit-banged GPIO) on the profile's SPI pins, SPI mode 1: the chip
+  // shifts MISO out on the SCLK rising edge, both sides sample on the falling edge. (With the SSP peripheral owning
+  // the pins, GPIO listeners see no edges: the byte-level path above serves it.)
+  sckRise() {
+    if (this.bit === 0) { this.bitMiso = this.nextMiso(); this.bitMosi = 0; }
+    this.mcu.gpio[this.pins.miso].setInputValue(((this.bitMiso >> (7 - this.bit)) & 1) === 1);
+  }
+
+  sckFall() {
+    this.bitMosi = (this.bitMosi << 1) | (this.mcu.gpio[this.pins.mosi].outputValue ? 1 : 0);
+    if (++this.bit === 8) { this.bit = 0; this.decodeSelected(this.bitMosi); }
+  }
+
+  nextMiso() {
+    // chip 0's DOUT (Hi-Z = 0x00 when chip 0 is not selected)
     let miso = 0;
     if (this.csLow[0]) {
       if (this.outIsData && this.firstAfterDrdy) {
@@ -188,10 +217,11 @@ export class ADS1299Chain {
         }
       }
     }
-    // MOSI: every selected chip decodes the byte
-    for (const c of this.selected()) this.decode(c, mosi);
-    this.pendingMiso = miso;
-    this.spiDone.schedule(ns);
+    return miso;
+  }
+
+  decodeSelected(mosi) {
+    for (let c = 0; c < this.n; c++) if (this.csLow[c]) this.decode(c, mosi);
   }
 
   decode(c, b) {
