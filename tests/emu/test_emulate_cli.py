@@ -53,3 +53,27 @@ def test_missing_rp2emu_folder_names_the_variable(monkeypatch, tmp_path, capsys)
     assert main(["emulate"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "PERIFACIAL_RP2EMU" in err and "--uf2" in err
+
+
+def test_unknown_emu_option_is_refused_with_the_known_ones():
+    from perifacial.host.transport import TransportOpenError, open_transport
+
+    with pytest.raises(TransportOpenError, match=r"does not know the option 'bogus' \(known: rate, uf2"):
+        open_transport("emu://?bogus=1")
+
+
+@pytest.mark.emulator
+def test_record_on_the_emulated_board(emu_ready, tmp_path, capsys):
+    """`perifacial record emu://` works unchanged: 1 s at the board's 500 SPS, no gap, every
+    sample's codes equal to what the emulated chips produced."""
+    from perifacial.host.recording import load
+
+    out = tmp_path / "e.pfr"
+    assert main(["record", "emu://", "-o", str(out), "--seconds", "1", "--quiet"]) == 0
+    from perifacial.host.emu.chain import expected_codes
+
+    rec = load(out)
+    n = rec.codes.shape[1]
+    assert rec.codes.shape[0] == 24 and n >= 500  # the raw log also keeps what arrived until stop
+    assert not rec.gaps
+    assert (rec.codes == expected_codes(rec.first_sample, n)).all()
