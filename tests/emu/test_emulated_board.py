@@ -16,7 +16,7 @@ pytestmark = pytest.mark.emulator
 IRQ_PATH_2000 = pytest.mark.xfail(
     strict=True,
     reason="today's DRDY-IRQ + main-loop framer needs ~690 us of emulated CPU per sample (rp2emu README): at 2000 "
-           "SPS (500 us period) 4741 of 10000 samples (47 %) are lost in 5 s; the PIO+DMA / batched framing work of issue 12 "
+           "SPS (500 us period) 4744 of 10000 samples (47 %) are lost in 5 s; the PIO+DMA / batched framing work of issue 12 "
            "(helper 12b) is meant to fix this. Remove this mark when it passes.")
 
 
