@@ -1,8 +1,9 @@
 """Hostile input on the command link, then a clean recording: the same checks on the emulated RP2040 (emu://) and on
 the virtual board (sim://). A ~2000-backslash command (its error reply, escaped twice, would exceed the frame
-limit) and 1000 seeded random oversized (40-300 characters of escape-heavy junk) or malformed commands; afterwards the board answers `identify` and records
-1 s (1000 samples) with no lost sample. On emu:// the 1000 commands take ~20 emulated s (each error reply is JSON
-work on the RP2040), about a minute of wall time."""
+limit) and 1000 seeded random oversized (40-300 characters of escape-heavy junk) or malformed commands; afterwards
+the board answers `identify` and records 1000 samples (1 s on sim://, 2 s at the emulated Pico W's 500 SPS) with no
+lost sample. On emu:// the 1000 commands take ~20 emulated s (each error reply is JSON work on the RP2040), about
+a minute of wall time."""
 from __future__ import annotations
 
 import json
