@@ -153,6 +153,15 @@ class EmuTransport(Transport):
         except EmulatorUnavailable as exc:
             raise LinkLost(f"{self.url}: {exc}") from exc
 
+    def link_down(self, seconds: float) -> None:
+        """The host closes the port for ``seconds`` of emulated time while the board runs on: everything the board
+        sends meanwhile is lost (bytes in the OS buffers of a closed port), so the host sees a sequence and
+        sample-index gap. (A real port is closed with :meth:`close` and reopened; here that would end the board.)"""
+        self._pending.clear()
+        end = self.proc.now_s + float(seconds)
+        while self.proc.now_s < end:
+            self._proc_read(1 << 20, end - self.proc.now_s)
+
     def stats(self, reset: bool = False) -> dict:
         """The emulator's budget counters (CPU busy, DRDY-to-read latency, ring fill, USB bytes) for the window
         since the last ``stats(reset=True)``."""
