@@ -37,8 +37,13 @@ def run(args: argparse.Namespace) -> int:
         find_paths(args.uf2)
     except EmulatorUnavailable as exc:
         raise CliError(str(exc)) from None
+    import logging
+
     from perifacial.host.emu.budget import measure
     from perifacial.host.transport import TransportOpenError
+
+    if args.verbose < 2:  # the budget counts every gap: no warning line per gap (thousands at an unmet budget)
+        logging.getLogger("perifacial.host.board").setLevel(logging.ERROR)
 
     try:
         b = measure(rate=args.rate, seconds=args.seconds, uf2=args.uf2)
