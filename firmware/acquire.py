@@ -127,6 +127,18 @@ class Acquirer:
             else:
                 self.t_grid = self._ticks_add(g, self.follow)
             self.grid_n = n
+        if self._busy is not None and self._busy():
+            # the previous DMA read is still clocking (SPI slower than the data rate): the chips replaced their data
+            # under it (the ADS1299 wants a read finished before the next DRDY), so that record is withdrawn (the
+            # main loop leaves the newest slot alone while busy) and this sample is not read either; restarting
+            # the DMA would cut the previous read short. Both are counted as lost.
+            wr = self.wr - 1
+            if wr < 0:
+                wr += 2 * self.slots
+            self.wr = wr
+            self.lost_late += 2
+            self.count = n + 1
+            return
         slots = self.slots
         wr = self.wr
         used = wr - self.rd

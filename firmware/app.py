@@ -134,7 +134,17 @@ class App:
         self.ads = ADS1299(self.spi, cs, self.drdy, time, reset=opt("reset"), start=opt("start"), pwdn=opt("pwdn"))
         self.hard_irq = bool(profile.get("hard_irq", True))
         self.idle_us = int(profile.get("idle_us", 500))
+        # the rates this board's measured budget supports (profile "rates", each with its figure in "rates_budget";
+        # `perifacial emulate` measures them); set_config refuses the others, identify advertises only these
+        self.rates = tuple([r for r in profile.get("rates", RATES) if r in RATES])
         self.config = default_config(self.n_chips * 8)
+        if self.rates and self.config["rate"] not in self.rates:  # the default (1000) is beyond this board's budget
+            self.config["rate"] = max(self.rates)
+        # a board may frame more samples per DATA frame by default (fewer frames and USB writes per second: the
+        # RP2040's budget at 2000 SPS); the host can still set any 1..MAX_SAMPLES_PER_FRAME
+        spf = int(profile.get("samples_per_frame", self.config["samples_per_frame"]))
+        if 1 <= spf <= MAX_SAMPLES_PER_FRAME:
+            self.config["samples_per_frame"] = spf
         # cs_hold (default true): chip-selects stay low while streaming, a DRDY read is one SPI transfer
         self.cs_hold = bool(profile.get("cs_hold", True))
         reader = self.ads.make_reader(self.cs_hold)
@@ -245,6 +255,10 @@ class App:
             if k == "rate":
                 if v not in RATES:
                     raise ValueError("rate %r not in %r" % (v, list(RATES)))
+                if v not in self.rates:
+                    raise ValueError("rate %d is not supported on this board (%s): its measured CPU budget does not "
+                                     "carry it (board profile 'rates_budget'); supported: %r" % (
+                                         v, self.profile.get("name", "?"), list(self.rates)))
                 new[k] = v
             elif k == "gain":
                 new[k] = _per_channel(k, v, n, _check_gain)
@@ -320,6 +334,11 @@ class App:
             if not self.framer.poll():
                 break
         self.framer.flush()
+
+    def supported_rates(self):
+        """The profile's rates that the link can also carry (identify)."""
+        can = getattr(self.link, "can_carry", None)
+        return [r for r in self.rates if can is None or can(self.bytes_per_s(r))]
 
     def bytes_per_s(self, rate):
         """Link bytes per second the DATA stream needs at ``rate`` (plus ~50 B/s of STATUS heartbeats)."""
@@ -505,7 +524,7 @@ class App:
         t = self.time
         if self.running:
             # frame in batches of about BATCH_MS of samples: on the emulated RP2040 every wake-up that frames a few
-            # samples costs as much as framing a whole batch (tests/emu_budget)
+            # samples costs as much as framing a whole batch (measured with `perifacial emulate`)
             if self.acq.available() >= self.batch:
                 if self.framer.poll():
                     busy = True

@@ -107,7 +107,7 @@ class Commands:
             "chips": app.n_chips,
             "channels": app.n_chips * 8,
             "ids": list(app.ads.ids),
-            "rates": [500, 1000, 2000],
+            "rates": app.supported_rates(),
             "link": app.link_name,
             "hard_irq": app.hard_irq,
             "acquisition": app.acq_path,
@@ -153,10 +153,12 @@ class Commands:
             need = app.bytes_per_s(rate)
             if not can(need):
                 cap = app.link.capacity()
+                why = getattr(app.link, "limit", None)
+                why = " (" + why + ")" if why else ""
                 if not msg.get("lower_rate"):
                     raise CommandError(
-                        "link carries about %d B/s, %d SPS needs %d B/s: lower the rate (set_config) or send "
-                        "start with lower_rate=true" % (cap, rate, need))
+                        "link carries about %d B/s%s, %d SPS needs %d B/s: lower the rate (set_config) or send "
+                        "start with lower_rate=true" % (cap, why, rate, need))
                 for r in (1000, 500):
                     if r < rate and can(app.bytes_per_s(r)):
                         app.set_config({"rate": r})
@@ -164,8 +166,8 @@ class Commands:
                         out["lowered_from"] = rate
                         break
                 else:
-                    raise CommandError("link carries about %d B/s: even 500 SPS needs %d B/s" % (
-                        cap, app.bytes_per_s(500)))
+                    raise CommandError("link carries about %d B/s%s: even 500 SPS needs %d B/s" % (
+                        cap, why, app.bytes_per_s(500)))
         app.start()
         out["first_sample"] = 0
         out["rate"] = app.config["rate"]

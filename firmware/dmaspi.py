@@ -1,6 +1,6 @@
 # rp2 only: the chained DRDY read as two DMA transfers on the SPI (TX clocks out zeros, RX fills the ring slot),
 # started from the DRDY handler, which then returns at once instead of waiting for the 648 bits. At 8 MHz that wait
-# was about 100 us of every 500 us sample period at 2000 SPS (tests/emu_budget: the emulated budget per path).
+# was about 100 us of every 500 us sample period at 2000 SPS (`perifacial emulate`: the emulated budget per path).
 #
 # Needs the chip-selects held low while streaming (profile cs_hold, the default) and the SPI set up by machine.SPI
 # (baud rate, mode 1). The slot the last read went into is not complete until busy() is False: Acquirer.available()

@@ -76,7 +76,12 @@ class UsbLink:
     old bytes, so a host that opens the port mid-stream sees a sequence and sample-index gap, never a silent splice.
     """
 
-    def __init__(self, sys_mod=None, select_mod=None, micropython_mod=None):
+    def __init__(self, sys_mod=None, select_mod=None, micropython_mod=None, capacity=None, limit=None):
+        """``capacity``: bytes/s the port can carry, when something slower than USB sits in the path (profile
+        ``link.usb_bytes_per_s``; e.g. the ESP32-S3 generic build mirrors USB output to UART0 at 115200 baud);
+        ``limit``: why, for the refusal message. None: USB full speed, no limit checked."""
+        self.cap = capacity
+        self.limit = limit
         if sys_mod is None:
             import sys as sys_mod  # type: ignore[no-redef]
         if select_mod is None:
@@ -115,6 +120,12 @@ class UsbLink:
             if done < n:
                 self.short_writes += 1
         return n
+
+    def capacity(self):
+        return self.cap
+
+    def can_carry(self, bytes_per_s):
+        return self.cap is None or bytes_per_s <= self.cap
 
     def release(self):
         """Give the port back to the REPL: Ctrl-C interrupts again."""

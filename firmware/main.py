@@ -50,7 +50,7 @@ def make_link(profile):
         return links.TcpLink(lp.get("tcp_port", 4242)), kind  # authenticated: see auth.py
     if kind == "ble":
         return links.BleLink(lp.get("ble_name", "perifacial"), notify_per_s=lp.get("ble_notify_per_s", 200)), kind
-    return links.UsbLink(), "usb"
+    return links.UsbLink(capacity=lp.get("usb_bytes_per_s"), limit=lp.get("usb_limit")), "usb"
 
 
 def make_display(profile):

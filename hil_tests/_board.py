@@ -11,6 +11,15 @@ import numpy as np
 from perifacial.host.board import Board, open_board
 from perifacial.host.selftest import FrameTap
 
+def skip_unadvertised(hil: "HilBoard", rate: int) -> None:
+    """Skip a per-rate check at a rate the board does not advertise (its measured budget does not carry it)."""
+    import pytest
+
+    if rate not in hil.info.get("rates", ()):
+        pytest.skip(f"{hil.url} does not advertise {rate} SPS (identify rates {hil.info.get('rates')}: the board "
+                    "profile's measured budget)")
+
+
 CONFIG_KEYS = ("rate", "gain", "mux", "enabled", "bias", "lead_off", "test_amp_2x", "samples_per_frame", "srb1")
 
 
@@ -163,9 +172,15 @@ class HilBoard:
     # -- faults ---------------------------------------------------------------------------------------------------
     def disconnect(self, seconds: float) -> None:
         """The host drops the link for ``seconds`` while the board streams. sim://: the firmware's link has no peer
-        for that long (virtual time); real board: the host closes the port/socket and reopens it."""
+        for that long (virtual time); emu://: what the board sends for that long (emulated time) is lost; real board:
+        the host closes the port/socket and reopens it."""
         if self.is_sim:
             self.vb.link_down(seconds * 1000.0)
+            return
+        link_down = getattr(self.transport, "link_down", None)
+        if link_down is not None:  # emu://: the port stays closed for `seconds` of emulated time
+            link_down(seconds)
+            self.board.decoder.reset_stream()
             return
         self.transport.close()
         time.sleep(seconds)

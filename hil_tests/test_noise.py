@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _board import skip_unadvertised
+
 from perifacial.host.selftest import NOISE_WINDOW, noise_figures, noise_limits
 
 
@@ -17,6 +19,7 @@ def test_shorted_input_noise(hil, hil_report, rate):
     bad reference or SPI bit errors exceed them by orders of magnitude.
     Criterion: SBAS499C 8.1 Noise Measurements, Table 1."""
     gain = 24
+    skip_unadvertised(hil, rate)
     hil.configure(rate=rate, mux="shorted", gain=gain, enabled=True)
     n = 4 * NOISE_WINDOW + 64
     cap = hil.acquire(n)

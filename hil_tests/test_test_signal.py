@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 
+from _board import skip_unadvertised
+
 from perifacial.host.selftest import (
     TEST_AMP_TOLERANCE,
     decode_registers,
@@ -31,6 +33,7 @@ def test_square_wave_period_and_amplitude(hil, hil_report, request, rate):
     Criterion: SBAS499C CONFIG2 (INT_CAL, CAL_AMP, CAL_FREQ = 00: fCLK/2^21) and CONFIG1 DR (fCLK/2048 at
     1 kSPS); firmware/WIRE.md `selftest.test_signal.expected_period` = 1024 x rate / 1000; amplitude tolerance
     from research notes table 1.5 (calibrate on a golden board, --test-amp-uv)."""
+    skip_unadvertised(hil, rate)
     hil.configure(rate=rate, mux="test", gain=24, test_amp_2x=False, enabled=True)
     f = decode_registers(hil.registers()[0])
     assert f["int_cal"], "CONFIG2.INT_CAL is 0: no test signal"

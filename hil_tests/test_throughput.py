@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from _board import skip_unadvertised
+
 from perifacial.firmware import wire
 
 
@@ -14,6 +16,7 @@ def test_throughput_per_rate(hil, hil_report, request, rate):
     (rate x (chips x 27 B + (14 + 12) B / samples_per_frame): 83.6 kB/s at 1000 SPS with 3 chips, 10 per frame).
     Criterion: firmware/WIRE.md DATA frame layout and overhead; issue 8 ("fails if samples are lost")."""
     seconds = float(request.config.getoption("--throughput-seconds"))
+    skip_unadvertised(hil, rate)
     hil.configure(rate=rate)
     n = int(round(seconds * rate))
     cap = hil.acquire(n, keep_data=False)

@@ -186,6 +186,8 @@ class Board:
         self.transport = transport
         self.url = transport.url
         self.command_timeout = command_timeout
+        #: clock of the deadlines (s): the transport's own where it has one (emu://: emulated time), else wall time
+        self._clock = getattr(transport, "clock", None) or time.monotonic
         self.reconnect_timeout = reconnect_timeout
         self.decoder = Decoder()
         self._next_id = 1
@@ -354,9 +356,9 @@ class Board:
 
     def wait_response(self, cid: int, timeout: float | None = None, what: str = "command") -> dict:
         timeout = self.command_timeout if timeout is None else timeout
-        deadline = time.monotonic() + timeout
+        deadline = self._clock() + timeout
         while cid not in self._responses:
-            left = deadline - time.monotonic()
+            left = deadline - self._clock()
             if left <= 0:
                 raise BoardTimeout(
                     f"no answer to {what!r} within {timeout:g} s from {self.url}: is the perifacial firmware running "
@@ -489,9 +491,9 @@ class Board:
     # -- data ---------------------------------------------------------------------------------------------------
     def read(self, timeout: float = 1.0) -> SampleBlock | None:
         """The next sample block, waiting up to ``timeout`` s; None if none arrived."""
-        deadline = time.monotonic() + timeout
+        deadline = self._clock() + timeout
         while not self._blocks:
-            left = deadline - time.monotonic()
+            left = deadline - self._clock()
             if left <= 0:
                 return None
             self.pump(min(left, 0.1))

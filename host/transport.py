@@ -11,6 +11,8 @@
   answers (:mod:`perifacial.host.pairing`; ``?key=HEX`` or ``$PERIFACIAL_KEY`` override the key store). The
   transport sends a ``ping`` keepalive when it has written nothing for a second (the board drops a silent owner
   after 3 s).
+- ``emu://?rate=2000`` - the firmware on MicroPython's real RP2040 build in the rp2040js emulator (node), against an
+  emulated ADS1299 chain; time is emulated (:mod:`perifacial.host.emu.transport`).
 - ``ble://name-or-address`` - a BLE board through bleak (Nordic UART style service: notifications carry the
   board's bytes, writes carry commands; see :mod:`perifacial.host.ble`).
 
@@ -438,6 +440,12 @@ def open_transport(url: str, **kwargs) -> Transport:
         opts = _sim_options(parts.query)
         opts.update(kwargs)
         return SimTransport(url, **opts)
+    if scheme == "emu":
+        from perifacial.host.emu.transport import EmuTransport, emu_options
+
+        opts = emu_options(parts.query)
+        opts.update(kwargs)
+        return EmuTransport(url, **opts)
     if scheme == "serial":
         q = parse_query(parts.query)
         baud = int(q.pop("baud", DEFAULT_BAUD))
@@ -458,6 +466,6 @@ def open_transport(url: str, **kwargs) -> Transport:
         target = parts.netloc + parts.path
         return BleTransport(url, target, **{**parse_query(parts.query), **kwargs})
     raise TransportOpenError(
-        f"unknown board URL {url!r}: use a serial port (/dev/ttyACM0, COM3), tcp://host:port, ble://name-or-address "
-        "or sim:// (virtual board)"
+        f"unknown board URL {url!r}: use a serial port (/dev/ttyACM0, COM3), tcp://host:port, ble://name-or-address, "
+        "sim:// (virtual board) or emu:// (the firmware on an emulated RP2040)"
     )

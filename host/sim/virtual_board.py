@@ -137,6 +137,7 @@ class VirtualBoard:
             profile["idle_us"] = idle_us
         profile["name"] = "sim:" + str(profile.get("name", "board"))
         profile.setdefault("board_id", "sim-%s-%d" % (profile.get("name", "board")[4:], int(seed)))
+        profile["rates"] = [500, 1000, 2000]  # the model has no CPU budget: every rate the ADS1299 driver knows
         profile["gc_collect_ms"] = 0  # CPython's gc.collect() is not MicroPython's: no periodic collection here
         self.profile = profile
         self.rate = int(rate)

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "perifacial.commands.flash",
     "perifacial.commands.pair",
     "perifacial.commands.serve",
+    "perifacial.commands.emulate",
 )
 
 

@@ -394,6 +394,24 @@ def test_ble_le_secure_bonding_where_the_port_has_it_and_passkey_from_the_key():
     assert ok.startswith(b"OK ")
 
 
+class CapacityOf:
+    """The rig's memory link for the bytes, another link's capacity (and limit reason) for the rate decision."""
+
+    def __init__(self, data_link, limiter):
+        self._data = data_link
+        self._lim = limiter
+        self.limit = getattr(limiter, "limit", None)
+
+    def __getattr__(self, k):
+        return getattr(self._data, k)
+
+    def can_carry(self, bps):
+        return self._lim.can_carry(bps)
+
+    def capacity(self):
+        return self._lim.capacity()
+
+
 def test_ble_rate_the_link_cannot_carry_is_refused_or_lowered():
     r = scenarios.Rig()
     bt = FakeBluetooth()
@@ -401,17 +419,7 @@ def test_ble_rate_the_link_cannot_carry_is_refused_or_lowered():
     ble._irq(1, (7, 0, b""))
     ble._irq(21, (7, 185))  # 182 x 300 = 54.6 kB/s: carries 500 SPS (~42 kB/s), not 1000 (~84 kB/s)
 
-    class Both:  # the rig's memory link for the bytes, the BLE link's capacity for the decision
-        def __getattr__(self, k):
-            return getattr(r.link, k)
-
-        def can_carry(self, bps):
-            return ble.can_carry(bps)
-
-        def capacity(self):
-            return ble.capacity()
-
-    r.app.link = Both()
+    r.app.link = CapacityOf(r.link, ble)
     refused = r.cmd("start")
     assert not refused["ok"] and "lower the rate" in refused["error"] and "54600" in refused["error"], refused
     assert not r.app.running
@@ -420,6 +428,36 @@ def test_ble_rate_the_link_cannot_carry_is_refused_or_lowered():
     logs = [f[2] for f in r.of_type(wire.T_LOG)]
     assert any(b"rate lowered from 1000 to 500" in p for p in logs)
     r.cmd("stop")
+
+
+def test_usb_link_slower_than_usb_refuses_rates_with_the_reason():
+    """ESP32-S3 generic build: USB output is mirrored to UART0 at 115200 baud (profile link.usb_bytes_per_s 11520).
+    identify advertises no rate on that link, and start refuses, naming the UART mirror, instead of losing data."""
+    sysm = FakeSys()
+    usb = links.UsbLink(sysm, FakeSelect(sysm), FakeMicropython(), capacity=11520,
+                        limit="the generic ESP32-S3 MicroPython build mirrors USB output to UART0 at 115200 baud")
+    assert usb.can_carry(11520) and not usb.can_carry(11521)
+    assert links.UsbLink(sysm, FakeSelect(sysm), FakeMicropython()).can_carry(10**9)  # plain USB: no limit
+    r = scenarios.Rig()
+
+    r.app.link = CapacityOf(r.link, usb)
+    assert r.cmd("identify")["rates"] == []
+    refused = r.cmd("start")
+    assert not refused["ok"] and "UART0 at 115200 baud" in refused["error"] and "11520" in refused["error"]
+    low = r.cmd("start", lower_rate=True)
+    assert not low["ok"] and "even 500 SPS needs" in low["error"] and "UART0" in low["error"]
+    assert not r.app.running
+
+
+def test_profile_rates_limit_identify_and_set_config():
+    """A board profile lists the rates its measured budget supports: identify advertises those, set_config refuses
+    the others with the reason, and the default rate falls back to the highest supported one."""
+    r = scenarios.Rig(profile={**scenarios.PROFILE, "rates": [500], "name": "slowboard"})
+    assert r.cmd("identify")["rates"] == [500]
+    assert r.cmd("get_config")["config"]["rate"] == 500
+    bad = r.cmd("set_config", rate=1000)
+    assert not bad["ok"] and "rate 1000 is not supported on this board (slowboard)" in bad["error"]
+    assert "supported: [500]" in bad["error"]
 
 
 # -- TM1637 ------------------------------------------------------------------------------------------------------------
