@@ -64,13 +64,6 @@ def _as_list(v):
     return [v]
 
 
-class _Ns:
-    """A module-like namespace."""
-
-    def __init__(self, name):
-        self.__name__ = name
-
-
 class _PinState:
     def __init__(self, key):
         self.key = key
@@ -159,9 +152,9 @@ class SimHardware:
         self.irq_calls = 0
         self.irq_coalesced = 0  # edges that came while the same pin's IRQ was still pending (lost as IRQs)
         chain.on_drdy = self._on_drdy
-        self.time = _make_time(self)
+        self.time = SimTime(self)
         self.machine = None
-        self.micropython = _make_micropython(self)
+        self.micropython = SimMicropython(self)
 
     # --- violations ---------------------------------------------------------------------------------------------------
     @property
@@ -388,96 +381,92 @@ class SimHardware:
 
 
 # ---------------------------------------------------------------------------------------------------------------------------
-# module factories
+# the `time` and `micropython` modules (one instance each per SimHardware)
 # ---------------------------------------------------------------------------------------------------------------------------
-def _make_time(hw):
-    t = _Ns("time")
+class SimTime:
+    """The `time` (and `utime`) module of one SimHardware: ticks on the virtual clock (each call costs call_cost_us)."""
 
-    def ticks_us():
+    def __init__(self, hw):
+        self.__name__ = "time"
+        self.hw = hw
+        try:
+            import time as _real
+
+            if hasattr(_real, "gmtime"):
+                self.gmtime = _real.gmtime
+                self.localtime = _real.gmtime
+        except ImportError:
+            pass
+
+    def ticks_us(self):
+        hw = self.hw
         hw._cost()
         return (int(hw.now_us) + hw.ticks_offset_us) & TICKS_MASK
 
-    def ticks_ms():
+    def ticks_ms(self):
+        hw = self.hw
         hw._cost()
         return ((int(hw.now_us) + hw.ticks_offset_us) // 1000) & TICKS_MASK
 
-    def ticks_cpu():
-        return ticks_us()
+    def ticks_cpu(self):
+        return self.ticks_us()
 
-    def ticks_diff(a, b):
+    def ticks_diff(self, a, b):
         return ((a - b + TICKS_HALF) & TICKS_MASK) - TICKS_HALF
 
-    def ticks_add(a, d):
+    def ticks_add(self, a, d):
         return (a + d) & TICKS_MASK
 
-    def sleep_us(us):
+    def sleep_us(self, us):
+        hw = self.hw
         if us > 0:
             hw.run_until(hw.now_us + us)
         else:
             hw._cost()
 
-    def sleep_ms(ms):
-        sleep_us(ms * 1000)
+    def sleep_ms(self, ms):
+        self.sleep_us(ms * 1000)
 
-    def sleep(s):
-        sleep_us(s * 1000000.0)
+    def sleep(self, s):
+        self.sleep_us(s * 1000000.0)
 
-    def time_ns():
+    def time_ns(self):
+        hw = self.hw
         hw._cost()
         return int(hw.now_us * 1000) + 1700000000 * 1000000000
 
-    def time_():
-        return time_ns() // 1000000000
-
-    t.ticks_us = ticks_us
-    t.ticks_ms = ticks_ms
-    t.ticks_cpu = ticks_cpu
-    t.ticks_diff = ticks_diff
-    t.ticks_add = ticks_add
-    t.sleep_us = sleep_us
-    t.sleep_ms = sleep_ms
-    t.sleep = sleep
-    t.time_ns = time_ns
-    t.time = time_
-    try:
-        import time as _real
-
-        if hasattr(_real, "gmtime"):
-            t.gmtime = _real.gmtime
-            t.localtime = _real.gmtime
-    except ImportError:
-        pass
-    return t
+    def time(self):
+        return self.time_ns() // 1000000000
 
 
-def _make_micropython(hw):
-    m = _Ns("micropython")
+class SimMicropython:
+    """The `micropython` module of one SimHardware: const, schedule (the 8-entry queue), no-op decorators."""
 
-    def const(x):
+    def __init__(self, hw):
+        self.__name__ = "micropython"
+        self.hw = hw
+
+    def const(self, x):
         return x
 
-    def schedule(fn, arg):
-        if len(hw.scheduled) >= 8:  # rp2/esp32 queue depth (MICROPY_SCHEDULER_DEPTH)
+    def schedule(self, fn, arg):
+        if len(self.hw.scheduled) >= 8:  # rp2/esp32 queue depth (MICROPY_SCHEDULER_DEPTH)
             raise RuntimeError("schedule queue full")
-        hw.scheduled.append((fn, arg))
+        self.hw.scheduled.append((fn, arg))
 
-    def _noop(*a, **k):
+    def alloc_emergency_exception_buf(self, *a, **k):
         return None
 
-    def _ident(f):
+    kbd_intr = alloc_emergency_exception_buf
+    mem_info = alloc_emergency_exception_buf
+    opt_level = alloc_emergency_exception_buf
+    heap_lock = alloc_emergency_exception_buf
+    heap_unlock = alloc_emergency_exception_buf
+
+    def native(self, f):
         return f
 
-    m.const = const
-    m.schedule = schedule
-    m.alloc_emergency_exception_buf = _noop
-    m.kbd_intr = _noop
-    m.mem_info = _noop
-    m.opt_level = _noop
-    m.native = _ident
-    m.viper = _ident
-    m.heap_lock = _noop
-    m.heap_unlock = _noop
-    return m
+    viper = native
 
 
 # ---------------------------------------------------------------------------------------------------------------------------
