@@ -39,7 +39,9 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .metrics import SpottingScores, boundary_errors, overlap_ratio, spotting_scores
-from .spotting import CasmemgParams, Event, _casmemg_1d, casmemg_clip, casmemg_envelope, spot_adaptive, spot_casmemg
+from .spot_adaptive import spot_adaptive
+from .spot_casmemg import casmemg_clip, casmemg_detect, casmemg_envelope, casmemg_params, spot_casmemg
+from .spot_events import Event, region_names
 
 __all__ = [
     "METHODS",
@@ -80,28 +82,26 @@ def casmemg_long(envelope: np.ndarray, fs: float, mode: str = "clip", clip: floa
     channel on the whole envelope, all detections. Detections are united per channel, then per montage region
     (``channel`` = the channel with the highest envelope peak). ``params`` are :class:`CasmemgParams` fields.
     """
-    from .spotting import _region_names
-
     x = np.atleast_2d(np.asarray(envelope, dtype=np.float64))
     C, N = x.shape
-    p = CasmemgParams(**{k: v for k, v in params.items() if k != "merge"})
+    p = casmemg_params(**{k: v for k, v in params.items() if k != "merge"})
     wl, sl = p.at_rate(fs)
     per_ch: list[list[tuple[int, int]]] = []
     for c in range(C):
         dets: list[tuple[int, int]] = []
         if mode == "session":
-            dets = _casmemg_1d(x[c], wl, sl, p)
+            dets = casmemg_detect(x[c], wl, sl, p)
         elif mode == "clip":
             L = int(round(clip * fs))
             step = max(1, L // 2)
             for s in range(0, max(1, N - L + step), step):
-                d = _casmemg_1d(x[c, s : s + L], wl, sl, p)
+                d = casmemg_detect(x[c, s : s + L], wl, sl, p)
                 if d:
                     dets.append((s + min(a for a, _ in d), s + max(b for _, b in d)))
         else:
             raise ValueError(f"mode must be 'clip' or 'session', not {mode!r}")
         per_ch.append(_unite([d for d in dets if d[1] >= d[0]]))
-    regions = _region_names(C, montage)
+    regions = region_names(C, montage)
     groups: dict[Any, list[int]] = {}
     for c, r in enumerate(regions):
         groups.setdefault(r if r is not None else ("ch", c), []).append(c)
@@ -322,7 +322,9 @@ def run(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
             raise ValueError(f"unknown method {m!r} (known: {', '.join(METHODS)})")
     if args.sessions < 1 or args.duration <= 10:
         raise ValueError("need at least 1 session of more than 10 s")
-    from perifacial._progress import progress_bar  # tqdm: a live bar on a terminal, nothing in a log
+    from perifacial._progress import (
+        progress_bar,  # tqdm: a live bar on a terminal, nothing in a log
+    )
 
     with progress_bar(total=len(snrs) * args.sessions, desc="sessions", unit="session",
                       enabled=not getattr(args, "quiet", False)) as bar:

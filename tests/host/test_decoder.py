@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
+import refdecode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perifacial.firmware import wire
-from perifacial.host import refdecode
 from perifacial.host.decoder import Decoder, codes_to_uv, lsb_uv
 
 from _hostframes import Stream, data_frame

@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+from video_writer import write_video
 
 from perifacial.host.sync import fit_sync, readings_to_observations
 from perifacial.host.sync import video
@@ -26,7 +27,7 @@ def cam(sim_session, tmp_path_factory):
     """The first 200 frames (6.7 s) of the simulated session as an H.264 file."""
     pytest.importorskip("imageio_ffmpeg")
     path = tmp_path_factory.mktemp("video") / "cam.mp4"
-    video.write_video(str(path), sim_session.frames[:200], fps=30)
+    write_video(str(path), sim_session.frames[:200], fps=30)
     return path
 
 

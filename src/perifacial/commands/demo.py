@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from perifacial.host.board import open_board
     from perifacial.host.recording import load, record
     from perifacial.host.workflow.process import ProcessOptions, process_recording
-    from perifacial.host.workflow.truth import sim_ground_truth
+    from perifacial.host.sim.truth import sim_ground_truth
 
     out: Path = check_output_dir(args.out, what="--out")
     path = out / "demo.pfr"

@@ -53,7 +53,7 @@ def _sim_participant(url: str, protocol):
     q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     if q.get("source", "synth").lower() not in ("synth", "default", ""):
         return None
-    from perifacial.host.workflow.mvc_session import SimulatedParticipant
+    from perifacial.host.sim.participant import SimulatedParticipant
 
     return SimulatedParticipant(protocol, fs=float(q.get("rate", 1000)), seed=int(q.get("seed", 0)))
 
