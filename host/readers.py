@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from perifacial.errors import InvalidArgument
+
 log = logging.getLogger(__name__)
 
 __all__ = ["load", "detect_format", "from_array", "read_channel_map", "apply_channel_map", "unit_scale",
@@ -51,8 +53,8 @@ __all__ = ["load", "detect_format", "from_array", "read_channel_map", "apply_cha
 FORMATS = ("pfr", "edf", "bdf", "acq", "acq-text", "xdf", "openbci", "brainflow", "csv", "npz")
 
 
-class UnsupportedFormat(ValueError):
-    """The file is none of the formats :func:`load` reads."""
+class UnsupportedFormat(InvalidArgument):
+    """The file is none of the formats :func:`load` reads (a ``ValueError`` and a ``PerifacialError``)."""
 
 
 # ------------------------------------------------------------------------------------------------- units

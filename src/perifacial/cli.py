@@ -13,7 +13,9 @@ import logging
 import sys
 
 from ._version import __version__
-from .errors import PerifacialError
+from .errors import CliError, PerifacialError
+
+__all__ = ["COMMAND_MODULES", "CliError", "build_parser", "main"]  # CliError: kept here for old imports
 
 #: Modules that provide subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -34,10 +36,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "perifacial.commands.serve",
     "perifacial.commands.emulate",
 )
-
-
-class CliError(PerifacialError):
-    """An error whose message is shown to the user as is (no traceback), with exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -7,7 +7,7 @@ and shows its traceback with ``--debug``.
 """
 from __future__ import annotations
 
-__all__ = ["PerifacialError", "InvalidArgument", "RecordingError", "StorageError"]
+__all__ = ["PerifacialError", "InvalidArgument", "RecordingError", "StorageError", "CliError"]
 
 
 class PerifacialError(Exception):
@@ -24,3 +24,9 @@ class RecordingError(PerifacialError, ValueError):
 
 class StorageError(PerifacialError, OSError):
     """Writing a recording failed (disk full, quota, I/O error); what was received before is flushed and kept."""
+
+
+class CliError(PerifacialError):
+    """A command-line usage error whose message is shown to the user as is (no traceback), with exit code 2.
+
+    Raised by the command handlers in :mod:`perifacial.commands`; ``perifacial.cli.CliError`` is the same class."""

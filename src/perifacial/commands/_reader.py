@@ -30,7 +30,7 @@ def add_reader_arguments(p: argparse.ArgumentParser, fs_help: str | None = None)
 
 def reader_options(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`perifacial.host.readers.load` from parsed options (picklable)."""
-    from perifacial.cli import CliError
+    from perifacial.errors import CliError
 
     units = getattr(args, "units", None)
     if units is not None and "," in units:
@@ -48,8 +48,8 @@ def reader_options(args: argparse.Namespace) -> dict:
 
 def load_recording(path, args: argparse.Namespace | None = None, **kwargs):
     """:func:`perifacial.host.readers.load` with the command's options; every reading problem becomes a
-    :class:`~perifacial.cli.CliError` that names the file."""
-    from perifacial.cli import CliError
+    :class:`~perifacial.errors.CliError` that names the file."""
+    from perifacial.errors import CliError
     from perifacial.host.readers import load
 
     opts = reader_options(args) if args is not None else {}

@@ -5,7 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
 from ..validate import check_output_dir, nonneg_int_arg, positive_float_arg
 
 

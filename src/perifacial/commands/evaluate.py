@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from perifacial.cli import CliError
+    from perifacial.errors import CliError
     from perifacial.dsp import evaluate
 
     try:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
 from ..validate import check_input_file, check_output_dir, mains_arg, positive_float_arg, positive_int_arg
 from ._reader import add_reader_arguments, reader_options
 

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
 from ..validate import check_board_url, check_output_file, positive_float_arg
 
 

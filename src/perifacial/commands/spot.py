@@ -40,7 +40,7 @@ def _load(path: str, args):
     """(data [channels, samples] of the EMG channels, fs, labels, montage or None, note about regions)."""
     import numpy as np
 
-    from perifacial.cli import CliError
+    from perifacial.errors import CliError
 
     from ._reader import load_recording
 
@@ -73,7 +73,7 @@ def _load(path: str, args):
 def _handler(args: argparse.Namespace) -> int:
     import csv
 
-    from perifacial.cli import CliError
+    from perifacial.errors import CliError
     from perifacial.dsp.spotting import events_to_table
     from perifacial.host.workflow.gapped import spot_gapped
 

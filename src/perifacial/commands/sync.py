@@ -45,7 +45,7 @@ def register(subparsers) -> None:
 
 def _load_log(path: str, digits: int | None):
     """Return (SyncLog, nominal rate or None)."""
-    from perifacial.cli import CliError
+    from perifacial.errors import CliError
     from perifacial.host.sync import SyncLog
 
     cap = 10**digits if digits else None
@@ -75,7 +75,7 @@ def _load_log(path: str, digits: int | None):
 
 
 def _parse_roi(text: str | None):
-    from perifacial.cli import CliError
+    from perifacial.errors import CliError
 
     if text is None:
         return None
@@ -124,7 +124,7 @@ def _handler(args: argparse.Namespace) -> int:
     import math
     import warnings
 
-    from perifacial.cli import CliError
+    from perifacial.errors import CliError
     from perifacial.host.sync import (
         AmbiguousDigit, DisplayRateWarning, fit_sync, frame_to_sample_range, read_observations_csv,
         readings_to_observations, write_observations_csv,
