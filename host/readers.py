@@ -123,7 +123,8 @@ def from_array(data, fs: float, labels=None, units: str | list[str] | None = "uV
     >>> float(rec.data[0, 0]), rec.units, rec.n_samples
     (1000.0, ['µV', 'µV'], 100)
     """
-    from perifacial.host.recording import SYNC_DTYPE, Recording, _runs
+    from perifacial.dsp.intervals import runs
+    from perifacial.host.recording import SYNC_DTYPE, Recording
 
     x = np.array(data, dtype=np.float64, copy=True, ndmin=2)
     if x.ndim != 2:
@@ -150,7 +151,7 @@ def from_array(data, fs: float, labels=None, units: str | list[str] | None = "uV
             raise ValueError(f"{len(types)} channel types for {C} channels")
         implied = [str(t).upper() for t in types]
     if gaps is None:
-        gaps = _runs(~np.isfinite(x).all(axis=0)) if C else []
+        gaps = runs(~np.isfinite(x).all(axis=0)) if C else []
     return Recording(
         data=x, codes=np.zeros((C, 0), dtype=np.int32), status=np.zeros((0, n), dtype=np.uint32), fs=float(fs),
         fs_measured=float("nan"), fs_device=float("nan"), labels=labels, gains=np.full(C, np.nan),
@@ -455,9 +456,9 @@ def _read_edf(p: Path, **kw):
 
 
 def _nan_runs(x: np.ndarray) -> list[tuple[int, int]]:
-    from perifacial.host.recording import _runs
+    from perifacial.dsp.intervals import runs
 
-    return _runs(~np.isfinite(x).all(axis=0)) if x.size else []
+    return runs(~np.isfinite(x).all(axis=0)) if x.size else []
 
 
 def _record_onsets(p: Path, is_bdf: bool) -> list[float]:

@@ -94,7 +94,7 @@ def test_spot_user_errors(tmp_path):
 
 
 def test_evaluate_spotting_small(capsys):
-    assert _run(["evaluate-spotting", "--sessions", "1", "--duration", "40", "--snr", "medium",
+    assert _run(["evaluate-spotting", "--sessions", "1", "--seconds", "40", "--snr", "medium",
                  "--markdown"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("| SNR | method |")

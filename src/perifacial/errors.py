@@ -7,7 +7,7 @@ and shows its traceback with ``--debug``.
 """
 from __future__ import annotations
 
-__all__ = ["PerifacialError", "InvalidArgument", "RecordingError", "StorageError", "CliError"]
+__all__ = ["PerifacialError", "InvalidArgument", "RecordingError", "StorageError", "CliError", "BoardError", "BoardTimeout"]
 
 
 class PerifacialError(Exception):
@@ -30,3 +30,14 @@ class CliError(PerifacialError):
     """A command-line usage error whose message is shown to the user as is (no traceback), with exit code 2.
 
     Raised by the command handlers in :mod:`perifacial.commands`; ``perifacial.cli.CliError`` is the same class."""
+
+
+class BoardError(PerifacialError, RuntimeError):
+    """The board answered a command with ``ok: false`` (the message is the board's reason).
+
+    Also importable as ``perifacial.host.board.BoardError`` (defined here so that the recorder, which the board
+    calls, needs no import of the board module)."""
+
+
+class BoardTimeout(PerifacialError, TimeoutError):
+    """No answer (or no data) within the timeout; the message says what to check (``perifacial.host.board``)."""
