@@ -117,7 +117,8 @@ CASES = [
     ("spot", "@txt"),
     ("spot", "@dir"),
     ("spot", "@dir/none.npz"),
-    ("spot", "@csv", "--fs", "1000", "--csv", "@afile/ev.csv"),
+    ("spot", "@csv", "--fs", "1000", "--csv", "@afile/ev.csv"),  # old spelling of -o
+    ("spot", "@csv", "--fs", "1000", "-o", "@afile/ev.csv"),
     ("spot", "@fakepfr"),
     # process
     ("process", "@dir/none.pfr"),

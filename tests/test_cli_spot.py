@@ -52,7 +52,7 @@ def test_spot_npz_prints_and_writes_csv(session, capsys):
 
     s, d = session
     out_csv = d / "events.csv"
-    assert _run(["spot", str(d / "rec.npz"), "--csv", str(out_csv)]) == 0
+    assert _run(["spot", str(d / "rec.npz"), "-o", str(out_csv)]) == 0
     text = capsys.readouterr().out
     expected = [e for e in spot(linear_envelope(s.data, s.fs), s.fs) if e.is_expression]
     assert f"{len(expected)} events" in text

@@ -50,19 +50,9 @@ def load_sync_log(path, digits: int | None = None) -> tuple[SyncLog, float | Non
             return SyncLog.read_csv(path, cap), None
         except (OSError, ValueError, KeyError) as exc:
             raise InvalidArgument(f"{path}: {exc}") from None
-    from perifacial.host.readers import load
+    from perifacial.host.readers import load_file
 
-    try:
-        rec = load(path, data=False)
-    except FileNotFoundError:
-        raise InvalidArgument(f"cannot read {path}: no such file") from None
-    except ImportError as exc:
-        raise InvalidArgument(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise InvalidArgument(f"cannot read {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        msg = str(exc)
-        raise InvalidArgument(msg if path in msg else f"{path}: {msg}") from None
+    rec = load_file(path, data=False)
     rows = [r for r in rec.sync if int(r["sample"]) >= 0]
     if len(rows) < 2:
         raise InvalidArgument(f"{path}: the recording has no sync log (record with --display screen|serial:PORT|board)")

@@ -7,7 +7,8 @@ and shows its traceback with ``--debug``.
 """
 from __future__ import annotations
 
-__all__ = ["PerifacialError", "InvalidArgument", "RecordingError", "StorageError", "CliError", "BoardError", "BoardTimeout"]
+__all__ = ["PerifacialError", "InvalidArgument", "RecordingError", "StorageError", "CliError", "BoardError",
+           "BoardTimeout"]
 
 
 class PerifacialError(Exception):
