@@ -225,16 +225,14 @@ def add_option(parser, *flags: str, deprecated: tuple[str, ...] = (), **kwargs):
     if not deprecated:
         return parser.add_argument(*flags, **kwargs)
     new = next((f for f in flags if f.startswith("--")), flags[0])
-    store_true = kwargs.pop("action", None) == "store_true"
-    if store_true:
-        kwargs.setdefault("default", False)
-        kwargs["nargs"] = 0
+    if "action" in kwargs:
+        raise TypeError("add_option with deprecated spellings takes options with a value (no action=)")
 
     class _Deprecating(argparse.Action):
         def __call__(self, parser, namespace, values, option_string=None):
             if option_string in deprecated:
                 _log.warning("%s is deprecated: use %s", option_string, new)
-            setattr(namespace, self.dest, True if store_true else values)
+            setattr(namespace, self.dest, values)
 
     help_text = kwargs.get("help")
     if help_text and help_text is not argparse.SUPPRESS:
