@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .defaults import ME_MAX_DURATION_S
 from .spot_events import EXPRESSION_KINDS, Event, region_names
 
 __all__ = ["AdaptiveParams", "RawDetector", "params_from", "region_map", "postprocess", "spot_adaptive"]
@@ -66,7 +67,7 @@ class AdaptiveParams:
     merge_gap: float = 0.1
     min_duration: float = 0.12
     region_gap: float = 0.05
-    me_max_duration: float = 0.5
+    me_max_duration: float = ME_MAX_DURATION_S
     max_duration: float = 6.0
     blink_max_width: float = 0.125
     pop_max_width: float = 0.11

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .defaults import EMG_BAND, max_edge
 from .spot_events import Event, region_names
 
 __all__ = ["CasmemgParams", "PAPER_NAMES", "casmemg_params", "casmemg_detect", "spot_casmemg", "casmemg_envelope",
@@ -276,7 +277,7 @@ def _filtfilt_matlab(b: np.ndarray, a: np.ndarray, x: np.ndarray, axis: int = -1
 def casmemg_envelope(
     x: np.ndarray,
     fs: float,
-    band: tuple[float, float] = (20.0, 450.0),
+    band: tuple[float, float] = EMG_BAND,
     cutoff: float = 6.0,
     order: int = 2,
     axis: int = -1,
@@ -289,7 +290,7 @@ def casmemg_envelope(
     reflection (SciPy's default is ``3 * max(len(a), len(b))``), with the same steady-state initial conditions;
     the result differs slightly from the SOS/``sosfiltfilt`` chain near the ends of the clip. ``butter(2, [20,
     450])`` is a 4th-order band-pass. If ``band[1]`` is not below Nyquist (e.g. fs = 500 Hz) it is lowered to
-    ``0.45 * fs`` (a logged deviation: the lab only used 1000 Hz).
+    ``max_edge(fs)`` (0.45 fs, a logged deviation: the lab only used 1000 Hz).
 
     Returns float64 of the same shape (envelope units = input units).
 
@@ -306,8 +307,8 @@ def casmemg_envelope(
     x = np.asarray(x, dtype=np.float64)
     lo, hi = float(band[0]), float(band[1])
     if hi >= fs / 2:
-        log.info("casmemg_envelope: band edge %.1f Hz >= Nyquist at fs=%g; using %.1f Hz", hi, fs, 0.45 * fs)
-        hi = 0.45 * fs
+        log.info("casmemg_envelope: band edge %.1f Hz >= Nyquist at fs=%g; using %.1f Hz", hi, fs, max_edge(fs))
+        hi = max_edge(fs)
     b, a = butter(order, [lo, hi], btype="bandpass", fs=fs)
     y = _filtfilt_matlab(b, a, x, axis=axis)
     y = y - y.mean(axis=axis, keepdims=True)

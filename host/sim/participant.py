@@ -26,6 +26,8 @@ class SimulatedParticipant:
                  reaction_s: float = 0.3, dead_channels: tuple[int, ...] = ()):
         from scipy.signal import butter
 
+        from perifacial.dsp.defaults import max_edge
+
         from perifacial.dsp.synth import SynthStream
 
         self.fs = float(fs)
@@ -50,7 +52,7 @@ class SimulatedParticipant:
             a = int(round((st.start + reaction_s) * self.fs))
             b = int(round(st.stop * self.fs))
             self.segments.append((a, b, lv))
-        self.sos = butter(2, [20.0, min(300.0, 0.45 * self.fs)], btype="bandpass", fs=self.fs, output="sos")
+        self.sos = butter(2, [20.0, max_edge(self.fs, 300.0)], btype="bandpass", fs=self.fs, output="sos")
         self.zi = np.zeros((self.sos.shape[0], 14, 2))
         imp = np.zeros(int(self.fs) * 2)
         imp[0] = 1.0

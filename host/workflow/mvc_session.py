@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from perifacial.dsp.defaults import emg_band
 from perifacial.errors import PerifacialError
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,7 @@ def calibrate_session(data: np.ndarray, fs: float, protocol: MvcProtocol, labels
     mapping = {c: reps[int(best[c])] for c in range(len(labels))}
     cal = calibrate_mvc(np.nan_to_num(env, nan=0.0), fs, mapping, kind="envelope", noise_floor=noise,
                         labels=labels, participant=participant, min_ratio=min_ratio,
-                        chain={"band": [20.0, min(450.0, 0.45 * fs)], "cutoff": 6.0, "order": 2, "notch": notch,
+                        chain={"band": list(emg_band(fs)), "cutoff": 6.0, "order": 2, "notch": notch,
                                "zero_phase": True})
     return MvcSessionResult(cal, resp, noise, best, labels, [m.key for m in protocol.movements], min_ratio,
                             steps=protocol.steps())

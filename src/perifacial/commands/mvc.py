@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
 from ..validate import (check_board_url, check_output_file, mains_arg, nonneg_float_arg, positive_float_arg,
                         positive_int_arg)
 
