@@ -33,8 +33,9 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -106,7 +107,7 @@ def casmemg_long(envelope: np.ndarray, fs: float, mode: str = "clip", clip: floa
     for c, r in enumerate(regions):
         groups.setdefault(r if r is not None else ("ch", c), []).append(c)
     events = []
-    for key, chs in groups.items():
+    for _key, chs in groups.items():
         iv = _unite([d for c in chs for d in per_ch[c]])
         for a, b in iv:
             best_c, best_v, best_i = chs[0], -math.inf, -1
@@ -174,7 +175,7 @@ def evaluate_spotting(
         recs: dict[str, list[tuple[list[Event], list[Event]]]] = {m: [] for m in methods}
         n_truth = 0
         for k in range(n_sessions):
-            s = synthesize(seed0 + k, fs, duration, snr)
+            s = synthesize(seed0 + k, fs, duration=duration, snr=snr)
             env = env_fn(s.data, fs)
             truth = s.expressions
             n_truth += len(truth)
@@ -336,7 +337,7 @@ def run(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
     if args.oracle:
         res = []
         for snr in snrs:
-            sess = (synthesize(args.seed + k, args.fs, args.duration, snr) for k in range(args.sessions))
+            sess = (synthesize(args.seed + k, args.fs, duration=args.duration, snr=snr) for k in range(args.sessions))
             res.append(casmemg_oracle(sess, str(snr)))
         echo("")
         echo(format_oracle(res, markdown=args.markdown))

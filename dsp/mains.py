@@ -44,6 +44,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from ._api import keyword_only
+
 __all__ = ["MainsInfo", "detect_mains", "remove_mains", "mains_frequencies", "MainsCanceller", "cancel_mains"]
 
 log = logging.getLogger(__name__)
@@ -107,7 +109,8 @@ def _peak(freqs, p, f, search, guard, width):
     return float(fk), (float(p[k]) / ref if ref > 0 else (math.inf if p[k] > 0 else 0.0))
 
 
-def detect_mains(x, fs: float, candidates=(50.0, 60.0), max_freq: float | None = None, axis: int = -1,
+@keyword_only("candidates", "max_freq", "axis", "max_seconds", "ratio")
+def detect_mains(x, fs: float, *, candidates=(50.0, 60.0), max_freq: float | None = None, axis: int = -1,
                  max_seconds: float = 60.0, ratio: float = DETECT_RATIO) -> MainsInfo | None:
     """Find mains interference in ``x`` ``[channels, samples]`` (or 1-D) sampled at ``fs`` Hz.
 
@@ -162,7 +165,8 @@ def detect_mains(x, fs: float, candidates=(50.0, 60.0), max_freq: float | None =
     return info
 
 
-def mains_frequencies(freq, fs: float, max_freq: float | None = None) -> np.ndarray:
+@keyword_only("max_freq")
+def mains_frequencies(freq, fs: float, *, max_freq: float | None = None) -> np.ndarray:
     """All harmonics ``h * f`` (Hz) of ``freq`` (a number or a sequence of fundamentals) below ``max_freq``
     (default 0.45 fs), sorted and unique (so ``(50, 60)`` gives 50, 60, 100, 120, ...)."""
     top = 0.45 * float(fs) if max_freq is None else min(float(max_freq), 0.45 * float(fs))
@@ -194,7 +198,8 @@ def _block_basis(L: int, fs: float, freqs: np.ndarray) -> np.ndarray:
     return np.stack(cols, axis=1)  # [L, K]
 
 
-def remove_mains(x, fs: float, freq="auto", block: float = 1.0, max_freq: float | None = None, axis: int = -1,
+@keyword_only("freq", "block", "max_freq", "axis", "info")
+def remove_mains(x, fs: float, *, freq="auto", block: float = 1.0, max_freq: float | None = None, axis: int = -1,
                  info: MainsInfo | None = None) -> np.ndarray:
     """Subtract mains interference from ``x`` ``[channels, samples]`` (or 1-D) sampled at ``fs`` Hz.
 
@@ -217,7 +222,7 @@ def remove_mains(x, fs: float, freq="auto", block: float = 1.0, max_freq: float 
     >>> bool(np.std(y - emg) < 0.5)                                    # residual well under 1 uV RMS
     True
     """
-    from .filters import _as_2d, _restore, _check_finite
+    from .filters import _as_2d, _check_finite, _restore
 
     x2, shape, ax = _as_2d(x, axis)
     fs = float(fs)
@@ -235,7 +240,7 @@ def remove_mains(x, fs: float, freq="auto", block: float = 1.0, max_freq: float 
     elif freq is None:
         return _restore(x2.copy(), shape, ax)
     else:
-        freqs = mains_frequencies(freq, fs, max_freq)
+        freqs = mains_frequencies(freq, fs, max_freq=max_freq)
     n = x2.shape[1]
     L = min(n, max(int(round(block * fs)), 8))
     hop = max(1, L // 2)
@@ -344,14 +349,14 @@ class MainsCanceller:
     True
     """
 
-    def __init__(self, fs: float, n_channels: int, freq="auto", max_freq: float | None = None, tau: float = 0.3,
+    def __init__(self, fs: float, n_channels: int, *, freq="auto", max_freq: float | None = None, tau: float = 0.3,
                  clip: float = 2.0, warm: float = 1.0, slow: float = 10.0):
         self.fs = float(fs)
         self.clip, self.warm, self.slow = float(clip), float(warm), float(slow)
         fund = (50.0, 60.0) if isinstance(freq, str) and freq == "auto" else freq
         if isinstance(fund, str):
             raise ValueError(f"freq must be 'auto' or the mains frequency in Hz, got {freq!r}")
-        self.freqs = mains_frequencies(fund, self.fs, max_freq)
+        self.freqs = mains_frequencies(fund, self.fs, max_freq=max_freq)
         self._w0 = 2 * np.pi * self.freqs / self.fs
         self.tau = float(tau)
         self.n_channels = int(n_channels)
@@ -415,12 +420,13 @@ class MainsCanceller:
         return out
 
 
-def cancel_mains(x, fs: float, freq="auto", max_freq: float | None = None, tau: float = 0.3,
+@keyword_only("freq", "max_freq", "tau", "axis")
+def cancel_mains(x, fs: float, *, freq="auto", max_freq: float | None = None, tau: float = 0.3,
                  axis: int = -1) -> np.ndarray:
     """Causal mains removal of a whole recording (:class:`MainsCanceller` run once over ``x``)."""
-    from .filters import _as_2d, _restore, _check_finite
+    from .filters import _as_2d, _check_finite, _restore
 
     x2, shape, ax = _as_2d(x, axis)
     if x2.size:
         _check_finite(x2, ax, len(shape))
-    return _restore(MainsCanceller(fs, x2.shape[0], freq, max_freq, tau).process(x2), shape, ax)
+    return _restore(MainsCanceller(fs, x2.shape[0], freq=freq, max_freq=max_freq, tau=tau).process(x2), shape, ax)

@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from ._api import keyword_only
+
 __all__ = ["SNR_LEVELS", "SynthSession", "SynthStream", "Variation", "synthesize"]
 
 #: Named SNR levels in dB (ME at 8 % MVC vs electrode noise RMS).
@@ -582,7 +584,8 @@ class SynthStream:
         return out
 
 
-def synthesize(seed: int, fs: float = 1000.0, duration: float = 300.0, snr: str | float = "medium",
+@keyword_only("duration", "snr")
+def synthesize(seed: int, fs: float = 1000.0, *, duration: float = 300.0, snr: str | float = "medium",
                **kwargs: Any) -> SynthSession:
     """Generate a whole session of ``duration`` s (see :class:`SynthStream` for the parameters).
 

@@ -327,10 +327,9 @@ class SimHardware:
     # --- SPI -----------------------------------------------------------------------------------------------------------------
     def spi_transfer(self, spi, tx, rx, tx_zero):
         if spi.polarity != 0 or spi.phase != 1:
-            self._violate("spi-mode", "SPI polarity={} phase={}: the ADS1299 needs mode 1 (CPOL=0, CPHA=1)".format(
-                spi.polarity, spi.phase))
+            self._violate("spi-mode", f"SPI polarity={spi.polarity} phase={spi.phase}: the ADS1299 needs mode 1 (CPOL=0, CPHA=1)")
         if spi.baudrate > 20000000:
-            self._violate("sclk", "SCLK {} Hz above the ADS1299 maximum of 20 MHz".format(spi.baudrate))
+            self._violate("sclk", f"SCLK {spi.baudrate} Hz above the ADS1299 maximum of 20 MHz")
         if spi.bits != 8 or spi.firstbit != 0:
             self._violate("spi-format", "SPI must be 8 bits, MSB first")
         self.run_until(self.now_us + self.spi_overhead_us)
@@ -528,7 +527,7 @@ def install(hw):
             return _Irq(ps)
 
         def __repr__(self):
-            return "Pin({})".format(self._sim_id)
+            return f"Pin({self._sim_id})"
 
     class _Irq:
         def __init__(self, ps):
@@ -567,8 +566,8 @@ def install(hw):
                 wired = False
             self.wired = wired
             if not wired:
-                hw._violate("spi-wiring", "SPI(id={}, sck={}, mosi={}, miso={}) is not the bus the ADS1299 chain is on "
-                            "(board: id {}, pins {})".format(self.id, self.sck, self.mosi, self.miso, hw.spi_id, hw.spi_pins))
+                hw._violate("spi-wiring", f"SPI(id={self.id}, sck={self.sck}, mosi={self.mosi}, miso={self.miso}) is not the bus the ADS1299 chain is on "
+                            f"(board: id {hw.spi_id}, pins {hw.spi_pins})")
 
         def init(self, baudrate=None, polarity=None, phase=None, bits=None, firstbit=None, sck=None, mosi=None,
                  miso=None, **kw):

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
+
 from perifacial.errors import PerifacialError
 
 log = logging.getLogger(__name__)

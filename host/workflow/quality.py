@@ -66,9 +66,9 @@ def noise_rms(x: np.ndarray, fs: float, mains_hz: float | None = 50.0, window_s:
         if b - a < max(2 * w, int(fs)):
             continue
         seg = x[:, a:b] - np.mean(x[:, a:b], axis=1, keepdims=True)
-        seg = bandpass(seg, fs, 20.0, min(450.0, 0.45 * fs))
+        seg = bandpass(seg, fs, low=20.0, high=min(450.0, 0.45 * fs))
         if mains_hz:
-            seg = notch(seg, fs, mains_hz, harmonics=max(1, int(min(450.0, 0.45 * fs) // mains_hz)))
+            seg = notch(seg, fs, freq=mains_hz, harmonics=max(1, int(min(450.0, 0.45 * fs) // mains_hz)))
         k = (b - a) // w
         seg = seg[:, : k * w].reshape(C, k, w)
         rms_all.append(np.sqrt(np.mean(seg * seg, axis=2)))
