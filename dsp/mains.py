@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._api import keyword_only
+from ._api import keyword_only, renamed
 
 __all__ = ["MainsInfo", "detect_mains", "remove_mains", "mains_frequencies", "MainsCanceller", "cancel_mains"]
 
@@ -109,12 +109,13 @@ def _peak(freqs, p, f, search, guard, width):
     return float(fk), (float(p[k]) / ref if ref > 0 else (math.inf if p[k] > 0 else 0.0))
 
 
-@keyword_only("candidates", "max_freq", "axis", "max_seconds", "ratio")
+@renamed(max_seconds="max_duration")
+@keyword_only("candidates", "max_freq", "axis", "max_duration", "ratio")
 def detect_mains(x, fs: float, *, candidates=(50.0, 60.0), max_freq: float | None = None, axis: int = -1,
-                 max_seconds: float = 60.0, ratio: float = DETECT_RATIO) -> MainsInfo | None:
+                 max_duration: float = 60.0, ratio: float = DETECT_RATIO) -> MainsInfo | None:
     """Find mains interference in ``x`` ``[channels, samples]`` (or 1-D) sampled at ``fs`` Hz.
 
-    The Welch power spectrum (4 s Hann segments, half overlap, the central ``max_seconds`` s, summed over channels)
+    The Welch power spectrum (4 s Hann segments, half overlap, the central ``max_duration`` s, summed over channels)
     is searched within +-1 Hz of each candidate; a peak whose power exceeds ``ratio`` times the median of its
     +-10 Hz neighbourhood (excluding +-1 Hz around it) counts. The stronger candidate wins; its harmonics
     ``h f0 < max_freq`` (default 0.45 fs) are kept when they pass the test at ``ratio / 2.5`` (search +-1 Hz + h x 0.1 Hz).
@@ -138,7 +139,7 @@ def detect_mains(x, fs: float, *, candidates=(50.0, 60.0), max_freq: float | Non
 
     x2, _, _ = _as_2d(x, axis)
     fs = float(fs)
-    freqs, p = _welch_power(x2, fs, max_seconds)
+    freqs, p = _welch_power(x2, fs, max_duration)
     if freqs.size == 0:
         return None
     best = None
