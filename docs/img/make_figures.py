@@ -55,7 +55,7 @@ def mains_figure():
 def real_figure(data_dir: Path):
     raw = np.loadtxt(data_dir / "nilsonne_facial" / "09_FMOV_preprocessed.txt", usecols=(3, 4))  # rectified, mV
     fs = 100.0
-    env = lowpass(raw.T * 1000.0, fs, 6.0)  # uV; 100 Hz cannot hold the 20-450 Hz band: use the rectified columns
+    env = lowpass(raw.T * 1000.0, fs, cutoff=6.0)  # uV; 100 Hz cannot hold the 20-450 Hz band: use the rectified columns
     ev = spot(env, fs)
     t = np.arange(env.shape[1]) / fs
     fig, ax = plt.subplots(2, 1, figsize=(12, 5), sharex=True, layout="constrained")
