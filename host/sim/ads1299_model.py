@@ -330,7 +330,8 @@ class ADS1299Model:
         if fb is not None:
             mask, val = fb
             if (v & mask) != val:
-                self._v(t, "reserved-bits", f"{REG_NAMES[a]} written 0x{v:02x}: reserved bits must read 0x{val:02x} under mask 0x{mask:02x}")
+                self._v(t, "reserved-bits", f"{REG_NAMES[a]} written 0x{v:02x}: reserved bits must read "
+                        f"0x{val:02x} under mask 0x{mask:02x}")
             v = (v & ~mask & 0xFF) | val
         if a == REG_CONFIG3:
             v = (v & 0xFE) | (self.regs[a] & 0x01)  # BIAS_STAT read-only
@@ -646,12 +647,16 @@ class ADS1299Model:
         if self._pend_op == 0 and b == 0:
             return  # NOP / data-retrieval clock
         if t_end < self.ready_time():
-            self._v(t_end, "tPOR", f"command byte 0x{b:02x} sent {int(t_end - self.t_pon)}us after power-up; wait tPOR = 2^18 tCLK = {int(T_POR_TCLK * tclk)}us (DS Table 30)")
+            self._v(t_end, "tPOR", f"command byte 0x{b:02x} sent {int(t_end - self.t_pon)}us after power-up; "
+                    f"wait tPOR = 2^18 tCLK = {int(T_POR_TCLK * tclk)}us (DS Table 30)")
             return
         if t_end < self.busy_until:
-            self._v(t_end, "busy", f"byte 0x{b:02x} {int((self.busy_until - t_end) * 1000) / 1000.0}us too early: {self.busy_why}")
+            early = int((self.busy_until - t_end) * 1000) / 1000.0
+            self._v(t_end, "busy", f"byte 0x{b:02x} {early}us too early: {self.busy_why}")
         elif t_end - self.t_last_cmd < T_SDECODE_TCLK * tclk - 1e-9:
-            self._v(t_end, "tSDECODE", f"command bytes {int((t_end - self.t_last_cmd) * 1000) / 1000.0}us apart; the chip needs 4 tCLK = {int(T_SDECODE_TCLK * tclk * 1000) / 1000.0}us (end to end) to decode "
+            apart = int((t_end - self.t_last_cmd) * 1000) / 1000.0
+            self._v(t_end, "tSDECODE", f"command bytes {apart}us apart; the chip needs 4 tCLK = "
+                    f"{int(T_SDECODE_TCLK * tclk * 1000) / 1000.0}us (end to end) to decode "
                     "each byte (DS p.37)")
         self.t_last_cmd = t_end
         if self._pend_op:
@@ -930,7 +935,8 @@ class DaisyChain:
                     continue
                 c.reset_pin = level
                 if c.powered and t_us < c.ready_time():
-                    self._violate(t_us, c.index, "tPOR", f"RESET pin toggled {int(t_us - c.t_pon)}us after power-up; wait tPOR = 2^18 tCLK (DS Table 30)")
+                    self._violate(t_us, c.index, "tPOR", f"RESET pin toggled {int(t_us - c.t_pon)}us after power-up; "
+                                  "wait tPOR = 2^18 tCLK (DS Table 30)")
                 if not level:
                     c.t_reset_fall = t_us
                     c._halt()

@@ -327,7 +327,8 @@ class SimHardware:
     # --- SPI -----------------------------------------------------------------------------------------------------------------
     def spi_transfer(self, spi, tx, rx, tx_zero):
         if spi.polarity != 0 or spi.phase != 1:
-            self._violate("spi-mode", f"SPI polarity={spi.polarity} phase={spi.phase}: the ADS1299 needs mode 1 (CPOL=0, CPHA=1)")
+            self._violate("spi-mode", f"SPI polarity={spi.polarity} phase={spi.phase}: the ADS1299 needs mode 1 "
+                          "(CPOL=0, CPHA=1)")
         if spi.baudrate > 20000000:
             self._violate("sclk", f"SCLK {spi.baudrate} Hz above the ADS1299 maximum of 20 MHz")
         if spi.bits != 8 or spi.firstbit != 0:
@@ -566,7 +567,8 @@ def install(hw):
                 wired = False
             self.wired = wired
             if not wired:
-                hw._violate("spi-wiring", f"SPI(id={self.id}, sck={self.sck}, mosi={self.mosi}, miso={self.miso}) is not the bus the ADS1299 chain is on "
+                hw._violate("spi-wiring", f"SPI(id={self.id}, sck={self.sck}, mosi={self.mosi}, miso={self.miso}) "
+                            "is not the bus the ADS1299 chain is on "
                             f"(board: id {hw.spi_id}, pins {hw.spi_pins})")
 
         def init(self, baudrate=None, polarity=None, phase=None, bits=None, firstbit=None, sck=None, mosi=None,

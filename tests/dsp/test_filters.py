@@ -130,11 +130,13 @@ def test_single_filters_equal_scipy(order):
     lp = ref.lowpass_sos(fs, 10.0, order)
     close(F.bandpass(x, fs, low=30.0, high=300.0, order=order), ss.sosfiltfilt(bp, x))
     close(F.lowpass(x, fs, cutoff=10.0, order=order), ss.sosfiltfilt(lp, x))
-    np.testing.assert_array_equal(F.bandpass(x, fs, low=30.0, high=300.0, order=order, zero_phase=False), ref.causal(bp, x))
+    np.testing.assert_array_equal(F.bandpass(x, fs, low=30.0, high=300.0, order=order, zero_phase=False),
+                                  ref.causal(bp, x))
     np.testing.assert_array_equal(F.lowpass(x, fs, cutoff=10.0, order=order, zero_phase=False), ref.causal(lp, x))
     nt = ref.notch_sos(fs, 50.0, 30.0, harmonics=order)
     close(F.notch(x, fs, freq=50.0, q=30.0, harmonics=order), ss.sosfiltfilt(nt, x))
-    np.testing.assert_array_equal(F.notch(x, fs, freq=50.0, q=30.0, harmonics=order, zero_phase=False), ref.causal(nt, x))
+    np.testing.assert_array_equal(F.notch(x, fs, freq=50.0, q=30.0, harmonics=order, zero_phase=False),
+                                  ref.causal(nt, x))
 
 
 def test_remove_dc_and_rectify_equal_numpy():
@@ -160,7 +162,8 @@ def test_axis_ndim_and_dtypes():
         close(F.linear_envelope(xd, 1000.0), ref.envelope(xd.astype(float), 1000.0))
     # a strided view is fine too
     xx = rng.standard_normal((6, 4000))
-    close(F.bandpass(xx[::2, ::2], 500.0, low=20, high=200), ss.sosfiltfilt(ref.bandpass_sos(500.0, 20, 200), xx[::2, ::2]))
+    close(F.bandpass(xx[::2, ::2], 500.0, low=20, high=200),
+          ss.sosfiltfilt(ref.bandpass_sos(500.0, 20, 200), xx[::2, ::2]))
     # empty channel axis and empty causal input
     assert F.linear_envelope(np.zeros((0, 100)), 1000.0).shape == (0, 100)
     assert F.linear_envelope(np.zeros((2, 0)), 1000.0, zero_phase=False).shape == (2, 0)
