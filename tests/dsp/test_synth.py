@@ -10,7 +10,7 @@ from perifacial.dsp.synth import SNR_LEVELS, SynthStream, synthesize
 @pytest.mark.parametrize("fs", [500.0, 1000.0, 2000.0])
 def test_chunked_equals_at_once(fs):
     whole = synthesize(7, fs, duration=25.0, snr="low")
-    st = SynthStream(7, fs, "low", 25.0)
+    st = SynthStream(7, fs, snr="low", duration=25.0)
     rng = np.random.default_rng(int(fs))
     parts = []
     while st.pos < whole.data.shape[1]:
