@@ -16,8 +16,8 @@ import zlib
 
 import numpy as np
 import pytest
-
 from _pre14_load import load as pre14_load
+
 from perifacial.host import rawlog
 from perifacial.host.recording import Recorder, load
 from perifacial.host.sim.frames import synth_frames

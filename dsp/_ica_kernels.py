@@ -270,7 +270,7 @@ class Workers:
         self.n_threads = max(1, int(numba.get_num_threads() if n_threads is None else n_threads))
         self._pool = ThreadPoolExecutor(self.n_threads) if self.n_threads > 1 else None
 
-    def __enter__(self) -> "Workers":
+    def __enter__(self) -> Workers:
         return self
 
     def __exit__(self, *exc) -> None:

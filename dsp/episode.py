@@ -13,8 +13,10 @@ crosstalk, artifact) are not part of episodes, and an episode whose events overl
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+
+from ._api import keyword_only
 
 from .defaults import ME_MAX_DURATION_S
 
@@ -56,8 +58,8 @@ class Episode:
         return (self.offset - self.onset + 1) / fs
 
 
-def episodes(events: Sequence, fs: float, gap: float = 0.1,
-             me_max_duration: float = ME_MAX_DURATION_S) -> list[Episode]:
+@keyword_only("gap", "me_max_duration")
+def episodes(events: Sequence, fs: float, *, gap: float = 0.1, me_max_duration: float = ME_MAX_DURATION_S) -> list[Episode]:
     """Merge the expression events of ``events`` (any order) into episodes (sorted by onset); see the module doc.
 
     ``gap`` (s): events closer than this are one episode; ``me_max_duration`` (s): ME/MaE split of the episode.

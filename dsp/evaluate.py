@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -105,7 +106,7 @@ def casmemg_long(envelope: np.ndarray, fs: float, mode: str = "clip", clip: floa
     for c, r in enumerate(regions):
         groups.setdefault(r if r is not None else ("ch", c), []).append(c)
     events = []
-    for key, chs in groups.items():
+    for _key, chs in groups.items():
         iv = _unite([d for c in chs for d in per_ch[c]])
         for a, b in iv:
             best_c, best_v, best_i = chs[0], -math.inf, -1
@@ -173,7 +174,7 @@ def evaluate_spotting(
         recs: dict[str, list[tuple[list[Event], list[Event]]]] = {m: [] for m in methods}
         n_truth = 0
         for k in range(n_sessions):
-            s = synthesize(seed0 + k, fs, duration, snr)
+            s = synthesize(seed0 + k, fs, duration=duration, snr=snr)
             env = env_fn(s.data, fs)
             truth = s.expressions
             n_truth += len(truth)
@@ -331,7 +332,7 @@ def run_evaluation(sessions: int = 10, duration: float = 300.0, snr="high,medium
     if oracle:
         res = []
         for level in snrs:
-            sess = (synthesize(seed + k, fs, duration, level) for k in range(sessions))
+            sess = (synthesize(seed + k, fs, duration=duration, snr=level) for k in range(sessions))
             res.append(casmemg_oracle(sess, str(level)))
         out += ["", format_oracle(res, markdown=markdown)]
     return "\n".join(out)

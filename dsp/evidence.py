@@ -13,15 +13,19 @@ electrodes of its region, an eye movement all those of the upper and middle regi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
+
+from ._api import keyword_only, renamed
 
 __all__ = ["low_band", "blink_evidence", "type_blinks_by_eog"]
 
 
-def low_band(x, fs: float, band: tuple[float, float] = (1.0, 8.0), axis: int = -1) -> np.ndarray:
+@keyword_only("band", "axis")
+def low_band(x, fs: float, *, band: tuple[float, float] = (1.0, 8.0), axis: int = -1) -> np.ndarray:
     """Zero-phase Butterworth band-pass ``band`` Hz (order 2) of raw ``x`` ``[channels, samples]`` at ``fs`` Hz:
     the EOG / motion band the EMG chain removes. Equal to ``sosfiltfilt(butter(2, band, 'bandpass', fs=fs,
     output='sos'), x - mean)``; float64, same shape, in the input's unit.
@@ -41,16 +45,18 @@ def low_band(x, fs: float, band: tuple[float, float] = (1.0, 8.0), axis: int = -
     """
     from .filters import bandpass, remove_dc
 
-    return bandpass(remove_dc(x, axis=axis), fs, band[0], band[1], order=2, axis=axis)
+    return bandpass(remove_dc(x, axis=axis), fs, low=band[0], high=band[1], order=2, axis=axis)
 
 
-def blink_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, pre: float = 0.25,
-                   post: float = 0.45, noise_s: float = 5.0) -> dict[str, float]:
+@renamed(noise_s="noise_window")
+@keyword_only("pre", "post", "noise_window")
+def blink_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, *, pre: float = 0.25,
+                   post: float = 0.45, noise_window: float = 5.0) -> dict[str, float]:
     """Features of the EOG signature at a middle-region ``event``: ``eog_corr`` (correlation of the upper- and
     middle-region low bands of the event's side over ``[apex - pre, apex + post]``, apex = the event's
     ``peak_index``, or its onset if unknown; a blink gives about -1),
     ``eog_upper`` / ``eog_middle`` (their peak-to-peak deflections in robust noise SDs of the surrounding
-    ``noise_s`` s). Empty dict if the event is not in a middle region or the montage has no upper region on
+    ``noise_window`` s). Empty dict if the event is not in a middle region or the montage has no upper region on
     its side."""
     reg = montage.region(event.region) if event.region else None
     if reg is None or reg.level != "middle":
@@ -61,7 +67,7 @@ def blink_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, pre: fl
     n = low.shape[1]
     t0 = event.peak_index if event.peak_index >= 0 else event.onset
     a, b = max(0, t0 - int(pre * fs)), min(n, t0 + int(post * fs))
-    A, B = max(0, t0 - int(noise_s * fs)), min(n, t0 + int(noise_s * fs))
+    A, B = max(0, t0 - int(noise_window * fs)), min(n, t0 + int(noise_window * fs))
     if b - a < 4:
         return {}
     u = low[list(up.channels)].mean(axis=0)
@@ -78,7 +84,8 @@ def blink_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, pre: fl
             "eog_middle": round(float(np.ptp(m[a:b])) / sd(m), 2)}
 
 
-def type_blinks_by_eog(events: Sequence, low: np.ndarray, fs: float, montage: Any, min_sd: float = 3.0,
+@keyword_only("min_sd", "max_corr", "max_duration")
+def type_blinks_by_eog(events: Sequence, low: np.ndarray, fs: float, montage: Any, *, min_sd: float = 3.0,
                        max_corr: float = -0.7, max_duration: float = 1.5) -> list:
     """Relabel as ``"blink"`` the middle-region events not yet typed as distractors (ME/MaE) that carry the EOG
     signature: upper and middle low bands of the same side anticorrelated (``eog_corr <= max_corr``), both
@@ -95,11 +102,13 @@ def type_blinks_by_eog(events: Sequence, low: np.ndarray, fs: float, montage: An
     return out
 
 
-def electrode_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, pad: float = 0.1,
-                       noise_s: float = 5.0) -> dict[str, float]:
+@renamed(noise_s="noise_window")
+@keyword_only("pad", "noise_window")
+def electrode_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, *, pad: float = 0.1,
+                       noise_window: float = 5.0) -> dict[str, float]:
     """Single-electrode low-band evidence for an event: per channel of its region the peak-to-peak of the low band
     over ``[onset - pad, offset + pad]``; ``lf_max_sd`` = the largest, in robust noise SDs of that channel's
-    surrounding ``noise_s`` s; ``lf_dominance`` = the largest over the median of the region's other channels;
+    surrounding ``noise_window`` s; ``lf_dominance`` = the largest over the median of the region's other channels;
     ``lf_channel`` = which channel."""
     reg = montage.region(event.region) if event.region else None
     if reg is None:
@@ -107,7 +116,7 @@ def electrode_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, pad
     chs = list(reg.channels)
     n = low.shape[1]
     a, b = max(0, event.onset - int(pad * fs)), min(n, event.offset + 1 + int(pad * fs))
-    A, B = max(0, event.onset - int(noise_s * fs)), min(n, event.offset + int(noise_s * fs))
+    A, B = max(0, event.onset - int(noise_window * fs)), min(n, event.offset + int(noise_window * fs))
     seg = low[chs, a:b]
     ptp = seg.max(axis=1) - seg.min(axis=1)
     k = int(np.argmax(ptp))
@@ -118,7 +127,8 @@ def electrode_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, pad
     return {"lf_max_sd": round(float(ptp[k]) / sd, 2), "lf_dominance": round(dom, 2), "lf_channel": chs[k]}
 
 
-def type_artifacts_by_lowband(events: Sequence, low: np.ndarray, fs: float, montage: Any, min_sd: float = 8.0,
+@keyword_only("min_sd", "min_dominance", "keep_channels")
+def type_artifacts_by_lowband(events: Sequence, low: np.ndarray, fs: float, montage: Any, *, min_sd: float = 8.0,
                               min_dominance: float = 4.0, keep_channels: int = 3) -> list:
     """Electrode pops and motion steps: an event whose region shows a low-band jump on one electrode
     (``lf_max_sd >= min_sd`` and ``lf_dominance >= min_dominance``; a muscle or an eye movement moves all the

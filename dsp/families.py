@@ -15,8 +15,8 @@ per-region kinds. ``perifacial evaluate-spotting --families`` prints the table.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def draw_session(family: str, seed: int, condition: str = "all", snr="medium", d
                     eog_uv=tuple(fam["eog_uv"]), p_eog=fam["p_eog"], p_long_blink=fam["p_long_blink"],
                     jaw_mix=tuple(fam["jaw_mix"]), p_lower=fam["p_lower"], tonic_pct=tuple(fam["tonic_pct"]))
     f_line = float(mains_hz) if mains_hz is not None else float(rng.choice(fam["mains_hz"]))
-    return synthesize(seed, fs, duration, snr, kind_probs=probs, p_bilateral=u("p_bilateral"),
+    return synthesize(seed, fs, duration=duration, snr=snr, kind_probs=probs, p_bilateral=u("p_bilateral"),
                       contact_rate=u("contact_rate") if artefacts else 0.0, mains_hz=f_line, variation=var)
 
 
@@ -102,19 +102,18 @@ def score_session(s: SynthSession, row: FamilyRow, envelope: np.ndarray | None =
     """Run the default chain on ``s`` and add its episode counts and kind confusion to ``row``; returns the
     spotted region events."""
     from .episode import episodes
+    from .evidence import low_band
     from .filters import linear_envelope
     from .metrics import match_events
     from .montage import default_montage
     from .spotting import spot
-
-    from .evidence import low_band
 
     fs = s.fs
     env = linear_envelope(s.data, fs, band=emg_band(fs)) if envelope is None else envelope
     events = spot(env, fs, lowband=low_band(s.data, fs))
     pred = episodes(events, fs)
     truth = episodes(s.expressions, fs, gap=0.0)
-    m = match_events(pred, truth, 0.5)
+    m = match_events(pred, truth, threshold=0.5)
     row.tp += m.tp
     row.fp += m.fp
     row.fn += m.fn

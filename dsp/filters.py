@@ -44,6 +44,7 @@ import numpy as np
 
 from . import _iir
 from .defaults import EMG_BAND, emg_band
+from ._api import fs_keyword, keyword_only
 from ._design import _check_fs, butter_sos, filtfilt_padlen, notch_sos, sosfilt_zi
 
 __all__ = [
@@ -67,18 +68,22 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------------------------------------- designs
 
 
-def design_bandpass(fs: float, low: float = EMG_BAND[0], high: float = EMG_BAND[1], order: int = 2) -> np.ndarray:
+@fs_keyword("low", "high", "order")
+def design_bandpass(low: float = EMG_BAND[0], high: float = EMG_BAND[1], *, fs: float, order: int = 2) -> np.ndarray:
     """Butterworth band-pass ``low``-``high`` Hz at sampling rate ``fs`` Hz as SOS ``[n_sections, 6]``.
 
     Equal to ``scipy.signal.butter(order, [low, high], 'bandpass', fs=fs, output='sos')``. Raises ValueError if an
     edge is <= 0 or >= fs/2 (Nyquist) or ``low >= high``.
 
+    The argument order is SciPy's (``fs`` a keyword, as in ``scipy.signal.butter``). The old order
+    ``design_bandpass(fs, low, high, order)`` still works and raises a DeprecationWarning.
+
     Parameters
     ----------
-    fs : float
-        Sampling rate, Hz.
     low, high : float
         Band edges, Hz.
+    fs : float
+        Sampling rate, Hz (keyword-only).
     order : int
         Butterworth order.
 
@@ -100,16 +105,19 @@ def design_bandpass(fs: float, low: float = EMG_BAND[0], high: float = EMG_BAND[
     return butter_sos(order, (low, high), "bandpass", fs)
 
 
-def design_lowpass(fs: float, cutoff: float = 6.0, order: int = 2) -> np.ndarray:
+@fs_keyword("cutoff", "order")
+def design_lowpass(cutoff: float = 6.0, *, fs: float, order: int = 2) -> np.ndarray:
     """Butterworth low-pass at ``cutoff`` Hz as SOS ``[n_sections, 6]``; equal to
     ``scipy.signal.butter(order, cutoff, 'lowpass', fs=fs, output='sos')``.
 
+    The old order ``design_lowpass(cutoff, fs=fs, order=order)`` still works and raises a DeprecationWarning.
+
     Parameters
     ----------
-    fs : float
-        Sampling rate, Hz.
     cutoff : float
         -3 dB frequency, Hz.
+    fs : float
+        Sampling rate, Hz (keyword-only).
     order : int
         Butterworth order.
 
@@ -127,8 +135,9 @@ def design_lowpass(fs: float, cutoff: float = 6.0, order: int = 2) -> np.ndarray
     return butter_sos(order, cutoff, "lowpass", fs)
 
 
+@fs_keyword("freq", "q", "harmonics", "max_freq")
 def design_notch(
-    fs: float, freq: float = 50.0, q: float = 30.0, harmonics: int = 1, max_freq: float | None = None
+    freq: float = 50.0, q: float = 30.0, *, fs: float, harmonics: int = 1, max_freq: float | None = None
 ) -> np.ndarray:
     """Notch at ``freq`` Hz and its multiples as SOS ``[n_harmonics, 6]``, one ``scipy.signal.iirnotch(h*freq, q,
     fs=fs)`` section per harmonic ``h = 1 .. harmonics``.
@@ -136,14 +145,17 @@ def design_notch(
     If ``max_freq`` (Hz) is given, harmonics at or above it are silently left out (that is how the envelope chain
     keeps only the harmonics inside its band); otherwise a harmonic at or above Nyquist is an error.
 
+    The argument order is ``scipy.signal.iirnotch``'s (``w0, Q, fs=``). The old order
+    ``design_notch(fs, freq, q, harmonics, max_freq)`` still works and raises a DeprecationWarning.
+
     Parameters
     ----------
-    fs : float
-        Sampling rate, Hz.
     freq : float
         Fundamental, Hz.
     q : float
         Quality factor.
+    fs : float
+        Sampling rate, Hz (keyword-only).
     harmonics : int
         Number of multiples ``h * freq``, ``h = 1 .. harmonics``.
     max_freq : float, optional
@@ -300,14 +312,14 @@ def _envelope_stages(fs, band, cutoff, order, notch, notch_q) -> list[_Stage]:
     except (TypeError, ValueError):
         raise ValueError(f"band must be a pair (low, high) in Hz, got {band!r}") from None
     stages = []
-    bp = design_bandpass(fs, low, high, order)
+    bp = design_bandpass(low, high, fs=fs, order=order)
     if notch is not None:
         if isinstance(notch, bool) or not isinstance(notch, (int, float, np.integer, np.floating)) or notch <= 0:
             raise ValueError(f"notch must be None or the mains frequency in Hz (50 or 60), got {notch!r}")
         n_harm = max(1, int(math.ceil(float(high) / float(notch))) - 1)
-        stages.append(_Stage(design_notch(fs, notch, notch_q, harmonics=n_harm, max_freq=high), "notch"))
+        stages.append(_Stage(design_notch(notch, notch_q, fs=fs, harmonics=n_harm, max_freq=high), "notch"))
     stages.append(_Stage(bp, f"{order}-order {low:g}-{high:g} Hz band-pass", rect=True))
-    stages.append(_Stage(design_lowpass(fs, cutoff, order), f"{order}-order {cutoff:g} Hz low-pass"))
+    stages.append(_Stage(design_lowpass(cutoff, fs=fs, order=order), f"{order}-order {cutoff:g} Hz low-pass"))
     return stages
 
 
@@ -368,8 +380,9 @@ def rectify(x) -> np.ndarray:
     return np.abs(x.astype(np.float64, copy=False))
 
 
+@keyword_only("low", "high", "order", "zero_phase", "axis")
 def bandpass(
-    x, fs: float, low: float = EMG_BAND[0], high: float = EMG_BAND[1], order: int = 2, zero_phase: bool = True,
+    x, fs: float, *, low: float = EMG_BAND[0], high: float = EMG_BAND[1], order: int = 2, zero_phase: bool = True,
     axis: int = -1,
 ) -> np.ndarray:
     """Butterworth band-pass ``low``-``high`` Hz of ``x`` ``[channels, samples]`` sampled at ``fs`` Hz.
@@ -413,12 +426,13 @@ def bandpass(
     >>> bool(abs(y[500:1500].mean()) < 1e-3), round(float(y[500:1500].std() * np.sqrt(2)), 2)   # offset gone, tone kept
     (True, 1.0)
     """
-    stage = _Stage(design_bandpass(fs, low, high, order), f"{order}-order {low:g}-{high:g} Hz band-pass")
+    stage = _Stage(design_bandpass(low, high, fs=fs, order=order), f"{order}-order {low:g}-{high:g} Hz band-pass")
     return _run([stage], x, axis, zero_phase, demean=False)
 
 
+@keyword_only("cutoff", "order", "zero_phase", "axis")
 def lowpass(
-    x, fs: float, cutoff: float = 6.0, order: int = 2, zero_phase: bool = True, axis: int = -1
+    x, fs: float, *, cutoff: float = 6.0, order: int = 2, zero_phase: bool = True, axis: int = -1
 ) -> np.ndarray:
     """Butterworth low-pass at ``cutoff`` Hz of ``x`` ``[channels, samples]`` sampled at ``fs`` Hz (e.g. the linear
     envelope of an already rectified signal). Zero-phase or causal as in :func:`bandpass`; float64, same shape.
@@ -453,12 +467,13 @@ def lowpass(
     >>> round(float(y[900]), 2), round(float(y[1000]), 1), round(float(y[1100]), 2)
     (-0.03, 0.5, 1.03)
     """
-    stage = _Stage(design_lowpass(fs, cutoff, order), f"{order}-order {cutoff:g} Hz low-pass")
+    stage = _Stage(design_lowpass(cutoff, fs=fs, order=order), f"{order}-order {cutoff:g} Hz low-pass")
     return _run([stage], x, axis, zero_phase, demean=False)
 
 
+@keyword_only("freq", "q", "harmonics", "zero_phase", "axis")
 def notch(
-    x, fs: float, freq: float = 50.0, q: float = 30.0, harmonics: int = 1, zero_phase: bool = True, axis: int = -1
+    x, fs: float, *, freq: float = 50.0, q: float = 30.0, harmonics: int = 1, zero_phase: bool = True, axis: int = -1
 ) -> np.ndarray:
     """Mains notch at ``freq`` Hz and its first ``harmonics`` multiples (``q`` = centre / -3 dB bandwidth), as one
     cascade of ``scipy.signal.iirnotch`` sections (see :func:`design_notch`). Zero-phase or causal as in
@@ -502,13 +517,15 @@ def notch(
     >>> bool(np.abs(y[1000:3000]).max() < 0.05)              # away from the ends (ring-up), mains is gone
     True
     """
-    stage = _Stage(design_notch(fs, freq, q, harmonics), f"{freq:g} Hz notch")
+    stage = _Stage(design_notch(freq, q, fs=fs, harmonics=harmonics), f"{freq:g} Hz notch")
     return _run([stage], x, axis, zero_phase, demean=False)
 
 
+@keyword_only("band", "cutoff", "order", "notch", "zero_phase", "axis", "notch_q", "mains_method")
 def linear_envelope(
     x,
     fs: float,
+    *,
     band: tuple[float, float] = EMG_BAND,
     cutoff: float = 6.0,
     order: int = 2,
@@ -598,9 +615,9 @@ def linear_envelope(
 
         top = emg_band(fs, band)[1]
         if zero_phase:
-            x = remove_mains(x, fs, sub, max_freq=top, axis=axis)
+            x = remove_mains(x, fs, freq=sub, max_freq=top, axis=axis)
         else:
-            x = cancel_mains(x, fs, sub, max_freq=top, axis=axis)
+            x = cancel_mains(x, fs, freq=sub, max_freq=top, axis=axis)
     return _clip_negative(_run(stages, x, axis, zero_phase, demean=True))
 
 
@@ -647,6 +664,7 @@ class EnvelopeStream:
         self,
         fs: float,
         n_channels: int,
+        *,
         band: tuple[float, float] = EMG_BAND,
         cutoff: float = 6.0,
         order: int = 2,
@@ -664,7 +682,7 @@ class EnvelopeStream:
         if sub is not None:
             from .mains import MainsCanceller
 
-            self._mains = MainsCanceller(fs, self.n_channels, sub, max_freq=emg_band(fs, band)[1])
+            self._mains = MainsCanceller(fs, self.n_channels, freq=sub, max_freq=emg_band(fs, band)[1])
         self._sos, self._zi, self._bounds, _, self._rect = _pack(stages)
         n_groups = (self.n_channels + _iir.LANES - 1) // _iir.LANES
         self._state = np.zeros((n_groups, self._sos.shape[0], 2, _iir.LANES))

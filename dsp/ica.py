@@ -303,7 +303,7 @@ def _fit(
             w /= np.sqrt((w**2).sum())
             lim = np.inf
             i = 0
-            for i in range(max_iter):
+            for i in range(max_iter):  # noqa: B007 -- i is the iteration count after the loop
                 gx, gd = sums(w[None, :])
                 w1 = gx[0] - gd[0] * w
                 w1 -= np.linalg.multi_dot([w1, W[:j].T, W[:j]])  # Gram-Schmidt against found rows
@@ -593,7 +593,7 @@ class RegionUnmixer:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RegionUnmixer":
+    def from_dict(cls, d: dict) -> RegionUnmixer:
         if d.get("format") != cls._FORMAT:
             raise ValueError(f"not a region unmixer description (format={d.get('format')!r})")
         if d.get("version") != cls._VERSION:
@@ -620,7 +620,7 @@ class RegionUnmixer:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "RegionUnmixer":
+    def load(cls, path: str | Path) -> RegionUnmixer:
         """Read a file written by :meth:`save`."""
         p = Path(path)
         try:

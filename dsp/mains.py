@@ -45,6 +45,7 @@ import numba
 import numpy as np
 
 from .defaults import max_edge
+from ._api import keyword_only, renamed
 
 __all__ = ["MainsInfo", "detect_mains", "remove_mains", "mains_frequencies", "MainsCanceller", "cancel_mains"]
 
@@ -109,11 +110,13 @@ def _peak(freqs, p, f, search, guard, width):
     return float(fk), (float(p[k]) / ref if ref > 0 else (math.inf if p[k] > 0 else 0.0))
 
 
-def detect_mains(x, fs: float, candidates=(50.0, 60.0), max_freq: float | None = None, axis: int = -1,
-                 max_seconds: float = 60.0, ratio: float = DETECT_RATIO) -> MainsInfo | None:
+@renamed(max_seconds="max_duration")
+@keyword_only("candidates", "max_freq", "axis", "max_duration", "ratio")
+def detect_mains(x, fs: float, *, candidates=(50.0, 60.0), max_freq: float | None = None, axis: int = -1,
+                 max_duration: float = 60.0, ratio: float = DETECT_RATIO) -> MainsInfo | None:
     """Find mains interference in ``x`` ``[channels, samples]`` (or 1-D) sampled at ``fs`` Hz.
 
-    The Welch power spectrum (4 s Hann segments, half overlap, the central ``max_seconds`` s, summed over channels)
+    The Welch power spectrum (4 s Hann segments, half overlap, the central ``max_duration`` s, summed over channels)
     is searched within +-1 Hz of each candidate; a peak whose power exceeds ``ratio`` times the median of its
     +-10 Hz neighbourhood (excluding +-1 Hz around it) counts. The stronger candidate wins; its harmonics
     ``h f0 < max_freq`` (default 0.45 fs) are kept when they pass the test at ``ratio / 2.5`` (search +-1 Hz + h x 0.1 Hz).
@@ -137,7 +140,7 @@ def detect_mains(x, fs: float, candidates=(50.0, 60.0), max_freq: float | None =
 
     x2, _, _ = _as_2d(x, axis)
     fs = float(fs)
-    freqs, p = _welch_power(x2, fs, max_seconds)
+    freqs, p = _welch_power(x2, fs, max_duration)
     if freqs.size == 0:
         return None
     best = None
@@ -164,7 +167,8 @@ def detect_mains(x, fs: float, candidates=(50.0, 60.0), max_freq: float | None =
     return info
 
 
-def mains_frequencies(freq, fs: float, max_freq: float | None = None) -> np.ndarray:
+@keyword_only("max_freq")
+def mains_frequencies(freq, fs: float, *, max_freq: float | None = None) -> np.ndarray:
     """All harmonics ``h * f`` (Hz) of ``freq`` (a number or a sequence of fundamentals) below ``max_freq``
     (default 0.45 fs), sorted and unique (so ``(50, 60)`` gives 50, 60, 100, 120, ...)."""
     top = max_edge(fs, max_freq)
@@ -196,7 +200,8 @@ def _block_basis(L: int, fs: float, freqs: np.ndarray) -> np.ndarray:
     return np.stack(cols, axis=1)  # [L, K]
 
 
-def remove_mains(x, fs: float, freq="auto", block: float = 1.0, max_freq: float | None = None, axis: int = -1,
+@keyword_only("freq", "block", "max_freq", "axis", "info")
+def remove_mains(x, fs: float, *, freq="auto", block: float = 1.0, max_freq: float | None = None, axis: int = -1,
                  info: MainsInfo | None = None) -> np.ndarray:
     """Subtract mains interference from ``x`` ``[channels, samples]`` (or 1-D) sampled at ``fs`` Hz.
 
@@ -219,7 +224,7 @@ def remove_mains(x, fs: float, freq="auto", block: float = 1.0, max_freq: float 
     >>> bool(np.std(y - emg) < 0.5)                                    # residual well under 1 uV RMS
     True
     """
-    from .filters import _as_2d, _restore, _check_finite
+    from .filters import _as_2d, _check_finite, _restore
 
     x2, shape, ax = _as_2d(x, axis)
     fs = float(fs)
@@ -237,7 +242,7 @@ def remove_mains(x, fs: float, freq="auto", block: float = 1.0, max_freq: float 
     elif freq is None:
         return _restore(x2.copy(), shape, ax)
     else:
-        freqs = mains_frequencies(freq, fs, max_freq)
+        freqs = mains_frequencies(freq, fs, max_freq=max_freq)
     n = x2.shape[1]
     L = min(n, max(int(round(block * fs)), 8))
     hop = max(1, L // 2)
@@ -346,14 +351,14 @@ class MainsCanceller:
     True
     """
 
-    def __init__(self, fs: float, n_channels: int, freq="auto", max_freq: float | None = None, tau: float = 0.3,
+    def __init__(self, fs: float, n_channels: int, *, freq="auto", max_freq: float | None = None, tau: float = 0.3,
                  clip: float = 2.0, warm: float = 1.0, slow: float = 10.0):
         self.fs = float(fs)
         self.clip, self.warm, self.slow = float(clip), float(warm), float(slow)
         fund = (50.0, 60.0) if isinstance(freq, str) and freq == "auto" else freq
         if isinstance(fund, str):
             raise ValueError(f"freq must be 'auto' or the mains frequency in Hz, got {freq!r}")
-        self.freqs = mains_frequencies(fund, self.fs, max_freq)
+        self.freqs = mains_frequencies(fund, self.fs, max_freq=max_freq)
         self._w0 = 2 * np.pi * self.freqs / self.fs
         self.tau = float(tau)
         self.n_channels = int(n_channels)
@@ -417,12 +422,13 @@ class MainsCanceller:
         return out
 
 
-def cancel_mains(x, fs: float, freq="auto", max_freq: float | None = None, tau: float = 0.3,
+@keyword_only("freq", "max_freq", "tau", "axis")
+def cancel_mains(x, fs: float, *, freq="auto", max_freq: float | None = None, tau: float = 0.3,
                  axis: int = -1) -> np.ndarray:
     """Causal mains removal of a whole recording (:class:`MainsCanceller` run once over ``x``)."""
-    from .filters import _as_2d, _restore, _check_finite
+    from .filters import _as_2d, _check_finite, _restore
 
     x2, shape, ax = _as_2d(x, axis)
     if x2.size:
         _check_finite(x2, ax, len(shape))
-    return _restore(MainsCanceller(fs, x2.shape[0], freq, max_freq, tau).process(x2), shape, ax)
+    return _restore(MainsCanceller(fs, x2.shape[0], freq=freq, max_freq=max_freq, tau=tau).process(x2), shape, ax)

@@ -19,10 +19,13 @@ TP/FP/FN counts summed over all recordings (not averaged per recording).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
+
+from ._api import keyword_only
 
 __all__ = [
     "iou",
@@ -160,9 +163,11 @@ def _group_key(x: Any, by: str | None) -> Any:
     return getattr(x, by, None) if by else None
 
 
+@keyword_only("threshold", "method", "by")
 def match_events(
     pred: Sequence[Any],
     truth: Sequence[Any],
+    *,
     threshold: float = 0.5,
     method: str = "optimal",
     by: str | None = None,
@@ -295,9 +300,11 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, f
 
 
+@keyword_only("threshold", "method", "by")
 def spotting_scores(
     recordings: Iterable[tuple[Sequence[Any], Sequence[Any]]],
     fs: float,
+    *,
     threshold: float = 0.5,
     method: str = "optimal",
     by: str | None = None,

@@ -147,7 +147,7 @@ class Montage:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Montage":
+    def from_dict(cls, d: dict) -> Montage:
         try:
             regions = tuple(
                 Region(

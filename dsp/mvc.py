@@ -6,7 +6,7 @@ Protocol (Li et al. 2024, part A): each muscle's movement is performed 3 times a
 turns those recordings into an :class:`MvcCalibration` with this rule, per channel:
 
 1. the linear envelope (uV; computed with :func:`perifacial.dsp.filters.linear_envelope` when raw data are given)
-   is smoothed by a moving mean of ``window_s`` (default 0.5 s), taken over windows that lie entirely inside a
+   is smoothed by a moving mean of ``window`` (default 0.5 s), taken over windows that lie entirely inside a
    repetition;
 2. each repetition's peak is the largest of those window means;
 3. the channel's MVC is the mean of its repetitions' peaks.
@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ._api import renamed
 
 __all__ = ["MvcCalibration", "calibrate_mvc", "normalize_mvc", "iemg"]
 
@@ -141,7 +143,7 @@ class MvcCalibration:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> "MvcCalibration":
+    def from_dict(cls, d: Mapping) -> MvcCalibration:
         if not isinstance(d, Mapping):
             raise ValueError(f"not an MVC calibration (a JSON {type(d).__name__}, not an object)")
         if d.get("format") != _FORMAT:
@@ -171,7 +173,7 @@ class MvcCalibration:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "MvcCalibration":
+    def load(cls, path: str | Path) -> MvcCalibration:
         """Read a file written by :meth:`save`."""
         p = Path(path)
         try:
@@ -235,6 +237,7 @@ def _default_labels(n: int, montage) -> tuple[tuple[str, ...], str]:
     return tuple(f"ch{i}" for i in range(n)), ""
 
 
+@renamed(window_s="window")
 def calibrate_mvc(
     data,
     fs: float,
@@ -247,7 +250,7 @@ def calibrate_mvc(
     montage: Any = None,
     participant: str = "",
     date: str | None = None,
-    window_s: float = 0.5,
+    window: float = 0.5,
     min_ratio: float = 5.0,
     chain: Mapping | None = None,
     envelope_kwargs: Mapping | None = None,
@@ -264,17 +267,17 @@ def calibrate_mvc(
     repetitions : sequence of (start, stop), or mapping channel -> sequence of (start, stop)
         Sample ranges ``[start, stop)`` of the maximal repetitions (usually 3). A sequence applies to every channel;
         a mapping (keys: channel index or label) gives each channel the repetitions of its own muscle's movement
-        and must cover every channel. Each range must hold at least one ``window_s`` window.
+        and must cover every channel. Each range must hold at least one ``window`` window.
     rest : (start, stop), optional
         A rest (or inputs-shorted) range: the noise floor is the mean envelope over it.
     noise_floor : float or array_like ``[channels]``, optional
         Noise floor in uV of envelope, instead of ``rest``. Default (neither given): the 5th percentile of the
-        ``window_s`` moving mean of the envelope over the whole recording.
+        ``window`` moving mean of the envelope over the whole recording.
     labels, montage
         Channel labels (default: the montage's; the default montage for 24 channels; else ``"ch0"``...).
     participant, date : str
         Stored in the calibration (``date`` default: today, ISO 8601).
-    window_s : float
+    window : float
         Moving-mean window, s (default 0.5).
     min_ratio : float
         A repetition counts as a contraction if its peak exceeds ``min_ratio`` x the noise floor (default 5).
@@ -310,8 +313,8 @@ def calibrate_mvc(
         raise ValueError(f"fs must be > 0 Hz, got {fs}")
     if kind not in ("envelope", "raw"):
         raise ValueError(f"kind must be 'envelope' or 'raw', got {kind!r}")
-    if not window_s > 0:
-        raise ValueError(f"window_s must be > 0 s, got {window_s}")
+    if not window > 0:
+        raise ValueError(f"window must be > 0 s, got {window}")
     if not min_ratio >= 1:
         raise ValueError(f"min_ratio must be >= 1, got {min_ratio}")
     x = _as_2d_finite(data, "data")
@@ -342,9 +345,9 @@ def calibrate_mvc(
             raise ValueError(f"{len(labs)} labels for {n_ch} channels")
         montage_name = str(getattr(montage, "name", "")) if montage is not None else ""
 
-    w = int(round(window_s * fs))
+    w = int(round(window * fs))
     if w < 1:
-        raise ValueError(f"window_s={window_s} s is shorter than one sample at {fs} Hz")
+        raise ValueError(f"window={window} s is shorter than one sample at {fs} Hz")
 
     # repetitions per channel
     if isinstance(repetitions, Mapping):
@@ -371,7 +374,7 @@ def calibrate_mvc(
             if b - a < w:
                 raise ValueError(
                     f"channel {labs[ch]}: repetition ({a}, {b}) is {b - a} samples, shorter than the {w}-sample "
-                    f"({window_s} s) window"
+                    f"({window} s) window"
                 )
 
     # noise floor
@@ -390,7 +393,7 @@ def calibrate_mvc(
         if n < w:
             raise ValueError(f"recording of {n} samples is shorter than the {w}-sample window")
         noise = np.percentile(_moving_mean(env, w), 5.0, axis=1)
-        noise_rule = f"noise floor = 5th percentile of the {window_s:g} s moving mean over the whole recording"
+        noise_rule = f"noise floor = 5th percentile of the {window:g} s moving mean over the whole recording"
     noise = np.maximum(noise, 0.0)
 
     peaks: list[tuple[float, ...]] = []
@@ -409,7 +412,7 @@ def calibrate_mvc(
         raise ValueError("no contraction above the noise floor on channel " + "; ".join(problems))
     mvc = tuple(float(np.mean(p)) for p in peaks)
     method = (
-        f"per channel: peak of each repetition = max of the {window_s:g} s ({w}-sample) moving mean of the linear "
+        f"per channel: peak of each repetition = max of the {window:g} s ({w}-sample) moving mean of the linear "
         f"envelope inside the repetition; MVC = mean of the {len(segs_by_ch[0])} repetitions' peaks"
         f"{' (per-channel repetitions)' if isinstance(repetitions, Mapping) else ''}; every peak > "
         f"{min_ratio:g} x noise floor; {noise_rule}"

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .defaults import ME_MAX_DURATION_MS
+from ._api import keyword_only
 from .mvc import MvcCalibration, iemg
 
 __all__ = [
@@ -120,9 +121,9 @@ class QuantTable(Sequence):
         for r in self.rows:
             w.writerow([repr(v) if isinstance(v, float) else v for v in (getattr(r, c) for c in self.columns())])
 
-    def summary(self, confidence: float = 0.95) -> list["IntervalEstimate"]:
+    def summary(self, confidence: float = 0.95) -> list[IntervalEstimate]:
         """:func:`summarize` of this table."""
-        return summarize(self.rows, confidence)
+        return summarize(self.rows, confidence=confidence)
 
 
 def _event_bounds(ev, i: int, n: int) -> tuple[int, int, Any]:
@@ -147,7 +148,8 @@ def _event_bounds(ev, i: int, n: int) -> tuple[int, int, Any]:
     return o, f, channel
 
 
-def two_means(features, max_iter: int = 300) -> tuple[np.ndarray, np.ndarray]:
+@keyword_only("max_iter")
+def two_means(features, *, max_iter: int = 300) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic two-cluster k-means (Lloyd) on the standardised columns of ``features`` ``[n, d]``.
 
     Columns are z-scored (population SD; a constant column counts 0). Start: the observation with the smallest sum
@@ -190,14 +192,15 @@ def two_means(features, max_iter: int = 300) -> tuple[np.ndarray, np.ndarray]:
     return labels, centers
 
 
+@keyword_only("calibration", "montage", "classify")
 def quantify(
     events: Iterable,
     envelope,
     fs: float,
+    *,
     calibration: MvcCalibration | None = None,
     montage: Any = None,
     classify: str = "duration",
-    *,
     select: str = "amplitude",
     use_event_channel: bool = False,
     me_max_ms: float = ME_MAX_MS,
@@ -393,7 +396,8 @@ _QUANTITIES = (
 )
 
 
-def summarize(rows: Iterable[QuantifiedEvent], confidence: float = 0.95) -> list[IntervalEstimate]:
+@keyword_only("confidence")
+def summarize(rows: Iterable[QuantifiedEvent], *, confidence: float = 0.95) -> list[IntervalEstimate]:
     """Per kind ("ME", then "MaE") and quantity (duration in s, peak MVC %, iEMG): n, mean, SD and the
     ``confidence`` interval of the mean, ``mean +- t_{(1+c)/2, n-1} sd / sqrt(n)``. Rows whose value is NaN (no
     calibration) are left out of that quantity.

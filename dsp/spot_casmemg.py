@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ._api import keyword_only
 from .defaults import EMG_BAND, max_edge
 from .spot_events import Event, region_names
 
@@ -274,9 +275,11 @@ def _filtfilt_matlab(b: np.ndarray, a: np.ndarray, x: np.ndarray, axis: int = -1
     return filtfilt(b, a, x, axis=axis, padtype="odd", padlen=padlen)
 
 
+@keyword_only("band", "cutoff", "order", "axis")
 def casmemg_envelope(
     x: np.ndarray,
     fs: float,
+    *,
     band: tuple[float, float] = EMG_BAND,
     cutoff: float = 6.0,
     order: int = 2,

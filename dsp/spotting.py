@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from ._api import keyword_only
 from .spot_adaptive import AdaptiveParams, spot_adaptive
 from .spot_casmemg import CasmemgParams, casmemg_clip, casmemg_envelope, spot_casmemg
 from .spot_events import EXPRESSION_KINDS, Event, events_to_table
@@ -74,7 +75,8 @@ __all__ = [
 ]
 
 
-def spot(envelope: np.ndarray, fs: float, method: str = "adaptive", **params: Any) -> list[Event]:
+@keyword_only("method")
+def spot(envelope: np.ndarray, fs: float, *, method: str = "adaptive", **params: Any) -> list[Event]:
     """Spot expression intervals in an envelope ``[samples]`` or ``[channels, samples]`` sampled at ``fs`` Hz.
 
     ``method="adaptive"`` (default, long recordings): :func:`spot_adaptive`; ``method="casmemg"`` (the lab's

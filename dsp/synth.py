@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from .defaults import max_edge
+from ._api import keyword_only
 
 __all__ = ["SNR_LEVELS", "SynthSession", "SynthStream", "Variation", "synthesize"]
 
@@ -208,7 +209,8 @@ class SynthStream:
     True
     """
 
-    def __init__(self, seed: int, fs: float = 1000.0, snr: str | float = "medium", duration: float | None = None, *,
+    @keyword_only("snr", "duration")
+    def __init__(self, seed: int, fs: float = 1000.0, *, snr: str | float = "medium", duration: float | None = None,
                  event_gap: float = 1.8, kind_probs: tuple[float, float, float, float] = (0.4, 0.3, 0.2, 0.1),
                  p_bilateral: float = 0.4, contact_rate: float = 0.5, mains_hz: float = 50.0, montage: Any = None,
                  variation: Variation | None = None):
@@ -584,7 +586,8 @@ class SynthStream:
         return out
 
 
-def synthesize(seed: int, fs: float = 1000.0, duration: float = 300.0, snr: str | float = "medium",
+@keyword_only("duration", "snr")
+def synthesize(seed: int, fs: float = 1000.0, *, duration: float = 300.0, snr: str | float = "medium",
                **kwargs: Any) -> SynthSession:
     """Generate a whole session of ``duration`` s (see :class:`SynthStream` for the parameters).
 
@@ -615,7 +618,7 @@ def synthesize(seed: int, fs: float = 1000.0, duration: float = 300.0, snr: str 
     >>> all(e.kind in ("ME", "MaE", "blink", "jaw") for e in session.events)
     True
     """
-    st = SynthStream(seed, fs, snr, duration, **kwargs)
+    st = SynthStream(seed, fs, snr=snr, duration=duration, **kwargs)
     data = st.read(st.n_total)
     n = data.shape[1]
     events = [e for e in st.events_until(n) if e.offset < n]

@@ -8,22 +8,21 @@
 # relative import in a top-level module raises ImportError on both MicroPython ("can't perform relative import")
 # and CPython, so the fallback runs exactly where it should (checked under MicroPython by tests/firmware).
 try:
-    from . import interlock
-    from . import wire
-    from .auth import Auth, FileStore
+    from . import interlock, wire
     from .acquire import Acquirer
-    from .ads1299 import ADS1299, ADSError, MUX_NAMES
+    from .ads1299 import ADS1299, MUX_NAMES, ADSError
+    from .auth import Auth, FileStore
     from .commands import Commands
-    from .framer import Framer, MAX_SAMPLES_PER_FRAME
+    from .framer import MAX_SAMPLES_PER_FRAME, Framer
     from .tm1637 import NullDisplay
 except ImportError:
     import interlock  # type: ignore[no-redef]
     import wire  # type: ignore[no-redef]
-    from auth import Auth, FileStore  # type: ignore[no-redef]
     from acquire import Acquirer  # type: ignore[no-redef]
-    from ads1299 import ADS1299, ADSError, MUX_NAMES  # type: ignore[no-redef]
+    from ads1299 import ADS1299, MUX_NAMES, ADSError  # type: ignore[no-redef]
+    from auth import Auth, FileStore  # type: ignore[no-redef]
     from commands import Commands  # type: ignore[no-redef]
-    from framer import Framer, MAX_SAMPLES_PER_FRAME  # type: ignore[no-redef]
+    from framer import MAX_SAMPLES_PER_FRAME, Framer  # type: ignore[no-redef]
     from tm1637 import NullDisplay  # type: ignore[no-redef]
 
 VERSION = "0.1.0"

@@ -4,8 +4,7 @@
 import json
 
 try:
-    from . import selftest
-    from . import wire
+    from . import selftest, wire
 except ImportError:
     import selftest  # type: ignore[no-redef]
     import wire  # type: ignore[no-redef]

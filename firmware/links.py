@@ -22,9 +22,9 @@ EINPROGRESS = const(115)
 ENOMEM = const(12)
 
 try:
-    from .auth import Handshake, LINE_MAX, hmac_sha256
+    from .auth import LINE_MAX, Handshake, hmac_sha256
 except ImportError:
-    from auth import Handshake, LINE_MAX, hmac_sha256  # type: ignore[no-redef]
+    from auth import LINE_MAX, Handshake, hmac_sha256  # type: ignore[no-redef]
 
 
 class Staged:

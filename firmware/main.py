@@ -4,14 +4,12 @@
 # {"ssid": "...", "password": "..."} for the TCP link; /montage.json for the lead-off interlock; /auth.json holds
 # the pairing key (written by the `pair` command over USB).
 import json
+import time
 
 import machine
 import micropython
-import time
-
-import wire
 from app import App
-from tm1637 import NullDisplay, TM1637
+from tm1637 import TM1637, NullDisplay
 
 micropython.alloc_emergency_exception_buf(200)
 

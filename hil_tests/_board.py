@@ -11,7 +11,8 @@ import numpy as np
 from perifacial.host.board import Board, open_board
 from perifacial.host.selftest import FrameTap
 
-def skip_unadvertised(hil: "HilBoard", rate: int) -> None:
+
+def skip_unadvertised(hil: HilBoard, rate: int) -> None:
     """Skip a per-rate check at a rate the board does not advertise (its measured budget does not carry it)."""
     import pytest
 

@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _board import HilBoard  # hil_tests/ is on sys.path (rootdir-relative conftest, no package)
 
 _REPORT = pytest.StashKey[dict]()

@@ -79,7 +79,7 @@ def test_register_readback_after_configure(hil):
                 assert ch["mux"] == MUX_CODE[muxes[c]], f"channel {c}: MUX {ch['mux']:03b} for {muxes[c]}"
     # and back: the defaults read back too
     hil.reset()
-    for chip, dump in enumerate(hil.registers()):
+    for dump in hil.registers():
         f = decode_registers(dump)
         assert f["dr"] == DR_CODE[int(hil.baseline["rate"])]
         assert not f["cal_amp_2x"] or hil.baseline.get("test_amp_2x")

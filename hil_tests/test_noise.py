@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from _board import skip_unadvertised
 
 from perifacial.host.selftest import NOISE_WINDOW, noise_figures, noise_limits

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from _board import skip_unadvertised
 
 from perifacial.host.selftest import (

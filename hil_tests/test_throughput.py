@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from _board import skip_unadvertised
 
 from perifacial.firmware import wire

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import queue
 import threading
+
 from perifacial.firmware.links import BLE_RX as NUS_RX  # host writes here
 from perifacial.firmware.links import BLE_SERVICE as NUS_SERVICE
 from perifacial.firmware.links import BLE_TX as NUS_TX  # board notifies here

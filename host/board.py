@@ -23,7 +23,7 @@ import collections
 import json
 import logging
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -113,7 +113,7 @@ class SampleBlock:
             self._leadoff = leadoff_bits(self.status)
         return self._leadoff
 
-    def slice(self, i0: int, i1: int) -> "SampleBlock":
+    def slice(self, i0: int, i1: int) -> SampleBlock:
         """Columns ``i0:i1`` as a new block."""
         return SampleBlock(
             self.first_sample + i0, self.codes[:, i0:i1], self.status[:, i0:i1], self.lsb, self.host_time,
@@ -546,7 +546,7 @@ class Board:
             self.running = False
         self.transport.close()
 
-    def __enter__(self) -> "Board":
+    def __enter__(self) -> Board:
         return self
 
     def __exit__(self, *exc) -> None:

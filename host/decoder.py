@@ -244,7 +244,7 @@ class DecodeResult:
     logs: list[DeviceLog] = field(default_factory=list)
     commands: list[dict] = field(default_factory=list)
 
-    def extend(self, other: "DecodeResult") -> None:
+    def extend(self, other: DecodeResult) -> None:
         for f in fields(self):
             getattr(self, f.name).extend(getattr(other, f.name))
 
@@ -322,13 +322,13 @@ class Decoder:
     def reset_stats(self) -> None:
         self.stats = DecoderStats()
 
-    def reset_stream(self) -> "DecodeResult":
+    def reset_stream(self) -> DecodeResult:
         """The stream broke (e.g. the link dropped): decode what the held bytes still contain and forget the rest
         (a partial frame counts as truncated). Sample/sequence state is kept so gaps across the break are
         reported. Returns what the held bytes completed."""
         return self.flush()
 
-    def flush(self) -> "DecodeResult":
+    def flush(self) -> DecodeResult:
         """End of stream: a frame still held is truncated; frames after its header are decoded. Returns them."""
         res = DecodeResult()
         st = self.stats

@@ -125,7 +125,7 @@ def to_bdf(rec, path: str | os.PathLike, patient_code: str = "X", equipment: str
     if n_pad and n:
         anns.append(edfio.EdfAnnotation(n / fs, n_pad / fs, "padding"))
     start = rec.info.get("start_unix")
-    startdt = _dt.datetime.fromtimestamp(start, _dt.timezone.utc) if start else None
+    startdt = _dt.datetime.fromtimestamp(start, _dt.UTC) if start else None
     board = rec.info.get("board") or {}
     equip = equipment or f"perifacial_fw{board.get('firmware', '?')}".replace(" ", "_")
     recording = edfio.Recording(startdate=startdt.date() if startdt else None, equipment_code=equip[:20],

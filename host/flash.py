@@ -36,10 +36,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Sequence
+
 from perifacial.errors import PerifacialError
 
 __all__ = [
@@ -416,7 +417,7 @@ class SubprocessRunner:
     def __init__(self, timeout: float = 120.0):
         self.timeout = timeout
 
-    def __call__(self, args: Sequence[str]) -> "subprocess.CompletedProcess[str]":
+    def __call__(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
         cmd = mpremote_command() + list(args)
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout)
@@ -461,11 +462,11 @@ def _describe_command(args: Sequence[str]) -> str:
     return shlex.join(mpremote_command()[-1:] + shown)
 
 
-def _native_files(plan: "FlashPlan") -> list[str]:
+def _native_files(plan: FlashPlan) -> list[str]:
     return [f.name for f in plan.files if f.kind == "mpy" and read_mpy_header(f.path.read_bytes())[2] is not None]
 
 
-def _describe_mpy(plan: "FlashPlan") -> str:
+def _describe_mpy(plan: FlashPlan) -> str:
     ver, sub = plan.mpy_version
     native = _native_files(plan)
     if not native:

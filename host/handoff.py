@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, is_dataclass, replace
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -154,7 +155,7 @@ def to_mne(rec, events=None, verbose: str | bool | None = "error"):
                 ch["cal"] = float(lsb_uv(float(rec.gains[i]))) * 1e-6  # volts per ADC code
         start = rec.info.get("start_unix")
         if start:
-            info["meas_date"] = _dt.datetime.fromtimestamp(float(start), _dt.timezone.utc)
+            info["meas_date"] = _dt.datetime.fromtimestamp(float(start), _dt.UTC)
         info["description"] = f"perifacial recording ({rec.info.get('file_format', 'pfr')})"
     raw = mne.io.RawArray(y, info, verbose=verbose)
     on, du, de, ex = [], [], [], []

@@ -86,7 +86,7 @@ class LslOutlet:
         self._board = None
 
     @classmethod
-    def for_board(cls, board, **kwargs) -> "LslOutlet":
+    def for_board(cls, board, **kwargs) -> LslOutlet:
         regions = None
         try:
             from perifacial.dsp.montage import default_montage
@@ -109,7 +109,7 @@ class LslOutlet:
         self.pushed += block.n
         return ts
 
-    def attach(self, board) -> "LslOutlet":
+    def attach(self, board) -> LslOutlet:
         """Push every block the board decodes (works with ``board.record`` and ``board.read`` loops alike)."""
         self._board = board
         board.add_block_listener(self.push_block)

@@ -48,12 +48,12 @@ REGION_COLORS = {
 _OTHER_COLORS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
-def _side_sign(region: "Region") -> float:
+def _side_sign(region: Region) -> float:
     """+1 for the participant's left (drawn on the figure's right), -1 for the right."""
     return -1.0 if region.side.lower().startswith("r") else 1.0
 
 
-def electrode_positions(region: "Region", index: int = 0) -> tuple[list[tuple[float, float]], tuple[float, float]]:
+def electrode_positions(region: Region, index: int = 0) -> tuple[list[tuple[float, float]], tuple[float, float]]:
     """Figure coordinates of ``region``'s recording electrodes (one per channel) and of its reference.
 
     Known regions use the schematic layout above (mirrored for the right side, except where the right side has its
@@ -86,7 +86,7 @@ def electrode_positions(region: "Region", index: int = 0) -> tuple[list[tuple[fl
     return [(s * x, y) for x, y in pts], (s * ref[0], ref[1])
 
 
-def _draw_face(ax: "Axes") -> None:
+def _draw_face(ax: Axes) -> None:
     from matplotlib.patches import Arc, Ellipse
 
     kw = dict(fill=False, lw=1.6, color="0.35")
@@ -110,8 +110,8 @@ def _draw_face(ax: "Axes") -> None:
 BIAS_POSITION = (1.16, -0.22)
 
 
-def plot_montage(montage: "Montage | None" = None, ax: "Axes | None" = None, *, show_text: bool = True,
-                 show_bias: bool = True, title: str | None = None) -> "Figure":
+def plot_montage(montage: Montage | None = None, ax: Axes | None = None, *, show_text: bool = True,
+                 show_bias: bool = True, title: str | None = None) -> Figure:
     """Draw ``montage`` (default: :func:`perifacial.dsp.montage.default_montage`) on ``ax`` (default: a new
     figure) and return the figure.
 

@@ -13,15 +13,15 @@ signed with :mod:`hmac`. See firmware/WIRE.md "Authentication".
 from __future__ import annotations
 
 import binascii
-import hmac
 import hashlib
+import hmac
 import logging
 import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from perifacial.firmware import auth as fw_auth
 from perifacial.host.transport import TransportOpenError

@@ -30,8 +30,6 @@ made by perifacial keeps its own montage; any other recording has ``montage=None
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -601,7 +599,7 @@ def _xdf_channels(info: dict, n: int):
     except (KeyError, IndexError, TypeError):
         return labels, units, types, regions
     for i, ch in enumerate(chans[:n]):
-        def get(k):
+        def get(k, ch=ch):
             v = ch.get(k) if isinstance(ch, dict) else None
             return v[0] if isinstance(v, list) and v else None
         labels[i] = get("label") or labels[i]

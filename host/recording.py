@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from perifacial.firmware import wire
 from perifacial.host import rawlog
 from perifacial.host.clock import ClockFit, fit_clock, unwrap_ticks
 from perifacial.host.decoder import Decoder, leadoff_bits, lsb_uv
+
+if TYPE_CHECKING:
+    from perifacial.host.segments import Segment
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,7 @@ def session_header(board, extra: dict | None = None) -> dict:
         "software": {"name": "perifacial", "version": _software_version(), "python": sys.version.split()[0]},
         "url": getattr(board, "url", None),
         "start_unix": now,
-        "start_iso": _dt.datetime.fromtimestamp(now, _dt.timezone.utc).isoformat(),
+        "start_iso": _dt.datetime.fromtimestamp(now, _dt.UTC).isoformat(),
         "start_monotonic": time.monotonic(),
         "board": info,
         "fs": float(board.fs) if board is not None else None,
@@ -148,7 +151,7 @@ class Recorder:
     def link(self, state: str, host_time: float) -> None:
         self.writer.write_json(rawlog.K_LINK, {"state": state}, host_time)
 
-    def attach(self, board) -> "Recorder":
+    def attach(self, board) -> Recorder:
         self.board = board
         board.add_raw_listener(self.raw)
         board.add_link_listener(self.link)
@@ -536,7 +539,7 @@ class Recording:
         channels and tell expressions from blinks and jaw artefacts; False: every channel is spotted on its own."""
         return self.montage is not None
 
-    def pick_emg(self) -> "Recording":
+    def pick_emg(self) -> Recording:
         """The EMG channels only (a copy sharing arrays), or ``self`` when all channels are EMG. Other channels
         (skin conductance, force, stimulus waves of an imported file) stay out of the EMG chain."""
         from perifacial.host.handoff import pick
@@ -551,7 +554,7 @@ class Recording:
         return to_mne(self, **kwargs)
 
     @classmethod
-    def from_mne(cls, raw, **kwargs) -> "Recording":
+    def from_mne(cls, raw, **kwargs) -> Recording:
         """A Recording from an MNE ``Raw`` (see :func:`perifacial.host.handoff.from_mne`)."""
         from perifacial.host.handoff import from_mne
 
@@ -702,7 +705,6 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     session: dict = {}
     session_copies = 0
     blocks = []
-    block_decoded_at: list[int] = []  # stream offset at which each block's batch was decoded
     host_markers: list[tuple[int, dict]] = []  # (stream offset, marker)
     host_sync: list[tuple] = []
     notes: dict = {}  # Recorder.note(...) objects, merged into info (e.g. info["sync_display"], the display's capacity)

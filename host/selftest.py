@@ -22,8 +22,9 @@ Host-side checks (besides the board's ``selftest`` command, which judges on the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -229,7 +230,7 @@ class FrameTap:
         except ValueError:
             pass
 
-    def __enter__(self) -> "FrameTap":
+    def __enter__(self) -> FrameTap:
         return self
 
     def __exit__(self, *exc) -> None:

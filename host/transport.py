@@ -316,7 +316,7 @@ class TcpTransport(Transport):
                 f"connection to {self.host}:{self.port} refused: is the board's TCP server running and is the port "
                 "right?"
             ) from exc
-        except socket.timeout as exc:
+        except TimeoutError as exc:
             raise TransportOpenError(
                 f"no answer from {self.host}:{self.port} within {self.connect_timeout:g} s: is the board on this "
                 "network (same Wi-Fi), and the address right?"
@@ -332,7 +332,7 @@ class TcpTransport(Transport):
             sock.settimeout(max(timeout, 1e-3))
             try:
                 b = sock.recv(1)
-            except socket.timeout:
+            except TimeoutError:
                 return b""
             except OSError as exc:
                 raise TransportOpenError(f"{self.url}: connection lost during authentication ({exc})") from exc
@@ -365,7 +365,7 @@ class TcpTransport(Transport):
         try:
             sock.settimeout(max(timeout, 1e-6))
             data = sock.recv(n)
-        except socket.timeout:
+        except TimeoutError:
             return b""
         except OSError as exc:
             raise LinkLost(f"{self.url}: connection lost ({exc}); the host will try to reconnect") from exc

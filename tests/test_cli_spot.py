@@ -40,7 +40,7 @@ def test_registering_does_not_import_numpy():
 def session(tmp_path_factory):
     from perifacial.dsp.synth import synthesize
 
-    s = synthesize(4, 1000.0, 40.0, "high")
+    s = synthesize(4, 1000.0, duration=40.0, snr="high")
     d = tmp_path_factory.mktemp("rec")
     np.savez(d / "rec.npz", data=s.data, fs=s.fs)
     return s, d
@@ -98,8 +98,8 @@ def test_evaluate_spotting_small(capsys):
                  "--markdown"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("| SNR | method |")
-    lines = [l for l in out.splitlines() if l.startswith("| medium")]
-    assert [l.split("|")[2].strip() for l in lines] == ["adaptive", "casmemg-clip", "casmemg-session"]
+    lines = [line for line in out.splitlines() if line.startswith("| medium")]
+    assert [line.split("|")[2].strip() for line in lines] == ["adaptive", "casmemg-clip", "casmemg-session"]
     with pytest.raises(CliError):
         _run(["evaluate-spotting", "--snr", "loud"])
 
@@ -107,7 +107,7 @@ def test_evaluate_spotting_small(capsys):
 def test_spot_at_500_hz_lowers_the_band_edge(tmp_path, capsys):
     from perifacial.dsp.synth import synthesize
 
-    s = synthesize(6, 500.0, 30.0, "high")
+    s = synthesize(6, 500.0, duration=30.0, snr="high")
     np.savez(tmp_path / "r500.npz", data=s.data, fs=s.fs)
     assert _run(["spot", str(tmp_path / "r500.npz")]) == 0
     out = capsys.readouterr().out

@@ -31,7 +31,7 @@ def mains_figure():
     nt = np.concatenate([np.r_[ss.iirnotch(f, 30.0, fs=FS)].reshape(1, 6) for f in range(50, 450, 50)])
     outs = {"no removal": x, "IIR notch q=30 (sosfiltfilt)": ss.sosfiltfilt(nt, x),
             "block least squares (default, offline)": remove_mains(x, FS),
-            "RLS canceller (default, causal)": cancel_mains(x, FS, 50.0, max_freq=450.0)}
+            "RLS canceller (default, causal)": cancel_mains(x, FS, freq=50.0, max_freq=450.0)}
     clean = linear_envelope(emg, FS, notch=None)[0]
     fig, ax = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     f, p0 = ss.welch(emg[0], FS, nperseg=4000)
@@ -55,7 +55,7 @@ def mains_figure():
 def real_figure(data_dir: Path):
     raw = np.loadtxt(data_dir / "nilsonne_facial" / "09_FMOV_preprocessed.txt", usecols=(3, 4))  # rectified, mV
     fs = 100.0
-    env = lowpass(raw.T * 1000.0, fs, 6.0)  # uV; 100 Hz cannot hold the 20-450 Hz band: use the rectified columns
+    env = lowpass(raw.T * 1000.0, fs, cutoff=6.0)  # uV; 100 Hz cannot hold the 20-450 Hz band: use the rectified columns
     ev = spot(env, fs)
     t = np.arange(env.shape[1]) / fs
     fig, ax = plt.subplots(2, 1, figsize=(12, 5), sharex=True, layout="constrained")

@@ -41,9 +41,8 @@ def make_display(cfg):
     from machine import Pin  # type: ignore[import-not-found]
 
     if cfg["driver"] == "max7219":
-        from machine import SPI  # type: ignore[import-not-found]
-
         import max7219
+        from machine import SPI  # type: ignore[import-not-found]
 
         if cfg["spi"] < 0:
             from machine import SoftSPI  # type: ignore[import-not-found]

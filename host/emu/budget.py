@@ -153,14 +153,13 @@ def measure(rate: int = 1000, seconds: float = 5.0, *, uf2: str | None = None, b
         gaps0 = len(board.gaps)
         tr.stats(reset=True)
         board.start()
-        got = received = 0
+        received = 0
         first = None
         try:
             for blk in board.blocks(n_samples=n_target, timeout=timeout):
                 if first is None:
                     first = blk.first_sample
                 received += blk.n
-                got = blk.stop_sample - first
         except BoardTimeout as exc:
             log.warning("stream stalled: %s", exc)
         st = tr.stats()

@@ -194,7 +194,7 @@ class Violation:
 
     def __repr__(self):
         where = "chain" if self.chip is None else "chip" + str(self.chip)
-        return "<Violation {} t={}us {}: {}>".format(self.code, int(self.t_us), where, self.msg)
+        return f"<Violation {self.code} t={int(self.t_us)}us {where}: {self.msg}>"
 
     __str__ = __repr__
 
@@ -320,7 +320,7 @@ class ADS1299Model:
     # --- register writes -------------------------------------------------------------------------------------------
     def write_reg(self, a, v, t):
         if a >= N_REGS:
-            self.chain._warn(t, self.index, "WREG to address 0x{:02x} (no such register)".format(a))
+            self.chain._warn(t, self.index, f"WREG to address 0x{a:02x} (no such register)")
             return
         if a in READ_ONLY_REGS:
             self.chain._warn(t, self.index, "WREG to read-only register " + REG_NAMES[a] + " ignored")
@@ -329,8 +329,8 @@ class ADS1299Model:
         if fb is not None:
             mask, val = fb
             if (v & mask) != val:
-                self._v(t, "reserved-bits", "{} written 0x{:02x}: reserved bits must read 0x{:02x} under mask 0x{:02x}".format(
-                    REG_NAMES[a], v, val, mask))
+                self._v(t, "reserved-bits", f"{REG_NAMES[a]} written 0x{v:02x}: reserved bits must read "
+                        f"0x{val:02x} under mask 0x{mask:02x}")
             v = (v & ~mask & 0xFF) | val
         if a == REG_CONFIG3:
             v = (v & 0xFE) | (self.regs[a] & 0x01)  # BIAS_STAT read-only
@@ -639,23 +639,24 @@ class ADS1299Model:
             return
         if not self.has_clock:
             if b:
-                self._v(t_end, "no-clock", "byte 0x{:02x} to a chip without a clock: chip 0 drives CLK only with "
-                        "CONFIG1.CLK_EN = 1 (DS Table 6)".format(b))
+                self._v(t_end, "no-clock", f"byte 0x{b:02x} to a chip without a clock: chip 0 drives CLK only with "
+                        "CONFIG1.CLK_EN = 1 (DS Table 6)")
             return
         tclk = self.chain.tclk_us
         if self._pend_op == 0 and b == 0:
             return  # NOP / data-retrieval clock
         if t_end < self.ready_time():
-            self._v(t_end, "tPOR", "command byte 0x{:02x} sent {}us after power-up; wait tPOR = 2^18 tCLK = {}us (DS Table 30)".format(
-                b, int(t_end - self.t_pon), int(T_POR_TCLK * tclk)))
+            self._v(t_end, "tPOR", f"command byte 0x{b:02x} sent {int(t_end - self.t_pon)}us after power-up; "
+                    f"wait tPOR = 2^18 tCLK = {int(T_POR_TCLK * tclk)}us (DS Table 30)")
             return
         if t_end < self.busy_until:
-            self._v(t_end, "busy", "byte 0x{:02x} {}us too early: {}".format(b, int((self.busy_until - t_end) * 1000) / 1000.0,
-                                                                        self.busy_why))
+            early = int((self.busy_until - t_end) * 1000) / 1000.0
+            self._v(t_end, "busy", f"byte 0x{b:02x} {early}us too early: {self.busy_why}")
         elif t_end - self.t_last_cmd < T_SDECODE_TCLK * tclk - 1e-9:
-            self._v(t_end, "tSDECODE", "command bytes {}us apart; the chip needs 4 tCLK = {}us (end to end) to decode "
-                    "each byte (DS p.37)".format(int((t_end - self.t_last_cmd) * 1000) / 1000.0,
-                                                 int(T_SDECODE_TCLK * tclk * 1000) / 1000.0))
+            apart = int((t_end - self.t_last_cmd) * 1000) / 1000.0
+            self._v(t_end, "tSDECODE", f"command bytes {apart}us apart; the chip needs 4 tCLK = "
+                    f"{int(T_SDECODE_TCLK * tclk * 1000) / 1000.0}us (end to end) to decode "
+                    "each byte (DS p.37)")
         self.t_last_cmd = t_end
         if self._pend_op:
             self._cont(b, t_end)
@@ -695,13 +696,13 @@ class ADS1299Model:
             self._pend_addr = op & 0x1F
             self._pend_n = -1
         else:
-            self.chain._warn(t_end, self.index, "unknown opcode 0x{:02x}".format(op))
+            self.chain._warn(t_end, self.index, f"unknown opcode 0x{op:02x}")
 
     def _cont(self, b, t_end):
         if self._pend_n == -1:  # count byte: n - 1
             n = (b & 0x1F) + 1
             if b & 0xE0:
-                self.chain._warn(t_end, self.index, "RREG/WREG count byte 0x{:02x} has bits 7:5 set".format(b))
+                self.chain._warn(t_end, self.index, f"RREG/WREG count byte 0x{b:02x} has bits 7:5 set")
             if self._pend_op == RREG:
                 a = self._pend_addr
                 self.out = bytes([self.read_reg(a + i) for i in range(n)])
@@ -783,7 +784,7 @@ class DaisyChain:
 
     def _warn(self, t, chip, msg):
         if len(self.warnings) < self.MAX_VIOLATIONS:
-            self.warnings.append("t={}us chip{}: {}".format(int(t), chip, msg))
+            self.warnings.append(f"t={int(t)}us chip{chip}: {msg}")
 
     def _config_changed(self, t):
         # clock="chip0": chips 1.. run on chip 0's CLK output, present only while its CONFIG1.CLK_EN (bit 5) is set
@@ -850,7 +851,7 @@ class DaisyChain:
             if np is not None:
                 data = np.asarray(data, dtype=np.int64 if self._src_codes else np.float64)
                 if data.shape != (self.n_chips * N_CH, B):
-                    raise ValueError("source returned shape {}; expected {}".format(data.shape, (self.n_chips * N_CH, B)))
+                    raise ValueError(f"source returned shape {data.shape}; expected {(self.n_chips * N_CH, B)}")
             self._src_chunks[j] = data
             self._src_next += B
             ks = [c.latest_k for c in self.chips]
@@ -933,15 +934,15 @@ class DaisyChain:
                     continue
                 c.reset_pin = level
                 if c.powered and t_us < c.ready_time():
-                    self._violate(t_us, c.index, "tPOR", "RESET pin toggled {}us after power-up; wait tPOR = 2^18 tCLK (DS Table 30)".format(
-                        int(t_us - c.t_pon)))
+                    self._violate(t_us, c.index, "tPOR", f"RESET pin toggled {int(t_us - c.t_pon)}us after power-up; "
+                                  "wait tPOR = 2^18 tCLK (DS Table 30)")
                 if not level:
                     c.t_reset_fall = t_us
                     c._halt()
                 else:
                     w = t_us - (c.t_reset_fall if c.t_reset_fall is not None else t_us)
                     if w < T_RST_TCLK * self.tclk_us:
-                        self._violate(t_us, c.index, "tRST", "RESET low for {}us; needs >= 2 tCLK (DS Table 30)".format(w))
+                        self._violate(t_us, c.index, "tRST", f"RESET low for {w}us; needs >= 2 tCLK (DS Table 30)")
                     c.do_reset(t_us)
             elif name == "pwdn":
                 if c.pwdn_pin == level:
@@ -1115,7 +1116,7 @@ class DaisyChain:
             if p < len(self._stream):
                 ob = self._stream[p]
                 in_data = False
-                for ci, a, b, kind in self._segs:
+                for _ci, a, b, kind in self._segs:
                     if kind == 1 and a <= p < b:
                         in_data = True
                 if in_data and self.chips[0].rdatac:

@@ -339,10 +339,10 @@ class SimHardware:
     # --- SPI -----------------------------------------------------------------------------------------------------------------
     def spi_transfer(self, spi, tx, rx, tx_zero):
         if spi.polarity != 0 or spi.phase != 1:
-            self._violate("spi-mode", "SPI polarity={} phase={}: the ADS1299 needs mode 1 (CPOL=0, CPHA=1)".format(
-                spi.polarity, spi.phase))
+            self._violate("spi-mode", f"SPI polarity={spi.polarity} phase={spi.phase}: the ADS1299 needs mode 1 "
+                          "(CPOL=0, CPHA=1)")
         if spi.baudrate > 20000000:
-            self._violate("sclk", "SCLK {} Hz above the ADS1299 maximum of 20 MHz".format(spi.baudrate))
+            self._violate("sclk", f"SCLK {spi.baudrate} Hz above the ADS1299 maximum of 20 MHz")
         if spi.bits != 8 or spi.firstbit != 0:
             self._violate("spi-format", "SPI must be 8 bits, MSB first")
         self.run_until(self.now_us + self.spi_overhead_us)

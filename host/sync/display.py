@@ -22,8 +22,9 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from perifacial.firmware.wire import EV_DISPLAY  # the one home of event codes
 
@@ -461,7 +462,7 @@ class DigitDisplay:
                 "every_samples": self.every_samples, "start": self.start,
                 "backend": type(self.backend).__name__ if self.backend is not None else "board"}
 
-    def attach(self, board: Any, recorder: Any = None) -> "DigitDisplay":
+    def attach(self, board: Any, recorder: Any = None) -> DigitDisplay:
         """Hook into a :class:`perifacial.host.board.Board` (and a ``Recorder``).
 
         Host mode: a block listener calls :meth:`on_frame` for every received block (one per DATA frame) and logs

@@ -25,14 +25,16 @@ from __future__ import annotations
 import csv
 import logging
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from .display import MIN_FRAMES_PER_CHANGE, DisplayRateWarning, check_readable
 from perifacial.errors import PerifacialError
+
+from .display import MIN_FRAMES_PER_CHANGE, DisplayRateWarning, check_readable
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,7 @@ class SyncLog:
     capacity: int
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Any], capacity: int | None = None) -> "SyncLog":
+    def from_rows(cls, rows: Iterable[Any], capacity: int | None = None) -> SyncLog:
         """From ``SyncRow`` objects, ``Recording.sync`` rows, dicts or tuples ``(value, sample, host_time, kind
         [, shown])``. ``capacity`` defaults to what the ``shown`` column implies, else 10**4 (safe for 8-digit
         displays too: digits are then unwrapped modulo 10**4)."""
@@ -118,7 +120,7 @@ class SyncLog:
                    cap)
 
     @classmethod
-    def read_csv(cls, path: str | Path, capacity: int | None = None) -> "SyncLog":
+    def read_csv(cls, path: str | Path, capacity: int | None = None) -> SyncLog:
         """Read a CSV with a header ``value,sample,host_time,kind`` (``shown`` optional)."""
         with open(path, newline="") as f:
             rows = list(csv.DictReader(f))

@@ -18,8 +18,9 @@ Upright digits are assumed (a slant of a few degrees is tolerated by the zone ma
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +140,7 @@ class SevenSegmentReader:
         return g[self._rows[:, :, None], self._cols]  # (n_digits, GH, GW)
 
     # -- calibration -----------------------------------------------------------------------------------------
-    def calibrate(self, frames: Iterable[np.ndarray], max_frames: int = 300) -> "SevenSegmentReader":
+    def calibrate(self, frames: Iterable[np.ndarray], max_frames: int = 300) -> SevenSegmentReader:
         """Learn the digit cells, segment zones and lit/unlit levels from ``frames`` (at most ``max_frames``
         used, evenly spread when a sequence is given)."""
         if isinstance(frames, np.ndarray) or isinstance(frames, Sequence):

@@ -10,8 +10,9 @@ For tests and for frames already in memory, :func:`read_frames_digits` takes an 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 

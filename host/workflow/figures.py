@@ -47,12 +47,12 @@ def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 
     x = np.asarray(x, dtype=np.float64)
     high = emg_band(fs, band)[1]
     dc = remove_dc(x)
-    bp_in = remove_mains(dc, fs, notch_hz, max_freq=high) if notch_hz is not None else dc
-    bp = bandpass(bp_in, fs, band[0], high)
+    bp_in = remove_mains(dc, fs, freq=notch_hz, max_freq=high) if notch_hz is not None else dc
+    bp = bandpass(bp_in, fs, low=band[0], high=high)
     rect = rectify(bp)
     # the envelope's edge handling, as in linear_envelope: the low-pass's undershoot (largest at the ends, where the
     # zero-phase padding extends the rectified signal) is clipped at 0
-    env = np.maximum(lowpass(rect, fs, cutoff), 0.0)
+    env = np.maximum(lowpass(rect, fs, cutoff=cutoff), 0.0)
     t = t0 + np.arange(x.size) / fs
     fig = _figure(figsize=(9, 9), layout="constrained")
     axes = fig.subplots(5, 1, sharex=True)

@@ -132,7 +132,8 @@ class LiveState:
         if not np.isfinite(x).all():
             x = np.nan_to_num(x - np.nanmean(x, axis=1, keepdims=True))
         mains = mains_amplitude(x, self.fs, self.mains_hz)
-        bp = bandpass(x - x.mean(axis=1, keepdims=True), self.fs, *emg_band(self.fs))
+        lo, hi = emg_band(self.fs)
+        bp = bandpass(x - x.mean(axis=1, keepdims=True), self.fs, low=lo, high=hi)
         k = max(1, int(0.25 * self.fs))
         m = q // k
         sub = bp[:, : m * k].reshape(self.n_channels, m, k)
@@ -230,7 +231,7 @@ class MonitorView:
                  f"sync counter: {s.sync_value if s.sync_value is not None else '-'}",
                  f"mains {s.mains_hz:g} Hz: max {mains[worst]:.1f} µV ({s.labels[worst]})" if worst is not None
                  else "mains: -",
-                 f"lead-off: {', '.join(l for l, o in zip(s.labels, s.leadoff) if o) or 'none'}",
+                 f"lead-off: {', '.join(lab for lab, o in zip(s.labels, s.leadoff) if o) or 'none'}",
                  f"events: {len(s.events)} ({sum(e.kind in ('ME', 'MaE') for e in s.events)} expressions)"]
         lines += [f"{e.onset_s:7.1f}s {e.kind:<9}{e.region}" for e in s.events[-8:]]
         self.text.set_text("\n".join(lines))

@@ -69,9 +69,10 @@ def noise_rms(x: np.ndarray, fs: float, mains_hz: float | None = 50.0, window_s:
         if b - a < max(2 * w, int(fs)):
             continue
         seg = x[:, a:b] - np.mean(x[:, a:b], axis=1, keepdims=True)
-        seg = bandpass(seg, fs, *emg_band(fs))
+        lo, hi = emg_band(fs)
+        seg = bandpass(seg, fs, low=lo, high=hi)
         if mains_hz:
-            seg = notch(seg, fs, mains_hz, harmonics=max(1, int(emg_band(fs)[1] // mains_hz)))
+            seg = notch(seg, fs, freq=mains_hz, harmonics=max(1, int(hi // mains_hz)))
         k = (b - a) // w
         seg = seg[:, : k * w].reshape(C, k, w)
         rms_all.append(np.sqrt(np.mean(seg * seg, axis=2)))

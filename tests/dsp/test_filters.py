@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.signal as ss
+import scipy_ref as ref
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import scipy_ref as ref
 from perifacial.dsp import _design, _iir
 from perifacial.dsp import filters as F
 
@@ -42,24 +42,51 @@ def emg_like(rng, nch, n, offset=2000.0):
 def test_butter_designs_equal_scipy(fs, order):
     for lo, hi in [(20.0, 45.0), (10.0, fs / 2 - 1), (1.0, 2.0)]:
         want = ss.butter(order, [lo, hi], "bandpass", fs=fs, output="sos")
-        np.testing.assert_array_equal(F.design_bandpass(fs, lo, hi, order), want)
+        np.testing.assert_array_equal(F.design_bandpass(lo, hi, fs=fs, order=order), want)
         np.testing.assert_array_equal(_design.sosfilt_zi(want), ss.sosfilt_zi(want))
     for c in [6.0, 20.0, fs / 2 - 0.5]:
         want = ss.butter(order, c, "lowpass", fs=fs, output="sos")
-        np.testing.assert_array_equal(F.design_lowpass(fs, c, order), want)
+        np.testing.assert_array_equal(F.design_lowpass(c, fs=fs, order=order), want)
         np.testing.assert_array_equal(_design.sosfilt_zi(want), ss.sosfilt_zi(want))
         hp = ss.butter(order, c, "highpass", fs=fs, output="sos")
         np.testing.assert_allclose(_design.butter_sos(order, c, "highpass", fs), hp, rtol=1e-14, atol=1e-15)
 
 
+
+def test_old_argument_orders_still_work_with_a_deprecation_warning():
+    """The API contract (docs/conventions.md): designs take ``fs=`` last as in SciPy, and everything after
+    ``(x, fs)`` is keyword-only; calls in the old order give the same result and a DeprecationWarning."""
+    want = ss.butter(2, [20, 450], "bandpass", fs=1000.0, output="sos")
+    with pytest.warns(DeprecationWarning, match="fs comes last"):
+        np.testing.assert_array_equal(F.design_bandpass(1000.0, 20.0, 450.0, 2), want)
+    with pytest.warns(DeprecationWarning, match="fs comes last"):
+        np.testing.assert_array_equal(F.design_lowpass(1000.0, 6.0), ss.butter(2, 6.0, fs=1000.0, output="sos"))
+    with pytest.warns(DeprecationWarning, match="fs comes last"):
+        np.testing.assert_array_equal(F.design_notch(1000.0, 50.0, 30.0), ref.notch_sos(1000.0, 50.0, 30.0))
+    x = np.random.default_rng(0).normal(size=(2, 2000))
+    new = F.linear_envelope(x, 1000.0, band=(30.0, 300.0), cutoff=8.0, notch=None, zero_phase=False)
+    with pytest.warns(DeprecationWarning, match="band, cutoff, order, notch, zero_phase by keyword"):
+        old = F.linear_envelope(x, 1000.0, (30.0, 300.0), 8.0, 2, None, False)
+    np.testing.assert_array_equal(old, new)
+    with pytest.raises(TypeError, match="multiple values"):
+        F.bandpass(x, 1000.0, 30.0, low=30.0)
+    with pytest.raises(TypeError, match="positional"):
+        F.lowpass(x, 1000.0, 6.0, 2, True, -1, "extra")
+    # without fs= a positional call is read in the old order (fs first): the warning says so, the edges fail
+    with pytest.warns(DeprecationWarning, match="fs comes last"), pytest.raises(ValueError):
+        F.design_bandpass(20.0, 450.0, 1000.0)
+    with pytest.raises(TypeError, match="at most 4"):
+        F.design_bandpass(1000.0, 20.0, 450.0, 2, 3)
+
+
 def test_notch_design_and_padlen_equal_scipy():
     for fs, f0, q in [(1000.0, 50.0, 30.0), (1000.0, 60.0, 10.0), (2000.0, 50.0, 35.0)]:
-        got = F.design_notch(fs, f0, q, harmonics=3)
+        got = F.design_notch(f0, q, fs=fs, harmonics=3)
         np.testing.assert_array_equal(got, ref.notch_sos(fs, f0, q, harmonics=3))
     with pytest.raises(ValueError, match="Nyquist"):
-        F.design_notch(200.0, 50.0, harmonics=3)  # 150 Hz >= 100 Hz
+        F.design_notch(50.0, fs=200.0, harmonics=3)  # 150 Hz >= 100 Hz
     # the envelope's notch keeps the harmonics below the band's upper edge: 50..400 Hz for a 450 Hz edge
-    assert F.design_notch(1000.0, 50.0, harmonics=100, max_freq=450.0).shape == (8, 6)
+    assert F.design_notch(50.0, fs=1000.0, harmonics=100, max_freq=450.0).shape == (8, 6)
     # SciPy's padlen rule: 3 * (2 * n_sections + 1 - trailing zeros), including odd orders
     for sos in [ss.butter(2, [20, 450], "bandpass", fs=1000, output="sos"), ss.butter(3, 6, fs=1000, output="sos"),
                 ss.butter(1, 6, fs=1000, output="sos")]:
@@ -101,13 +128,15 @@ def test_single_filters_equal_scipy(order):
     fs = 1000.0
     bp = ref.bandpass_sos(fs, 30.0, 300.0, order)
     lp = ref.lowpass_sos(fs, 10.0, order)
-    close(F.bandpass(x, fs, 30.0, 300.0, order), ss.sosfiltfilt(bp, x))
-    close(F.lowpass(x, fs, 10.0, order), ss.sosfiltfilt(lp, x))
-    np.testing.assert_array_equal(F.bandpass(x, fs, 30.0, 300.0, order, zero_phase=False), ref.causal(bp, x))
-    np.testing.assert_array_equal(F.lowpass(x, fs, 10.0, order, zero_phase=False), ref.causal(lp, x))
+    close(F.bandpass(x, fs, low=30.0, high=300.0, order=order), ss.sosfiltfilt(bp, x))
+    close(F.lowpass(x, fs, cutoff=10.0, order=order), ss.sosfiltfilt(lp, x))
+    np.testing.assert_array_equal(F.bandpass(x, fs, low=30.0, high=300.0, order=order, zero_phase=False),
+                                  ref.causal(bp, x))
+    np.testing.assert_array_equal(F.lowpass(x, fs, cutoff=10.0, order=order, zero_phase=False), ref.causal(lp, x))
     nt = ref.notch_sos(fs, 50.0, 30.0, harmonics=order)
-    close(F.notch(x, fs, 50.0, 30.0, harmonics=order), ss.sosfiltfilt(nt, x))
-    np.testing.assert_array_equal(F.notch(x, fs, 50.0, 30.0, harmonics=order, zero_phase=False), ref.causal(nt, x))
+    close(F.notch(x, fs, freq=50.0, q=30.0, harmonics=order), ss.sosfiltfilt(nt, x))
+    np.testing.assert_array_equal(F.notch(x, fs, freq=50.0, q=30.0, harmonics=order, zero_phase=False),
+                                  ref.causal(nt, x))
 
 
 def test_remove_dc_and_rectify_equal_numpy():
@@ -133,7 +162,8 @@ def test_axis_ndim_and_dtypes():
         close(F.linear_envelope(xd, 1000.0), ref.envelope(xd.astype(float), 1000.0))
     # a strided view is fine too
     xx = rng.standard_normal((6, 4000))
-    close(F.bandpass(xx[::2, ::2], 500.0, 20, 200), ss.sosfiltfilt(ref.bandpass_sos(500.0, 20, 200), xx[::2, ::2]))
+    close(F.bandpass(xx[::2, ::2], 500.0, low=20, high=200),
+          ss.sosfiltfilt(ref.bandpass_sos(500.0, 20, 200), xx[::2, ::2]))
     # empty channel axis and empty causal input
     assert F.linear_envelope(np.zeros((0, 100)), 1000.0).shape == (0, 100)
     assert F.linear_envelope(np.zeros((2, 0)), 1000.0, zero_phase=False).shape == (2, 0)
@@ -276,15 +306,15 @@ def test_errors_band_edges():
     with pytest.raises(ValueError, match=r"Nyquist.*50 Hz"):
         F.linear_envelope(x, 100.0)
     with pytest.raises(ValueError, match=r"high = 500 Hz .*Nyquist"):
-        F.bandpass(x, 1000.0, 20.0, 500.0)
+        F.bandpass(x, 1000.0, low=20.0, high=500.0)
     with pytest.raises(ValueError, match=r"low = 0.* must be > 0"):
-        F.bandpass(x, 1000.0, 0.0, 450.0)
+        F.bandpass(x, 1000.0, low=0.0, high=450.0)
     with pytest.raises(ValueError, match=r"low = -5"):
-        F.bandpass(x, 1000.0, -5.0, 450.0)
+        F.bandpass(x, 1000.0, low=-5.0, high=450.0)
     with pytest.raises(ValueError, match=r"low < high"):
-        F.bandpass(x, 1000.0, 300.0, 200.0)
+        F.bandpass(x, 1000.0, low=300.0, high=200.0)
     with pytest.raises(ValueError, match=r"cutoff = 600 Hz .*Nyquist"):
-        F.lowpass(x, 1000.0, 600.0)
+        F.lowpass(x, 1000.0, cutoff=600.0)
     with pytest.raises(ValueError, match="order"):
         F.lowpass(x, 1000.0, order=0)
     with pytest.raises(ValueError, match="fs"):

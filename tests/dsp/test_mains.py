@@ -109,24 +109,25 @@ def test_causal_canceller_equals_numpy_reference_and_removes_mains():
     rng = np.random.default_rng(4)
     emg = _emg(rng, 3, 3000)
     x = emg + _mains(3000, 60.0) + 50.0
-    got = M.cancel_mains(x, FS, 60.0, max_freq=450.0)
-    np.testing.assert_allclose(got, _rls_reference(x, M.mains_frequencies(60.0, FS, 450.0), 0.3 * FS), atol=1e-6)
-    s = M.MainsCanceller(FS, 3, 60.0, max_freq=450.0)
+    got = M.cancel_mains(x, FS, freq=60.0, max_freq=450.0)
+    freqs = M.mains_frequencies(60.0, FS, max_freq=450.0)
+    np.testing.assert_allclose(got, _rls_reference(x, freqs, 0.3 * FS), atol=1e-6)
+    s = M.MainsCanceller(FS, 3, freq=60.0, max_freq=450.0)
     np.testing.assert_array_equal(np.concatenate([s.process(x[:, :7]), s.process(x[:, 7:1500]),
                                                   s.process(x[:, 1500:])], axis=1), got)
     # the canceller is linear in x (LMS weights are linear in the input): look at the line's own residual
     line = _mains(3000, 60.0)[None, :] + 50.0
-    r = M.cancel_mains(line, FS, 60.0, max_freq=450.0) - 50.0
-    K = 2 * len(M.mains_frequencies(60.0, FS, 450.0)) + 1
+    r = M.cancel_mains(line, FS, freq=60.0, max_freq=450.0) - 50.0
+    K = 2 * len(M.mains_frequencies(60.0, FS, max_freq=450.0)) + 1
     assert np.abs(r[:, 8 * K:]).max() < 1e-3 * line.std()  # fully cancelled once the start-up ramp (8 K) ends
     mid = r[:, 6 * K - 20 : 6 * K + 20]  # half way up the ramp: about half removed
     assert 0.3 * line.std() < np.sqrt(np.mean(mid**2)) < 0.7 * line.std()
     # periodic gain table (after 20 time constants) = the full RLS recursion
     long = _emg(rng, 2, 9000) + _mains(9000, 50.0)
-    c = M.MainsCanceller(FS, 2, 50.0, max_freq=450.0)
+    c = M.MainsCanceller(FS, 2, freq=50.0, max_freq=450.0)
     assert c._gain_table is not None
     c._gain_table = None  # force the O(K^2) recursion all the way
-    np.testing.assert_allclose(M.cancel_mains(long, FS, 50.0, max_freq=450.0), c.process(long), atol=1e-6)
+    np.testing.assert_allclose(M.cancel_mains(long, FS, freq=50.0, max_freq=450.0), c.process(long), atol=1e-6)
     # the stream's default (both 50 and 60 Hz families) removes it too, with no start-up burst in the envelope
     env = F.EnvelopeStream(FS, 3).process(x)
     clean = F.linear_envelope(emg, FS, zero_phase=False, notch=None)

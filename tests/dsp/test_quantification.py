@@ -49,7 +49,7 @@ MAE_SPECS = [(33_000 + 5000 * i, 1101 + 50 * i, (7 * i + 3) % 24, 20.0 + 1.5 * i
 
 def test_known_mvc_duration_channel_region_and_iemg():
     env, cal, events = make_session(ME_SPECS + MAE_SPECS)
-    table = quantify(events, env, FS, cal)
+    table = quantify(events, env, FS, calibration=cal)
     assert isinstance(table, QuantTable) and len(table) == 13
     for row, (start, length, ch, pct), ev in zip(table, ME_SPECS + MAE_SPECS, events):
         assert row.channel == ch and row.label == cal.labels[ch]  # eq. 5 picks the burst's channel
@@ -66,7 +66,7 @@ def test_known_mvc_duration_channel_region_and_iemg():
 
 def test_duration_rule_boundary():
     env, cal, _ = make_session([])
-    rows = quantify([(100, 598), (1000, 1499), (3000, 3500)], env, FS, cal)
+    rows = quantify([(100, 598), (1000, 1499), (3000, 3500)], env, FS, calibration=cal)
     assert [r.duration_ms for r in rows] == [499.0, 500.0, 501.0]
     assert [r.kind for r in rows] == ["ME", "MaE", "MaE"]  # < 500 ms is ME
 
@@ -76,8 +76,8 @@ def test_kmeans_classification_matches_sklearn():
     # a 551 ms but weak event: the duration rule calls it MaE, the (duration, MVC %) clusters put it with the MEs
     specs = ME_SPECS + MAE_SPECS + [(58_000, 551, 2, 7.0)]
     env, cal, events = make_session(specs, n=60_000)
-    t_dur = quantify(events, env, FS, cal, classify="duration")
-    t_km = quantify(events, env, FS, cal, classify="kmeans")
+    t_dur = quantify(events, env, FS, calibration=cal, classify="duration")
+    t_km = quantify(events, env, FS, calibration=cal, classify="kmeans")
     assert t_dur[-1].kind == "MaE" and t_km[-1].kind == "ME"
     feats = np.array([[r.duration_ms, r.peak_mvc_pct] for r in t_km])
     z = (feats - feats.mean(0)) / feats.std(0)
@@ -86,7 +86,7 @@ def test_kmeans_classification_matches_sklearn():
     assert np.array_equal(ours, sk == sk[0]) or np.array_equal(ours, sk != sk[0])
     assert [r.kind for r in t_km][:8] == ["ME"] * 8 and [r.kind for r in t_km][8:13] == ["MaE"] * 5
     # deterministic
-    assert [r.kind for r in quantify(events, env, FS, cal, classify="kmeans")] == [r.kind for r in t_km]
+    assert [r.kind for r in quantify(events, env, FS, calibration=cal, classify="kmeans")] == [r.kind for r in t_km]
 
 
 def test_two_means_against_sklearn_on_random_blobs():
@@ -111,17 +111,17 @@ def test_duck_typed_events_and_options():
     except ImportError:  # pragma: no cover - the spotting module is written in parallel
         Event = Ev
     evs = [Event(onset=e.onset, offset=e.offset, channel=23) for e in events]
-    t = quantify(evs, env, FS, cal, use_event_channel=True)
+    t = quantify(evs, env, FS, calibration=cal, use_event_channel=True)
     assert all(r.channel == 23 for r in t)
-    t = quantify(evs, env, FS, cal)  # eq. 5 by default, whatever channel the spotter saw
+    t = quantify(evs, env, FS, calibration=cal)  # eq. 5 by default, whatever channel the spotter saw
     assert [r.channel for r in t] == [s[2] for s in ME_SPECS[:3]]
     # select="mvc": in %MVC the crosstalk channel can win if its MVC is much smaller
     ch, other = ME_SPECS[0][2], ME_SPECS[0][2] + 1
     mvc = np.array(cal.mvc_uv)
     mvc[other] = 0.2 * mvc[ch]
     cal2 = MvcCalibration("P01", "d", "", cal.labels, mvc, cal.noise_uv, FS)
-    assert quantify(events[:1], env, FS, cal2, select="amplitude")[0].channel == ch
-    assert quantify(events[:1], env, FS, cal2, select="mvc")[0].channel == other
+    assert quantify(events[:1], env, FS, calibration=cal2, select="amplitude")[0].channel == ch
+    assert quantify(events[:1], env, FS, calibration=cal2, select="mvc")[0].channel == other
     # without calibration: amplitudes only
     t = quantify(events, env, FS)
     assert math.isnan(t[0].peak_mvc_pct) and math.isnan(t[0].iemg_pct_s) and t[0].peak_uv > 0
@@ -132,7 +132,7 @@ def test_duck_typed_events_and_options():
 
 def test_records_and_csv(tmp_path):
     env, cal, events = make_session(ME_SPECS[:2] + MAE_SPECS[:1])
-    t = quantify(events, env, FS, cal)
+    t = quantify(events, env, FS, calibration=cal)
     rec = t.to_records()
     assert rec[0]["kind"] == "ME" and set(rec[0]) == set(QuantTable.columns())
     path = tmp_path / "events.csv"
@@ -158,7 +158,7 @@ def test_summary_confidence_intervals_match_scipy():
         specs.append((start, length, int(rng.integers(0, 24)), pct))
         start += length + 400
     env, cal, events = make_session(specs, n=start + 100)
-    t = quantify(events, env, FS, cal)
+    t = quantify(events, env, FS, calibration=cal)
     est = {(e.kind, e.quantity): e for e in t.summary()}
     for kind in ("ME", "MaE"):
         rows = [r for r in t if r.kind == kind]
@@ -183,20 +183,20 @@ def test_bad_inputs():
     for evs, match in [([(5, 4)], "event 0"), ([(0, 60_000)], "event 0"), ([Ev(0, 10), (-1, 3)], "event 1"),
                        ([(1.5, 3)], "integer"), (["ab"], "event 0"), ([object()], "event 0")]:
         with pytest.raises(ValueError, match=match):
-            quantify(evs, env, FS, cal)
+            quantify(evs, env, FS, calibration=cal)
     with pytest.raises(ValueError, match="classify"):
-        quantify(events, env, FS, cal, classify="gmm")
+        quantify(events, env, FS, calibration=cal, classify="gmm")
     with pytest.raises(ValueError, match="calibration"):
         quantify(events, env, FS, classify="kmeans")
     with pytest.raises(ValueError, match="channels"):
-        quantify(events, env[:20], FS, cal)
+        quantify(events, env[:20], FS, calibration=cal)
     with pytest.raises(ValueError, match="at least 2"):
-        quantify(events[:1], env, FS, cal, classify="kmeans")
+        quantify(events[:1], env, FS, calibration=cal, classify="kmeans")
     bad = env.copy()
     bad[3, events[0].onset + 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        quantify(events, bad, FS, cal)
-    assert len(quantify([], env, FS, cal, classify="kmeans")) == 0
+        quantify(events, bad, FS, calibration=cal)
+    assert len(quantify([], env, FS, calibration=cal, classify="kmeans")) == 0
 
 
 def test_peak_mvc_matches_synth_truth():
@@ -210,12 +210,12 @@ def test_peak_mvc_matches_synth_truth():
 
     errs = {True: [], False: []}
     for seed, snr in ((21, "high"), (22, "medium"), (23, "low")):
-        s = synthesize(seed, 1000.0, 90.0, snr)
+        s = synthesize(seed, 1000.0, duration=90.0, snr=snr)
         env = linear_envelope(s.data, 1000.0)
         ev = [e for e in spot(env, 1000.0) if e.is_expression]
         cal = MvcCalibration("p", "2026-01-01", "", s.labels, tuple(s.mvc_uv), tuple(np.zeros(24)), 1000.0)
         for new in (True, False):
-            q = quantify(ev, env, 1000.0, cal, use_event_channel=True, subtract_floor=new,
+            q = quantify(ev, env, 1000.0, calibration=cal, use_event_channel=True, subtract_floor=new,
                          peak="plateau" if new else "max")
             for e, r in zip(ev, q):
                 t = [t for t in s.expressions if t.region == e.region and t.onset <= e.offset and t.offset >= e.onset]

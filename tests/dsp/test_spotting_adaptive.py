@@ -161,7 +161,7 @@ def test_stream_equals_offline_on_envelope_stream_output(seed):
     from perifacial.dsp.filters import EnvelopeStream
     from perifacial.dsp.synth import synthesize
 
-    s = synthesize(seed, FS, 90.0, "medium")
+    s = synthesize(seed, FS, duration=90.0, snr="medium")
     # notch=None: with the default mains canceller, seed 0 exposes a SpotStream/offline difference that exists on
     # main too (one left_lower event at 24.55 s emitted online only; see the issue 15 report), not fixed here
     es = EnvelopeStream(FS, 24, notch=None)
@@ -177,7 +177,10 @@ def test_stream_equals_offline_on_envelope_stream_output(seed):
     st, online, when = _stream_events(env, sizes)
     assert len(offline) > 10
     assert sorted(online) == sorted(offline)  # same intervals
-    key = lambda e: (e.onset, e.offset, e.region)
+
+    def key(e):
+        return (e.onset, e.offset, e.region)
+
     assert sorted((key(e), e.kind, e.channel, e.peak) for e in online) == sorted(
         (key(e), e.kind, e.channel, e.peak) for e in offline)
     assert len(set(map(key, online))) == len(online)  # each once
@@ -236,7 +239,7 @@ def test_causal_online_pipeline_finds_the_offline_expressions_within_100_ms():
     from perifacial.dsp.filters import EnvelopeStream, linear_envelope
     from perifacial.dsp.synth import synthesize
 
-    s = synthesize(0, FS, 90.0, "medium")
+    s = synthesize(0, FS, duration=90.0, snr="medium")
     # without mains removal on both sides: the causal canceller and the zero-phase block fit remove mains
     # differently, and the lower floor then merges bursts differently online and offline (see docs/spotting.md)
     off = [e for e in spot(linear_envelope(s.data, FS, notch=None), FS) if e.is_expression]

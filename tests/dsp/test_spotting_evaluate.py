@@ -32,7 +32,7 @@ def test_casmemg_long_finds_an_isolated_burst_in_clip_and_session_modes():
 
 
 def test_oracle_protocol_on_gt_clips():
-    s = synthesize(1, 1000.0, 60.0, "high")
+    s = synthesize(1, 1000.0, duration=60.0, snr="high")
     r = casmemg_oracle([s], "high")
     assert r.n_clips == len(s.expressions) and r.n_clips > 5
     assert 0 <= r.n_missed < r.n_clips

@@ -9,8 +9,8 @@ from perifacial.dsp.synth import SNR_LEVELS, SynthStream, synthesize
 
 @pytest.mark.parametrize("fs", [500.0, 1000.0, 2000.0])
 def test_chunked_equals_at_once(fs):
-    whole = synthesize(7, fs, 25.0, "low")
-    st = SynthStream(7, fs, "low", 25.0)
+    whole = synthesize(7, fs, duration=25.0, snr="low")
+    st = SynthStream(7, fs, snr="low", duration=25.0)
     rng = np.random.default_rng(int(fs))
     parts = []
     while st.pos < whole.data.shape[1]:
@@ -59,7 +59,7 @@ def test_ground_truth_follows_seed_003_table_4():
 
 def test_mixing_mvc_and_snr_levels():
     m = default_montage()
-    s = synthesize(2, 1000.0, 30.0, "high")
+    s = synthesize(2, 1000.0, duration=30.0, snr="high")
     assert s.data.shape == (24, 30000) and s.mixing.shape == (24, 14) and len(s.source_names) == 14
     for ri, r in enumerate(m.regions):
         for k in range(2):
@@ -68,17 +68,17 @@ def test_mixing_mvc_and_snr_levels():
             others = np.delete(col, list(r.channels))
             assert own.min() > 5 * others.max()  # crosstalk is small
     assert s.labels == m.labels
-    lo = synthesize(2, 1000.0, 30.0, "low")
+    lo = synthesize(2, 1000.0, duration=30.0, snr="low")
     np.testing.assert_allclose(lo.noise_uv / s.noise_uv, 10 ** ((SNR_LEVELS["high"] - SNR_LEVELS["low"]) / 20))
     np.testing.assert_array_equal(s.mvc_uv, lo.mvc_uv)
-    num = synthesize(2, 1000.0, 30.0, 10.0)
-    np.testing.assert_allclose(num.noise_uv, synthesize(2, 1000.0, 30.0, "medium").noise_uv)
+    num = synthesize(2, 1000.0, duration=30.0, snr=10.0)
+    np.testing.assert_allclose(num.noise_uv, synthesize(2, 1000.0, duration=30.0, snr="medium").noise_uv)
 
 
 def test_envelope_over_mvc_gives_the_ground_truth_intensity():
     from perifacial.dsp.filters import linear_envelope
 
-    s = synthesize(5, 1000.0, 120.0, "high")
+    s = synthesize(5, 1000.0, duration=120.0, snr="high")
     env = linear_envelope(s.data, s.fs)
     mae = [e for e in s.events if e.kind == "MaE"]
     assert len(mae) >= 4
@@ -90,9 +90,9 @@ def test_envelope_over_mvc_gives_the_ground_truth_intensity():
 
 
 def test_generation_is_fast():
-    synthesize(0, 1000.0, 2.0)
+    synthesize(0, 1000.0, duration=2.0)
     t = time.perf_counter()
-    synthesize(1, 1000.0, 60.0)
+    synthesize(1, 1000.0, duration=60.0)
     assert time.perf_counter() - t < 2.0  # 24 ch x 5 min takes ~1 s on the 2-core machine
 
 

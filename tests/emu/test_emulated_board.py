@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from perifacial.host.board import BoardError, BoardTimeout, open_board
+from perifacial.host.board import BoardError, open_board
 from perifacial.host.emu.budget import PATHS, measure, measured
 
 SECONDS = 10.0  # emulated seconds per stream (issue 12: 10 s at 2000 SPS)

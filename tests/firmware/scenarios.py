@@ -146,7 +146,7 @@ class Rig:
     def data(self):
         """[(first_sample, n_samples, flags, raw)] of the DATA frames received so far."""
         out = []
-        for ftype, seq, p in self.collect():
+        for ftype, _seq, p in self.collect():
             if ftype == wire.T_DATA:
                 fs, t, ns, nc, fl = wire.unpack_data_header(p)
                 out.append((fs, ns, fl, p[wire.DATA_HDR_SIZE :]))
@@ -232,7 +232,7 @@ def sc_stream_cs_toggle():
 def channel_series(data, ch):
     out = []
     o = 3 + (ch >> 3) * 27 + (ch & 7) * 3
-    for fs, ns, fl, raw in data:
+    for _fs, ns, _fl, raw in data:
         for s in range(ns):
             out.append(code24(raw, s * 81 + o))
     return out
@@ -283,7 +283,7 @@ def sc_overrun():
     flagged = 0
     nxt = 0
     got = 0
-    for fs, ns, fl, raw in data:
+    for fs, ns, fl, _raw in data:
         if fs != nxt:
             gaps.append((nxt, fs - nxt))
             assert fl & wire.FLAG_OVERRUN, "gap without FLAG_OVERRUN"
@@ -318,7 +318,7 @@ def ramp_source(chain):
 def check_ramp(data):
     """Every sample's ramp value minus its labelled index is the same constant: labels are exact."""
     off = None
-    for fs, ns, fl, raw in data:
+    for fs, ns, _fl, raw in data:
         for s in range(ns):
             v = code24(raw, s * 81 + 3) - (fs + s)
             if off is None:
@@ -347,7 +347,7 @@ def sc_late_reads():
     nxt = 0
     gaps = []
     got = 0
-    for fs, ns, fl, raw in data:
+    for fs, ns, fl, _raw in data:
         if fs != nxt:
             gaps.append((nxt, fs - nxt))
             assert fl & wire.FLAG_OVERRUN
@@ -504,7 +504,7 @@ def sc_link_drop():
     nxt = 0
     lost = 0
     flagged = 0
-    for fs, ns, fl, raw in data:
+    for fs, ns, fl, _raw in data:
         if fs != nxt:
             lost += fs - nxt
             assert fl & wire.FLAG_OVERRUN
@@ -538,7 +538,7 @@ def sc_machine_shim_stream():
     frames = decode(link.out)
     check_seq(frames)
     nxt = 0
-    for ftype, seq, p in frames:
+    for ftype, _seq, p in frames:
         if ftype == wire.T_DATA:
             fs, t, ns, nc, fl = wire.unpack_data_header(p)
             assert fs == nxt and fl == 0, (fs, nxt, fl)
@@ -567,7 +567,7 @@ def sc_backpressure():
     data = r.data()
     nxt = 0
     gaps = []
-    for fs, ns, fl, raw in data:
+    for fs, ns, fl, _raw in data:
         if fs != nxt:
             gaps.append(fs - nxt)
             assert fl & wire.FLAG_OVERRUN
@@ -645,7 +645,7 @@ def sc_hostile_commands(n=1000, rate=1000, record_ms=1000):
     assert len(errors) >= sent and st["bad_commands"] >= sent, (len(errors), st["bad_commands"], sent)
     data = r.data()
     nxt = 0
-    for fs, ns, fl, raw in data:
+    for fs, ns, fl, _raw in data:
         assert fs == nxt and fl == 0, (fs, nxt, fl)
         nxt = fs + ns
     check_ramp(data)
@@ -671,7 +671,7 @@ def sc_drdy_stall():
     assert st["drdy_stalls"] == 1 and len(logs) == 1, (st, logs)
     gaps = []
     nxt = 0
-    for fs, ns, fl, raw in r.data():
+    for fs, ns, fl, _raw in r.data():
         if fs != nxt:
             assert fl & wire.FLAG_OVERRUN
             gaps.append(fs - nxt)

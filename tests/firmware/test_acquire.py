@@ -43,7 +43,6 @@ def simulate(rate, drift, latency, soft, n=20000, seed=0, t0=0x3FFF0000):
         if soft:
             t = max(t, busy_until)
         tm.t = t
-        before = acq.wr
         acq.handler(None)
         busy_until = t + 30
         if k % 500 == 0:

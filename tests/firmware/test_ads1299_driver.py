@@ -1,8 +1,8 @@
 """Register plans against the ADS1299 datasheet bit layouts (SBAS499C sec. 9.6), and the power-up timing."""
 
 import pytest
-
 import scenarios
+
 from perifacial.firmware import ads1299 as A
 
 

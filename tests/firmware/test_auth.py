@@ -7,8 +7,8 @@ import hmac
 import json
 
 import pytest
-
 from mpy_harness import FIRMWARE, require_runtime, run_micropython
+
 from perifacial.firmware import auth, links, wire
 
 KEY = bytes(range(32))

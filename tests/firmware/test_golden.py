@@ -3,6 +3,7 @@
 import json
 
 import golden
+
 from perifacial.firmware import wire
 
 

@@ -1,8 +1,7 @@
 """The MicroPython tests skip without node/node_modules, except under PERIFACIAL_REQUIRE_MICROPYTHON=1 (.ci/run)."""
 
-import pytest
-
 import mpy_harness
+import pytest
 
 
 def test_missing_runtime_skips_locally(monkeypatch, tmp_path):

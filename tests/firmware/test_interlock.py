@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
+from test_virtual_board import Host
 
 from perifacial.firmware import interlock, wire
 from perifacial.host.sim.virtual_board import VirtualBoard
-from test_virtual_board import Host
 
 MONTAGE = json.loads((Path(__file__).resolve().parents[2] / "hardware" / "montage.json").read_text())
 

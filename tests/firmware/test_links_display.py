@@ -1,14 +1,11 @@
 """Links (USB CDC, TCP, BLE) and the TM1637 driver, with fakes of the MicroPython modules (and real sockets)."""
 
-import io
-import json
 import socket
 import time
 
-import pytest
-
 import scenarios
 from test_auth import Clock
+
 from perifacial.firmware import auth, links, tm1637, wire
 
 
@@ -122,7 +119,7 @@ def _authenticate(link, c, key):
             link.connected()
             try:
                 got[0] += c.recv(200)
-            except socket.timeout:
+            except TimeoutError:
                 pass
             return got[0].endswith(b"\n")
 
@@ -180,7 +177,7 @@ def test_tcp_link_accepts_backpressure_and_reconnects():
         link.service()
         try:
             got.extend(c.recv(1 << 16))
-        except socket.timeout:
+        except TimeoutError:
             pass
         return len(got) >= sent * len(frame)
 
@@ -359,7 +356,7 @@ def test_ble_notifications_bounded_for_a_slow_central():
     size = len(link.tx)
     frame = wire.encode(wire.T_DATA, 0, bytes(822))
     refused = 0
-    for i in range(200):  # 2 s of a 100 frames/s stream, 10 ms per main-loop pass
+    for _i in range(200):  # 2 s of a 100 frames/s stream, 10 ms per main-loop pass
         clk.ms += 10
         if not link.write(frame):
             refused += 1

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 import scenarios
 from mpy_harness import ROOT, availability, run_micropython, skip_or_fail
 

@@ -15,7 +15,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from mpy_harness import FIRMWARE, FIRMWARE_MODULES, ROOT
 
 BOARD_MODULES = FIRMWARE_MODULES + ("main",)

@@ -1,10 +1,8 @@
 """The virtual board: the firmware app on the ADS1299 model + machine shim, as a host byte stream."""
 
 import json
-import time
 
 import numpy as np
-import pytest
 
 from perifacial.firmware import wire
 from perifacial.host.sim.virtual_board import VirtualBoard
@@ -47,7 +45,7 @@ class Host:
 
     def data(self):
         out = []
-        for ftype, seq, p in self.frames:
+        for ftype, _seq, p in self.frames:
             if ftype == wire.T_DATA:
                 fs, t, ns, nc, fl = wire.unpack_data_header(p)
                 out.append((fs, ns, fl, p[12:]))
@@ -56,7 +54,7 @@ class Host:
     def series(self, ch):
         o = 3 + (ch // 8) * 27 + (ch % 8) * 3
         vals = []
-        for fs, ns, fl, raw in self.data():
+        for _fs, ns, _fl, raw in self.data():
             a = np.frombuffer(raw, dtype=np.uint8).reshape(ns, -1)
             v = (a[:, o].astype(np.int32) << 16) | (a[:, o + 1].astype(np.int32) << 8) | a[:, o + 2]
             vals.append(np.where(v & 0x800000, v - (1 << 24), v))
@@ -76,7 +74,7 @@ def test_stream_is_gapless():
     seqs = [f[1] for f in h.frames]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     nxt = 0
-    for fs, ns, fl, raw in h.data():
+    for fs, ns, fl, _raw in h.data():
         assert fs == nxt and fl == 0
         nxt = fs + ns
     # the chip clock runs 0.3 % fast: the board delivers 0.3 % more samples per second of MCU time
@@ -130,7 +128,7 @@ def test_stall_shows_as_gap_and_display_is_sample_exact():
     h.cmd("stop")
     gaps = []
     nxt = 0
-    for fs, ns, fl, raw in h.data():
+    for fs, ns, fl, _raw in h.data():
         if fs != nxt:
             gaps.append(fs - nxt)
             assert fl & wire.FLAG_OVERRUN
@@ -220,7 +218,7 @@ def test_esp32_profile_runs_with_a_soft_irq():
     h.pump()
     h.cmd("stop")
     nxt = 0
-    for fs, ns, fl, raw in h.data():
+    for fs, ns, fl, _raw in h.data():
         assert fs == nxt and fl == 0
         nxt = fs + ns
     assert nxt > 1900 and vb.violations() == []
@@ -269,7 +267,7 @@ def test_hostile_commands_do_not_stop_the_virtual_board():
     assert max(len(r) for r in replies) < 3000
     assert st["loop_errors"] == 0 and not [f for f in h.frames if f[0] == wire.T_LOG and f[2][0] >= wire.LOG_ERROR]
     nxt = 0
-    for fs, ns, fl, raw in h.data():
+    for fs, ns, fl, _raw in h.data():
         assert fs == nxt and fl == 0
         nxt = fs + ns
     assert stop["lost"] == 0 and stop["samples"] == nxt and nxt >= 1000

@@ -12,10 +12,9 @@ import threading
 import time
 
 import numpy as np
+from _hostframes import data_frame
 
 from perifacial.firmware import wire
-
-from _hostframes import data_frame
 
 
 class FakeDevice:
@@ -116,7 +115,7 @@ class FakeTcpServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self.srv.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             self.connections += 1
             if not self._authenticate(conn):
@@ -134,7 +133,7 @@ class FakeTcpServer:
                         if not data:
                             break
                         conn.sendall(self.dev.handle(data))
-                    except socket.timeout:
+                    except TimeoutError:
                         pass
                     chunk = self.dev.produce(self.frames_per_tick)
                     if chunk:

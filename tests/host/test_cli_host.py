@@ -6,8 +6,8 @@ import argparse
 import numpy as np
 import pytest
 
-from perifacial.errors import PerifacialError
 from perifacial.commands import devices, export, record
+from perifacial.errors import PerifacialError
 
 
 def run(*argv):

@@ -10,11 +10,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from _fakedevice import FakeDevice, FakeTcpServer
 
 from perifacial import cli
 from perifacial.host.recording import load
-
-from _fakedevice import FakeDevice, FakeTcpServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,13 +6,12 @@ import json
 import numpy as np
 import pytest
 import refdecode
+from _hostframes import Stream, data_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perifacial.firmware import wire
 from perifacial.host.decoder import Decoder, codes_to_uv, lsb_uv
-
-from _hostframes import Stream, data_frame
 
 
 def decode_all(data: bytes, chunk: int | None = None):

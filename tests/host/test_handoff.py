@@ -111,7 +111,7 @@ def test_pandas_tables(pfr_rec, tmp_path):
     from perifacial.dsp.quantification import quantify
 
     env = np.nan_to_num(res.envelope, nan=0.0)
-    table = quantify([e for e in res.events if e.is_expression], env, rec.fs, None, rec.montage,
+    table = quantify([e for e in res.events if e.is_expression], env, rec.fs, calibration=None, montage=rec.montage,
                      classify="duration", use_event_channel=True)
     q = quantification_to_pandas(table)
     assert isinstance(q, pd.DataFrame) and list(q.columns) == list(table.columns()) and len(q) == len(table)

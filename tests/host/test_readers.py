@@ -29,7 +29,7 @@ def synth4():
     """12 s of 4 channels (one facial region) in µV from the synthetic generator, with its labels."""
     from perifacial.dsp.synth import synthesize
 
-    s = synthesize(5, FS, 12.0, "high")
+    s = synthesize(5, FS, duration=12.0, snr="high")
     idx = [list(s.labels).index(lab) for lab in REGION]
     return s.data[idx].astype(np.float32).astype(np.float64)
 

@@ -10,7 +10,6 @@ import pytest
 
 from perifacial.host import Decoder, Recorder, load, open_board
 from perifacial.host import recording as R
-from perifacial.host.recording import session_header
 
 
 @pytest.mark.parametrize("seconds", [0.25, 1.0])

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _fakedevice import FakeDevice, FakeTcpServer
 
 from perifacial.host import export, rawlog
 from perifacial.host.board import open_board
 from perifacial.host.recording import load
-
-from _fakedevice import FakeDevice, FakeTcpServer
 
 LSB24 = 9e6 / 24 / 2**24
 

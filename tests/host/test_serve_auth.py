@@ -11,7 +11,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 
@@ -63,7 +62,7 @@ def _until_closed(c: socket.socket) -> bytes:
     while True:
         try:
             b = c.recv(4096)
-        except (ConnectionResetError, socket.timeout):
+        except (TimeoutError, ConnectionResetError):
             break
         if not b:
             break

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from _fakedevice import FakeDevice, FakeTcpServer
 
 from perifacial.firmware import wire
 from perifacial.host.board import Board, BoardError, BoardTimeout, open_board
@@ -15,8 +16,6 @@ from perifacial.host.transport import (
     sim_options,
     open_transport,
 )
-
-from _fakedevice import FakeDevice, FakeTcpServer
 
 
 def test_loop_url_is_byte_exact():

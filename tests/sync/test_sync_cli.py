@@ -2,7 +2,6 @@ import argparse
 import csv
 import json
 
-import numpy as np
 import pytest
 
 from perifacial.errors import PerifacialError

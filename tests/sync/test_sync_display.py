@@ -6,7 +6,13 @@ import pytest
 
 from perifacial.firmware.syncdisplay import proto
 from perifacial.host.sync import (
-    DigitDisplay, DisplayRateWarning, NullBackend, SerialBackend, SyncLog, open_display, parse_display_spec,
+    DigitDisplay,
+    DisplayRateWarning,
+    NullBackend,
+    SerialBackend,
+    SyncLog,
+    open_display,
+    parse_display_spec,
 )
 from perifacial.host.sync.display import EV_DISPLAY
 

@@ -3,12 +3,16 @@
 frame period; wrap-around and misread digits."""
 import numpy as np
 import pytest
+from _simsession import simulate
 
 from perifacial.host.sync import (
-    DisplayRateWarning, Observation, SevenSegmentReader, fit_sync, frame_to_sample_range, readings_to_observations,
+    DisplayRateWarning,
+    Observation,
+    SevenSegmentReader,
+    fit_sync,
+    frame_to_sample_range,
+    readings_to_observations,
 )
-
-from _simsession import simulate
 
 TRUE_DRIFT_PPM = (1 / 1.003 - 1) * 1e6  # samples per nominal video second vs 1000 SPS
 

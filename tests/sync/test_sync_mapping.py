@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from perifacial.host.sync import (
-    AmbiguousDigit, Observation, SyncLog, convert_events, fit_sync, frame_to_sample_range, samples_to_frames,
+    AmbiguousDigit,
+    Observation,
+    SyncLog,
+    convert_events,
+    fit_sync,
+    frame_to_sample_range,
+    samples_to_frames,
 )
 from perifacial.host.sync.mapping import robust_line
 

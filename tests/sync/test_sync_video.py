@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from video_writer import write_video
 
-from perifacial.host.sync import fit_sync, readings_to_observations
-from perifacial.host.sync import video
+from perifacial.host.sync import fit_sync, readings_to_observations, video
 
 
 def test_missing_decoder_says_what_to_install(monkeypatch):

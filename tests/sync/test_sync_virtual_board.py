@@ -5,13 +5,19 @@ import numpy as np
 import pytest
 
 pytest.importorskip("perifacial.host.sim.virtual_board")
+from _simsession import film  # noqa: E402
+
 from perifacial.host.board import open_board  # noqa: E402
 from perifacial.host.recording import load  # noqa: E402
 from perifacial.host.sync import (  # noqa: E402
-    DigitDisplay, ScreenBackend, SevenSegmentReader, SyncLog, fit_sync, open_display, readings_to_observations,
+    DigitDisplay,
+    ScreenBackend,
+    SevenSegmentReader,
+    SyncLog,
+    fit_sync,
+    open_display,
+    readings_to_observations,
 )
-
-from _simsession import film  # noqa: E402
 
 DURATION_S = 10.0
 

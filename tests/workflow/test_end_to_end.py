@@ -13,7 +13,6 @@ from perifacial.host.workflow.process import EVENT_COLUMNS, ProcessOptions, proc
 from perifacial.host.sim.truth import sim_ground_truth, sim_seed
 
 
-
 def test_files_written(session_dir):
     out = session_dir / "out"
     for name in ("s01.events.csv", "s01.summary.json", "s01.preprocessing.png", "s01.regions.png",
