@@ -249,7 +249,7 @@ def have_dask() -> bool:
 
 # ------------------------------------------------------------------------------------------------- group level
 GROUP_COLUMNS: tuple[str, ...] = (
-    "participant", "region", "kind", "n", "recordings",
+    "participant", "region", "kind", "n", "flagged_left_out", "recordings",
     "duration_mean_s", "duration_sd_s", "duration_ci_low_s", "duration_ci_high_s",
     "mvc_n", "mvc_mean_pct", "mvc_sd_pct", "mvc_ci_low_pct", "mvc_ci_high_pct",
     "iemg_mean_pct_s", "iemg_sd_pct_s",
@@ -281,28 +281,32 @@ def _quantified(r: dict):
                            num("peak_mvc_pct"), num("iemg_pct_s"), r["kind"])
 
 
-def group_table(items: list[StudyItem], confidence: float = 0.95) -> list[dict]:
+def group_table(items: list[StudyItem], confidence: float = 0.95, flagged: bool = False) -> list[dict]:
     """Rows of :data:`GROUP_COLUMNS`: for each participant, then ``"all"`` (every expression of every participant
     pooled, as Table 4 pools its 380 expressions), each region and ``"all"`` regions, ME then MaE: the count, the
     duration (s) and peak %MVC mean, SD and ``confidence`` interval of the mean
     (:func:`perifacial.dsp.quantification.summarize`), and the iEMG mean and SD. Read from the recordings'
-    ``events.csv``; recordings without one (failed) are left out."""
+    ``events.csv``; recordings without one (failed) are left out. Expressions flagged by ``process`` (overlapping
+    an electrode artefact or a blink's EOG on their region: their amplitude is not the muscle's) are left out and
+    counted in ``flagged_left_out`` unless ``flagged``."""
     from perifacial.dsp.quantification import summarize
 
-    evs = [(s, r.get("region") or "", _quantified(r)) for s, r in _events_of(items)]
+    evs = [(s, r.get("region") or "", _quantified(r), r.get("flagged") == "True") for s, r in _events_of(items)]
     subjects = sorted({it.subject for it in items})
     n_rec = {s: sum(it.subject == s and it.events_path.is_file() for it in items) for s in subjects}
-    regions = sorted({reg for _, reg, _ in evs if reg})
+    regions = sorted({reg for _, reg, _, _ in evs if reg})
     out = []
     for who in subjects + ["all"]:
-        mine = [(reg, q) for s, reg, q in evs if who in ("all", s)]
+        mine = [(reg, q, f) for s, reg, q, f in evs if who in ("all", s)]
         for region in ["all"] + regions:
-            sel = [q for reg, q in mine if region in ("all", reg)]
+            sel = [q for reg, q, f in mine if region in ("all", reg) and (flagged or not f)]
             stats = {(e.kind, e.quantity): e for e in summarize(sel, confidence)}
             for kind in ("ME", "MaE"):
                 d, m, i = (stats[(kind, q)] for q in ("duration_s", "peak_mvc_pct", "iemg_pct_s"))
                 out.append({
                     "participant": who, "region": region, "kind": kind, "n": d.n,
+                    "flagged_left_out": 0 if flagged else sum(f and q.kind == kind for reg, q, f in mine
+                                                              if region in ("all", reg)),
                     "recordings": sum(n_rec.values()) if who == "all" else n_rec[who],
                     "duration_mean_s": d.mean, "duration_sd_s": d.sd, "duration_ci_low_s": d.ci_low,
                     "duration_ci_high_s": d.ci_high, "mvc_n": m.n, "mvc_mean_pct": m.mean, "mvc_sd_pct": m.sd,
