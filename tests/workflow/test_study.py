@@ -133,3 +133,70 @@ def test_study_on_dask_matches_ground_truth_and_resumes(dataset, scheduler, caps
     assert "0 processed, 6 up to date, 0 failed" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in deriv.glob("sub-*/emg/*.summary.json")} == stamp
     assert _table(deriv) == list(rows.values())
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """A folder of recordings with a participants table (no BIDS): two simulated participants (NPZ, 20 s) and a
+    third whose recording is broken."""
+    from perifacial.dsp.synth import synthesize
+
+    d = tmp_path_factory.mktemp("folder")
+    for pid, seed in (("A1", 41), ("B2", 42)):
+        s = synthesize(seed, duration=20.0)
+        np.savez(d / f"{pid}_rest.npz", data=s.data, fs=s.fs)
+    (d / "C3_rest.npz").write_bytes(b"not a recording")
+    (d / "participants.tsv").write_text("participant_id\tage\nA1\t30\nB2\t41\nC3\t25\n")
+    return d
+
+
+def test_folder_with_participants_table_failure_does_not_stop_the_study(folder, tmp_path):
+    from perifacial.host.workflow.process import ProcessOptions
+    from perifacial.host.workflow.study import find_recordings, run_study
+
+    items = find_recordings(folder, tmp_path / "d")
+    assert [(i.subject, i.path.name) for i in items] == [("A1", "A1_rest.npz"), ("B2", "B2_rest.npz"),
+                                                         ("C3", "C3_rest.npz")]
+    seen = []
+    res = run_study(folder, tmp_path / "d", ProcessOptions(figures=False), use_dask=False,
+                    progress=lambda it, st, k, n: seen.append((it.subject, st.split(":")[0], k, n)))
+    assert seen == [("A1", "done", 1, 3), ("B2", "done", 2, 3), ("C3", "failed", 3, 3)]
+    assert res.failed == [str(folder / "C3_rest.npz")]
+    assert (tmp_path / "d" / "sub-A1" / "emg" / "A1_rest.events.csv").is_file()
+    # the group table: counts of each participant's events.csv, pooled row = the sum; no calibration: no %MVC
+    from perifacial.host.workflow.process import read_events_csv
+
+    for kind in ("ME", "MaE"):
+        rows = {r["participant"]: r for r in res.table if r["region"] == "all" and r["kind"] == kind}
+        for pid in ("A1", "B2"):
+            ev = [e for e in read_events_csv(tmp_path / "d" / f"sub-{pid}" / "emg" / f"{pid}_rest.events.csv")
+                  if e["kind"] == kind and e["flagged"] != "True"]
+            assert rows[pid]["n"] == len(ev)
+            if len(ev) > 1:
+                assert rows[pid]["duration_mean_s"] == pytest.approx(np.mean([float(e["duration_ms"]) for e in ev]) / 1e3)
+        assert rows["C3"]["n"] == 0 and rows["C3"]["recordings"] == 0
+        assert rows["all"]["n"] == rows["A1"]["n"] + rows["B2"]["n"] and rows["all"]["mvc_n"] == 0
+    js = json.loads((tmp_path / "d" / "group" / "study.json").read_text())
+    assert [r["status"].split(":")[0] for r in js["recordings"]] == ["done", "done", "failed"]
+    # resuming: the failed recording is tried again, the others are skipped; a newer recording is redone
+    import os
+
+    p = folder / "B2_rest.npz"
+    later = (tmp_path / "d" / "sub-B2" / "emg" / "B2_rest.summary.json").stat().st_mtime + 5
+    os.utime(p, (later, later))
+    res2 = run_study(folder, tmp_path / "d", ProcessOptions(figures=False), use_dask=False)
+    assert [res2.status[str(i.path)].split(":")[0] for i in items] == ["skipped", "done", "failed"]
+
+
+def test_without_dask_runs_sequentially_with_a_note(folder, tmp_path, monkeypatch, capsys):
+    from perifacial import cli
+    from perifacial.host.workflow import study
+
+    monkeypatch.setattr(study, "have_dask", lambda: False)
+    assert cli.main(["study", str(folder), "--out", str(tmp_path / "d"), "--no-figures", "--quiet"]) == 1  # C3 failed
+    cap = capsys.readouterr()
+    notes = [line for line in cap.err.splitlines() if "Dask is not installed" in line]
+    assert len(notes) == 1 and "pip install 'perifacial[study]'" in notes[0]
+    assert "3 recordings of 3 participants: 2 processed, 0 up to date, 1 failed" in cap.out
+    assert cli.main(["study", str(folder), "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "--scheduler needs Dask" in capsys.readouterr().err
