@@ -372,7 +372,8 @@ def write_group_files(table: list[dict], out: Path, items: list[StudyItem], stat
 
 
 def _scatter(items: list[StudyItem], path: Path) -> None:
-    """Duration (s) vs peak %MVC (peak uV where a participant has no calibration) of every expression."""
+    """Duration (s) vs peak %MVC (peak uV when no participant has a calibration) of every expression; the ones
+    ``process`` flagged are grey crosses."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -388,10 +389,14 @@ def _scatter(items: list[StudyItem], path: Path) -> None:
     for i, s in enumerate(subjects):
         for kind, marker in (("ME", "o"), ("MaE", "^")):
             pts = np.array([(float(r["duration_ms"]) / 1000, float(r.get(key) or "nan")) for t, r in evs
-                            if t == s and r["kind"] == kind], dtype=float).reshape(-1, 2)
+                            if t == s and r["kind"] == kind and r.get("flagged") != "True"], dtype=float).reshape(-1, 2)
             if len(pts):
                 ax.scatter(pts[:, 0], pts[:, 1], s=14, marker=marker, color=colors(i % 10), alpha=0.7,
                            label=f"sub-{s} {kind}")
+    flagged = np.array([(float(r["duration_ms"]) / 1000, float(r.get(key) or "nan")) for _, r in evs
+                        if r.get("flagged") == "True"], dtype=float).reshape(-1, 2)
+    if len(flagged):
+        ax.scatter(flagged[:, 0], flagged[:, 1], s=18, marker="x", color="0.5", label="flagged (not in the table)")
     ax.axvline(0.5, color="0.4", ls="--", lw=1)
     ax.set_xlabel("duration (s)")
     ax.set_ylabel("peak intensity (%MVC)" if mvc else "peak envelope (µV; no MVC calibration)")

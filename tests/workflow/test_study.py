@@ -104,16 +104,18 @@ def test_study_on_dask_matches_ground_truth_and_resumes(dataset, scheduler, caps
             assert (sub / f"sub-{i:02d}_task-face_emg.{kind}").stat().st_size > 0
         s = json.loads((sub / f"sub-{i:02d}_task-face_emg.summary.json").read_text())
         assert s["mvc"]["participant"] == f"P{i}"
-    # the group table against the simulator's truth: pooled means of all participants within 10 %
+    # the group table against the simulator's truth: pooled means of all participants within 10 % (measured:
+    # ME duration +2.2 %, %MVC +6.5 %; MaE duration -6.2 %, %MVC +2.5 %; against the true MVC +13 % and +10 %)
     truth = _truth(dataset)
     rows = {(r["participant"], r["region"], r["kind"]): r for r in _table(deriv)}
     for kind in ("ME", "MaE"):
         t = [x for v in truth.values() for x in v if x[0] == kind]
         r = rows[("all", "all", kind)]
         dur, true_mvc, mvc = (np.mean([x[k] for x in t]) for k in (1, 2, 3))
-        print(f"{kind}: truth n={len(t)} duration {dur:.4f} s, %MVC {mvc:.3f} (of the true MVC {true_mvc:.3f}); "
-              f"study n={r['n']} ({r['flagged_left_out']} flagged left out) duration {r['duration_mean_s']} s, "
-              f"%MVC {r['mvc_mean_pct']}")
+        with capsys.disabled():
+            print(f"{kind}: truth n={len(t)} duration {dur:.4f} s, %MVC {mvc:.3f} (of the true MVC {true_mvc:.3f}); "
+                  f"study n={r['n']} ({r['flagged_left_out']} flagged left out) duration {r['duration_mean_s']} s, "
+                  f"%MVC {r['mvc_mean_pct']}")
         assert abs(float(r["duration_mean_s"]) / dur - 1) <= 0.10
         assert abs(float(r["mvc_mean_pct"]) / mvc - 1) <= 0.10
         assert 0.8 * len(t) <= int(r["n"]) <= 1.25 * len(t)

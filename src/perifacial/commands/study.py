@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         if bar.total is None:
             bar.total = n
         bar.update(1)
-        print(f"[{k}/{n}] {item.path.name}: {status}", file=sys.stderr)
+        bar.write(f"[{k}/{n}] {item.path.name}: {status}", file=sys.stderr)  # above the bar on a terminal
 
     try:
         res = run_study(args.dataset, out, opts, mvc_dir=args.mvc, scheduler=args.scheduler, workers=args.workers,
