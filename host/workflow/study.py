@@ -209,15 +209,16 @@ def _run_sequential(todo: list[StudyItem], opts, done: Callable[[StudyItem, dict
 
 
 def _run_dask(todo: list[StudyItem], opts, done: Callable[[StudyItem, dict], None], scheduler: str | None,
-              workers: int | None, memory_limit: str | None) -> None:
+              workers: int | None, memory_limit: str | None, connect_timeout: str = "20s") -> None:
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=connect_timeout)
         except (OSError, TimeoutError) as exc:
-            raise StudyError(f"--scheduler {scheduler}: cannot connect to a dask.distributed scheduler ({exc})") from None
+            raise StudyError(f"--scheduler {scheduler}: cannot connect to a dask.distributed scheduler "
+                             f"({exc})") from None
     else:
         n = workers or os.cpu_count() or 1
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
@@ -434,13 +435,13 @@ def write_description(out: Path, dataset: Path) -> Path:
 # ------------------------------------------------------------------------------------------------- main entry
 def run_study(dataset: str | os.PathLike, out: str | os.PathLike, opts=None, *, mvc_dir=None,
               scheduler: str | None = None, workers: int | None = None, memory_limit: str | None = None,
-              use_dask: bool | None = None, force: bool = False,
+              use_dask: bool | None = None, force: bool = False, connect_timeout: str = "20s",
               progress: Callable[[StudyItem, str, int, int], None] | None = None) -> StudyResult:
     """Process every recording of ``dataset`` into the derivative dataset ``out`` and write the group level.
 
     ``opts``: :class:`~perifacial.host.workflow.process.ProcessOptions`; ``mvc_dir``: folder of the participants'
     calibrations (default ``dataset/sourcedata/mvc``); ``scheduler``: address of a running ``dask.distributed``
-    scheduler (else a ``LocalCluster`` of ``workers`` processes, default one per core, each of one thread with
+    scheduler (given up after ``connect_timeout``; else a ``LocalCluster`` of ``workers`` processes, default one per core, each of one thread with
     ``memory_limit``, e.g. ``"4GiB"``, default Dask's ``"auto"``); ``use_dask``: None = when installed, False =
     sequential; ``force``: reprocess up-to-date recordings; ``progress(item, status, done, total)`` after each
     recording (status ``"done"``, ``"skipped"`` or ``"failed: ..."``)."""
@@ -477,7 +478,7 @@ def run_study(dataset: str | os.PathLike, out: str | os.PathLike, opts=None, *, 
             todo.append(it)
     if todo:
         if use_dask:
-            _run_dask(todo, opts, done, scheduler, workers, memory_limit)
+            _run_dask(todo, opts, done, scheduler, workers, memory_limit, connect_timeout)
         else:
             _run_sequential(todo, opts, done)
     table = group_table(items)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ def dataset(tmp_path_factory) -> Path:
         script = ("import sys; from perifacial import cli; "
                   f"sys.exit(cli.main({[str(a) for a in mvc]!r}) or cli.main({[str(a) for a in rec]!r}))")
         procs.append(subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE, env={**__import__("os").environ, "MPLBACKEND": "Agg"}))
+                                      stderr=subprocess.PIPE, env={**os.environ, "MPLBACKEND": "Agg"}))
     for p in procs:
         _, err = p.communicate(timeout=900)
         assert p.returncode == 0, err.decode()[-2000:]
@@ -175,14 +176,13 @@ def test_folder_with_participants_table_failure_does_not_stop_the_study(folder, 
                   if e["kind"] == kind and e["flagged"] != "True"]
             assert rows[pid]["n"] == len(ev)
             if len(ev) > 1:
-                assert rows[pid]["duration_mean_s"] == pytest.approx(np.mean([float(e["duration_ms"]) for e in ev]) / 1e3)
+                mean_s = np.mean([float(e["duration_ms"]) for e in ev]) / 1e3
+                assert rows[pid]["duration_mean_s"] == pytest.approx(mean_s)
         assert rows["C3"]["n"] == 0 and rows["C3"]["recordings"] == 0
         assert rows["all"]["n"] == rows["A1"]["n"] + rows["B2"]["n"] and rows["all"]["mvc_n"] == 0
     js = json.loads((tmp_path / "d" / "group" / "study.json").read_text())
     assert [r["status"].split(":")[0] for r in js["recordings"]] == ["done", "done", "failed"]
     # resuming: the failed recording is tried again, the others are skipped; a newer recording is redone
-    import os
-
     p = folder / "B2_rest.npz"
     later = (tmp_path / "d" / "sub-B2" / "emg" / "B2_rest.summary.json").stat().st_mtime + 5
     os.utime(p, (later, later))
@@ -202,3 +202,11 @@ def test_without_dask_runs_sequentially_with_a_note(folder, tmp_path, monkeypatc
     assert "3 recordings of 3 participants: 2 processed, 0 up to date, 1 failed" in cap.out
     assert cli.main(["study", str(folder), "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert "--scheduler needs Dask" in capsys.readouterr().err
+
+
+def test_unreachable_scheduler_is_one_error(folder, tmp_path):
+    pytest.importorskip("dask.distributed")
+    from perifacial.host.workflow.study import StudyError, run_study
+
+    with pytest.raises(StudyError, match="cannot connect to a dask.distributed scheduler"):
+        run_study(folder, tmp_path / "d", scheduler="tcp://127.0.0.1:9", connect_timeout="2s")
