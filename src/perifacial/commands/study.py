@@ -21,8 +21,8 @@ def register(subparsers) -> argparse.ArgumentParser:
             "processed as `perifacial process` does into the derivative dataset DERIV (sub-*/[ses-*/]emg/: events, "
             "summary, figures); recordings whose outputs are newer than their inputs are skipped. Then DERIV/group/: "
             "table4.tsv and table4.md (per participant and across participants, per region: ME/MaE counts, duration "
-            "and %%MVC mean +- sd with 95 %% CIs, as Li et al. 2024 Table 4), duration_vs_intensity.png and "
-            "study.json. Calibrations for %%MVC: DIR/sub-<label>.mvc.json (default DATASET/sourcedata/mvc). Runs on "
+            "and %MVC mean +- sd with 95 % CIs, as Li et al. 2024 Table 4), duration_vs_intensity.png and "
+            "study.json. Calibrations for %MVC: DIR/sub-<label>.mvc.json (default DATASET/sourcedata/mvc). Runs on "
             "Dask (pip install 'perifacial[study]'): a local cluster of one process per core, or --scheduler."
         ),
     )
