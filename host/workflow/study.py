@@ -23,7 +23,8 @@ Outputs (``out``, a BIDS derivative dataset, e.g. ``DATASET/derivatives/perifaci
     out/group/duration_vs_intensity.png   every expression of every participant
     out/group/study.json                  all of it: recordings (done / skipped / failed), the table rows
 
-Resuming: a recording whose ``<stem>.summary.json`` is newer than the recording (and its calibration) is skipped.
+Resuming: a recording whose ``<stem>.summary.json`` is newer than the recording (and its calibration) is skipped,
+unless the processing options differ from the previous run's (``group/study.json``): then all are redone.
 Failures of one recording are reported and do not stop the study.
 
 Scale-out: :func:`run_study` runs the recordings on Dask (``dask.distributed``): a ``LocalCluster`` (processes,
@@ -445,7 +446,7 @@ def run_study(dataset: str | os.PathLike, out: str | os.PathLike, opts=None, *, 
     ``memory_limit``, e.g. ``"4GiB"``, default Dask's ``"auto"``); ``use_dask``: None = when installed, False =
     sequential; ``force``: reprocess up-to-date recordings; ``progress(item, status, done, total)`` after each
     recording (status ``"done"``, ``"skipped"`` or ``"failed: ..."``)."""
-    from perifacial.host.workflow.process import ProcessOptions
+    from perifacial.host.workflow.process import ProcessOptions, _jsonable
 
     opts = opts or ProcessOptions()
     dataset, out = Path(dataset), Path(out)
@@ -470,6 +471,17 @@ def run_study(dataset: str | os.PathLike, out: str | os.PathLike, opts=None, *, 
         status[str(it.path)] = st
         say(it, st, len(status), total)
 
+    previous = out / "group" / "study.json"
+    if not force and previous.is_file():
+        try:
+            before = json.loads(previous.read_text(encoding="utf-8")).get("options")
+        except (OSError, ValueError):
+            before = None
+        now = json.loads(json.dumps(_jsonable(asdict(opts))))
+        if before is not None and before != now:
+            log.warning("the processing options differ from the previous run's (%s): every recording is redone",
+                        ", ".join(k for k in now if before.get(k) != now[k]))
+            force = True
     todo = []
     for it in items:
         if not force and it.up_to_date():

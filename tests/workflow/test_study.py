@@ -188,6 +188,9 @@ def test_folder_with_participants_table_failure_does_not_stop_the_study(folder, 
     os.utime(p, (later, later))
     res2 = run_study(folder, tmp_path / "d", ProcessOptions(figures=False), use_dask=False)
     assert [res2.status[str(i.path)].split(":")[0] for i in items] == ["skipped", "done", "failed"]
+    # other processing options: everything is redone
+    res3 = run_study(folder, tmp_path / "d", ProcessOptions(figures=False, notch=50.0), use_dask=False)
+    assert [res3.status[str(i.path)].split(":")[0] for i in items] == ["done", "done", "failed"]
 
 
 def test_without_dask_runs_sequentially_with_a_note(folder, tmp_path, monkeypatch, capsys):
