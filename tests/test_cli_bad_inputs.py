@@ -131,6 +131,16 @@ CASES = [
     ("process", "@pfr", "--sync-observations", "@dir/none.csv"),
     ("process", "@pfr", "--out", "@afile/sub"),
     ("process", "@png"),
+    # study
+    ("study", "@dir/none"),
+    ("study", "@pfr"),
+    ("study", "@dir"),
+    ("study", "@dir", "--out", "@afile/sub"),
+    ("study", "@dir", "--mvc", "@dir/none"),
+    ("study", "@dir", "--workers", "0"),
+    ("study", "@dir", "--memory-limit", "lots"),
+    ("study", "@dir", "--sequential", "--scheduler", "tcp://127.0.0.1:1"),
+    ("study", "@dir", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"),
     # mvc
     ("mvc", "sim://", "-o", "@dir/m.mvc.json", "--contract", "nan"),
     ("mvc", "sim://", "-o", "@dir/m.mvc.json", "--repetitions", "0"),

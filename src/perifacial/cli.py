@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "perifacial.commands.export",
     "perifacial.commands.mvc",
     "perifacial.commands.process",
+    "perifacial.commands.study",
     "perifacial.commands.coding",
     "perifacial.commands.monitor",
     "perifacial.commands.devices",
