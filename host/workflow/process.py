@@ -251,11 +251,11 @@ def read_events_csv(path: str | Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _jsonable(o):
+def jsonable(o):
     if isinstance(o, dict):
-        return {k: _jsonable(v) for k, v in o.items()}
+        return {k: jsonable(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
+        return [jsonable(v) for v in o]
     if isinstance(o, (np.floating, float)):
         return float(o) if math.isfinite(o) else None
     if isinstance(o, np.integer):
@@ -346,7 +346,7 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     counts: dict[str, int] = {}
     for e in events:
         counts[e.kind] = counts.get(e.kind, 0) + 1
-    summary = _jsonable({
+    summary = jsonable({
         "recording": str(getattr(recording, "path", "") or recording.info.get("path", "")),
         "url": recording.info.get("url"),
         "fs": fs,

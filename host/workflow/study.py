@@ -330,7 +330,7 @@ def _pm(m, s, nd) -> str:
 def write_group_files(table: list[dict], out: Path, items: list[StudyItem], status: dict[str, str],
                       opts) -> dict[str, Path]:
     """Write ``table4.tsv``, ``table4.md``, ``duration_vs_intensity.png`` and ``study.json`` into ``out/group``."""
-    from perifacial.host.workflow.process import _jsonable
+    from perifacial.host.workflow.process import jsonable
 
     g = out / "group"
     g.mkdir(parents=True, exist_ok=True)
@@ -369,7 +369,7 @@ def write_group_files(table: list[dict], out: Path, items: list[StudyItem], stat
         "group_table": table,
         "files": {k: str(v) for k, v in files.items()},
     }
-    p.write_text(json.dumps(_jsonable(doc), indent=2), encoding="utf-8")
+    p.write_text(json.dumps(jsonable(doc), indent=2), encoding="utf-8")
     return files
 
 
@@ -446,7 +446,7 @@ def run_study(dataset: str | os.PathLike, out: str | os.PathLike, opts=None, *, 
     ``memory_limit``, e.g. ``"4GiB"``, default Dask's ``"auto"``); ``use_dask``: None = when installed, False =
     sequential; ``force``: reprocess up-to-date recordings; ``progress(item, status, done, total)`` after each
     recording (status ``"done"``, ``"skipped"`` or ``"failed: ..."``)."""
-    from perifacial.host.workflow.process import ProcessOptions, _jsonable
+    from perifacial.host.workflow.process import ProcessOptions, jsonable
 
     opts = opts or ProcessOptions()
     dataset, out = Path(dataset), Path(out)
@@ -477,7 +477,7 @@ def run_study(dataset: str | os.PathLike, out: str | os.PathLike, opts=None, *, 
             before = json.loads(previous.read_text(encoding="utf-8")).get("options")
         except (OSError, ValueError):
             before = None
-        now = json.loads(json.dumps(_jsonable(asdict(opts))))
+        now = json.loads(json.dumps(jsonable(asdict(opts))))
         if before is not None and before != now:
             log.warning("the processing options differ from the previous run's (%s): every recording is redone",
                         ", ".join(k for k in now if before.get(k) != now[k]))

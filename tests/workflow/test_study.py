@@ -71,7 +71,7 @@ def _truth(d: Path):
     from perifacial.dsp.mvc import MvcCalibration
     from perifacial.dsp.synth import SynthStream
     from perifacial.host.recording import load
-    from perifacial.host.workflow.truth import sim_ground_truth
+    from perifacial.host.sim.truth import sim_ground_truth
 
     out = {}
     for i, seed in enumerate(SEEDS, 1):
