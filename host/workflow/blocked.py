@@ -81,33 +81,36 @@ def source_of(recording) -> BlockSource:
 
 
 def synthetic_source(n_channels: int, seconds: float, fs: float, seed: int = 0, chunk_s: float = 10.0) -> BlockSource:
-    """A reproducible synthetic recording generated on the fly (for benchmarks of any length): ``n_channels`` of
-    EMG noise (3 uV) with 50 Hz mains, an offset and bursts (30-80 uV, 0.2-1.5 s) at random times; chunk ``k``
-    (``chunk_s`` s) is drawn from its own generator, so ``read(a, b)`` gives the same values whatever the
-    split."""
+    """A reproducible synthetic recording generated on the fly (for benchmarks of any length, in bounded memory):
+    ``n_channels`` of EMG-like noise (3 uV; a pool of ``4 chunk_s`` s drawn once, each chunk a different cyclic
+    shift of it) with 50 Hz mains (8 uV), per-channel offsets and bursts (30-80 uV, 0.2-1.5 s) at random times.
+    Chunk ``k`` (``chunk_s`` s) depends only on ``(seed, k)``, so ``read(a, b)`` gives the same values whatever
+    the split."""
     n = int(round(seconds * fs))
     L = int(round(chunk_s * fs))
+    pool = np.random.default_rng([seed, 1 << 30]).normal(0.0, 3.0, (n_channels, 4 * L))
+    offsets = 100.0 + 10.0 * np.arange(n_channels)[:, None]
 
     def chunk(k):
         rng = np.random.default_rng([seed, k])
         m = min(L, n - k * L)
-        x = rng.normal(0.0, 3.0, (n_channels, m))
+        s0 = int(rng.integers(0, 3 * L))
+        x = pool[:, s0:s0 + m] + offsets
         t = (k * L + np.arange(m)) / fs
-        x += 8.0 * np.sin(2 * np.pi * 50.0 * t) + 100.0 + 10.0 * np.arange(n_channels)[:, None]
+        x += 8.0 * np.sin(2 * np.pi * 50.0 * t)
         for _ in range(rng.poisson(chunk_s / 4)):
-            c, w = rng.integers(n_channels), int(rng.uniform(0.2, 1.5) * fs)
-            s = rng.integers(0, max(1, m - w))
-            x[c, s:s + w] += rng.normal(0.0, rng.uniform(30, 80), x[c, s:s + w].shape)
+            c, w = 4 * int(rng.integers(0, max(1, n_channels // 4))), int(rng.uniform(0.1, 1.2) * fs)
+            s = int(rng.integers(0, max(1, m - w)))
+            burst = x[c:c + 4, s:s + w]
+            burst += rng.normal(0.0, rng.uniform(10, 60), burst.shape) * np.hanning(burst.shape[1])
         return x
 
     def read(a, b):
-        ks = range(a // L, (b - 1) // L + 1) if b > a else []
-        parts = [chunk(k) for k in ks]
-        if not parts:
+        if b <= a:
             return np.zeros((n_channels, 0))
-        x = np.concatenate(parts, axis=1)
-        off = (a // L) * L
-        return x[:, a - off:b - off]
+        first = a // L
+        x = np.concatenate([chunk(k) for k in range(first, (b - 1) // L + 1)], axis=1)
+        return x[:, a - first * L:b - first * L]
 
     return BlockSource(n_channels, n, float(fs), read)
 
