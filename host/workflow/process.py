@@ -445,7 +445,8 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
                 figs = figures.render_all(recording, chain.decimated, res, opts, calibration is not None, montage,
                                           read=src.read, n_samples=n)
             else:
-                figs = figures.render_all(recording, env, res, opts, calibration is not None, montage)
+                figs = figures.render_all(recording, env, res, opts, calibration is not None, montage,
+                                          read=lambda a, b: data[:, a:b])
             for name, fig in figs.items():
                 p = out / f"{stem}.{name}.png"
                 fig.savefig(p, dpi=100)
