@@ -139,11 +139,55 @@ class ColumnFile:
             e = min(b, s + step)
             self.write(s, np.full((self.C, e - s), self._fill))
 
+    def read(self, a: int, b: int, rows=None) -> np.ndarray:
+        """Columns ``[a, b)`` of ``rows`` (default all) ``[len(rows), b - a]``, read with ``os.pread`` (no mapping:
+        nothing stays resident)."""
+        import os
+
+        self.f.flush()
+        rows = range(self.C) if rows is None else rows
+        a, b = max(0, a), min(self.n, b)
+        out = np.empty((len(rows), max(0, b - a)))
+        if b > a:
+            for i, c in enumerate(rows):
+                out[i] = np.frombuffer(os.pread(self.f.fileno(), (b - a) * 8, (int(c) * self.n + a) * 8), np.float64)
+        return out
+
+    def reader(self) -> "ColumnReader":
+        return ColumnReader(self)
+
     def array(self) -> np.ndarray:
         self.f.flush()
         if self.C * self.n == 0:
             return np.full((self.C, self.n), self._fill)
         return np.memmap(self.f, dtype=np.float64, mode="r", shape=(self.C, self.n))
+
+
+class ColumnReader:
+    """``[rows, a:b]`` indexing (rows: int, list or slice; one column slice of step 1) of a :class:`ColumnFile`
+    through :meth:`ColumnFile.read`: windows of a long array without keeping the pages resident."""
+
+    def __init__(self, cf: ColumnFile, start: int = 0, stop: int | None = None):
+        self.cf, self.start = cf, start
+        self.stop = cf.n if stop is None else stop
+        self.shape = (cf.C, self.stop - self.start)
+
+    def __getitem__(self, key):
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if not isinstance(cols, slice) or cols.step not in (None, 1):
+            raise IndexError("ColumnReader takes one column slice of step 1")
+        a, b, _ = cols.indices(self.shape[1])
+        if isinstance(rows, slice):
+            idx = list(range(self.cf.C))[rows]
+        elif np.ndim(rows) == 0:
+            return self.cf.read(self.start + a, self.start + b, [int(rows)])[0]
+        else:
+            idx = [int(r) for r in rows]
+        return self.cf.read(self.start + a, self.start + max(a, b), idx)
+
+    def window(self, a: int, b: int) -> "ColumnReader":
+        """The columns ``[a, b)`` as a reader of their own (column 0 = ``a``)."""
+        return ColumnReader(self.cf, self.start + a, self.start + b)
 
 
 def decay_samples(sos: np.ndarray, tol: float = 1e-13) -> int:
@@ -273,6 +317,7 @@ class BlockedChain:
     envelope: np.ndarray
     lowband: np.ndarray | None
     decimated: np.ndarray
+    reader: "ColumnReader"
     step: int
     segments: list
     events: list
@@ -335,14 +380,15 @@ def run_blocked(source: BlockSource, opts, montage, block_s: float = 30.0,
         seg_events.sort()
         segs.append(Segment(a0, b0, True))
         if with_low and low_f is not None:
-            seg_events = _type_by_lowband(seg_events, low_f.array()[:, a0:b0], fs, montage)
+            seg_events = _type_by_lowband(seg_events, low_f.reader().window(a0, b0), fs, montage)
         events += [replace(e, onset=e.onset + a0, offset=e.offset + a0,
                            peak_index=(e.peak_index + a0 if e.peak_index >= 0 else -1)) for e in seg_events]
     for f in (env_f, low_f):
         if f is not None:
             f.fill(last, n)
     events.sort()
-    return BlockedChain(env_f.array(), low_f.array() if low_f is not None else None, dec, step, segs, events, plans)
+    return BlockedChain(env_f.array(), low_f.array() if low_f is not None else None, dec, env_f.reader(), step, segs,
+                        events, plans)
 
 
 def _type_by_lowband(events: list, low: np.ndarray, fs: float, montage) -> list:
@@ -358,8 +404,8 @@ def _type_by_lowband(events: list, low: np.ndarray, fs: float, montage) -> list:
 
 def quantify_local(expr: list, envelope: np.ndarray, fs: float, calibration, montage, floor_window: float):
     """:func:`~perifacial.dsp.quantification.quantify` (as ``process`` calls it) of each event on its own window
-    of ``envelope`` (the event plus ``floor_window / 2`` s each side, NaN as 0): the same rows as on the whole
-    envelope, reading only those columns."""
+    of ``envelope`` (``[channels, n]``, an array or a :class:`ColumnReader`; the event plus ``floor_window / 2`` s
+    each side, NaN as 0): the same rows as on the whole envelope, reading only those columns."""
     from dataclasses import replace
 
     from perifacial.dsp.quantification import QuantTable, quantify

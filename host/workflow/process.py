@@ -336,7 +336,7 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     expr = [e for e in events if e.is_expression]
     say("quantify", 0.6)
     if blocked:
-        table = quantify_local(expr, env, fs, calibration, montage, FLOOR_WINDOW_S)
+        table = quantify_local(expr, chain.reader, fs, calibration, montage, FLOOR_WINDOW_S)
     else:
         table = quantify(expr, np.nan_to_num(env, nan=0.0), fs, calibration, montage, classify="duration",
                          use_event_channel=True, subtract_floor=True, peak="plateau", floor_window=FLOOR_WINDOW_S)
@@ -344,7 +344,8 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     rows = []
     for i, (e, q) in enumerate(zip(expr, table)):
         reg = montage.region(e.region) if (montage is not None and e.region) else None
-        apex = e.peak_index if e.peak_index >= 0 else int(q.onset + np.nanargmax(env[q.channel, q.onset:q.offset + 1]))
+        apex = e.peak_index if e.peak_index >= 0 else int(
+            q.onset + np.nanargmax((chain.reader if blocked else env)[q.channel, q.onset:q.offset + 1]))
         rows.append(EventRow(
             index=i, onset_sample=e.onset, offset_sample=e.offset, apex_sample=int(apex),
             onset_s=e.onset / fs, offset_s=(e.offset + 1) / fs, duration_ms=q.duration_ms,
