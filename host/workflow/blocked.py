@@ -140,17 +140,16 @@ class ColumnFile:
             self.write(s, np.full((self.C, e - s), self._fill))
 
     def read(self, a: int, b: int, rows=None) -> np.ndarray:
-        """Columns ``[a, b)`` of ``rows`` (default all) ``[len(rows), b - a]``, read with ``os.pread`` (no mapping:
+        """Columns ``[a, b)`` of ``rows`` (default all) ``[len(rows), b - a]``, read from the file (no mapping:
         nothing stays resident)."""
-        import os
-
         self.f.flush()
         rows = range(self.C) if rows is None else rows
         a, b = max(0, a), min(self.n, b)
         out = np.empty((len(rows), max(0, b - a)))
         if b > a:
             for i, c in enumerate(rows):
-                out[i] = np.frombuffer(os.pread(self.f.fileno(), (b - a) * 8, (int(c) * self.n + a) * 8), np.float64)
+                self.f.seek((int(c) * self.n + a) * 8)
+                out[i] = np.frombuffer(self.f.read((b - a) * 8), np.float64)
         return out
 
     def reader(self) -> "ColumnReader":
@@ -165,7 +164,7 @@ class ColumnFile:
 
 class ColumnReader:
     """``[rows, a:b]`` indexing (rows: int, list or slice; one column slice of step 1) of a :class:`ColumnFile`
-    through :meth:`ColumnFile.read`: windows of a long array without keeping the pages resident."""
+    through :meth:`ColumnFile.read`: windows of a long array without keeping its pages resident."""
 
     def __init__(self, cf: ColumnFile, start: int = 0, stop: int | None = None):
         self.cf, self.start = cf, start

@@ -99,3 +99,38 @@ def test_mains_removed_in_column_ranges_equals_the_whole_array():
     for a, b in [(0, 1), (0, 700), (333, 4021), (14_990, 15_000), (7000, 15_000)]:
         np.testing.assert_allclose(plan.subtract(lambda lo, hi: x[:, lo:hi], a, b), whole[:, a:b], rtol=0,
                                    atol=1e-12 * np.abs(x).max())
+
+
+def test_process_file_pfr_in_blocks_equals_in_memory(tmp_path, cli_run):
+    """A recording of the virtual board: read as codes (``load(data=False)``) and converted block by block in
+    block mode; the CSVs of both modes agree (numbers within rounding) and so do the summaries' counts."""
+    from perifacial.host.workflow.process import process_file, read_events_csv
+
+    pfr = tmp_path / "s.pfr"
+    assert cli_run(["record", "sim://?seed=4", "-o", pfr, "--seconds", 40, "--quiet"]) == 0
+    out = {}
+    for mode in ("memory", "blocks"):
+        summary = process_file(pfr, opts=ProcessOptions(mode=mode, block_s=6.3), out_dir=tmp_path / mode)
+        assert summary["chain"]["mode"] == mode
+        out[mode] = (summary, read_events_csv(tmp_path / mode / "s.events.csv"))
+    (sm, rm), (sb, rb) = out["memory"], out["blocks"]
+    assert sb["counts"] == sm["counts"] and sb["quality"] == sm["quality"] and sb["gaps"] == sm["gaps"]
+    assert len(rm) == len(rb) > 0
+    for a, b in zip(rm, rb):
+        assert a.keys() == b.keys()
+        for k in a:
+            try:
+                assert float(b[k]) == pytest.approx(float(a[k]), rel=1e-5), k  # CSV keeps 6 significant digits
+            except ValueError:
+                if k != "evidence":
+                    assert b[k] == a[k], k
+
+
+def test_mode_is_checked(tmp_path, cli_run, capsys):
+    pfr = tmp_path / "x.pfr"
+    pfr.write_bytes(b"")
+    assert cli_run(["process", pfr, "--ica", "--mode", "blocks"]) != 0
+    assert "--mode memory" in capsys.readouterr().err
+    rec = source_recording(synthetic_source(2, 5, 500.0))
+    with pytest.raises(ValueError, match="mode must be"):
+        process_recording(rec, opts=ProcessOptions(mode="stream"), source=synthetic_source(2, 5, 500.0))

@@ -85,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
     from perifacial.host.readers import detect_format
 
+    if args.ica and args.mode == "blocks":
+        raise CliError("--ica unmixes whole segments in memory: use --mode memory or auto with it")
     for p in args.recordings:  # every file readable in principle before any work starts
         check_input_file(p, what="recording", noun="recording")
         if args.in_format is None:
@@ -100,8 +102,6 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--video-fps must be positive")
     if args.jobs < 1:
         raise CliError("-j must be >= 1")
-    if args.ica and args.mode == "blocks":
-        raise CliError("--ica unmixes whole segments in memory: use --mode memory or auto with it")
     if args.out is not None:
         check_output_dir(args.out, what="--out")
     opts = ProcessOptions(notch=args.notch, ica=args.ica, video_fps=args.video_fps,
