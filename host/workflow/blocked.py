@@ -13,8 +13,9 @@ signal's amplitude (tested within 1e-9 of the envelope's peak). Spotting uses
 :class:`perifacial.dsp.spotting.SpotStream` (documented to equal :func:`~perifacial.dsp.spotting.spot_adaptive`
 on the same envelope).
 
-Memory: one block of ``block_s`` seconds plus its overlaps is in memory at a time; the envelope and the EOG low
-band are written to unlinked temporary files and read back through ``np.memmap`` (only the pages touched).
+Memory: one block of ``block_s`` seconds plus its overlaps is in memory at a time, and the last ~90 s of the EOG
+low band (for typing the events SpotStream emits); the envelope is written to an unlinked temporary file, read
+back in windows (quantification) and returned as a read-only ``np.memmap``.
 """
 from __future__ import annotations
 
@@ -296,31 +297,63 @@ def segment_blocks(source: BlockSource, plan: SegmentPlan, block: int):
         y = mains_free(source, plan, e0, e1)
         y -= plan.mean[:, None]
         env = _clip_negative(_run(plan.stages, y, -1, True, demean=False)[:, a - e0:b - e0])
-        low = None
-        if plan.low_sos is not None:
-            from perifacial.dsp.filters import _Stage
-
-            l0, l1 = max(0, a - plan.low_overlap), min(n, b + plan.low_overlap)
-            r = source.read(plan.start + l0, plan.start + l1) - plan.raw_mean[:, None]
-            low = _run([_Stage(plan.low_sos, "1-8 Hz band-pass")], r, -1, True, demean=False)[:, a - l0:b - l0]
+        low = low_columns(source, plan, a, b) if plan.low_sos is not None else None
         yield a, env, low
 
 
 @dataclass
 class BlockedChain:
-    """What :func:`run_blocked` produced: ``envelope`` and ``lowband`` (read-only memmaps ``[channels, n]``, NaN
-    in gaps and skipped segments; ``lowband`` None without region context), ``decimated`` (the envelope's columns
-    ``::step``, for figures), ``segments`` (:class:`~perifacial.host.workflow.process.Segment`), ``events``
-    (recording columns, sorted), ``plans`` (per processed segment)."""
+    """What :func:`run_blocked` produced: ``envelope`` (a read-only memmap ``[channels, n]``, NaN in gaps and
+    skipped segments) and ``reader`` (the same through :class:`ColumnReader`), ``decimated`` (the envelope's
+    columns ``::step``, for figures), ``segments`` (:class:`~perifacial.host.workflow.process.Segment`),
+    ``events`` (recording columns, sorted), ``plans`` (per processed segment)."""
 
     envelope: np.ndarray
-    lowband: np.ndarray | None
     decimated: np.ndarray
     reader: "ColumnReader"
     step: int
     segments: list
     events: list
     plans: list
+
+
+class LowBand:
+    """The EOG/motion low band of one segment (``[channels, n]`` indexing, segment columns) for the low-band
+    typing of events: the recent columns from the blocks already filtered (kept ``keep`` samples, and from the
+    earliest event still waiting), anything older or not yet filtered computed from the source like a block
+    (same overlap, same edges)."""
+
+    def __init__(self, source: BlockSource, plan: SegmentPlan):
+        self.source, self.plan = source, plan
+        self.shape = (source.n_channels, plan.stop - plan.start)
+        self.base = 0
+        self.buf = np.zeros((source.n_channels, 0))
+
+    def append(self, block: np.ndarray) -> None:
+        self.buf = np.concatenate([self.buf, block], axis=1) if self.buf.shape[1] else block
+
+    def trim(self, keep_from: int) -> None:
+        if keep_from > self.base:
+            k = min(keep_from - self.base, self.buf.shape[1])
+            self.buf, self.base = self.buf[:, k:], self.base + k
+
+    def __getitem__(self, key):
+        rows, cols = key
+        a, b, _ = cols.indices(self.shape[1])
+        b = max(a, b)
+        if self.base <= a and b <= self.base + self.buf.shape[1]:
+            return self.buf[rows, a - self.base:b - self.base]
+        return low_columns(self.source, self.plan, a, b)[rows]
+
+
+def low_columns(source: BlockSource, plan: SegmentPlan, a: int, b: int) -> np.ndarray:
+    """Segment columns ``[a, b)`` of the low band, filtered with ``plan.low_overlap`` samples of context."""
+    from perifacial.dsp.filters import _run, _Stage
+
+    n = plan.stop - plan.start
+    l0, l1 = max(0, a - plan.low_overlap), min(n, b + plan.low_overlap)
+    r = source.read(plan.start + l0, plan.start + l1) - plan.raw_mean[:, None]
+    return _run([_Stage(plan.low_sos, "1-8 Hz band-pass")], r, -1, True, demean=False)[:, a - l0:b - l0]
 
 
 def run_blocked(source: BlockSource, opts, montage, block_s: float = 30.0,
@@ -340,54 +373,58 @@ def run_blocked(source: BlockSource, opts, montage, block_s: float = 30.0,
     _, region_channels = _region_map(C, False, montage, _params_from(None, {}))
     with_low = region_channels is not None
     env_f = ColumnFile(C, n)
-    low_f = ColumnFile(C, n) if with_low else None
     step = decimation_step(n)
     dec = np.full((C, len(range(0, n, step))), np.nan)
+    # low-band typing reads [onset - 5 s, offset + 5 s] (dsp.evidence noise_s); SpotStream emits events up to its
+    # retain horizon (60 s) after they end
+    need, keep = int(5.0 * fs) + 2, int(90.0 * fs) + 2 * block
     segs, events, plans = [], [], []
     last = 0
-    runs = column_runs(source, block)
-    for a0, b0 in runs:
-        for f in (env_f, low_f):
-            if f is not None:
-                f.fill(last, a0)
+    for a0, b0 in column_runs(source, block):
+        env_f.fill(last, a0)
         last = b0
         if b0 - a0 < min_len:
             segs.append(Segment(a0, b0, False))
             logging.getLogger("perifacial.gaps").warning(
                 "segment [%d, %d) (%.2f s) between gaps is shorter than %.1f s: skipped", a0, b0,
                 (b0 - a0) / fs, opts.min_segment_s)
-            for f in (env_f, low_f):
-                if f is not None:
-                    f.fill(a0, b0)
+            env_f.fill(a0, b0)
             continue
         plan = plan_segment(source, a0, b0, opts, block, with_low)
         plans.append(plan)
         spotter = SpotStream(fs, C, montage=montage)
-        seg_events = []
+        low_band = LowBand(source, plan) if with_low else None
+        seg_events, pending = [], []
         for a, env, low in segment_blocks(source, plan, block):
             g = a0 + a
             env_f.write(g, env)
-            if low is not None:
-                low_f.write(g, low)
             first = -(-g // step) * step
             if first < g + env.shape[1]:
                 dec[:, first // step:(g + env.shape[1] - 1) // step + 1] = env[:, first - g::step]
-            seg_events += spotter.process(env)
+            new = spotter.process(env)
+            if low_band is None:
+                seg_events += new
+            else:
+                low_band.append(low)
+                avail = a + env.shape[1]
+                pending += new
+                ready = [e for e in pending if e.offset + need <= avail]
+                pending = [e for e in pending if e.offset + need > avail]
+                seg_events += _type_by_lowband(ready, low_band, fs, montage)
+                low_band.trim(min([avail - keep] + [e.onset - need for e in pending]))
             if progress is not None:
                 progress((g + env.shape[1]) / max(1, n))
-        seg_events += spotter.close()
+        if low_band is None:
+            seg_events += spotter.close()
+        else:
+            seg_events += _type_by_lowband(pending + spotter.close(), low_band, fs, montage)
         seg_events.sort()
         segs.append(Segment(a0, b0, True))
-        if with_low and low_f is not None:
-            seg_events = _type_by_lowband(seg_events, low_f.reader().window(a0, b0), fs, montage)
         events += [replace(e, onset=e.onset + a0, offset=e.offset + a0,
                            peak_index=(e.peak_index + a0 if e.peak_index >= 0 else -1)) for e in seg_events]
-    for f in (env_f, low_f):
-        if f is not None:
-            f.fill(last, n)
+    env_f.fill(last, n)
     events.sort()
-    return BlockedChain(env_f.array(), low_f.array() if low_f is not None else None, dec, env_f.reader(), step, segs,
-                        events, plans)
+    return BlockedChain(env_f.array(), dec, env_f.reader(), step, segs, events, plans)
 
 
 def _type_by_lowband(events: list, low: np.ndarray, fs: float, montage) -> list:
