@@ -134,3 +134,22 @@ def test_mode_is_checked(tmp_path, cli_run, capsys):
     rec = source_recording(synthetic_source(2, 5, 500.0))
     with pytest.raises(ValueError, match="mode must be"):
         process_recording(rec, opts=ProcessOptions(mode="stream"), source=synthetic_source(2, 5, 500.0))
+
+
+def test_low_band_columns_equal_the_whole_segment():
+    """Any column range of the EOG low band, filtered with the computed overlap, equals ``low_band`` of the whole
+    gap-free segment (SciPy-checked in tests/dsp); the segment's true ends are padded as in memory."""
+    from perifacial.dsp.evidence import low_band
+    from perifacial.host.workflow.blocked import LowBand, plan_segment
+
+    fs = 250.0
+    src = synthetic_source(4, 300, fs, seed=9)
+    x = src.read(0, src.n_samples)
+    start, stop = 1000, 70_000
+    plan = plan_segment(src, start, stop, ProcessOptions(), 5000, low=True)
+    ref = low_band(x[:, start:stop], fs)
+    lb = LowBand(src, plan)
+    lb.append(ref[:, :100])  # a buffer of 100 columns; the rest comes from the source
+    peak = np.abs(ref).max()
+    for a, b in [(0, 50), (0, 900), (20_000, 20_017), (60_000, stop - start), (stop - start - 3, stop - start)]:
+        np.testing.assert_allclose(lb[[0, 2, 3], a:b], ref[[0, 2, 3], a:b], rtol=0, atol=1e-9 * peak)
