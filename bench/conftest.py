@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 _RESULTS = Path(__file__).resolve().parent / "results.json"
+# the references shared with the tests (tests/refdecode.py, ...) import as top-level modules, as in tests/conftest.py
+_TESTS = str(Path(__file__).resolve().parents[1] / "tests")
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
 _KEY = pytest.StashKey[list]()
 
 

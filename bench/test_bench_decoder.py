@@ -10,9 +10,9 @@ import time
 
 import numpy as np
 import pytest
+import refdecode
 
 from perifacial.firmware import wire
-from perifacial.host import refdecode
 from perifacial.host.decoder import Decoder
 
 

@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from .defaults import ME_MAX_DURATION_S
+
 __all__ = ["Episode", "episodes", "episodes_to_table"]
 
 
@@ -54,7 +56,8 @@ class Episode:
         return (self.offset - self.onset + 1) / fs
 
 
-def episodes(events: Sequence, fs: float, gap: float = 0.1, me_max_duration: float = 0.5) -> list[Episode]:
+def episodes(events: Sequence, fs: float, gap: float = 0.1,
+             me_max_duration: float = ME_MAX_DURATION_S) -> list[Episode]:
     """Merge the expression events of ``events`` (any order) into episodes (sorted by onset); see the module doc.
 
     ``gap`` (s): events closer than this are one episode; ``me_max_duration`` (s): ME/MaE split of the episode.

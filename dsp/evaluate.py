@@ -2,7 +2,7 @@
 
 Reproduce the table with one command (about two to three minutes on two cores)::
 
-    python -m perifacial.dsp.evaluate            # or: perifacial evaluate-spotting
+    perifacial evaluate-spotting                 # the library function: run_evaluation()
 
 Protocol (defaults): for each SNR level ("high" 20 dB, "medium" 10 dB, "low" 3 dB; see
 :mod:`perifacial.dsp.synth`) 10 sessions of 5 min, 24 channels at 1000 Hz, seeds 0..9 (the same seeds at every
@@ -30,7 +30,6 @@ of clips with ratio > 0.5, onset/offset MAE).
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 from dataclasses import dataclass
@@ -38,8 +37,11 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .defaults import emg_band
 from .metrics import SpottingScores, boundary_errors, overlap_ratio, spotting_scores
-from .spotting import CasmemgParams, Event, _casmemg_1d, casmemg_clip, casmemg_envelope, spot_adaptive, spot_casmemg
+from .spot_adaptive import spot_adaptive
+from .spot_casmemg import casmemg_clip, casmemg_detect, casmemg_envelope, casmemg_params, spot_casmemg
+from .spot_events import Event, region_names
 
 __all__ = [
     "METHODS",
@@ -51,9 +53,8 @@ __all__ = [
     "OracleResult",
     "format_table",
     "format_oracle",
-    "add_arguments",
-    "run",
-    "main",
+    "parse_snr",
+    "run_evaluation",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,28 +81,26 @@ def casmemg_long(envelope: np.ndarray, fs: float, mode: str = "clip", clip: floa
     channel on the whole envelope, all detections. Detections are united per channel, then per montage region
     (``channel`` = the channel with the highest envelope peak). ``params`` are :class:`CasmemgParams` fields.
     """
-    from .spotting import _region_names
-
     x = np.atleast_2d(np.asarray(envelope, dtype=np.float64))
     C, N = x.shape
-    p = CasmemgParams(**{k: v for k, v in params.items() if k != "merge"})
+    p = casmemg_params(**{k: v for k, v in params.items() if k != "merge"})
     wl, sl = p.at_rate(fs)
     per_ch: list[list[tuple[int, int]]] = []
     for c in range(C):
         dets: list[tuple[int, int]] = []
         if mode == "session":
-            dets = _casmemg_1d(x[c], wl, sl, p)
+            dets = casmemg_detect(x[c], wl, sl, p)
         elif mode == "clip":
             L = int(round(clip * fs))
             step = max(1, L // 2)
             for s in range(0, max(1, N - L + step), step):
-                d = _casmemg_1d(x[c, s : s + L], wl, sl, p)
+                d = casmemg_detect(x[c, s : s + L], wl, sl, p)
                 if d:
                     dets.append((s + min(a for a, _ in d), s + max(b for _, b in d)))
         else:
             raise ValueError(f"mode must be 'clip' or 'session', not {mode!r}")
         per_ch.append(_unite([d for d in dets if d[1] >= d[0]]))
-    regions = _region_names(C, montage)
+    regions = region_names(C, montage)
     groups: dict[Any, list[int]] = {}
     for c, r in enumerate(regions):
         groups.setdefault(r if r is not None else ("ch", c), []).append(c)
@@ -147,7 +146,7 @@ def _default_envelope(x: np.ndarray, fs: float) -> np.ndarray:
     data)."""
     from .filters import linear_envelope
 
-    return linear_envelope(x, fs, band=(20.0, min(450.0, 0.45 * fs)))
+    return linear_envelope(x, fs, band=emg_band(fs))
 
 
 def evaluate_spotting(
@@ -267,24 +266,10 @@ def format_oracle(results: Sequence[OracleResult], markdown: bool = True) -> str
     return "\n".join(["  ".join(head)] + ["  ".join(l) for l in lines])
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``python -m perifacial.dsp.evaluate`` and ``perifacial evaluate-spotting``."""
-    p.add_argument("--sessions", type=int, default=10, help="sessions per SNR level (default 10)")
-    p.add_argument("--duration", type=float, default=300.0, help="session length in s (default 300)")
-    p.add_argument("--snr", default="high,medium,low", help="comma-separated levels or dB values")
-    p.add_argument("--fs", type=float, default=1000.0, help="sampling rate in Hz (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
-    p.add_argument("--oracle", action="store_true", help="also run CASMEMG's published GT +- 0.5 s clip protocol")
-    p.add_argument("--markdown", action="store_true", help="print Markdown tables")
-    p.add_argument("--quiet", action="store_true", help="no progress bar (it is only shown on a terminal anyway)")
-    p.add_argument("--families", metavar="FAMILY", default=None,
-                   help="instead: expression-episode F1 of the default chain on a family of dsp.families "
-                        "(tune or heldout) per distractor condition, SNR and mains frequency (50, 60), with the "
-                        "kind confusion; uses --sessions (seeds from --seed) and --duration")
-
-
-def _parse_snr(text: str) -> list[str | float]:
+def parse_snr(text) -> list[str | float]:
+    """``"high,medium,3"`` -> ``["high", "medium", 3.0]`` (a list or tuple is returned as a list, unchanged)."""
+    if not isinstance(text, str):
+        return list(text)
     out: list[str | float] = []
     for t in text.split(","):
         t = t.strip()
@@ -297,59 +282,56 @@ def _parse_snr(text: str) -> list[str | float]:
     return out
 
 
-def run(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
-    """Run the evaluation described by parsed ``args`` and write the tables with ``echo``."""
+def run_evaluation(sessions: int = 10, duration: float = 300.0, snr="high,medium,low", fs: float = 1000.0,
+                   seed: int = 0, methods=METHODS, oracle: bool = False, markdown: bool = False,
+                   families: str | None = None, progress: bool = True) -> str:
+    """The spotting evaluation of ``perifacial evaluate-spotting`` as text (the tables, one string).
+
+    ``sessions`` synthetic sessions of ``duration`` s per SNR level ``snr`` (names of ``synth.SNR_LEVELS`` or dB
+    values; a comma-separated string or a sequence) at ``fs`` Hz, seeds from ``seed``; ``methods`` (from
+    :data:`METHODS`; string or sequence); ``oracle``: also CASMEMG's published clip protocol (:func:`casmemg_oracle`).
+    ``families``: instead, the expression-episode F1 table of :mod:`perifacial.dsp.families` for that family.
+    ``progress``: a tqdm bar on a terminal. Raises ValueError naming a bad level, method or family."""
     from .synth import SNR_LEVELS, synthesize
 
-    snrs = _parse_snr(args.snr)
-    if getattr(args, "families", None):
+    snrs = parse_snr(snr)
+    if families:
         from .families import FAMILIES, evaluate, format_rows
 
-        if args.families not in FAMILIES:
-            raise ValueError(f"unknown family {args.families!r} (use {', '.join(FAMILIES)})")
-        rows = evaluate(args.families, snrs=snrs, mains=(50.0, 60.0),
-                        seeds=range(args.seed, args.seed + args.sessions), duration=args.duration,
+        if families not in FAMILIES:
+            raise ValueError(f"unknown family {families!r} (use {', '.join(FAMILIES)})")
+        rows = evaluate(families, snrs=snrs, mains=(50.0, 60.0), seeds=range(seed, seed + sessions),
+                        duration=duration,
                         progress=lambda r: log.info("%s %s %s %g Hz: F1 %.3f", r.family, r.condition, r.snr,
                                                     r.mains_hz, r.f1))
-        echo(format_rows(rows))
-        return 0
+        return format_rows(rows)
     for s in snrs:
         if isinstance(s, str) and s not in SNR_LEVELS:
             raise ValueError(f"unknown SNR level {s!r} (use {', '.join(SNR_LEVELS)} or dB values)")
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if isinstance(methods, str):
+        methods = methods.split(",")
+    methods = [m.strip() for m in methods if m.strip()]
     for m in methods:
         if m not in METHODS:
             raise ValueError(f"unknown method {m!r} (known: {', '.join(METHODS)})")
-    if args.sessions < 1 or args.duration <= 10:
+    if sessions < 1 or duration <= 10:
         raise ValueError("need at least 1 session of more than 10 s")
-    from perifacial._progress import progress_bar  # tqdm: a live bar on a terminal, nothing in a log
+    from perifacial._progress import (
+        progress_bar,  # tqdm: a live bar on a terminal, nothing in a log
+    )
 
-    with progress_bar(total=len(snrs) * args.sessions, desc="sessions", unit="session",
-                      enabled=not getattr(args, "quiet", False)) as bar:
+    with progress_bar(total=len(snrs) * sessions, desc="sessions", unit="session", enabled=progress) as bar:
         def step(msg: str) -> None:
             log.info(msg)
             bar.set_postfix_str(msg, refresh=False)
             bar.update(1)
 
-        rows = evaluate_spotting(args.sessions, args.duration, snrs, args.fs, methods, args.seed, progress=step)
-    echo(format_table(rows, markdown=args.markdown))
-    if args.oracle:
+        rows = evaluate_spotting(sessions, duration, snrs, fs, methods, seed, progress=step)
+    out = [format_table(rows, markdown=markdown)]
+    if oracle:
         res = []
-        for snr in snrs:
-            sess = (synthesize(args.seed + k, args.fs, args.duration, snr) for k in range(args.sessions))
-            res.append(casmemg_oracle(sess, str(snr)))
-        echo("")
-        echo(format_oracle(res, markdown=args.markdown))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m perifacial.dsp.evaluate", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    return run(args)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+        for level in snrs:
+            sess = (synthesize(seed + k, fs, duration, level) for k in range(sessions))
+            res.append(casmemg_oracle(sess, str(level)))
+        out += ["", format_oracle(res, markdown=markdown)]
+    return "\n".join(out)

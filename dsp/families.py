@@ -20,6 +20,7 @@ from typing import Iterable
 
 import numpy as np
 
+from .defaults import emg_band
 from .synth import SynthSession, Variation, synthesize
 
 __all__ = ["FAMILIES", "CONDITIONS", "draw_session", "score_session", "evaluate", "FamilyRow", "format_rows"]
@@ -109,7 +110,7 @@ def score_session(s: SynthSession, row: FamilyRow, envelope: np.ndarray | None =
     from .evidence import low_band
 
     fs = s.fs
-    env = linear_envelope(s.data, fs, band=(20.0, min(450.0, 0.45 * fs))) if envelope is None else envelope
+    env = linear_envelope(s.data, fs, band=emg_band(fs)) if envelope is None else envelope
     events = spot(env, fs, lowband=low_band(s.data, fs))
     pred = episodes(events, fs)
     truth = episodes(s.expressions, fs, gap=0.0)

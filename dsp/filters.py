@@ -43,6 +43,7 @@ import numba
 import numpy as np
 
 from . import _iir
+from .defaults import EMG_BAND, emg_band
 from ._design import _check_fs, butter_sos, filtfilt_padlen, notch_sos, sosfilt_zi
 
 __all__ = [
@@ -66,7 +67,7 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------------------------------------- designs
 
 
-def design_bandpass(fs: float, low: float = 20.0, high: float = 450.0, order: int = 2) -> np.ndarray:
+def design_bandpass(fs: float, low: float = EMG_BAND[0], high: float = EMG_BAND[1], order: int = 2) -> np.ndarray:
     """Butterworth band-pass ``low``-``high`` Hz at sampling rate ``fs`` Hz as SOS ``[n_sections, 6]``.
 
     Equal to ``scipy.signal.butter(order, [low, high], 'bandpass', fs=fs, output='sos')``. Raises ValueError if an
@@ -368,7 +369,8 @@ def rectify(x) -> np.ndarray:
 
 
 def bandpass(
-    x, fs: float, low: float = 20.0, high: float = 450.0, order: int = 2, zero_phase: bool = True, axis: int = -1
+    x, fs: float, low: float = EMG_BAND[0], high: float = EMG_BAND[1], order: int = 2, zero_phase: bool = True,
+    axis: int = -1,
 ) -> np.ndarray:
     """Butterworth band-pass ``low``-``high`` Hz of ``x`` ``[channels, samples]`` sampled at ``fs`` Hz.
 
@@ -507,7 +509,7 @@ def notch(
 def linear_envelope(
     x,
     fs: float,
-    band: tuple[float, float] = (20.0, 450.0),
+    band: tuple[float, float] = EMG_BAND,
     cutoff: float = 6.0,
     order: int = 2,
     notch: float | str | None = "auto",
@@ -594,7 +596,7 @@ def linear_envelope(
     if sub is not None:
         from .mains import cancel_mains, remove_mains
 
-        top = min(float(band[1]), 0.45 * float(fs))
+        top = emg_band(fs, band)[1]
         if zero_phase:
             x = remove_mains(x, fs, sub, max_freq=top, axis=axis)
         else:
@@ -645,7 +647,7 @@ class EnvelopeStream:
         self,
         fs: float,
         n_channels: int,
-        band: tuple[float, float] = (20.0, 450.0),
+        band: tuple[float, float] = EMG_BAND,
         cutoff: float = 6.0,
         order: int = 2,
         notch: float | str | None = "auto",
@@ -662,7 +664,7 @@ class EnvelopeStream:
         if sub is not None:
             from .mains import MainsCanceller
 
-            self._mains = MainsCanceller(fs, self.n_channels, sub, max_freq=min(float(band[1]), 0.45 * float(fs)))
+            self._mains = MainsCanceller(fs, self.n_channels, sub, max_freq=emg_band(fs, band)[1])
         self._sos, self._zi, self._bounds, _, self._rect = _pack(stages)
         n_groups = (self.n_channels + _iir.LANES - 1) // _iir.LANES
         self._state = np.zeros((n_groups, self._sos.shape[0], 2, _iir.LANES))

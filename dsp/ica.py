@@ -51,7 +51,11 @@ _RANK_RTOL = 1e-12  # eigenvalues below this fraction of the largest count as ze
 
 
 class ConvergenceWarning(UserWarning):
-    """FastICA stopped at ``max_iter`` before the change of the unmixing matrix fell below ``tol``."""
+    """FastICA stopped at ``max_iter`` before the change of the unmixing matrix fell below ``tol``.
+
+    Mirrors ``sklearn.exceptions.ConvergenceWarning`` (same name, a ``UserWarning``) so that code filtering
+    scikit-learn's warning by name reads the same; it is our own class because :mod:`perifacial.dsp` does not depend
+    on scikit-learn (scikit-learn is only the test reference)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +153,8 @@ def _raise_nonfinite(a: np.ndarray, name: str) -> None:
 
 
 def _check_random_state(seed) -> np.random.RandomState | np.random.Generator:
-    """scikit-learn's ``check_random_state``; a ``numpy.random.Generator`` is accepted too."""
+    """Mirror of ``sklearn.utils.check_random_state`` (kept here: dsp does not depend on scikit-learn), accepting a
+    ``numpy.random.Generator`` too. None or ``np.random``: the global RandomState; an int: a new seeded RandomState."""
     if seed is None or seed is np.random:
         return np.random.mtrand._rand
     if isinstance(seed, numbers.Integral):

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .defaults import max_edge
+
 __all__ = ["MainsInfo", "detect_mains", "remove_mains", "mains_frequencies", "MainsCanceller", "cancel_mains"]
 
 log = logging.getLogger(__name__)
@@ -152,7 +154,7 @@ def detect_mains(x, fs: float, candidates=(50.0, 60.0), max_freq: float | None =
     if best is None:
         return None
     f0, r0 = best
-    top = 0.45 * fs if max_freq is None else min(float(max_freq), 0.45 * fs)
+    top = max_edge(fs, max_freq)
     harm, rats = [1], [r0]
     h = 2
     while h * f0 < top:
@@ -169,7 +171,7 @@ def detect_mains(x, fs: float, candidates=(50.0, 60.0), max_freq: float | None =
 def mains_frequencies(freq, fs: float, max_freq: float | None = None) -> np.ndarray:
     """All harmonics ``h * f`` (Hz) of ``freq`` (a number or a sequence of fundamentals) below ``max_freq``
     (default 0.45 fs), sorted and unique (so ``(50, 60)`` gives 50, 60, 100, 120, ...)."""
-    top = 0.45 * float(fs) if max_freq is None else min(float(max_freq), 0.45 * float(fs))
+    top = max_edge(fs, max_freq)
     out = set()
     for f in np.atleast_1d(np.asarray(freq, dtype=float)):
         if not (f > 0 and math.isfinite(f)):

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .defaults import ME_MAX_DURATION_MS
 from .mvc import MvcCalibration, iemg
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ME_MAX_MS = 500.0  # conventional rule: shorter than 1/2 s is a micro-expression (Li et al. 2024 sec. 2, 5.1.3)
+ME_MAX_MS = ME_MAX_DURATION_MS  # shorter than 1/2 s is a micro-expression (Li et al. 2024 sec. 2, 5.1.3)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from .defaults import max_edge
+
 __all__ = ["SNR_LEVELS", "SynthSession", "SynthStream", "Variation", "synthesize"]
 
 #: Named SNR levels in dB (ME at 8 % MVC vs electrode noise RMS).
@@ -291,7 +293,7 @@ class SynthStream:
         self._analytic_gain = G
         self.dc0 = rng.uniform(-500.0, 500.0, C)
         # ---- carrier filter (20-300 Hz, 300 clipped below Nyquist), unit RMS
-        hi = min(var.carrier_band[1], 0.45 * self.fs)
+        hi = max_edge(self.fs, var.carrier_band[1])
         self.sos = butter(2, [var.carrier_band[0], hi], btype="bandpass", fs=self.fs, output="sos")
         imp = np.zeros(int(self.fs) * 2)
         imp[0] = 1.0

@@ -127,18 +127,6 @@ class Acquirer:
             else:
                 self.t_grid = self._ticks_add(g, self.follow)
             self.grid_n = n
-        if self._busy is not None and self._busy():
-            # the previous DMA read is still clocking (SPI slower than the data rate): the chips replaced their data
-            # under it (the ADS1299 wants a read finished before the next DRDY), so that record is withdrawn (the
-            # main loop leaves the newest slot alone while busy) and this sample is not read either; restarting
-            # the DMA would cut the previous read short. Both are counted as lost.
-            wr = self.wr - 1
-            if wr < 0:
-                wr += 2 * self.slots
-            self.wr = wr
-            self.lost_late += 2
-            self.count = n + 1
-            return
         slots = self.slots
         wr = self.wr
         used = wr - self.rd
@@ -149,7 +137,18 @@ class Acquirer:
             self.count = n + 1
             return
         s = wr if wr < slots else wr - slots
-        self._read(self.views[s])
+        if self._read(self.views[s]) is False:
+            # a DMA reader refuses while its previous read is still clocking (SPI slower than the data rate): the
+            # chips replaced their data under it (the ADS1299 wants a read finished before the next DRDY), so that
+            # record is withdrawn (the main loop leaves the newest slot alone while busy) and this sample is not
+            # read either. Both are counted as lost. (A blocking reader returns None.)
+            wr -= 1
+            if wr < 0:
+                wr += 2 * slots
+            self.wr = wr
+            self.lost_late += 2
+            self.count = n + 1
+            return
         self.index[s] = n
         self.ticks[s] = t
         self.count = n + 1
@@ -159,6 +158,16 @@ class Acquirer:
         self.wr = wr
 
     # -- main-loop side --------------------------------------------------------------------------------------------
+    def wait_read(self, limit_us=5000):
+        """Until a read still in flight (DMA) has finished, at most ``limit_us``: call after the DRDY interrupt is
+        off and before other SPI traffic (stop commands), which would cut the read short."""
+        busy = self._busy
+        if busy is None:
+            return
+        t0 = self._ticks_us()
+        while busy() and self._ticks_diff(self._ticks_us(), t0) < limit_us:
+            pass
+
     def available(self):
         used = self.wr - self.rd
         if used < 0:

@@ -328,6 +328,7 @@ class App:
 
     def stop(self):
         self._irq_off()  # first: no DRDY read may run while stop() raises the chip-selects
+        self.acq.wait_read()  # nor a DMA read still clocking (the stop commands share the SPI)
         self.ads.stop()
         self.running = False
         while self.acq.available():
@@ -376,6 +377,7 @@ class App:
                         self.wdt.feed()
         finally:
             self._irq_off()
+            acq.wait_read()
             self.ads.stop()
             lost = acq.lost()
             self.collect_lost += lost

@@ -51,9 +51,14 @@ class DmaReader:
         self.busy = self._busy
 
     def _read(self, mv):
-        """Start clocking one chained frame into ``mv`` (no allocation; returns before the data is there)."""
-        self.rx_regs[_AL2_WRITE_ADDR_TRIG] = self._addressof(mv)  # arm RX first: it must catch the first byte
+        """Start clocking one chained frame into ``mv`` (no allocation; returns before the data is there). False,
+        and nothing started, while the previous read is still clocking (restarting would cut it short)."""
+        rx = self.rx_regs
+        if rx[_TRANS_COUNT] != 0:
+            return False
+        rx[_AL2_WRITE_ADDR_TRIG] = self._addressof(mv)  # arm RX first: it must catch the first byte
         self.tx_regs[_AL1_TRANS_COUNT_TRIG] = self.nbytes
+        return True
 
     def _busy(self):
         return self.rx_regs[_TRANS_COUNT] != 0

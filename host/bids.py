@@ -168,7 +168,7 @@ def _electrode_rows(rec, regions, by_name) -> list[dict]:
 
 
 def _event_rows(rec, events) -> list[dict]:
-    from perifacial.host.handoff import _event_annotations, marker_description
+    from perifacial.host.handoff import event_annotations, marker_description
 
     fs = rec.fs
     rows = []
@@ -182,7 +182,7 @@ def _event_rows(rec, events) -> list[dict]:
         rows.append({"onset": s / fs, "duration": float(m.get("duration_s", 0.0)), "trial_type": marker_description(m),
                      "value": m.get("value", ""), "sample": s, "source": m.get("source", ""),
                      "label": m.get("label", "")})
-    for on, du, kind, extra in _event_annotations(events, fs, rec.labels):
+    for on, du, kind, extra in event_annotations(events, fs, rec.labels):
         rows.append({"onset": on, "duration": du, "trial_type": kind, "sample": int(round(on * fs)),
                      "source": "perifacial spotting", **extra})
     rows.sort(key=lambda r: r["onset"])

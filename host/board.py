@@ -27,9 +27,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from perifacial.errors import PerifacialError
+from perifacial.errors import BoardError, BoardTimeout  # defined there (recording catches them), exported here
 from perifacial.firmware import wire
-from perifacial.host.decoder import DataBlock, Decoder, DecodeResult, DecoderStats, DeviceEvent, lsb_uv
+from perifacial.host.decoder import DataBlock, Decoder, DecodeResult, DecoderStats, DeviceEvent, leadoff_bits, lsb_uv
 from perifacial.host.transport import LinkLost, Transport, TransportError, open_transport
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,6 @@ __all__ = ["Board", "BoardError", "BoardTimeout", "SampleBlock", "leadoff_bits",
 
 DEFAULT_GAIN = 24
 READ_SIZE = 1 << 16
-
-
-class BoardError(RuntimeError, PerifacialError):
-    """The board answered a command with ``ok: false`` (the message is the board's reason)."""
-
-
-class BoardTimeout(TimeoutError, PerifacialError):
-    """No answer (or no data) within the timeout; the message says what to check."""
 
 
 class SampleBlock:
@@ -132,13 +124,6 @@ class SampleBlock:
 
     def __repr__(self) -> str:
         return f"<SampleBlock {self.first_sample}..{self.stop_sample} ch={self.codes.shape[0]} gap={self.gap_before}>"
-
-
-def leadoff_bits(status: np.ndarray) -> np.ndarray:
-    """Chip status words uint32 ``[n_chips, n]`` -> bool ``[8 * n_chips, n]``: LOFF_STATP or LOFF_STATN set."""
-    byte = ((status >> 12) | (status >> 4)) & 0xFF
-    bits = (byte[:, None, :] >> np.arange(8, dtype=np.uint32)[None, :, None]) & 1
-    return bits.reshape(-1, status.shape[1]).astype(bool)
 
 
 def _strip(r: dict) -> dict:

@@ -31,6 +31,11 @@ from perifacial.firmware import ads1299, wire
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "LOFF_STATN_SHIFT",
+    "LOFF_STATP_SHIFT",
+    "leadoff_bits",
+    "leadoff_n_bits",
+    "leadoff_p_bits",
     "DataBlock",
     "DecodeResult",
     "Decoder",
@@ -112,6 +117,37 @@ class DecoderStats:
         return self.crc_errors + self.truncated + self.malformed
 
 
+#: Bit offsets of LOFF_STATP (bits 19..12) and LOFF_STATN (bits 11..4) in a 24-bit chip status word
+#: (``1100`` + LOFF_STATP + LOFF_STATN + GPIO[7:4], ADS1299 datasheet 9.4.4.2); bit ``k`` of each byte is channel ``k``.
+LOFF_STATP_SHIFT = 12
+LOFF_STATN_SHIFT = 4
+
+
+def _status_byte_bits(status: np.ndarray, shift: int) -> np.ndarray:
+    status = np.asarray(status, dtype=np.uint32)
+    byte = (status >> np.uint32(shift)) & 0xFF  # [n_chips, n]
+    bits = (byte[:, None, :] >> np.arange(8, dtype=np.uint32)[None, :, None]) & 1
+    return bits.reshape(-1, status.shape[1]).astype(bool)
+
+
+def leadoff_p_bits(status: np.ndarray) -> np.ndarray:
+    """Chip status words uint32 ``[n_chips, n]`` -> bool ``[8 * n_chips, n]``: LOFF_STATP (positive input off)."""
+    return _status_byte_bits(status, LOFF_STATP_SHIFT)
+
+
+def leadoff_n_bits(status: np.ndarray) -> np.ndarray:
+    """Chip status words uint32 ``[n_chips, n]`` -> bool ``[8 * n_chips, n]``: LOFF_STATN (negative input off)."""
+    return _status_byte_bits(status, LOFF_STATN_SHIFT)
+
+
+def leadoff_bits(status: np.ndarray) -> np.ndarray:
+    """Chip status words uint32 ``[n_chips, n]`` -> bool ``[8 * n_chips, n]``: LOFF_STATP or LOFF_STATN set.
+
+    The one definition of "lead-off" per channel and sample (:attr:`DataBlock.leadoff`,
+    ``perifacial.host.board.SampleBlock.leadoff`` and ``perifacial.host.recording.Recording.leadoff`` use it)."""
+    return leadoff_p_bits(status) | leadoff_n_bits(status)
+
+
 @dataclass
 class DataBlock:
     """A run of consecutive samples from one or more DATA frames (no gap and no repeat inside).
@@ -147,25 +183,25 @@ class DataBlock:
     def channels(self) -> int:
         return int(self.codes.shape[0])
 
-    def _bits(self, shift: int) -> np.ndarray:
-        byte = (self.status >> shift) & 0xFF  # [n_chips, n]
-        bits = (byte[:, None, :] >> np.arange(8, dtype=np.uint32)[None, :, None]) & 1
-        return bits.reshape(-1, self.n).astype(bool)
-
     @property
     def leadoff_p(self) -> np.ndarray:
         """bool ``[channels, n]``: LOFF_STATP (positive input off) per channel and sample."""
-        return self._bits(12)
+        return leadoff_p_bits(self.status)
 
     @property
     def leadoff_n(self) -> np.ndarray:
         """bool ``[channels, n]``: LOFF_STATN (negative input off) per channel and sample."""
-        return self._bits(4)
+        return leadoff_n_bits(self.status)
 
     @property
     def leadoff(self) -> np.ndarray:
+        """bool ``[channels, n]``: P or N lead-off bit per channel and sample (as ``SampleBlock.leadoff``)."""
+        return leadoff_bits(self.status)
+
+    @property
+    def leadoff_channels(self) -> np.ndarray:
         """bool ``[channels]``: channels whose P or N lead-off bit was set at any sample of the block."""
-        return (self.leadoff_p | self.leadoff_n).any(axis=1)
+        return self.leadoff.any(axis=1)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 import numpy as np
 
 __all__ = ["to_mne", "from_mne", "marker_description", "pick", "recording_to_pandas", "events_to_pandas",
-           "quantification_to_pandas", "GAP_DESCRIPTION"]
+           "quantification_to_pandas", "GAP_DESCRIPTION", "event_annotations"]
 
 #: MNE's description of a stretch the acquisition skipped (data there are NaN)
 GAP_DESCRIPTION = "BAD_ACQ_SKIP"
@@ -88,7 +88,9 @@ def pick(rec, channels: list[int]):
 
 
 # ------------------------------------------------------------------------------------------------- MNE
-def _event_annotations(events, fs: float, labels) -> list[tuple[float, float, str, dict]]:
+def event_annotations(events, fs: float, labels) -> list[tuple[float, float, str, dict]]:
+    """``(onset_s, duration_s, description, extras)`` of each event (a process ``EventRow`` or a spotting ``Event``)
+    at ``fs`` Hz with channel names ``labels``: what :func:`to_mne` and :mod:`perifacial.host.bids` write."""
     out = []
     for e in events or []:
         if is_dataclass(e) and hasattr(e, "onset_sample"):  # a process EventRow
@@ -169,7 +171,7 @@ def to_mne(rec, events=None, verbose: str | bool | None = "error"):
         de.append(marker_description(m))
         ex.append({"value": str(m.get("value", "")), "label": str(m.get("label", "")),
                    "source": str(m.get("source", "")), "sample": int(m["sample"])})
-    for o, d, k, x in _event_annotations(events, rec.fs, rec.labels):
+    for o, d, k, x in event_annotations(events, rec.fs, rec.labels):
         on.append(o)
         du.append(d)
         de.append(k)

@@ -43,16 +43,19 @@ from typing import Any
 
 import numpy as np
 
+from perifacial.dsp.intervals import runs
+from perifacial.errors import InvalidArgument
+
 log = logging.getLogger(__name__)
 
-__all__ = ["load", "detect_format", "from_array", "read_channel_map", "apply_channel_map", "unit_scale",
-           "FORMATS", "UnsupportedFormat"]
+__all__ = ["load", "load_file", "detect_format", "from_array", "read_channel_map", "apply_channel_map",
+           "unit_scale", "FORMATS", "UnsupportedFormat"]
 
 FORMATS = ("pfr", "edf", "bdf", "acq", "acq-text", "xdf", "openbci", "brainflow", "csv", "npz")
 
 
-class UnsupportedFormat(ValueError):
-    """The file is none of the formats :func:`load` reads."""
+class UnsupportedFormat(InvalidArgument):
+    """The file is none of the formats :func:`load` reads (a ``ValueError`` and a ``PerifacialError``)."""
 
 
 # ------------------------------------------------------------------------------------------------- units
@@ -121,7 +124,7 @@ def from_array(data, fs: float, labels=None, units: str | list[str] | None = "uV
     >>> float(rec.data[0, 0]), rec.units, rec.n_samples
     (1000.0, ['µV', 'µV'], 100)
     """
-    from perifacial.host.recording import SYNC_DTYPE, Recording, _runs
+    from perifacial.host.recording import SYNC_DTYPE, Recording
 
     x = np.array(data, dtype=np.float64, copy=True, ndmin=2)
     if x.ndim != 2:
@@ -148,7 +151,7 @@ def from_array(data, fs: float, labels=None, units: str | list[str] | None = "uV
             raise ValueError(f"{len(types)} channel types for {C} channels")
         implied = [str(t).upper() for t in types]
     if gaps is None:
-        gaps = _runs(~np.isfinite(x).all(axis=0)) if C else []
+        gaps = runs(~np.isfinite(x).all(axis=0)) if C else []
     return Recording(
         data=x, codes=np.zeros((C, 0), dtype=np.int32), status=np.zeros((0, n), dtype=np.uint32), fs=float(fs),
         fs_measured=float("nan"), fs_device=float("nan"), labels=labels, gains=np.full(C, np.nan),
@@ -264,6 +267,23 @@ def detect_format(path: str | os.PathLike) -> str:
     if b"\x00" in head:
         raise UnsupportedFormat(f"{p}: unsupported format (binary, none of {', '.join(FORMATS)})")
     return "csv"
+
+
+def load_file(path: str | os.PathLike, **kwargs):
+    """:func:`load` (same keywords) with every reading problem raised as
+    :class:`~perifacial.errors.InvalidArgument` whose message names the file: no such file, a missing optional
+    dependency, an I/O error, or content :func:`load` rejects."""
+    try:
+        return load(path, **kwargs)
+    except FileNotFoundError:
+        raise InvalidArgument(f"cannot read {path}: no such file") from None
+    except ImportError as exc:
+        raise InvalidArgument(f"{path}: {exc}") from None
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        msg = str(exc)
+        raise InvalidArgument(msg if str(path) in msg else f"{path}: {msg}") from None
 
 
 def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[str] | None = None,
@@ -453,9 +473,7 @@ def _read_edf(p: Path, **kw):
 
 
 def _nan_runs(x: np.ndarray) -> list[tuple[int, int]]:
-    from perifacial.host.recording import _runs
-
-    return _runs(~np.isfinite(x).all(axis=0)) if x.size else []
+    return runs(~np.isfinite(x).all(axis=0)) if x.size else []
 
 
 def _record_onsets(p: Path, is_bdf: bool) -> list[float]:

@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from perifacial.errors import PerifacialError
+from perifacial.dsp.intervals import runs
+from perifacial.errors import BoardError, BoardTimeout, PerifacialError
 from perifacial.firmware import wire
 from perifacial.host import rawlog
 from perifacial.host.clock import ClockFit, fit_clock, unwrap_ticks
-from perifacial.host.decoder import Decoder, lsb_uv
+from perifacial.host.decoder import Decoder, leadoff_bits, lsb_uv
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,6 @@ def _rearm(board, rebooted: bool) -> bool:
     """Start acquisition again. After a reboot (the board answers: it just sent its boot log) restore the
     configuration and start, waiting for the answers; True if that worked. A silent board may not answer at all:
     ``start`` is only sent (no wait), and a restart of its sample index shows it took effect; returns False."""
-    from perifacial.host.board import BoardError, BoardTimeout
     from perifacial.host.transport import TransportError
 
     try:
@@ -575,8 +575,6 @@ class Recording:
     @property
     def leadoff(self) -> np.ndarray:
         """bool ``[channels, samples]``: P or N lead-off bit (ValueError for an imported recording: no status)."""
-        from perifacial.host.board import leadoff_bits
-
         if self.status.shape[0] == 0:
             raise ValueError("no chip status words (imported recording): lead-off is not known")
         return leadoff_bits(self.status)
@@ -854,7 +852,7 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     if n_keep < n:  # samples sent after the requested duration (record(duration_s=...)): still in the raw file
         codes, status, have = codes[:, :n_keep], status[:, :n_keep], have[:n_keep]
         segments = [replace(sg, stop=min(sg.stop, n_keep)) for sg in segments if sg.start < n_keep]
-    gaps = _runs(~have)
+    gaps = runs(~have)
     uv = np.empty((nch, 0)) if not data else codes * lsb_uv(gains)[:, None]
     if data and gaps:
         for a, b_ in gaps:
@@ -958,11 +956,3 @@ def _requested_length(spec, first: int, n: int) -> int:
     return max(0, min(n, stop - first))
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) runs of True in a bool array."""
-    if mask.size == 0 or not mask.any():
-        return []
-    d = np.diff(np.concatenate([[0], mask.view(np.int8), [0]]))
-    starts = np.flatnonzero(d == 1)
-    stops = np.flatnonzero(d == -1)
-    return [(int(a), int(b)) for a, b in zip(starts, stops)]

@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from perifacial.firmware.wire import TICKS_PERIOD
 from perifacial.host.decoder import VREF_V
 
 __all__ = [
@@ -165,7 +166,7 @@ def noise_figures(x: np.ndarray, window: int = NOISE_WINDOW) -> dict[str, list]:
     }
 
 
-def rate_from_frames(first: np.ndarray, times: np.ndarray, wrap: int | None = 1 << 30) -> float | None:
+def rate_from_frames(first: np.ndarray, times: np.ndarray, wrap: int | None = TICKS_PERIOD) -> float | None:
     """Sample rate (Hz) from a least-squares line through (frame first sample, frame time): ``times`` in
     microseconds of the board's clock (``wrap`` = the tick period: unwrapped here) or in host seconds
     (``wrap=None``, then pass ``times * 1e6``). None if fewer than 2 frames or no time elapsed."""

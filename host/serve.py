@@ -75,13 +75,13 @@ def make_served_board(url: str = "sim://", host: str = "127.0.0.1", port: int = 
     free port). ``pair_host``: give it a new key and store the key for this host (as ``perifacial pair``)."""
     from perifacial.firmware.links import TcpLink
     from perifacial.host.sim.virtual_board import VirtualBoard
-    from perifacial.host.transport import TransportOpenError, _sim_options
+    from perifacial.host.transport import TransportOpenError, sim_options
 
     parts = urlsplit(url)
     if parts.scheme.lower() != "sim":
         raise TransportOpenError(f"{url!r}: only the virtual board (sim://...) can be served; a real board serves "
                                  "its own TCP link (flash it with --link tcp)")
-    opts = _sim_options(parts.query)
+    opts = sim_options(parts.query)
     opts.pop("realtime", None)
     opts.update(board_options)
     try:

@@ -45,6 +45,7 @@ __all__ = [
     "TransportOpenError",
     "open_transport",
     "parse_query",
+    "sim_options",
 ]
 
 #: pyserial URL schemes handed to ``serial.serial_for_url`` as they are.
@@ -182,7 +183,9 @@ class SimTransport(Transport):
         return self._open_flag
 
 
-def _sim_options(query: str) -> dict:
+def sim_options(query: str) -> dict:
+    """The virtual board's options (``seed``, ``rate``, ``realtime``, ...) from the query part of a ``sim://`` URL,
+    validated; raises :class:`BadUrl` naming the bad part."""
     from perifacial.validate import check_board_url
 
     try:
@@ -437,7 +440,7 @@ def open_transport(url: str, **kwargs) -> Transport:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "sim":
-        opts = _sim_options(parts.query)
+        opts = sim_options(parts.query)
         opts.update(kwargs)
         return SimTransport(url, **opts)
     if scheme == "emu":

@@ -117,7 +117,8 @@ CASES = [
     ("spot", "@txt"),
     ("spot", "@dir"),
     ("spot", "@dir/none.npz"),
-    ("spot", "@csv", "--fs", "1000", "--csv", "@afile/ev.csv"),
+    ("spot", "@csv", "--fs", "1000", "--csv", "@afile/ev.csv"),  # old spelling of -o
+    ("spot", "@csv", "--fs", "1000", "-o", "@afile/ev.csv"),
     ("spot", "@fakepfr"),
     # process
     ("process", "@dir/none.pfr"),
@@ -155,9 +156,12 @@ CASES = [
     ("devices", "--ble-seconds", "nan"),
     ("evaluate", "--sessions", "0"),
     ("evaluate", "--fs", "nan"),
-    ("evaluate", "--duration", "-1"),
+    ("evaluate", "--duration", "-1"),  # the old spelling of --seconds: still checked
+    ("evaluate-spotting", "--seconds", "-1"),
+    ("evaluate-spotting", "--seconds", "-1", "--duration", "-1"),
     ("demo", "--seconds", "nan"),
-    ("demo", "--out", "@afile/demo"),
+    ("demo", "--out", "@afile/demo"),  # deprecated spelling: a WARNING line, then the one error line
+    ("demo", "-o", "@afile/demo"),
     ("flash", "/dev/ttyNOPE9", "--board", "pico2w", "--link", "tcp", "--wifi-ssid", "x", "--tcp-port", "99999"),
 ]
 

@@ -52,7 +52,7 @@ def test_spot_npz_prints_and_writes_csv(session, capsys):
 
     s, d = session
     out_csv = d / "events.csv"
-    assert _run(["spot", str(d / "rec.npz"), "--csv", str(out_csv)]) == 0
+    assert _run(["spot", str(d / "rec.npz"), "-o", str(out_csv)]) == 0
     text = capsys.readouterr().out
     expected = [e for e in spot(linear_envelope(s.data, s.fs), s.fs) if e.is_expression]
     assert f"{len(expected)} events" in text
@@ -94,7 +94,7 @@ def test_spot_user_errors(tmp_path):
 
 
 def test_evaluate_spotting_small(capsys):
-    assert _run(["evaluate-spotting", "--sessions", "1", "--duration", "40", "--snr", "medium",
+    assert _run(["evaluate-spotting", "--sessions", "1", "--seconds", "40", "--snr", "medium",
                  "--markdown"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("| SNR | method |")

@@ -31,6 +31,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from perifacial.errors import PerifacialError
+
 log = logging.getLogger(__name__)
 
 __all__ = ["EmulatorUnavailable", "EmuPaths", "EmuProcess", "find_paths", "build_flash_image", "missing",
@@ -44,7 +46,7 @@ FS_OFFSET = 0xA0000  #: MICROPY_HW_FLASH_STORAGE_BASE of RPI_PICO
 FS_BLOCKS, FS_BLOCK_SIZE, FS_PROG_SIZE = 352, 4096, 256  #: RPI_PICO v1.27 flash filesystem geometry
 
 
-class EmulatorUnavailable(RuntimeError):
+class EmulatorUnavailable(RuntimeError, PerifacialError):
     """Something the emulator needs is missing; the message names it and how to get it."""
 
 

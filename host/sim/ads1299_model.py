@@ -11,7 +11,6 @@
 # at fclk = 2.048 MHz x (1 + clock_error); conversions happen on integer tCLK counts, so everything derived from
 # the conversion count (test-signal period in samples) is exact whatever the clock error.
 
-import struct
 
 # ---------------------------------------------------------------------------------------------------------------
 # Datasheet constants
@@ -1142,7 +1141,3 @@ class DaisyChain:
     def peek_latest_frames(self):
         """bytes: every chip's latest frame concatenated (chip 0 first), as a chained RDATAC read would return."""
         return b"".join(bytes(c.frame(c.latest_k)) if c.latest_k >= 0 else bytes(CHIP_FRAME_BYTES) for c in self.chips)
-
-
-def pack_u24(code):
-    return struct.pack(">I", code & 0xFFFFFF)[1:]

@@ -9,7 +9,9 @@
 # or at the next shim call once the configured soft latency has passed (hard=False, like ESP32); sleeping advances
 # the virtual clock and fires what falls due; every shim call costs a little virtual time so busy-wait loops progress.
 #
-# Runs under CPython and MicroPython (plain classes made per hardware instance; no typing/dataclasses).
+# Runs under CPython and MicroPython (plain classes, no typing/dataclasses). The `machine` classes live at module
+# level; install(hw) binds them to one SimHardware (a subclass each with the class attribute `hw`). The firmware tests
+# (tests/firmware) and the virtual board use this one fake.
 
 TICKS_PERIOD = 1 << 30  # MicroPython's ticks wrap (MICROPY_PY_TIME_TICKS_PERIOD on 32-bit ports)
 TICKS_MASK = TICKS_PERIOD - 1
@@ -62,13 +64,6 @@ def _as_list(v):
     return [v]
 
 
-class _Ns:
-    """A module-like namespace."""
-
-    def __init__(self, name):
-        self.__name__ = name
-
-
 class _PinState:
     def __init__(self, key):
         self.key = key
@@ -89,11 +84,16 @@ class SimHardware:
     Cost knobs (virtual microseconds): call_cost_us per shim call (ticks_us, Pin.value, ...), spi_overhead_us per SPI
     call before the first SCLK, soft_irq_latency_us for hard=False handlers (ESP32-like; a number, or a callable
     returning each IRQ's latency, e.g. random jitter). hw.advance(us) called from outside the firmware is a stalled
-    main loop (a GC pause): hard IRQs still run on time."""
+    main loop (a GC pause): hard IRQs still run on time.
+
+    Soft IRQ edges: soft_irq_queue=False (default) keeps one pending flag per pin (edges while it is pending coalesce,
+    counted in irq_coalesced); True queues every edge in order like MicroPython's scheduler (micropython.schedule,
+    8 entries; a later edge never runs before an earlier one), so a late handler is followed by its queued
+    duplicates. late_once_us (settable at any time): extra latency for the next IRQ only (a late handler call)."""
 
     def __init__(self, profile=None, chain=None, n_chips=None, clock_error=0.0, seed=1, t0_us=0.0,
                  call_cost_us=1.0, spi_overhead_us=4.0, soft_irq_latency_us=50.0, ticks_offset_us=0,
-                 cpu_freq=125000000, **chain_kw):
+                 cpu_freq=125000000, soft_irq_queue=False, **chain_kw):
         prof = profile if profile is not None else DEFAULT_PROFILE
         self.profile = prof
         spi = prof.get("spi", {})
@@ -114,6 +114,8 @@ class SimHardware:
         self.call_cost_us = call_cost_us
         self.spi_overhead_us = spi_overhead_us
         self.soft_irq_latency_us = soft_irq_latency_us
+        self.soft_irq_queue = soft_irq_queue
+        self.late_once_us = 0
         self.ticks_offset_us = ticks_offset_us
         self.cpu_freq = cpu_freq
         self.spi_id = spi.get("id", 0)
@@ -150,9 +152,9 @@ class SimHardware:
         self.irq_calls = 0
         self.irq_coalesced = 0  # edges that came while the same pin's IRQ was still pending (lost as IRQs)
         chain.on_drdy = self._on_drdy
-        self.time = _make_time(self)
+        self.time = SimTime(self)
         self.machine = None
-        self.micropython = _make_micropython(self)
+        self.micropython = SimMicropython(self)
 
     # --- violations ---------------------------------------------------------------------------------------------------
     @property
@@ -236,13 +238,23 @@ class SimHardware:
                     self._raise(ps, t)
 
     def _raise(self, ps, t):
-        # one pending flag per pin, like the hardware: edges while it is pending coalesce
+        queued = 0
+        last = None
         for p in self.pending:
             if p[4] is ps:
-                self.irq_coalesced += 1
-                return
+                queued += 1
+                last = p[0]
+        if queued and (ps.hard or not self.soft_irq_queue or queued >= 8):
+            # one pending flag per pin, like the hardware (or a full scheduler queue): the edge is lost as an IRQ
+            self.irq_coalesced += 1
+            return
         lat = self.soft_irq_latency_us
         due = t if ps.hard else t + (lat() if callable(lat) else lat)
+        if self.late_once_us:
+            due += self.late_once_us
+            self.late_once_us = 0
+        if last is not None and last > due:
+            due = last  # the scheduler's queue is in order
         self.pending.append([due, ps.handler, ps.pin_obj, ps.hard, ps])
 
     def _flush(self, limit=None):
@@ -369,391 +381,411 @@ class SimHardware:
 
 
 # ---------------------------------------------------------------------------------------------------------------------------
-# module factories
+# the `time` and `micropython` modules (one instance each per SimHardware)
 # ---------------------------------------------------------------------------------------------------------------------------
-def _make_time(hw):
-    t = _Ns("time")
+class SimTime:
+    """The `time` (and `utime`) module of one SimHardware: ticks on the virtual clock (each call costs call_cost_us)."""
 
-    def ticks_us():
+    def __init__(self, hw):
+        self.__name__ = "time"
+        self.hw = hw
+        try:
+            import time as _real
+
+            if hasattr(_real, "gmtime"):
+                self.gmtime = _real.gmtime
+                self.localtime = _real.gmtime
+        except ImportError:
+            pass
+
+    def ticks_us(self):
+        hw = self.hw
         hw._cost()
         return (int(hw.now_us) + hw.ticks_offset_us) & TICKS_MASK
 
-    def ticks_ms():
+    def ticks_ms(self):
+        hw = self.hw
         hw._cost()
         return ((int(hw.now_us) + hw.ticks_offset_us) // 1000) & TICKS_MASK
 
-    def ticks_cpu():
-        return ticks_us()
+    def ticks_cpu(self):
+        return self.ticks_us()
 
-    def ticks_diff(a, b):
+    def ticks_diff(self, a, b):
         return ((a - b + TICKS_HALF) & TICKS_MASK) - TICKS_HALF
 
-    def ticks_add(a, d):
+    def ticks_add(self, a, d):
         return (a + d) & TICKS_MASK
 
-    def sleep_us(us):
+    def sleep_us(self, us):
+        hw = self.hw
         if us > 0:
             hw.run_until(hw.now_us + us)
         else:
             hw._cost()
 
-    def sleep_ms(ms):
-        sleep_us(ms * 1000)
+    def sleep_ms(self, ms):
+        self.sleep_us(ms * 1000)
 
-    def sleep(s):
-        sleep_us(s * 1000000.0)
+    def sleep(self, s):
+        self.sleep_us(s * 1000000.0)
 
-    def time_ns():
+    def time_ns(self):
+        hw = self.hw
         hw._cost()
         return int(hw.now_us * 1000) + 1700000000 * 1000000000
 
-    def time_():
-        return time_ns() // 1000000000
-
-    t.ticks_us = ticks_us
-    t.ticks_ms = ticks_ms
-    t.ticks_cpu = ticks_cpu
-    t.ticks_diff = ticks_diff
-    t.ticks_add = ticks_add
-    t.sleep_us = sleep_us
-    t.sleep_ms = sleep_ms
-    t.sleep = sleep
-    t.time_ns = time_ns
-    t.time = time_
-    try:
-        import time as _real
-
-        if hasattr(_real, "gmtime"):
-            t.gmtime = _real.gmtime
-            t.localtime = _real.gmtime
-    except ImportError:
-        pass
-    return t
+    def time(self):
+        return self.time_ns() // 1000000000
 
 
-def _make_micropython(hw):
-    m = _Ns("micropython")
+class SimMicropython:
+    """The `micropython` module of one SimHardware: const, schedule (the 8-entry queue), no-op decorators."""
 
-    def const(x):
+    def __init__(self, hw):
+        self.__name__ = "micropython"
+        self.hw = hw
+
+    def const(self, x):
         return x
 
-    def schedule(fn, arg):
-        if len(hw.scheduled) >= 8:  # rp2/esp32 queue depth (MICROPY_SCHEDULER_DEPTH)
+    def schedule(self, fn, arg):
+        if len(self.hw.scheduled) >= 8:  # rp2/esp32 queue depth (MICROPY_SCHEDULER_DEPTH)
             raise RuntimeError("schedule queue full")
-        hw.scheduled.append((fn, arg))
+        self.hw.scheduled.append((fn, arg))
 
-    def _noop(*a, **k):
+    def alloc_emergency_exception_buf(self, *a, **k):
         return None
 
-    def _ident(f):
+    kbd_intr = alloc_emergency_exception_buf
+    mem_info = alloc_emergency_exception_buf
+    opt_level = alloc_emergency_exception_buf
+    heap_lock = alloc_emergency_exception_buf
+    heap_unlock = alloc_emergency_exception_buf
+
+    def native(self, f):
         return f
 
-    m.const = const
-    m.schedule = schedule
-    m.alloc_emergency_exception_buf = _noop
-    m.kbd_intr = _noop
-    m.mem_info = _noop
-    m.opt_level = _noop
-    m.native = _ident
-    m.viper = _ident
-    m.heap_lock = _noop
-    m.heap_unlock = _noop
-    return m
+    viper = native
 
 
-def install(hw):
-    """Make the `machine` module for this hardware (also stored as hw.machine) and return it."""
-    M = _Ns("machine")
+# ---------------------------------------------------------------------------------------------------------------------------
+# the `machine` module: classes at module level, bound to one SimHardware by install() (class attribute `hw`)
+# ---------------------------------------------------------------------------------------------------------------------------
+class Pin:
+    IN = 0
+    OUT = 1
+    OPEN_DRAIN = 2
+    ALT = 3
+    PULL_UP = 1
+    PULL_DOWN = 2
+    IRQ_FALLING = 4
+    IRQ_RISING = 8
+    hw = None  # the SimHardware (set on the subclass install() makes)
 
-    class Pin:
-        IN = 0
-        OUT = 1
-        OPEN_DRAIN = 2
-        ALT = 3
-        PULL_UP = 1
-        PULL_DOWN = 2
-        IRQ_FALLING = 4
-        IRQ_RISING = 8
+    def __init__(self, id, mode=-1, pull=-1, value=None, **kw):
+        self._sim_id = pin_key(id)
+        self._ps = self.hw.pin_state(self._sim_id)
+        self._ps.pin_obj = self
+        self.init(mode, pull, value=value)
 
-        def __init__(self, id, mode=-1, pull=-1, value=None, **kw):
-            self._sim_id = pin_key(id)
-            self._ps = hw.pin_state(self._sim_id)
-            self._ps.pin_obj = self
-            self.init(mode, pull, value=value)
+    def init(self, mode=-1, pull=-1, value=None, **kw):
+        ps = self._ps
+        if mode != -1 and mode is not None:
+            ps.mode = mode
+        if pull != -1:
+            ps.pull = pull
+        if value is not None:
+            self.hw.pin_write(self._sim_id, value)
+        elif ps.mode == 1 and ps.out is not None:
+            self.hw.pin_write(self._sim_id, ps.out)
 
-        def init(self, mode=-1, pull=-1, value=None, **kw):
-            ps = self._ps
-            if mode != -1 and mode is not None:
-                ps.mode = mode
-            if pull != -1:
-                ps.pull = pull
-            if value is not None:
-                hw.pin_write(self._sim_id, value)
-            elif ps.mode == 1 and ps.out is not None:
-                hw.pin_write(self._sim_id, ps.out)
+    def value(self, x=None):
+        hw = self.hw
+        hw._cost()
+        if x is None:
+            return hw.pin_read(self._sim_id)
+        hw.pin_write(self._sim_id, x)
+        return None
 
-        def value(self, x=None):
-            hw._cost()
-            if x is None:
-                return hw.pin_read(self._sim_id)
-            hw.pin_write(self._sim_id, x)
-            return None
+    def __call__(self, x=None):
+        return self.value(x)
 
-        def __call__(self, x=None):
-            return self.value(x)
+    def on(self):
+        self.value(1)
 
-        def on(self):
-            self.value(1)
+    def off(self):
+        self.value(0)
 
-        def off(self):
-            self.value(0)
+    def high(self):
+        self.value(1)
 
-        def high(self):
-            self.value(1)
+    def low(self):
+        self.value(0)
 
-        def low(self):
-            self.value(0)
+    def toggle(self):
+        self.value(0 if self.hw.pin_read(self._sim_id) else 1)
 
-        def toggle(self):
-            self.value(0 if hw.pin_read(self._sim_id) else 1)
+    def irq(self, handler=None, trigger=12, hard=False, **kw):
+        hw = self.hw
+        ps = self._ps
+        ps.handler = handler
+        ps.trigger = trigger
+        ps.hard = bool(hard)
+        role = hw.roles.get(self._sim_id)
+        if role is not None and role[0] == "drdy" and handler is not None and (trigger & 8):
+            hw.chain._warn(hw.now_us, None, "IRQ_RISING on DRDY is not modelled (only falling edges fire)")
+        return Irq(ps)
 
-        def irq(self, handler=None, trigger=12, hard=False, **kw):
-            ps = self._ps
-            ps.handler = handler
-            ps.trigger = trigger
-            ps.hard = bool(hard)
-            role = hw.roles.get(self._sim_id)
-            if role is not None and role[0] == "drdy" and handler is not None and (trigger & 8):
-                hw.chain._warn(hw.now_us, None, "IRQ_RISING on DRDY is not modelled (only falling edges fire)")
-            return _Irq(ps)
+    def __repr__(self):
+        return "Pin({})".format(self._sim_id)
 
-        def __repr__(self):
-            return "Pin({})".format(self._sim_id)
 
-    class _Irq:
-        def __init__(self, ps):
-            self._ps = ps
+class Irq:
+    """What Pin.irq() returns."""
 
-        def trigger(self, t=None):
-            return self._ps.trigger
+    def __init__(self, ps):
+        self._ps = ps
 
-        def flags(self):
-            return self._ps.trigger
+    def trigger(self, t=None):
+        return self._ps.trigger
 
-    class SPI:
-        MSB = 0
-        LSB = 1
+    def flags(self):
+        return self._ps.trigger
 
-        def __init__(self, id=0, baudrate=None, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None,
-                     miso=None, **kw):
-            self.id = id
-            self.baudrate = hw.spi_baudrate_default if baudrate is None else baudrate
-            self.polarity = polarity
-            self.phase = phase
-            self.bits = bits
-            self.firstbit = firstbit
-            self.sck = sck
-            self.mosi = mosi
-            self.miso = miso
-            self._check()
 
-        def _check(self):
-            pins = (self.sck, self.mosi, self.miso)
-            wired = self.id == hw.spi_id or self.id == -1
-            for want, got in zip(hw.spi_pins, pins):
-                if got is not None and want is not None and pin_key(got) != want:
-                    wired = False
-            if self.id == -1 and None in pins:
-                wired = False
-            self.wired = wired
-            if not wired:
-                hw._violate("spi-wiring", "SPI(id={}, sck={}, mosi={}, miso={}) is not the bus the ADS1299 chain is on "
-                            "(board: id {}, pins {})".format(self.id, self.sck, self.mosi, self.miso, hw.spi_id, hw.spi_pins))
+class SPI:
+    MSB = 0
+    LSB = 1
+    hw = None
 
-        def init(self, baudrate=None, polarity=None, phase=None, bits=None, firstbit=None, sck=None, mosi=None,
+    def __init__(self, id=0, baudrate=None, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None,
                  miso=None, **kw):
-            if baudrate is not None:
-                self.baudrate = baudrate
-            if polarity is not None:
-                self.polarity = polarity
-            if phase is not None:
-                self.phase = phase
-            if bits is not None:
-                self.bits = bits
-            if firstbit is not None:
-                self.firstbit = firstbit
-            if sck is not None:
-                self.sck = sck
-            if mosi is not None:
-                self.mosi = mosi
-            if miso is not None:
-                self.miso = miso
-            self._check()
+        self.id = id
+        self.baudrate = self.hw.spi_baudrate_default if baudrate is None else baudrate
+        self.polarity = polarity
+        self.phase = phase
+        self.bits = bits
+        self.firstbit = firstbit
+        self.sck = sck
+        self.mosi = mosi
+        self.miso = miso
+        self._check()
 
-        def deinit(self):
-            pass
+    def _check(self):
+        hw = self.hw
+        pins = (self.sck, self.mosi, self.miso)
+        wired = self.id == hw.spi_id or self.id == -1
+        for want, got in zip(hw.spi_pins, pins):
+            if got is not None and want is not None and pin_key(got) != want:
+                wired = False
+        if self.id == -1 and None in pins:
+            wired = False
+        self.wired = wired
+        if not wired:
+            hw._violate("spi-wiring", "SPI(id={}, sck={}, mosi={}, miso={}) is not the bus the ADS1299 chain is on "
+                        "(board: id {}, pins {})".format(self.id, self.sck, self.mosi, self.miso, hw.spi_id, hw.spi_pins))
 
-        def write(self, buf):
-            hw.spi_transfer(self, buf, None, False)
-            return None
+    def init(self, baudrate=None, polarity=None, phase=None, bits=None, firstbit=None, sck=None, mosi=None,
+             miso=None, **kw):
+        if baudrate is not None:
+            self.baudrate = baudrate
+        if polarity is not None:
+            self.polarity = polarity
+        if phase is not None:
+            self.phase = phase
+        if bits is not None:
+            self.bits = bits
+        if firstbit is not None:
+            self.firstbit = firstbit
+        if sck is not None:
+            self.sck = sck
+        if mosi is not None:
+            self.mosi = mosi
+        if miso is not None:
+            self.miso = miso
+        self._check()
 
-        def read(self, nbytes, write=0):
-            rx = bytearray(nbytes)
-            if write == 0:
-                hw.spi_transfer(self, None, rx, True)
-            else:
-                hw.spi_transfer(self, bytes([write]) * nbytes, rx, False)
-            return bytes(rx)
+    def deinit(self):
+        pass
 
-        def readinto(self, buf, write=0):
-            if write == 0:
-                hw.spi_transfer(self, None, buf, True)
-            else:
-                hw.spi_transfer(self, bytes([write]) * len(buf), buf, False)
-            return None
+    def write(self, buf):
+        self.hw.spi_transfer(self, buf, None, False)
+        return None
 
-        def write_readinto(self, write_buf, read_buf):
-            if len(write_buf) != len(read_buf):
-                raise ValueError("buffers must be the same length")
-            wb = bytes(write_buf)
-            hw.spi_transfer(self, wb, read_buf, wb.count(0) == len(wb))
-            return None
+    def read(self, nbytes, write=0):
+        rx = bytearray(nbytes)
+        if write == 0:
+            self.hw.spi_transfer(self, None, rx, True)
+        else:
+            self.hw.spi_transfer(self, bytes([write]) * nbytes, rx, False)
+        return bytes(rx)
 
-    class SoftSPI(SPI):
-        def __init__(self, baudrate=500000, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None, miso=None):
-            SPI.__init__(self, -1, baudrate, polarity, phase, bits, firstbit, sck, mosi, miso)
+    def readinto(self, buf, write=0):
+        if write == 0:
+            self.hw.spi_transfer(self, None, buf, True)
+        else:
+            self.hw.spi_transfer(self, bytes([write]) * len(buf), buf, False)
+        return None
 
-    class Timer:
-        ONE_SHOT = 0
-        PERIODIC = 1
+    def write_readinto(self, write_buf, read_buf):
+        if len(write_buf) != len(read_buf):
+            raise ValueError("buffers must be the same length")
+        wb = bytes(write_buf)
+        self.hw.spi_transfer(self, wb, read_buf, wb.count(0) == len(wb))
+        return None
 
-        def __init__(self, id=-1, mode=1, freq=-1, period=-1, callback=None, tick_hz=1000, hard=False, **kw):
+
+class SoftSPI(SPI):
+    def __init__(self, baudrate=500000, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None, miso=None):
+        SPI.__init__(self, -1, baudrate, polarity, phase, bits, firstbit, sck, mosi, miso)
+
+
+class Timer:
+    ONE_SHOT = 0
+    PERIODIC = 1
+    hw = None
+
+    def __init__(self, id=-1, mode=1, freq=-1, period=-1, callback=None, tick_hz=1000, hard=False, **kw):
+        self.active = False
+        self.next_us = 0.0
+        if callback is not None:
+            self.init(mode=mode, freq=freq, period=period, callback=callback, tick_hz=tick_hz, hard=hard)
+
+    def init(self, mode=1, freq=-1, period=-1, callback=None, tick_hz=1000, hard=False, **kw):
+        hw = self.hw
+        if freq is not None and freq > 0:
+            self.period_us = 1e6 / freq
+        else:
+            self.period_us = period * 1e6 / tick_hz
+        self.mode = mode
+        self.callback = callback
+        self.next_us = hw.now_us + self.period_us
+        self.active = True
+        if self not in hw.timers:
+            hw.timers.append(self)
+
+    def _fire(self):
+        if self.mode == 1:
+            self.next_us += self.period_us
+        else:
             self.active = False
-            self.next_us = 0.0
-            if callback is not None:
-                self.init(mode=mode, freq=freq, period=period, callback=callback, tick_hz=tick_hz, hard=hard)
+        if self.callback is not None:
+            self.hw.pending.append([self.hw.now_us, self.callback, self, True, self])
 
-        def init(self, mode=1, freq=-1, period=-1, callback=None, tick_hz=1000, hard=False, **kw):
-            if freq is not None and freq > 0:
-                self.period_us = 1e6 / freq
-            else:
-                self.period_us = period * 1e6 / tick_hz
-            self.mode = mode
-            self.callback = callback
-            self.next_us = hw.now_us + self.period_us
-            self.active = True
-            if self not in hw.timers:
-                hw.timers.append(self)
+    def deinit(self):
+        self.active = False
+        if self in self.hw.timers:
+            self.hw.timers.remove(self)
 
-        def _fire(self):
-            if self.mode == 1:
-                self.next_us += self.period_us
-            else:
-                self.active = False
-            if self.callback is not None:
-                hw.pending.append([hw.now_us, self.callback, self, True, self])
 
-        def deinit(self):
-            self.active = False
-            if self in hw.timers:
-                hw.timers.remove(self)
+class PWM:
+    hw = None
 
-    class PWM:
-        def __init__(self, pin, freq=None, duty_u16=None, **kw):
-            self.pin = pin
-            self._freq = freq or 1000
-            self._duty = duty_u16 or 0
+    def __init__(self, pin, freq=None, duty_u16=None, **kw):
+        self.pin = pin
+        self._freq = freq or 1000
+        self._duty = duty_u16 or 0
 
-        def freq(self, f=None):
-            if f is None:
-                return self._freq
-            self._freq = f
+    def freq(self, f=None):
+        if f is None:
+            return self._freq
+        self._freq = f
 
-        def duty_u16(self, d=None):
-            if d is None:
-                return self._duty
-            self._duty = d
+    def duty_u16(self, d=None):
+        if d is None:
+            return self._duty
+        self._duty = d
 
-        def deinit(self):
-            pass
+    def deinit(self):
+        pass
 
-    class ADC:
-        def __init__(self, pin, **kw):
-            self.pin = pin
 
-        def read_u16(self):
-            return 0
+class ADC:
+    hw = None
 
-    class WDT:
-        def __init__(self, id=0, timeout=5000):
-            self.timeout_us = timeout * 1000.0
-            self.last_feed = hw.now_us
-            hw.wdt = self
+    def __init__(self, pin, **kw):
+        self.pin = pin
 
-        def feed(self):
-            self.last_feed = hw.now_us
+    def read_u16(self):
+        return 0
 
-    def unique_id():
+
+class WDT:
+    hw = None
+
+    def __init__(self, id=0, timeout=5000):
+        self.timeout_us = timeout * 1000.0
+        self.last_feed = self.hw.now_us
+        self.hw.wdt = self
+
+    def feed(self):
+        self.last_feed = self.hw.now_us
+
+
+#: The classes of the `machine` module, bound to one SimHardware each by install().
+CLASSES = (Pin, SPI, SoftSPI, Timer, PWM, ADC, WDT)
+
+
+class Machine:
+    """The `machine` module of one SimHardware: its classes (subclasses of the module-level ones with ``hw`` set) and
+    its functions (methods, so ``machine.freq()`` reads like the module's)."""
+
+    PWRON_RESET = 1
+    WDT_RESET = 3
+    SimReset = SimReset
+
+    def __init__(self, hw):
+        self.__name__ = "machine"
+        self.hw = hw
+        for cls in CLASSES:
+            setattr(self, cls.__name__, type(cls.__name__, (cls,), {"hw": hw}))
+        self.deepsleep = self.lightsleep
+
+    def unique_id(self):
         return b"\xe6\x61\x41\x04\x03\x2c\x2b\x2a"
 
-    def freq(hz=None):
+    def freq(self, hz=None):
         if hz is None:
-            return hw.cpu_freq
-        hw.cpu_freq = hz
+            return self.hw.cpu_freq
+        self.hw.cpu_freq = hz
 
-    def reset():
+    def reset(self):
         raise SimReset("machine.reset()")
 
-    def soft_reset():
+    def soft_reset(self):
         raise SimReset("machine.soft_reset()")
 
-    def idle():
+    def idle(self):
+        hw = self.hw
         t = hw._next_time()
         lim = hw.now_us + 1000.0  # the 1 ms system tick wakes idle() at the latest
         hw.run_until(lim if t is None or t > lim else t)
 
-    def lightsleep(ms=None):
-        hw.run_until(hw.now_us + (ms or 0) * 1000.0)
+    def lightsleep(self, ms=None):
+        self.hw.run_until(self.hw.now_us + (ms or 0) * 1000.0)
 
-    def disable_irq():
-        hw.irq_disabled += 1
+    def disable_irq(self):
+        self.hw.irq_disabled += 1
         return 1
 
-    def enable_irq(state=1):
+    def enable_irq(self, state=1):
+        hw = self.hw
         if hw.irq_disabled:
             hw.irq_disabled -= 1
         hw._flush()
 
-    def reset_cause():
+    def reset_cause(self):
         return 1
 
-    def bootloader(*a):
+    def bootloader(self, *a):
         raise SimReset("machine.bootloader()")
 
-    M.Pin = Pin
-    M.SPI = SPI
-    M.SoftSPI = SoftSPI
-    M.Timer = Timer
-    M.PWM = PWM
-    M.ADC = ADC
-    M.WDT = WDT
-    M.unique_id = unique_id
-    M.freq = freq
-    M.reset = reset
-    M.soft_reset = soft_reset
-    M.idle = idle
-    M.lightsleep = lightsleep
-    M.deepsleep = lightsleep
-    M.disable_irq = disable_irq
-    M.enable_irq = enable_irq
-    M.reset_cause = reset_cause
-    M.bootloader = bootloader
-    M.PWRON_RESET = 1
-    M.WDT_RESET = 3
-    M.SimReset = SimReset
-    M.hw = hw
-    hw.machine = M
-    return M
+
+def install(hw):
+    """Make the `machine` module for this hardware (also stored as hw.machine) and return it."""
+    hw.machine = Machine(hw)
+    return hw.machine
 
 
 def install_sys_modules(hw, names=("machine", "micropython")):

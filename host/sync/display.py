@@ -20,18 +20,18 @@ listeners; host-mode changes go to ``Recorder.sync``) and :meth:`DigitDisplay.de
 from __future__ import annotations
 
 import logging
-import struct
 import time
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Protocol
+
+from perifacial.firmware.wire import EV_DISPLAY  # the one home of event codes
 
 log = logging.getLogger(__name__)
 
 KIND_RECEIVED = "received"  #: host-driven: marks when the host *received* the data (includes transport latency)
 KIND_SAMPLED = "sampled"  #: board-driven: marks the sample at which the board latched the new value
 
-EV_DISPLAY = 1  #: same value as ``perifacial.firmware.wire.EV_DISPLAY``
 MIN_FRAMES_PER_CHANGE = 3.0  #: below this many video frames per digit change the digits are hard to read
 
 BACKENDS = ("screen", "serial", "board", "none")
@@ -589,8 +589,3 @@ def open_display(spec: str | DisplaySpec, *, every_frames: int = 2, every_sample
     else:
         backend = SerialBackend(spec.port, **backend_kw)
     return DigitDisplay(backend, mode="host", every_frames=every_frames, start=start, camera_fps=camera_fps)
-
-
-def event_from_payload(payload: bytes) -> tuple[int, int, int, int]:
-    """Unpack an EVENT payload (``<BIII``: kind, value, sample, device_time_us) without importing the firmware."""
-    return struct.unpack_from("<BIII", payload, 0)

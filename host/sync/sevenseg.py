@@ -23,6 +23,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from perifacial.dsp.intervals import runs as mask_runs
+
 from .display import DIGIT_SEGMENTS
 from .mapping import Observation
 
@@ -88,19 +90,6 @@ def to_gray(frame: np.ndarray) -> np.ndarray:
     if a.ndim == 3:
         a = a[..., :3].max(axis=2)
     return a.astype(np.float32)
-
-
-def _runs(profile: np.ndarray) -> list[list[int]]:
-    runs, start = [], None
-    for i, on in enumerate(profile):
-        if on and start is None:
-            start = i
-        elif not on and start is not None:
-            runs.append([start, i])
-            start = None
-    if start is not None:
-        runs.append([start, len(profile)])
-    return runs
 
 
 class SevenSegmentReader:
@@ -193,7 +182,7 @@ class SevenSegmentReader:
             band[max(rr[0] - 1, 0) : rr[-1] + 2] = True
             ever &= band[:, None]
         colprof = ever.sum(axis=0) >= max(1, int(0.02 * h))
-        runs = _runs(colprof)
+        runs = mask_runs(colprof)
         changing_cols = changing.any(axis=0)
         while len(runs) > self.n_digits:
             # static runs touching the ROI's edge are background, not digits

@@ -159,18 +159,3 @@ def read_frames_digits(frames: Sequence[np.ndarray] | np.ndarray, n_digits: int 
                        roi: Sequence[int] | None = None, **reader_kw: Any) -> list[DigitReading]:
     """The frame-array path: calibrate on ``frames`` and read them all (frames numbered from 0)."""
     return SevenSegmentReader(n_digits, roi, **reader_kw).calibrate(frames).read_frames(frames)
-
-
-def write_video(path: str, frames: Sequence[np.ndarray] | np.ndarray, fps: float, quality: int = 9) -> None:
-    """Write RGB frames to a video file with imageio-ffmpeg (for tests and demos)."""
-    _pick_backend("imageio-ffmpeg")
-    import imageio_ffmpeg
-
-    h, w = np.asarray(frames[0]).shape[:2]
-    gen = imageio_ffmpeg.write_frames(
-        str(path), (w, h), fps=fps, quality=quality, macro_block_size=1,  # type: ignore[arg-type]
-        ffmpeg_log_level="error")
-    gen.send(None)
-    for f in frames:
-        gen.send(np.ascontiguousarray(f, dtype=np.uint8))
-    gen.close()

@@ -74,7 +74,7 @@ def source_of(recording) -> BlockSource:
     leadoff = None
     status = getattr(recording, "status", None)
     if status is not None and status.ndim == 2 and status.shape[0] * 8 == C and status.shape[1] == n:
-        from perifacial.host.board import leadoff_bits
+        from perifacial.host.decoder import leadoff_bits
 
         def leadoff(a, b):
             return leadoff_bits(status[:, a:b])
@@ -249,13 +249,14 @@ class SegmentPlan:
 def plan_segment(source: BlockSource, start: int, stop: int, opts, block: int, low: bool) -> SegmentPlan:
     """Detect mains (on the central 60 s, as :func:`~perifacial.dsp.mains.detect_mains` does on the whole
     segment), lay out the mains blocks, and find the segment's means in a first pass over its blocks."""
+    from perifacial.dsp.defaults import emg_band
     from perifacial.dsp.filters import _envelope_stages, _mains_mode, design_bandpass
     from perifacial.dsp.mains import MainsPlan, _welch_window, detect_mains, mains_frequencies
 
     fs, n = source.fs, stop - start
-    top = min(opts.band[1], 0.45 * fs)
+    low_edge, top = emg_band(fs, opts.band)
     sub, _ = _mains_mode(opts.notch, "fit")
-    stages = _envelope_stages(fs, (opts.band[0], top), opts.cutoff, 2, None, 30.0)
+    stages = _envelope_stages(fs, (low_edge, top), opts.cutoff, 2, None, 30.0)
     freqs = None
     if sub == "auto":
         a, use = _welch_window(n, fs, 60.0)

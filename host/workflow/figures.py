@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from perifacial.dsp.defaults import EMG_BAND, ME_MAX_DURATION_MS, emg_band
+
 log = logging.getLogger(__name__)
 
 __all__ = ["preprocessing_figure", "regions_figure", "mvc_duration_figure", "render_all", "close_all",
@@ -35,7 +37,7 @@ def _figure(**kw):
     return Figure(**kw)
 
 
-def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 0.0, band=(20.0, 450.0),
+def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 0.0, band=EMG_BAND,
                          cutoff: float = 6.0, notch_hz: float | str | None = None):
     """Five stacked panels for one channel's raw segment ``x`` ``[n]`` (uV, finite) starting at ``t0`` s.
     ``notch_hz``: mains removal as in the chain ("auto", a frequency, or None; :mod:`perifacial.dsp.mains`)."""
@@ -43,7 +45,7 @@ def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 
     from perifacial.dsp.mains import remove_mains
 
     x = np.asarray(x, dtype=np.float64)
-    high = min(band[1], 0.45 * fs)
+    high = emg_band(fs, band)[1]
     dc = remove_dc(x)
     bp_in = remove_mains(dc, fs, notch_hz, max_freq=high) if notch_hz is not None else dc
     bp = bandpass(bp_in, fs, band[0], high)
@@ -105,7 +107,7 @@ def regions_figure(env: np.ndarray, fs: float, events, montage, labels, max_poin
     return fig
 
 
-def mvc_duration_figure(rows, calibrated: bool = True, me_max_ms: float = 500.0):
+def mvc_duration_figure(rows, calibrated: bool = True, me_max_ms: float = ME_MAX_DURATION_MS):
     """Scatter of peak MVC % (or peak µV) against duration (s) of expression rows (:class:`EventRow`), ME and MaE
     in two colours, the duration split as a labelled dashed line (Li et al. 2024 Fig. 12). Without rows the axes
     say "no expressions spotted" (duration axis 0-2 s) instead of showing an empty autoscaled plot."""

@@ -12,18 +12,12 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from perifacial.dsp.defaults import EMG_BAND, emg_band
+from perifacial.dsp.intervals import finite_runs  # re-exported (was defined here)
+
 log = logging.getLogger(__name__)
 
 __all__ = ["GappedSpots", "finite_runs", "spot_gapped"]
-
-
-def finite_runs(data: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, stop)`` column ranges where every channel of ``data`` ``[channels, samples]`` is finite."""
-    ok = np.isfinite(np.atleast_2d(data)).all(axis=0)
-    if not ok.any():
-        return []
-    d = np.diff(np.concatenate([[0], ok.view(np.int8), [0]]))
-    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
 
 
 @dataclass
@@ -39,7 +33,7 @@ class GappedSpots:
 
 
 def spot_gapped(data: np.ndarray, fs: float, *, method: str = "adaptive", is_envelope: bool = False,
-                band: tuple[float, float] = (20.0, 450.0), notch: float | str | None = "auto", min_segment_s: float = 2.0,
+                band: tuple[float, float] = EMG_BAND, notch: float | str | None = "auto", min_segment_s: float = 2.0,
                 **spot_params) -> GappedSpots:
     """Spot expression intervals in ``data`` ``[channels, samples]`` (raw EMG in uV, or envelopes with
     ``is_envelope``) sampled at ``fs`` Hz, with NaN columns as gaps: each gap-free stretch is enveloped (the chain
@@ -52,7 +46,7 @@ def spot_gapped(data: np.ndarray, fs: float, *, method: str = "adaptive", is_env
     C, n = x.shape
     env = np.full((C, n), np.nan)
     min_len = max(1, int(round(min_segment_s * fs)))
-    hi = min(band[1], 0.45 * fs)
+    hi = emg_band(fs, band)[1]
     events, segs, skipped = [], [], []
     for a, b in finite_runs(x):
         if b - a < min_len:

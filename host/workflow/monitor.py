@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from perifacial.dsp.defaults import emg_band
+
 from .quality import mains_amplitude
 
 log = logging.getLogger(__name__)
@@ -64,8 +66,7 @@ class LiveState:
         self.raw = np.full((self.n_channels, self.w), np.nan)
         self.env = np.full((self.n_channels, self.w), np.nan)
         self.leadoff = np.zeros(self.n_channels, dtype=bool)
-        high = min(450.0, 0.45 * self.fs)
-        self._env_stream = EnvelopeStream(self.fs, self.n_channels, band=(20.0, high), notch=self.notch)
+        self._env_stream = EnvelopeStream(self.fs, self.n_channels, band=emg_band(self.fs), notch=self.notch)
         self._spot = SpotStream(self.fs, self.n_channels) if self.n_channels == 24 else None
         self._last_env = np.zeros(self.n_channels)
 
@@ -131,7 +132,7 @@ class LiveState:
         if not np.isfinite(x).all():
             x = np.nan_to_num(x - np.nanmean(x, axis=1, keepdims=True))
         mains = mains_amplitude(x, self.fs, self.mains_hz)
-        bp = bandpass(x - x.mean(axis=1, keepdims=True), self.fs, 20.0, min(450.0, 0.45 * self.fs))
+        bp = bandpass(x - x.mean(axis=1, keepdims=True), self.fs, *emg_band(self.fs))
         k = max(1, int(0.25 * self.fs))
         m = q // k
         sub = bp[:, : m * k].reshape(self.n_channels, m, k)

@@ -11,9 +11,8 @@ repetitions of the peak 0.5 s moving mean; each channel is calibrated on the mov
 (:func:`perifacial.dsp.mvc.calibrate_mvc` with a channel -> repetitions mapping). A channel that responds to no
 movement (peak < ``min_ratio`` x its noise floor), or is flat, refuses the calibration with an error naming it.
 
-On ``sim://`` the participant is :class:`SimulatedParticipant`: the synthetic model's electrodes, noise, mains and
-crosstalk (``perifacial.dsp.synth``) without spontaneous expressions, contracting the movement's muscles at 85-100 %
-MVC during each contraction step (after a reaction time), as a participant following the prompts would.
+On ``sim://`` the participant is :class:`perifacial.host.sim.participant.SimulatedParticipant` (part of the
+simulator, not of the protocol).
 """
 from __future__ import annotations
 
@@ -24,18 +23,19 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from perifacial.dsp.defaults import emg_band
 from perifacial.errors import PerifacialError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Movement", "MOVEMENTS", "Step", "MvcProtocol", "SimulatedParticipant", "MvcSessionResult",
-           "DeadChannelError", "calibrate_session", "run_mvc_session", "response_table", "format_response_table"]
+__all__ = ["Movement", "MOVEMENTS", "Step", "MvcProtocol", "MvcSessionResult", "DeadChannelError",
+           "calibrate_session", "run_mvc_session", "response_table", "format_response_table"]
 
 
 @dataclass(frozen=True)
 class Movement:
-    """One calibration movement: ``key``, the instruction shown, the target muscle(s) and the simulated
-    participant's activation of montage muscles (muscle name -> fraction of the maximal effort)."""
+    """One calibration movement: ``key``, the instruction shown, the target muscle(s) and the activation of montage
+    muscles it calls for (muscle name -> fraction of the maximal effort; the simulated participant follows it)."""
 
     key: str
     instruction: str
@@ -104,68 +104,6 @@ class MvcProtocol:
     @property
     def duration_s(self) -> float:
         return self.steps()[-1].stop
-
-
-class SimulatedParticipant:
-    """Signal source for the virtual board: ``read(n)`` -> ``[24, n]`` uV that follows ``protocol`` (sample 0 =
-    the first conversion). ``dead_channels``: channel indices whose electrode sees nothing (device noise only),
-    to test the dead-channel refusal."""
-
-    def __init__(self, protocol: MvcProtocol, fs: float = 1000.0, seed: int = 0, snr: str | float = "medium",
-                 reaction_s: float = 0.3, dead_channels: tuple[int, ...] = ()):
-        from scipy.signal import butter
-
-        from perifacial.dsp.synth import SynthStream
-
-        self.fs = float(fs)
-        # the synthetic electrodes without spontaneous events (first event after an enormous gap)
-        self.base = SynthStream(seed, fs=self.fs, snr=snr, event_gap=1e12, contact_rate=0.0)
-        self.rng = np.random.default_rng([seed, 99])
-        self.pos = 0
-        self.dead = tuple(int(c) for c in dead_channels)
-        regions = self.base.montage.regions
-        names = [m for r in regions for m in r.muscles[:2]]
-        # activation segments: (start, stop, source levels [14])
-        self.segments: list[tuple[int, int, np.ndarray]] = []
-        for st in protocol.steps():
-            if st.kind != "contract":
-                continue
-            lv = np.zeros(14)
-            effort = float(self.rng.uniform(0.85, 1.0))
-            for muscle, frac in protocol.movements[st.movement].activation:
-                for j, nm in enumerate(names):
-                    if nm == muscle:
-                        lv[j] = frac * effort * float(self.rng.uniform(0.95, 1.05))
-            a = int(round((st.start + reaction_s) * self.fs))
-            b = int(round(st.stop * self.fs))
-            self.segments.append((a, b, lv))
-        self.sos = butter(2, [20.0, min(300.0, 0.45 * self.fs)], btype="bandpass", fs=self.fs, output="sos")
-        self.zi = np.zeros((self.sos.shape[0], 14, 2))
-        imp = np.zeros(int(self.fs) * 2)
-        imp[0] = 1.0
-        from scipy.signal import sosfilt
-
-        self.gain = 1.0 / math.sqrt(float(np.sum(sosfilt(self.sos, imp) ** 2)))
-
-    def read(self, n: int) -> np.ndarray:
-        from scipy.signal import sosfilt
-
-        x = self.base.read(n)
-        s0 = self.pos
-        act = np.zeros((14, n))
-        t = np.arange(s0, s0 + n)
-        for a, b, lv in self.segments:
-            if b <= s0 or a >= s0 + n:
-                continue
-            u = np.clip((t - a) / max(1, b - a), 0.0, 1.0)
-            ramp = np.clip(np.minimum(u, 1 - u) / 0.1, 0.0, 1.0) * ((t >= a) & (t < b))  # 10 % ramps
-            act += lv[:, None] * ramp[None, :]
-        carrier, self.zi = sosfilt(self.sos, self.rng.standard_normal((14, n)), axis=-1, zi=self.zi)
-        x += self.base.mixing @ (self.base.source_mvc_uv[:, None] * act * carrier * self.gain)
-        for c in self.dead:
-            x[c] = 0.0
-        self.pos += n
-        return x
 
 
 class DeadChannelError(ValueError, PerifacialError):
@@ -274,7 +212,7 @@ def calibrate_session(data: np.ndarray, fs: float, protocol: MvcProtocol, labels
     mapping = {c: reps[int(best[c])] for c in range(len(labels))}
     cal = calibrate_mvc(np.nan_to_num(env, nan=0.0), fs, mapping, kind="envelope", noise_floor=noise,
                         labels=labels, participant=participant, min_ratio=min_ratio,
-                        chain={"band": [20.0, min(450.0, 0.45 * fs)], "cutoff": 6.0, "order": 2, "notch": notch,
+                        chain={"band": list(emg_band(fs)), "cutoff": 6.0, "order": 2, "notch": notch,
                                "zero_phase": True})
     return MvcSessionResult(cal, resp, noise, best, labels, [m.key for m in protocol.movements], min_ratio,
                             steps=protocol.steps())

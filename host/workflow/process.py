@@ -23,7 +23,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .quality import _runs, channel_quality
+from perifacial.dsp.defaults import EMG_BAND, emg_band
+from perifacial.dsp.intervals import runs
+
+from .quality import channel_quality
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ class ProcessOptions:
     ica: bool = False
     video_fps: float = 30.0
     observations: str | None = None
-    band: tuple[float, float] = (20.0, 450.0)
+    band: tuple[float, float] = EMG_BAND
     cutoff: float = 6.0
     min_segment_s: float = 2.0
     figures: bool = True
@@ -142,8 +145,8 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
     env = np.full((C, n), np.nan)
     segs: list[Segment] = []
     min_len = int(round(opts.min_segment_s * fs))
-    high = min(opts.band[1], 0.45 * fs)
-    for a, b in _runs(np.isfinite(data).all(axis=0)):
+    high = emg_band(fs, opts.band)[1]
+    for a, b in runs(np.isfinite(data).all(axis=0)):
         if b - a < min_len:
             segs.append(Segment(a, b, False))
             logging.getLogger("perifacial.gaps").warning(
@@ -395,7 +398,7 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         "duration_s": n / fs,
         "channels": len(labels),
         "region_context": montage is not None,
-        "chain": {"band_hz": [opts.band[0], min(opts.band[1], 0.45 * fs)], "lowpass_hz": opts.cutoff,
+        "chain": {"band_hz": list(emg_band(fs, opts.band)), "lowpass_hz": opts.cutoff,
                   "notch_hz": opts.notch, "ica": opts.ica, "zero_phase": True,
                   "mode": "blocks" if blocked else "memory",
                   "mains": (None if detected is None else

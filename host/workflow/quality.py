@@ -16,6 +16,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from perifacial.dsp.defaults import emg_band
+from perifacial.dsp.intervals import runs
+
 log = logging.getLogger(__name__)
 
 __all__ = ["ChannelQuality", "channel_quality", "mains_amplitude", "noise_rms"]
@@ -62,27 +65,19 @@ def noise_rms(x: np.ndarray, fs: float, mains_hz: float | None = 50.0, window_s:
     out = np.full(C, math.nan)
     ok = np.isfinite(x).all(axis=0)
     rms_all: list[np.ndarray] = []
-    for a, b in _runs(ok):
+    for a, b in runs(ok):
         if b - a < max(2 * w, int(fs)):
             continue
         seg = x[:, a:b] - np.mean(x[:, a:b], axis=1, keepdims=True)
-        seg = bandpass(seg, fs, 20.0, min(450.0, 0.45 * fs))
+        seg = bandpass(seg, fs, *emg_band(fs))
         if mains_hz:
-            seg = notch(seg, fs, mains_hz, harmonics=max(1, int(min(450.0, 0.45 * fs) // mains_hz)))
+            seg = notch(seg, fs, mains_hz, harmonics=max(1, int(emg_band(fs)[1] // mains_hz)))
         k = (b - a) // w
         seg = seg[:, : k * w].reshape(C, k, w)
         rms_all.append(np.sqrt(np.mean(seg * seg, axis=2)))
     if rms_all:
         out = np.percentile(np.concatenate(rms_all, axis=1), percentile, axis=1)
     return out
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) runs of True."""
-    if mask.size == 0 or not mask.any():
-        return []
-    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1))]
 
 
 def channel_quality(x: np.ndarray, fs: float, labels, mains_hz: float = 50.0, leadoff: np.ndarray | None = None,

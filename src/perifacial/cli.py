@@ -13,7 +13,9 @@ import logging
 import sys
 
 from ._version import __version__
-from .errors import PerifacialError
+from .errors import CliError, PerifacialError
+
+__all__ = ["COMMAND_MODULES", "CliError", "build_parser", "main"]  # CliError: kept here for old imports
 
 #: Modules that provide subcommands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -34,10 +36,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "perifacial.commands.serve",
     "perifacial.commands.emulate",
 )
-
-
-class CliError(PerifacialError):
-    """An error whose message is shown to the user as is (no traceback), with exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    # configured before parsing so that a deprecated option spelling is logged in the usual format
+    ours = not logging.getLogger().handlers  # as logging.basicConfig: leave a configured logging alone
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # a usage error, already printed on one line: its exit code (--help still exits)
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         return exc.code if isinstance(exc.code, int) else 2
     level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if ours:
+        logging.getLogger().setLevel(level)
     # --quiet: no log line per gap (every command still reports the gap totals)
     logging.getLogger("perifacial.gaps").setLevel(logging.ERROR if getattr(args, "quiet", False) else logging.NOTSET)
     func = getattr(args, "func", None)

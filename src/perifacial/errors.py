@@ -7,7 +7,8 @@ and shows its traceback with ``--debug``.
 """
 from __future__ import annotations
 
-__all__ = ["PerifacialError", "InvalidArgument", "RecordingError", "StorageError"]
+__all__ = ["PerifacialError", "InvalidArgument", "RecordingError", "StorageError", "CliError", "BoardError",
+           "BoardTimeout"]
 
 
 class PerifacialError(Exception):
@@ -24,3 +25,20 @@ class RecordingError(PerifacialError, ValueError):
 
 class StorageError(PerifacialError, OSError):
     """Writing a recording failed (disk full, quota, I/O error); what was received before is flushed and kept."""
+
+
+class CliError(PerifacialError):
+    """A command-line usage error whose message is shown to the user as is (no traceback), with exit code 2.
+
+    Raised by the command handlers in :mod:`perifacial.commands`; ``perifacial.cli.CliError`` is the same class."""
+
+
+class BoardError(PerifacialError, RuntimeError):
+    """The board answered a command with ``ok: false`` (the message is the board's reason).
+
+    Also importable as ``perifacial.host.board.BoardError`` (defined here so that the recorder, which the board
+    calls, needs no import of the board module)."""
+
+
+class BoardTimeout(PerifacialError, TimeoutError):
+    """No answer (or no data) within the timeout; the message says what to check (``perifacial.host.board``)."""

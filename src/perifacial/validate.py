@@ -8,6 +8,7 @@ prints ``argument --seconds: ...``). This module imports nothing heavy.
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 from pathlib import Path
@@ -18,7 +19,10 @@ from perifacial.errors import InvalidArgument
 __all__ = [
     "number", "integer", "check_output_file", "check_output_dir", "check_input_file", "check_board_url",
     "positive_float_arg", "nonneg_float_arg", "positive_int_arg", "nonneg_int_arg", "fraction_arg", "mains_arg",
+    "add_option",
 ]
+
+_log = logging.getLogger("perifacial.cli")
 
 SIM_RATES = (500, 1000, 2000)
 MAX_CHIPS = 4
@@ -208,3 +212,30 @@ def check_board_url(url: str) -> dict:
                 raise InvalidArgument(f"{url!r}: unknown sim:// option {k}={v!r} (known: seed, rate, n_chips, "
                                       "samples_per_frame, realtime, source, reboot_at, mute_at, mute_s, clock_error_ppm, board)") from None
     return opts
+
+
+def add_option(parser, *flags: str, deprecated: tuple[str, ...] = (), **kwargs):
+    """``parser.add_argument(*flags, **kwargs)`` that also accepts the old spellings ``deprecated`` (e.g.
+    ``--out`` for ``--output``): they work as before, are named in the help and log a warning when used.
+
+    The CLI vocabulary (one name per thing, old names kept this way): ``-o/--output`` for what a command writes,
+    ``--json`` a switch (JSON on stdout), ``--fs`` the sample rate of the data in Hz, ``--rate`` the board's
+    data-rate setting in SPS (500/1000/2000, as ``sim://?rate=`` and the firmware's ``rate``), ``--seconds`` a
+    duration."""
+    if not deprecated:
+        return parser.add_argument(*flags, **kwargs)
+    new = next((f for f in flags if f.startswith("--")), flags[0])
+    if "action" in kwargs:
+        raise TypeError("add_option with deprecated spellings takes options with a value (no action=)")
+
+    class _Deprecating(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            if option_string in deprecated:
+                _log.warning("%s is deprecated: use %s", option_string, new)
+            setattr(namespace, self.dest, values)
+
+    help_text = kwargs.get("help")
+    if help_text and help_text is not argparse.SUPPRESS:
+        kwargs["help"] = f"{help_text} ({', '.join(deprecated)}: old spelling, deprecated)"
+    kwargs.setdefault("dest", new.lstrip("-").replace("-", "_"))
+    return parser.add_argument(*flags, *deprecated, action=_Deprecating, **kwargs)

@@ -19,7 +19,7 @@ class _Tty(io.StringIO):
 def test_evaluate_spotting_progress(monkeypatch, capsys, stderr, quiet, shown):
     err = _Tty() if stderr == "tty" else io.StringIO()
     monkeypatch.setattr(sys, "stderr", err)
-    argv = ["evaluate-spotting", "--sessions", "2", "--duration", "12", "--snr", "high", "--methods", "adaptive"]
+    argv = ["evaluate-spotting", "--sessions", "2", "--seconds", "12", "--snr", "high", "--methods", "adaptive"]
     assert cli.main(argv + (["--quiet"] if quiet else [])) == 0
     out = capsys.readouterr().out
     assert "adaptive" in out  # the table

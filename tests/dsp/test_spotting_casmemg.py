@@ -1,9 +1,14 @@
 """CASMEMG baseline: pinned against a line-by-line 1-based transcription of the lab's MATLAB code."""
 import numpy as np
 import pytest
+from perifacial.dsp.spot_casmemg import PAPER_NAMES, casmemg_params
+from perifacial.dsp.spotting import CasmemgParams, casmemg_clip, casmemg_envelope, spot, spot_casmemg
 from scipy.signal import butter, lfilter, lfilter_zi
 
-from perifacial.dsp.spotting import CasmemgParams, casmemg_clip, casmemg_envelope, spot, spot_casmemg
+
+def ours(params):
+    """The paper's parameter names (used by the MATLAB transcription below) -> spot_casmemg's keywords."""
+    return {PAPER_NAMES.get(k, k): v for k, v in params.items()}
 
 
 def _findpeaks(x1):
@@ -82,10 +87,10 @@ def test_equals_matlab_transcription_on_random_envelopes(seed):
                   k=float(rng.choice([1.0, 1.5, 2.0])), S_n=int(rng.integers(2, 6)), W_f=int(rng.integers(2, 7)),
                   W_b=int(rng.integers(2, 7)), gate=float(rng.choice([1.0, 0.0, 300.0])))
     ref = matlab_reference(env, **params)
-    got = spot_casmemg(env, 1000.0, merge=False, **params)
+    got = spot_casmemg(env, 1000.0, merge=False, **ours(params))
     # 0-based mapping: sample i (MATLAB) -> i - 1
     assert sorted((e.onset, e.offset) for e in got) == sorted((a - 1, b - 1) for a, b in ref)
-    hull = spot_casmemg(env, 1000.0, merge=True, **params)
+    hull = spot_casmemg(env, 1000.0, merge=True, **ours(params))
     if ref:
         assert [(h.onset, h.offset) for h in hull] == [(min(a for a, _ in ref) - 1, max(b for _, b in ref) - 1)]
     else:
@@ -99,7 +104,7 @@ def test_windows_hold_WL_plus_1_samples():
     env = np.ones(41)
     env[21:30] = 5.0
     env[20] = 0.5  # unique minimum of window 8 (samples 16..20): its 5th sample, only there with W_L+1 samples
-    (ev,) = spot_casmemg(env, 1000.0, **SMALL)
+    (ev,) = spot_casmemg(env, 1000.0, **ours(SMALL))
     assert ev.onset == 20
     assert matlab_reference(env, **SMALL) == [(21, ev.offset + 1)]
 
@@ -107,9 +112,9 @@ def test_windows_hold_WL_plus_1_samples():
 def test_threshold_is_mean_of_all_clip_samples_not_of_window_energies():
     env = np.ones(42)  # 19 windows cover samples 0..40; sample 41 is in no window
     env[20:30] = 5.0
-    assert spot_casmemg(env, 1000.0, **SMALL)
+    assert spot_casmemg(env, 1000.0, **ours(SMALL))
     env[41] = 300.0  # never inside a window, but it lifts mean(env) above every window mean
-    assert spot_casmemg(env, 1000.0, **SMALL) == []
+    assert spot_casmemg(env, 1000.0, **ours(SMALL)) == []
     # a threshold from the mean of the window energies would still have detected the burst
     starts = np.arange(19) * 2
     E = np.array([env[s : s + 5].mean() for s in starts])
@@ -120,9 +125,9 @@ def test_first_window_never_starts_a_run():
     p = dict(SMALL, S_n=3)
     env = np.ones(41)
     env[0:6] = 5.0  # windows 0, 1, 2 are marked: a run of 3 only if window 0 could start it
-    assert spot_casmemg(env, 1000.0, **p) == []
+    assert spot_casmemg(env, 1000.0, **ours(p)) == []
     env2 = np.roll(env, 10)  # same burst later: detected
-    assert len(spot_casmemg(env2, 1000.0, **p)) == 1
+    assert len(spot_casmemg(env2, 1000.0, **ours(p))) == 1
 
 
 def test_trough_search_uses_one_window_W_f_before_the_run():
@@ -132,7 +137,7 @@ def test_trough_search_uses_one_window_W_f_before_the_run():
     env[26] = 0.9  # the shallower minimum, in window 12 (24..28) = 2 windows before the run's first (14)
     env[29] = 0.1  # a deeper minimum in window 13 (26..30), between them: not searched
     ref = matlab_reference(env, **p)
-    (ev,) = spot_casmemg(env, 1000.0, **p)
+    (ev,) = spot_casmemg(env, 1000.0, **ours(p))
     assert ev.onset + 1 == ref[0][0]
     assert ev.onset == 26  # argmin of window 12, not 29
 
@@ -141,8 +146,8 @@ def test_hull_merge_and_all_detections():
     env = np.ones(400)
     env[60:90] = 5.0
     env[250:290] = 5.0
-    all_ = spot_casmemg(env, 1000.0, merge=False, **SMALL)
-    hull = spot_casmemg(env, 1000.0, merge=True, **SMALL)
+    all_ = spot_casmemg(env, 1000.0, merge=False, **ours(SMALL))
+    hull = spot_casmemg(env, 1000.0, merge=True, **ours(SMALL))
     assert len(all_) == 2 and len(hull) == 1
     assert (hull[0].onset, hull[0].offset) == (all_[0].onset, all_[1].offset)
     assert hull[0].kind == "expression" and hull[0].peak == 5.0
@@ -151,10 +156,10 @@ def test_hull_merge_and_all_detections():
 def test_gate_on_envelope_sum():
     env = np.ones(400)
     env[60:90] = 5.0
-    (ev,) = spot_casmemg(env, 1000.0, merge=False, **SMALL)
+    (ev,) = spot_casmemg(env, 1000.0, merge=False, **ours(SMALL))
     s = env[ev.onset : ev.offset + 1].sum()
-    assert spot_casmemg(env, 1000.0, merge=False, **dict(SMALL, gate=s))
-    assert spot_casmemg(env, 1000.0, merge=False, **dict(SMALL, gate=s + 1e-9)) == []
+    assert spot_casmemg(env, 1000.0, merge=False, **ours(dict(SMALL, gate=s)))
+    assert spot_casmemg(env, 1000.0, merge=False, **ours(dict(SMALL, gate=s + 1e-9))) == []
 
 
 def test_rate_conversion_scales_sample_counts():
@@ -163,10 +168,28 @@ def test_rate_conversion_scales_sample_counts():
     rng = np.random.default_rng(3)
     env = _smooth_env(rng, 5000, 3)
     a = spot_casmemg(env, 2000.0, merge=False)
-    b = spot_casmemg(env, 1000.0, merge=False, W_L=120, S_L=60)
+    b = spot_casmemg(env, 1000.0, merge=False, window_length=120, step_length=60)
     assert [(e.onset, e.offset) for e in a] == [(e.onset, e.offset) for e in b]
-    with pytest.raises(ValueError):
-        spot_casmemg(env, 1000.0, S_n=1)
+    with pytest.raises(ValueError, match="min_run"):
+        spot_casmemg(env, 1000.0, min_run=1)
+
+
+def test_paper_parameter_names_still_work_with_a_deprecation_warning():
+    rng = np.random.default_rng(5)
+    env = _smooth_env(rng, 4000, 3)
+    paper = {"W_L": 40, "S_L": 20, "S_n": 3, "W_f": 3, "W_b": 4}
+    with pytest.warns(DeprecationWarning) as caught:
+        old = spot_casmemg(env, 1000.0, merge=False, **paper)
+    assert sorted(str(w.message) for w in caught) == sorted(
+        f"CASMEMG parameter {a}= is deprecated; use {b}=" for a, b in PAPER_NAMES.items())
+    new = spot_casmemg(env, 1000.0, merge=False, **ours(paper))
+    assert old and [(e.onset, e.offset) for e in old] == [(e.onset, e.offset) for e in new]
+    # the paper's MATLAB transcription agrees with either spelling
+    assert sorted((e.onset + 1, e.offset + 1) for e in new) == sorted(matlab_reference(env, **paper, gate=1.0))
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        spot_casmemg(env, 1000.0, window_len=40)
+    with pytest.raises(TypeError, match="given twice"), pytest.warns(DeprecationWarning):
+        casmemg_params(S_n=3, min_run=3)
 
 
 def test_multichannel_and_spot_dispatch():

@@ -12,8 +12,7 @@ except ImportError:
     import app as fapp  # MicroPython: modules at the top level, like on a board
     import wire
 
-import ads1299_model as M
-import simshim
+import machine_shim as S
 
 PROFILE = {
     "name": "sim",
@@ -69,11 +68,8 @@ def code24(b, o):
     return v - 0x1000000 if v & 0x800000 else v
 
 
-SHIM = ["simshim"]  # which `machine` fake the rigs use: "simshim" (tests/firmware) or "machine_shim" (host/sim)
-
-
 class _ShimClock:
-    """host/sim's SimHardware seen through simshim.Clock's small interface (now, advance)."""
+    """The rig's clock: host/sim's SimHardware virtual time (now, in us) and advance(us), a stalled main loop."""
 
     def __init__(self, hw):
         self.hw = hw
@@ -87,27 +83,24 @@ class _ShimClock:
 
 
 class Rig:
-    def __init__(self, seed=1, clock_error=0.0, profile=None, boot=True, shim=None):
-        self.profile = profile or PROFILE
-        shim = shim or SHIM[0]
-        if shim == "machine_shim":
-            import machine_shim as S
+    """The firmware's App on host/sim's machine shim (the virtual board's `machine`), talking over a MemLink.
 
-            a = self.profile["ads"]
-            pins = {"cs": a["cs"], "drdy": a["drdy"]}
-            for k in ("reset", "start", "pwdn"):
-                pins[k] = a[k]
-            hw = S.SimHardware({"spi": self.profile["spi"], "pins": pins}, clock_error=clock_error, seed=seed)
-            self.chain = hw.chain
-            self.hw = hw
-            self.machine = S.install(hw)
-            self.time = hw.time
-            self.clock = _ShimClock(hw)
-        else:
-            self.chain = M.DaisyChain(len(self.profile["ads"]["cs"]), clock_error=clock_error, seed=seed)
-            self.machine = simshim.Machine(self.chain, self.profile)
-            self.time = self.machine.time
-            self.clock = self.machine.clock
+    Soft IRQs queue like MicroPython's scheduler (soft_irq_queue=True): a late handler call is followed by the calls
+    of the DRDYs that fell meanwhile."""
+
+    def __init__(self, seed=1, clock_error=0.0, profile=None, boot=True):
+        self.profile = profile or PROFILE
+        a = self.profile["ads"]
+        pins = {"cs": a["cs"], "drdy": a["drdy"]}
+        for k in ("reset", "start", "pwdn"):
+            pins[k] = a[k]
+        hw = S.SimHardware({"spi": self.profile["spi"], "pins": pins}, clock_error=clock_error, seed=seed,
+                           soft_irq_queue=True)
+        self.chain = hw.chain
+        self.hw = hw
+        self.machine = S.install(hw)
+        self.time = hw.time
+        self.clock = _ShimClock(hw)
         self.link = MemLink()
         self.app = fapp.App(self.profile, self.machine, self.time, self.link)
         self.seq = 0
@@ -341,13 +334,13 @@ def sc_late_reads():
     for k in PROFILE:
         p[k] = PROFILE[k]
     p["hard_irq"] = False
-    r = Rig(profile=p, shim="simshim")  # injects one late handler call (simshim.Clock.late_once_us)
+    r = Rig(profile=p)  # injects late handler calls (SimHardware.late_once_us)
     ramp_source(r.chain)
     r.cmd("start")
     r.run_ms(100)
-    r.clock.late_once_us = 2600  # the next DRDY is handled 2.6 periods late (DRDYs meanwhile queue behind it)
+    r.hw.late_once_us = 2600  # the next DRDY is handled 2.6 periods late (DRDYs meanwhile queue behind it)
     r.run_ms(100)
-    r.clock.late_once_us = 1400
+    r.hw.late_once_us = 1400
     r.run_ms(100)
     stop = r.cmd("stop")
     data = r.data()
@@ -524,9 +517,8 @@ def sc_link_drop():
 
 def sc_machine_shim_stream():
     """The firmware on host/sim's own machine shim (the one the virtual board uses): boot, stream 1 s, no gaps,
-    no datasheet violations; with the shim's default costs (1 us of virtual time per shim call)."""
-    import machine_shim as S
-
+    no datasheet violations; with the shim's default costs (1 us of virtual time per shim call) and its default
+    soft-IRQ model, without the Rig."""
     fw = {}
     for k in PROFILE:
         fw[k] = PROFILE[k]

@@ -19,19 +19,6 @@ def test_scenario_cpython(name):
     scenarios.run(name)
 
 
-# the same scenarios on host/sim's machine shim (the virtual board's), which charges virtual time per call
-SHIM_NAMES = [n for n in NAMES if n not in ("late_reads", "machine_shim_stream")]
-
-
-@pytest.mark.parametrize("name", SHIM_NAMES)
-def test_scenario_cpython_on_machine_shim(name):
-    scenarios.SHIM[0] = "machine_shim"
-    try:
-        scenarios.run(name)
-    finally:
-        scenarios.SHIM[0] = "simshim"
-
-
 def test_stream_with_clock_error_and_rates():
     # the ADS1299 oscillator is +-0.5 %: the stream stays contiguous and the test-signal period stays exact
     scenarios.sc_stream(ms=500, clock_error=0.004)
@@ -78,7 +65,6 @@ def mpy_results():
         skip_or_fail(reason)
     files = {
         "/lib/ads1299_model.py": ROOT / "host" / "sim" / "ads1299_model.py",
-        "/lib/simshim.py": ROOT / "tests" / "firmware" / "simshim.py",
         "/lib/machine_shim.py": ROOT / "host" / "sim" / "machine_shim.py",
         "/lib/scenarios.py": ROOT / "tests" / "firmware" / "scenarios.py",
     }

@@ -5,11 +5,11 @@ import json
 
 import numpy as np
 import pytest
+import refdecode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from perifacial.firmware import wire
-from perifacial.host import refdecode
 from perifacial.host.decoder import Decoder, codes_to_uv, lsb_uv
 
 from _hostframes import Stream, data_frame
@@ -67,7 +67,9 @@ def test_leadoff_bits_and_uv_conversion():
     assert np.array_equal(b.codes, codes)
     lp, ln = b.leadoff_p, b.leadoff_n
     assert lp.sum() == 1 and lp[10, 0] and ln.sum() == 1 and ln[23, 1]
-    assert b.leadoff.tolist() == [i in (10, 23) for i in range(24)]
+    assert b.leadoff_channels.tolist() == [i in (10, 23) for i in range(24)]
+    # [channels, n] like SampleBlock.leadoff
+    assert b.leadoff.shape == (24, 2) and b.leadoff.sum() == 2 and b.leadoff[10, 0] and b.leadoff[23, 1]
     uv = codes_to_uv(b.codes, [24] * 24)
     assert uv[0, 0] == pytest.approx(2 * 4.5e6 / 24 / 2**24)
     assert uv[23, 1] == pytest.approx(-4.5e6 / 24)  # -full scale = -VREF/gain

@@ -38,7 +38,7 @@ def _process(path, tmp_path, *extra) -> dict:
     from perifacial import cli
 
     out = tmp_path / "out"
-    assert cli.main(["process", str(path), "--out", str(out), "--no-figures", "--quiet", *map(str, extra)]) == 0
+    assert cli.main(["process", str(path), "-o", str(out), "--no-figures", "--quiet", *map(str, extra)]) == 0
     summary = json.loads((out / f"{Path(path).stem}.summary.json").read_text())
     assert (out / f"{Path(path).stem}.events.csv").exists()
     return summary

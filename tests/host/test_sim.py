@@ -12,9 +12,11 @@ import time
 
 import numpy as np
 import pytest
+import refdecode
 
 from perifacial.firmware import wire
-from perifacial.host import rawlog, refdecode
+
+from perifacial.host import rawlog
 from perifacial.host.board import open_board
 from perifacial.host.decoder import Decoder
 from perifacial.host.recording import load

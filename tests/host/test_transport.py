@@ -12,7 +12,7 @@ from perifacial.host.transport import (
     SerialTransport,
     TcpTransport,
     TransportOpenError,
-    _sim_options,
+    sim_options,
     open_transport,
 )
 
@@ -66,7 +66,7 @@ def test_unknown_scheme_lists_the_choices():
 
 
 def test_sim_query_options_are_typed():
-    assert _sim_options("seed=1&rate=2000&realtime=0&clock_error=0.002") == {
+    assert sim_options("seed=1&rate=2000&realtime=0&clock_error=0.002") == {
         "seed": 1, "rate": 2000, "realtime": False, "clock_error": 0.002}
 
 

@@ -215,6 +215,44 @@ def test_pwdn_rising_edge_restarts_tpor(driver_cls):
 
 
 # --- SPI ------------------------------------------------------------------------------------------------------------------
+def test_machine_classes_are_module_level_and_bound_per_hardware():
+    from perifacial.host.sim import machine_shim
+
+    hw1, hw2 = SimHardware(PROFILE), SimHardware(PROFILE)
+    m1, m2 = install(hw1), install(hw2)
+    assert hw1.machine is m1 and m1.Pin is not m2.Pin and m1.Pin.hw is hw1 and m2.Pin.hw is hw2
+    p1 = m1.Pin(5, m1.Pin.OUT, value=1)
+    m2.Pin(5, m2.Pin.OUT, value=0)
+    assert isinstance(p1, machine_shim.Pin) and issubclass(m1.SoftSPI, machine_shim.SPI)
+    assert hw1.pin_read(5) == 1 and hw2.pin_read(5) == 0  # each machine drives its own hardware
+    m1.freq(48000000)
+    assert m1.freq() == 48000000 and m2.freq() == 125000000
+
+
+@pytest.mark.parametrize("queue", [False, True])
+def test_soft_irq_edges_coalesce_or_queue_in_order(queue):
+    hw = SimHardware(PROFILE, call_cost_us=0.0, soft_irq_latency_us=50.0, soft_irq_queue=queue)
+    m = install(hw)
+    calls = []
+    pin = m.Pin(5, m.Pin.IN)
+    hw.set_input(5, 1)
+    pin.irq(lambda p: calls.append(hw.now_us), trigger=m.Pin.IRQ_FALLING, hard=False)
+    hw.late_once_us = 300.0
+    hw.set_input(5, 0)  # edge at 0 us, this one late: due at 350 us
+    hw.advance(100.0)
+    hw.set_input(5, 1)
+    hw.set_input(5, 0)  # edge at 100 us: due at 150 us, but behind the late one
+    hw.advance(1000.0)
+    if queue:  # MicroPython's scheduler: both calls, in order (the second right behind the late first)
+        assert calls == [350.0, 350.0] and hw.irq_coalesced == 0
+    else:  # one pending flag per pin: the second edge is lost as an IRQ
+        assert calls == [350.0] and hw.irq_coalesced == 1
+    hw.set_input(5, 1)
+    hw.set_input(5, 0)  # late_once_us applied once only
+    hw.advance(1000.0)
+    assert calls[-1] == 1100.0 + 50.0
+
+
 def test_spi_mode_speed_and_wiring_are_checked():
     hw = SimHardware(PROFILE)
     machine = install(hw)

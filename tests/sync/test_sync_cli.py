@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from perifacial.cli import CliError
+from perifacial.errors import PerifacialError
 from perifacial.commands import sync as sync_cmd
 from perifacial.host.sync import write_observations_csv
 from perifacial.host.sync.sevenseg import readings_to_observations
@@ -35,7 +35,7 @@ def files(sim_session, sim_reads, tmp_path_factory):
 
 def test_cli_fit_lookup_and_events(files, sim_session, capsys):
     d, reads = files
-    code, out = run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30", "--rate", "1000",
+    code, out = run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30", "--fs", "1000",
                      "--json", "--frame", "300", "--digit", str(reads[300].value), "--events",
                      str(d / "events.csv")], capsys)
     assert code == 0
@@ -49,7 +49,7 @@ def test_cli_fit_lookup_and_events(files, sim_session, capsys):
     with open(d / "spotted.csv", "w", newline="") as f:
         f.write(f"onset_sample,offset_sample\n{ev['onset_sample']},{ev['offset_sample']}\n")
     code, out = run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30",
-                     "--events", str(d / "spotted.csv"), "--out", str(d / "spotted_frames.csv")], capsys)
+                     "--events", str(d / "spotted.csv"), "-o", str(d / "spotted_frames.csv")], capsys)
     assert "drift" in out and "received" in out
     with open(d / "spotted_frames.csv") as f:
         row = next(csv.DictReader(f))
@@ -58,13 +58,33 @@ def test_cli_fit_lookup_and_events(files, sim_session, capsys):
 
 def test_cli_errors(files, capsys):
     d, _ = files
-    with pytest.raises(CliError):
+    with pytest.raises(PerifacialError):
         run([str(d / "sync.csv")], capsys)
-    with pytest.raises(CliError):
+    with pytest.raises(PerifacialError):
         run([str(d / "sync.csv"), "--observations", str(d / "obs.csv")], capsys)  # no --fps
-    with pytest.raises(CliError):
+    with pytest.raises(PerifacialError):
         run([str(d / "sync.csv"), "--frame", "3"], capsys)
-    with pytest.raises(CliError):
+    with pytest.raises(PerifacialError):
         run([str(d / "missing.csv"), "--frame", "3", "--digit", "1"], capsys)
     code, out = run([str(d / "sync.csv"), "--frame", "3", "--digit", "1"], capsys)
     assert code == 0 and "counter 1" in out
+
+
+def test_cli_old_spellings_still_work_with_a_warning(files, capsys, caplog):
+    """``--rate`` (now ``--fs``) and ``--out`` (now ``-o/--output``) are accepted, logged as deprecated, and give the
+    same result as the new spellings."""
+    d, reads = files
+    new = [str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30", "--json"]
+    code, out_new = run([*new, "--fs", "1000"], capsys)
+    with caplog.at_level("WARNING", logger="perifacial.cli"):
+        code_old, out_old = run([*new, "--rate", "1000"], capsys)
+    assert code == code_old == 0 and json.loads(out_old) == json.loads(out_new)
+    assert any("--rate is deprecated: use --fs" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="perifacial.cli"):
+        run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30", "--events",
+             str(d / "events.csv"), "--out", str(d / "old.csv")], capsys)
+    run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30", "--events",
+         str(d / "events.csv"), "--output", str(d / "new.csv")], capsys)
+    assert (d / "old.csv").read_text() == (d / "new.csv").read_text() != ""
+    assert any("--out is deprecated: use --output" in r.getMessage() for r in caplog.records)

@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+from video_writer import write_video
 
 from perifacial.host.sync import fit_sync, readings_to_observations
 from perifacial.host.sync import video
@@ -26,7 +27,7 @@ def cam(sim_session, tmp_path_factory):
     """The first 200 frames (6.7 s) of the simulated session as an H.264 file."""
     pytest.importorskip("imageio_ffmpeg")
     path = tmp_path_factory.mktemp("video") / "cam.mp4"
-    video.write_video(str(path), sim_session.frames[:200], fps=30)
+    write_video(str(path), sim_session.frames[:200], fps=30)
     return path
 
 
@@ -47,7 +48,7 @@ def test_cli_reads_video(sim_session, cam, tmp_path, capsys):
     import argparse
     import json
 
-    from perifacial.cli import CliError
+    from perifacial.errors import PerifacialError
     from perifacial.commands import sync as sync_cmd
 
     path = cam
@@ -55,12 +56,12 @@ def test_cli_reads_video(sim_session, cam, tmp_path, capsys):
     parser = argparse.ArgumentParser()
     sync_cmd.register(parser.add_subparsers(dest="command"))
     roi = ",".join(str(v) for v in sim_session.roi)
-    args = parser.parse_args(["sync", str(tmp_path / "sync.csv"), "--video", str(path), "--roi", roi, "--rate",
+    args = parser.parse_args(["sync", str(tmp_path / "sync.csv"), "--video", str(path), "--roi", roi, "--fs",
                               "1000", "--save-observations", str(tmp_path / "obs.csv"), "--json"])
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["fit"]["fps"] == 30 and out["fit"]["method"] == "transitions"
     assert (tmp_path / "obs.csv").read_text().startswith("frame,digit,flag")
     args = parser.parse_args(["sync", str(tmp_path / "sync.csv"), "--video", str(path), "--roi", "0,0,5000,10"])
-    with pytest.raises(CliError, match="outside"):
+    with pytest.raises(PerifacialError, match="outside"):
         args.func(args)

@@ -37,5 +37,5 @@ def session_dir(tmp_path_factory) -> Path:
     assert run_cli(["mvc", url, "-o", d / "p01.mvc.json", "--yes", "--participant", "P01", "--baseline", "3",
                     "--prepare", "1", "--contract", "1.5", "--rest", "1"]) == 0
     assert run_cli(["record", url, "-o", d / "s01.pfr", "--seconds", SECONDS, "--quiet"]) == 0
-    assert run_cli(["process", d / "s01.pfr", "--mvc", d / "p01.mvc.json", "--out", d / "out"]) == 0
+    assert run_cli(["process", d / "s01.pfr", "--mvc", d / "p01.mvc.json", "-o", d / "out"]) == 0
     return d

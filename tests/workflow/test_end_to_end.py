@@ -10,7 +10,7 @@ from perifacial.dsp.metrics import spotting_scores
 from perifacial.dsp.spotting import Event
 from perifacial.host.recording import load
 from perifacial.host.workflow.process import EVENT_COLUMNS, ProcessOptions, process_recording, read_events_csv
-from perifacial.host.workflow.truth import sim_ground_truth, sim_seed
+from perifacial.host.sim.truth import sim_ground_truth, sim_seed
 
 
 

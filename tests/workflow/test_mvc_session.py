@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 
 from perifacial.host.board import open_board
+from perifacial.host.sim.participant import SimulatedParticipant
 from perifacial.host.workflow.mvc_session import (
     MOVEMENTS,
     DeadChannelError,
     MvcProtocol,
-    SimulatedParticipant,
     format_response_table,
     run_mvc_session,
 )
@@ -37,15 +37,13 @@ def test_dead_channel_refused_with_its_name(tmp_path):
 
 
 def test_cli_refuses_dead_channel(tmp_path, cli_run, capsys, monkeypatch):
-    import perifacial.host.workflow.mvc_session as ms
-
-    orig = ms.SimulatedParticipant.__init__
+    orig = SimulatedParticipant.__init__
 
     def dead_init(self, *a, **kw):
         kw["dead_channels"] = (20,)
         orig(self, *a, **kw)
 
-    monkeypatch.setattr(ms.SimulatedParticipant, "__init__", dead_init)
+    monkeypatch.setattr(SimulatedParticipant, "__init__", dead_init)
     rc = cli_run(["mvc", "sim://?seed=5", "-o", tmp_path / "x.mvc.json", "--yes", "--baseline", "2", "--prepare",
                   "0.5", "--contract", "1.2", "--rest", "0.8", "--repetitions", "1"])
     err = capsys.readouterr().err

@@ -30,7 +30,7 @@ def add_reader_arguments(p: argparse.ArgumentParser, fs_help: str | None = None)
 
 def reader_options(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`perifacial.host.readers.load` from parsed options (picklable)."""
-    from perifacial.cli import CliError
+    from perifacial.errors import CliError
 
     units = getattr(args, "units", None)
     if units is not None and "," in units:
@@ -47,21 +47,14 @@ def reader_options(args: argparse.Namespace) -> dict:
 
 
 def load_recording(path, args: argparse.Namespace | None = None, **kwargs):
-    """:func:`perifacial.host.readers.load` with the command's options; every reading problem becomes a
-    :class:`~perifacial.cli.CliError` that names the file."""
-    from perifacial.cli import CliError
-    from perifacial.host.readers import load
+    """:func:`perifacial.host.readers.load_file` with the command's options; every reading problem becomes a
+    :class:`~perifacial.errors.CliError` that names the file."""
+    from perifacial.errors import CliError, InvalidArgument
+    from perifacial.host.readers import load_file
 
     opts = reader_options(args) if args is not None else {}
     opts.update(kwargs)
     try:
-        return load(path, **opts)
-    except FileNotFoundError:
-        raise CliError(f"cannot read {path}: no such file") from None
-    except ImportError as exc:
-        raise CliError(f"{path}: {exc}") from None
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        msg = str(exc)
-        raise CliError(msg if str(path) in msg else f"{path}: {msg}") from None
+        return load_file(path, **opts)
+    except InvalidArgument as exc:
+        raise CliError(str(exc)) from None

@@ -5,7 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
+from ..validate import add_option
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -31,7 +32,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--video-fps", type=float, default=30.0, help="frame rate, for errors in seconds (30)")
     a.add_argument("--iou", type=float, default=0.5, help="IoU needed for a match (0.5)")
     a.add_argument("--by-region", action="store_true", help="match only within the same region")
-    a.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    add_option(a, "--json-output", deprecated=("--json",), type=Path, default=None, metavar="FILE",
+               help="also write the report as JSON to FILE")
     a.set_defaults(func=run_agree)
     return p
 
@@ -72,6 +74,6 @@ def run_agree(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     a = agreement(cand, coder, args.video_fps, args.iou, args.by_region)
     print(format_agreement(a))
-    if args.json:
-        args.json.write_text(json.dumps(a.as_dict(), indent=1), encoding="utf-8")
+    if args.json_output:
+        args.json_output.write_text(json.dumps(a.as_dict(), indent=1), encoding="utf-8")
     return 0

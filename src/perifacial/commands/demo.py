@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import CliError
-from ..validate import check_output_dir, nonneg_int_arg, positive_float_arg
+from ..errors import CliError
+from ..validate import add_option, check_output_dir, nonneg_int_arg, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -22,13 +22,15 @@ def register(subparsers) -> argparse.ArgumentParser:
             "Record SECONDS from the virtual board sim:// (faster than real time), then process the recording as "
             "'perifacial process' does: envelope chain, adaptive spotting, ME/MaE quantification. Prints the events, "
             "compares them with the simulator's ground truth (event-level precision/recall/F1 at IoU >= 0.5) and "
-            "writes demo.pfr, demo.events.csv, demo.summary.json and demo.*.png into --out."
+            "writes demo.pfr, demo.events.csv, demo.summary.json and demo.*.png into -o/--output."
         ),
     )
     p.add_argument("--seconds", type=positive_float_arg, default=60.0, help="length of the recording in seconds (60)")
     p.add_argument("--seed", type=nonneg_int_arg, default=0, help="seed of the simulated participant (0)")
-    p.add_argument("--rate", type=int, choices=(500, 1000, 2000), default=1000, help="sample rate in SPS (1000)")
-    p.add_argument("--out", type=Path, default=Path("perifacial-demo"), help="output folder (./perifacial-demo)")
+    p.add_argument("--rate", type=int, choices=(500, 1000, 2000), default=1000,
+                   help="the virtual board's data rate setting, SPS (1000)")
+    add_option(p, "-o", "--output", deprecated=("--out",), type=Path, default=Path("perifacial-demo"),
+               help="output folder (./perifacial-demo)")
     p.add_argument("--realtime", action="store_true", help="pace the virtual board at real time")
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.set_defaults(func=run)
@@ -53,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from perifacial.host.board import open_board
     from perifacial.host.recording import load, record
     from perifacial.host.workflow.process import ProcessOptions, process_recording
-    from perifacial.host.workflow.truth import sim_ground_truth
+    from perifacial.host.sim.truth import sim_ground_truth
 
-    out: Path = check_output_dir(args.out, what="--out")
+    out: Path = check_output_dir(args.output, what="--output")
     path = out / "demo.pfr"
     url = f"sim://?seed={args.seed}&rate={args.rate}&realtime={int(args.realtime)}"
     print(f"recording {args.seconds:g} s from {url} -> {path} (the first run also compiles the numba kernels once, ~30-60 s)", file=sys.stderr)

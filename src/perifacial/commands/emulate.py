@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..cli import CliError
+from ..errors import CliError
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -21,7 +21,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--uf2", metavar="PATH", default=None,
                    help="MicroPython RPI_PICO .uf2 (default: firmware.uf2 of PERIFACIAL_RP2EMU or ../shared/rp2emu)")
-    p.add_argument("--rate", type=int, choices=(500, 1000, 2000), default=1000, help="samples per second (1000)")
+    p.add_argument("--rate", type=int, choices=(500, 1000, 2000), default=1000,
+                   help="the board's data-rate setting, SPS (1000)")
     p.add_argument("--seconds", type=float, default=5.0, help="emulated seconds to stream (default 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(func=run)

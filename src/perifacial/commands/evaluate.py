@@ -1,7 +1,15 @@
-"""``perifacial evaluate-spotting``: the spotting metrics table on synthetic sessions (docs/spotting.md)."""
+"""``perifacial evaluate-spotting``: the spotting metrics table on synthetic sessions (docs/spotting.md).
+
+The options are parsed here only; :func:`perifacial.dsp.evaluate.run_evaluation` does the work.
+"""
 from __future__ import annotations
 
 import argparse
+
+from ..validate import add_option, nonneg_int_arg, positive_float_arg, positive_int_arg
+
+#: perifacial.dsp.evaluate.METHODS, repeated so that building the parser does not import NumPy (a test checks)
+METHODS = ("adaptive", "casmemg-clip", "casmemg-session")
 
 
 def register(subparsers) -> None:
@@ -14,26 +22,32 @@ def register(subparsers) -> None:
             "overlap ratio and onset/offset MAE. Defaults reproduce the table of docs/spotting.md."
         ),
     )
-    # same options as `python -m perifacial.dsp.evaluate` (perifacial.dsp.evaluate.add_arguments), repeated here
-    # so that building the parser does not import NumPy
-    p.add_argument("--sessions", type=int, default=10, help="sessions per SNR level (default 10)")
-    p.add_argument("--duration", type=float, default=300.0, help="session length in s (default 300)")
+    p.add_argument("--sessions", type=positive_int_arg, default=10, help="sessions per SNR level (default 10)")
+    add_option(p, "--seconds", deprecated=("--duration",), type=positive_float_arg, default=300.0,
+               help="session length in s (default 300)")
     p.add_argument("--snr", default="high,medium,low", help="comma-separated levels (high, medium, low) or dB")
-    p.add_argument("--fs", type=float, default=1000.0, help="sampling rate in Hz (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--methods", default="adaptive,casmemg-clip,casmemg-session",
-                   help="comma-separated methods (default: all three)")
+    p.add_argument("--fs", type=positive_float_arg, default=1000.0, help="sampling rate in Hz (default 1000)")
+    p.add_argument("--seed", type=nonneg_int_arg, default=0, help="first seed (default 0)")
+    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)} (all)")
     p.add_argument("--oracle", action="store_true", help="also run CASMEMG's published GT +- 0.5 s clip protocol")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar (it is only shown on a terminal anyway)")
+    p.add_argument("--families", metavar="FAMILY", default=None,
+                   help="instead: expression-episode F1 of the default chain on a family of dsp.families "
+                        "(tune or heldout) per distractor condition, SNR and mains frequency (50, 60), with the "
+                        "kind confusion; uses --sessions (seeds from --seed) and --seconds")
     p.set_defaults(func=_handler)
 
 
 def _handler(args: argparse.Namespace) -> int:
-    from perifacial.cli import CliError
-    from perifacial.dsp import evaluate
+    from perifacial.dsp.evaluate import run_evaluation
+    from perifacial.errors import CliError
 
     try:
-        return evaluate.run(args)
+        text = run_evaluation(sessions=args.sessions, duration=args.seconds, snr=args.snr, fs=args.fs,
+                              seed=args.seed, methods=args.methods, oracle=args.oracle, markdown=args.markdown,
+                              families=args.families, progress=not args.quiet)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    print(text)
+    return 0

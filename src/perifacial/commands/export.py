@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
 from ..validate import check_input_file, check_output_file, mains_arg
 from ._reader import add_reader_arguments
 

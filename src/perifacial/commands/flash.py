@@ -5,7 +5,7 @@ import argparse
 import os
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
 
 BOARD_CHOICES = ("pico2w", "picow", "esp32s3")
 LINK_CHOICES = ("usb", "tcp", "ble")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import CliError
+from ..errors import CliError
 from ..validate import check_board_url, mains_arg, positive_float_arg
 
 

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
 from ..validate import (check_board_url, check_output_file, mains_arg, nonneg_float_arg, positive_float_arg,
                         positive_int_arg)
 
@@ -53,7 +53,7 @@ def _sim_participant(url: str, protocol):
     q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     if q.get("source", "synth").lower() not in ("synth", "default", ""):
         return None
-    from perifacial.host.workflow.mvc_session import SimulatedParticipant
+    from perifacial.host.sim.participant import SimulatedParticipant
 
     return SimulatedParticipant(protocol, fs=float(q.get("rate", 1000)), seed=int(q.get("seed", 0)))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import CliError
+from ..errors import CliError
 
 
 def register(subparsers) -> argparse.ArgumentParser:

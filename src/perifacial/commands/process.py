@@ -1,4 +1,4 @@
-"""``perifacial process RECORDING... [--mvc FILE] [--video-fps 30] [--notch 50] [--ica] [--out DIR] [-j N]``:
+"""``perifacial process RECORDING... [--mvc FILE] [--video-fps 30] [--notch 50] [--ica] [-o DIR] [-j N]``:
 envelopes, spotting, quantification, tables and figures of recorded sessions."""
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import CliError
-from ..validate import check_input_file, check_output_dir, mains_arg, positive_float_arg, positive_int_arg
+from ..errors import CliError
+from ..validate import add_option, check_input_file, check_output_dir, mains_arg, positive_float_arg, positive_int_arg
 from ._reader import add_reader_arguments, reader_options
 
 
@@ -34,7 +34,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="mains removal: auto (default: detect 50/60 Hz and harmonics and subtract them), off, or "
                         "the frequency to force")
     p.add_argument("--ica", action="store_true", help="unmix each region with FastICA before the envelope")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder (default: beside each file)")
+    add_option(p, "-o", "--output", deprecated=("--out",), type=Path, default=None, metavar="DIR",
+               help="output folder (default: beside each file)")
     p.add_argument("--no-figures", action="store_true", help="tables only")
     p.add_argument("--mode", choices=("auto", "blocks", "memory"), default="auto",
                    help="blocks: bounded memory (same results); memory: the whole recording in memory (faster for "
@@ -102,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--video-fps must be positive")
     if args.jobs < 1:
         raise CliError("-j must be >= 1")
-    if args.out is not None:
-        check_output_dir(args.out, what="--out")
+    if args.output is not None:
+        check_output_dir(args.output, what="--output")
     opts = ProcessOptions(notch=args.notch, ica=args.ica, video_fps=args.video_fps,
                           observations=str(args.sync_observations) if args.sync_observations else None,
                           figures=not args.no_figures, mode=args.mode,
@@ -114,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs == 1 or len(args.recordings) == 1:
         for p in args.recordings:
             try:
-                results.append((p, _one(p, args.mvc, opts, args.out, args.quiet, reader)))
+                results.append((p, _one(p, args.mvc, opts, args.output, args.quiet, reader)))
             except (ValueError, OSError, ImportError) as exc:
                 results.append((p, exc))
     else:
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         # spawn, not fork: the numba/OpenMP runtime of this process must not be forked
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(args.jobs, len(args.recordings)), mp_context=ctx) as ex:
-            futs = [(p, ex.submit(_one, p, args.mvc, opts, args.out, True, reader)) for p in args.recordings]
+            futs = [(p, ex.submit(_one, p, args.mvc, opts, args.output, True, reader)) for p in args.recordings]
             for i, (p, f) in enumerate(futs):
                 try:
                     results.append((p, f.result()))

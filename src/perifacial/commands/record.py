@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
 from ..validate import check_board_url, check_output_file, positive_float_arg
 
 
@@ -32,7 +32,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-silence", type=positive_float_arg, default=None, metavar="S",
                    help="fail (exit 2, file kept) instead when the board is silent for S seconds")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
-    p.add_argument("--rate", type=int, choices=(500, 1000, 2000), default=None, help="set the sample rate first")
+    p.add_argument("--rate", type=int, choices=(500, 1000, 2000), default=None,
+                   help="set the board's data-rate setting first, SPS (the recording's fs)")
     p.add_argument("--gain", type=int, choices=(1, 2, 4, 6, 8, 12, 24), default=None, help="set every channel's gain first")
     p.add_argument("--display", default="none", metavar="KIND",
                    help="video-sync digit display: none (default), board, screen, serial:PORT")

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from ..cli import CliError
+from ..errors import CliError
 from ..validate import check_board_url, positive_float_arg
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli import CliError
+from ..errors import CliError
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..validate import check_output_file, mains_arg
+from ..validate import add_option, check_output_file, mains_arg
 from ._reader import add_reader_arguments
 
 
@@ -31,7 +31,8 @@ def register(subparsers) -> None:
     p.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
                    help="mains removal before the envelope: auto (default), off, or the frequency to force")
     p.add_argument("--all", action="store_true", help="also list blinks, jaw and other artefacts")
-    p.add_argument("--csv", metavar="OUT", help="also write the events to this CSV file")
+    add_option(p, "-o", "--output", deprecated=("--csv",), metavar="OUT.csv",
+               help="also write the events to this CSV file")
     add_reader_arguments(p, "sampling rate in Hz (required for a CSV without a time column; overrides an .npz's)")
     p.set_defaults(func=_handler)
 
@@ -40,7 +41,7 @@ def _load(path: str, args):
     """(data [channels, samples] of the EMG channels, fs, labels, montage or None, note about regions)."""
     import numpy as np
 
-    from perifacial.cli import CliError
+    from perifacial.errors import CliError
 
     from ._reader import load_recording
 
@@ -73,12 +74,12 @@ def _load(path: str, args):
 def _handler(args: argparse.Namespace) -> int:
     import csv
 
-    from perifacial.cli import CliError
+    from perifacial.errors import CliError
     from perifacial.dsp.spotting import events_to_table
     from perifacial.host.workflow.gapped import spot_gapped
 
-    if args.csv:
-        check_output_file(args.csv, overwrite=True, what="--csv")
+    if args.output:
+        check_output_file(args.output, overwrite=True, what="--output")
     data, fs, labels, montage, note = _load(args.file, args)
     kw = {"montage": montage} if montage is not None and data.shape[0] > 1 else {}
     try:  # the Li et al. 2024 [arXiv:2409.00017] band (its top lowered below Nyquist at 500 Hz), per gap-free stretch
@@ -103,12 +104,12 @@ def _handler(args: argparse.Namespace) -> int:
         score = "" if r["score"] != r["score"] else f"{r['score']:.1f}"
         out.write(fmt.format(f"{r['onset_s']:.3f}", f"{r['offset_s']:.3f}", f"{r['duration_s']:.3f}", r["kind"],
                              r["region"] or "-", str(r["channel"]), f"{r['peak']:.3g}", score))
-    if args.csv:
+    if args.output:
         try:
-            with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+            with open(args.output, "w", newline="", encoding="utf-8") as fh:
                 w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
                 w.writeheader()
                 w.writerows(rows)
         except OSError as exc:
-            raise CliError(f"cannot write {args.csv}: {exc.strerror or exc}") from None
+            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     return 0
