@@ -363,7 +363,8 @@ def run_blocked(source: BlockSource, opts, montage, block_s: float = 30.0,
     ``source`` in blocks of ``block_s`` seconds (see the module docstring)."""
     from dataclasses import replace
 
-    from perifacial.dsp.spotting import SpotStream, _params_from, _region_map
+    from perifacial.dsp.spot_adaptive import params_from, region_map
+    from perifacial.dsp.spotting import SpotStream
 
     from .figures import decimation_step
     from .process import Segment
@@ -371,7 +372,7 @@ def run_blocked(source: BlockSource, opts, montage, block_s: float = 30.0,
     fs, C, n = source.fs, source.n_channels, source.n_samples
     block = max(1, int(round(block_s * fs)))
     min_len = int(round(opts.min_segment_s * fs))
-    _, region_channels = _region_map(C, False, montage, _params_from(None, {}))
+    _, region_channels = region_map(C, False, montage, params_from(None, {}))
     with_low = region_channels is not None
     env_f = ColumnFile(C, n)
     step = decimation_step(n)
