@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def _check_fs(fs: float) -> float:
+def check_fs(fs: float) -> float:
     try:
         fs = float(fs)
     except (TypeError, ValueError):
@@ -202,7 +202,7 @@ def butter_sos(order: int, freqs, btype: str, fs: float) -> np.ndarray:
     result has shape ``[n_sections, 6]`` (``ceil(order/2)`` sections, ``order`` for a band-pass).
     Raises ValueError for an edge <= 0 or >= fs/2 (naming Nyquist) or low >= high.
     """
-    fs = _check_fs(fs)
+    fs = check_fs(fs)
     order = _check_order(order)
     if btype == "bandpass":
         low, high = freqs
@@ -256,7 +256,7 @@ def notch_sos(freq: float, q: float, fs: float, harmonics: int = 1, max_freq: fl
     ``harmonics`` is the number of multiples of ``freq`` (Hz) to notch; multiples at or above ``max_freq`` (Hz,
     default: Nyquist) are left out. Returns shape ``[n_sections, 6]``.
     """
-    fs = _check_fs(fs)
+    fs = check_fs(fs)
     freq = check_edge(freq, fs, "notch frequency")
     try:
         q = float(q)

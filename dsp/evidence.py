@@ -70,8 +70,11 @@ def blink_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, *, pre:
     A, B = max(0, t0 - int(noise_window * fs)), min(n, t0 + int(noise_window * fs))
     if b - a < 4:
         return {}
-    u = low[list(up.channels)].mean(axis=0)
-    m = low[list(reg.channels)].mean(axis=0)
+    # only the columns used (a whole-length mean per event was slow and read all of a memory-mapped low band)
+    w0, w1 = min(a, A), max(b, B)
+    a, b, A, B = a - w0, b - w0, A - w0, B - w0
+    u = low[list(up.channels), w0:w1].mean(axis=0)
+    m = low[list(reg.channels), w0:w1].mean(axis=0)
 
     def sd(v):
         d = v[A:B] - np.median(v[A:B])

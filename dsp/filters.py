@@ -45,7 +45,7 @@ import numpy as np
 from . import _iir
 from .defaults import EMG_BAND, emg_band
 from ._api import fs_keyword, keyword_only
-from ._design import _check_fs, butter_sos, filtfilt_padlen, notch_sos, sosfilt_zi
+from ._design import check_fs, butter_sos, filtfilt_padlen, notch_sos, sosfilt_zi
 
 __all__ = [
     "remove_dc",
@@ -172,7 +172,7 @@ def design_notch(
     >>> design_notch(fs=1000.0, freq=50.0, harmonics=3).shape   # 50, 100 and 150 Hz
     (3, 6)
     """
-    fs = _check_fs(fs)
+    fs = check_fs(fs)
     if max_freq is None:
         try:
             top = float(freq) * int(harmonics)
@@ -190,7 +190,7 @@ def design_notch(
 
 
 @dataclass(frozen=True)
-class _Stage:
+class Stage:
     sos: np.ndarray
     name: str
     rect: bool = False
@@ -206,7 +206,7 @@ def _numeric(x, what: str = "x") -> np.ndarray:
     return x
 
 
-def _as_2d(x, axis) -> tuple[np.ndarray, tuple[int, ...], int]:
+def as_2d(x, axis) -> tuple[np.ndarray, tuple[int, ...], int]:
     """Validate ``x`` and return ``(x2, shape, axis)`` with ``x2`` float64 C-contiguous ``[channels, samples]``."""
     x = _numeric(x)
     if x.ndim not in (1, 2):
@@ -226,7 +226,7 @@ def _as_2d(x, axis) -> tuple[np.ndarray, tuple[int, ...], int]:
     return x2, x.shape, axis
 
 
-def _restore(y2: np.ndarray, shape, axis: int) -> np.ndarray:
+def restore_shape(y2: np.ndarray, shape, axis: int) -> np.ndarray:
     if len(shape) == 1:
         return y2[0]
     return np.moveaxis(y2, -1, axis)
@@ -245,14 +245,14 @@ def _raise_nonfinite(x2: np.ndarray, axis: int, ndim: int, offset: int = 0) -> N
     )
 
 
-def _check_finite(x2: np.ndarray, axis: int, ndim: int) -> np.ndarray:
+def check_finite(x2: np.ndarray, axis: int, ndim: int) -> np.ndarray:
     sums = _iir.row_sums(x2)
     if not np.isfinite(sums).all():
         _raise_nonfinite(x2, axis, ndim)
     return sums
 
 
-def _pack(stages: list[_Stage]):
+def _pack(stages: list[Stage]):
     sos = np.ascontiguousarray(np.concatenate([s.sos for s in stages]), dtype=np.float64)
     zi = np.ascontiguousarray(np.concatenate([sosfilt_zi(s.sos) for s in stages]), dtype=np.float64)
     bounds = np.zeros(len(stages) + 1, dtype=np.int64)
@@ -262,13 +262,13 @@ def _pack(stages: list[_Stage]):
     return sos, zi, bounds, pads, rect
 
 
-def _run(stages: list[_Stage], x, axis, zero_phase: bool, demean: bool) -> np.ndarray:
-    x2, shape, axis = _as_2d(x, axis)
+def run_stages(stages: list[Stage], x, axis, zero_phase: bool, demean: bool) -> np.ndarray:
+    x2, shape, axis = as_2d(x, axis)
     nch, n = x2.shape
     sos, zi, bounds, pads, rect = _pack(stages)
     out = np.empty((nch, n), dtype=np.float64)
     if nch == 0 or (n == 0 and not zero_phase):
-        return _restore(out, shape, axis)
+        return restore_shape(out, shape, axis)
     if zero_phase:
         need = int(pads.max())
         if n <= need:
@@ -286,10 +286,10 @@ def _run(stages: list[_Stage], x, axis, zero_phase: bool, demean: bool) -> np.nd
         state = np.zeros(((nch + _iir.LANES - 1) // _iir.LANES, sos.shape[0], 2, _iir.LANES))
         if not _iir.causal_chain(x2, sos, zi, bounds, rect, state, 1, out):
             _raise_nonfinite(x2, axis, len(shape))
-    return _restore(out, shape, axis)
+    return restore_shape(out, shape, axis)
 
 
-def _mains_mode(notch, mains_method):
+def mains_mode(notch, mains_method):
     """(subtractive fundamental(s) or None, IIR notch frequency or None) for ``linear_envelope``'s options."""
     if mains_method not in ("fit", "iir"):
         raise ValueError(f"mains_method must be 'fit' (subtractive, no ring-up) or 'iir' (notch), got {mains_method!r}")
@@ -306,7 +306,7 @@ def _mains_mode(notch, mains_method):
     return (float(notch), None) if mains_method == "fit" else (None, float(notch))
 
 
-def _envelope_stages(fs, band, cutoff, order, notch, notch_q) -> list[_Stage]:
+def envelope_stages(fs, band, cutoff, order, notch, notch_q) -> list[Stage]:
     try:
         low, high = band
     except (TypeError, ValueError):
@@ -317,9 +317,9 @@ def _envelope_stages(fs, band, cutoff, order, notch, notch_q) -> list[_Stage]:
         if isinstance(notch, bool) or not isinstance(notch, (int, float, np.integer, np.floating)) or notch <= 0:
             raise ValueError(f"notch must be None or the mains frequency in Hz (50 or 60), got {notch!r}")
         n_harm = max(1, int(math.ceil(float(high) / float(notch))) - 1)
-        stages.append(_Stage(design_notch(notch, notch_q, fs=fs, harmonics=n_harm, max_freq=high), "notch"))
-    stages.append(_Stage(bp, f"{order}-order {low:g}-{high:g} Hz band-pass", rect=True))
-    stages.append(_Stage(design_lowpass(cutoff, fs=fs, order=order), f"{order}-order {cutoff:g} Hz low-pass"))
+        stages.append(Stage(design_notch(notch, notch_q, fs=fs, harmonics=n_harm, max_freq=high), "notch"))
+    stages.append(Stage(bp, f"{order}-order {low:g}-{high:g} Hz band-pass", rect=True))
+    stages.append(Stage(design_lowpass(cutoff, fs=fs, order=order), f"{order}-order {cutoff:g} Hz low-pass"))
     return stages
 
 
@@ -349,11 +349,11 @@ def remove_dc(x, axis: int = -1) -> np.ndarray:
     array([[-1.,  0.,  1.],
            [-1., -1.,  2.]])
     """
-    x2, shape, axis = _as_2d(x, axis)
+    x2, shape, axis = as_2d(x, axis)
     if x2.shape[1] == 0:
-        return _restore(x2, shape, axis)
-    _check_finite(x2, axis, len(shape))
-    return _restore(x2 - x2.mean(axis=-1, keepdims=True), shape, axis)
+        return restore_shape(x2, shape, axis)
+    check_finite(x2, axis, len(shape))
+    return restore_shape(x2 - x2.mean(axis=-1, keepdims=True), shape, axis)
 
 
 def rectify(x) -> np.ndarray:
@@ -426,8 +426,8 @@ def bandpass(
     >>> bool(abs(y[500:1500].mean()) < 1e-3), round(float(y[500:1500].std() * np.sqrt(2)), 2)   # offset gone, tone kept
     (True, 1.0)
     """
-    stage = _Stage(design_bandpass(low, high, fs=fs, order=order), f"{order}-order {low:g}-{high:g} Hz band-pass")
-    return _run([stage], x, axis, zero_phase, demean=False)
+    stage = Stage(design_bandpass(low, high, fs=fs, order=order), f"{order}-order {low:g}-{high:g} Hz band-pass")
+    return run_stages([stage], x, axis, zero_phase, demean=False)
 
 
 @keyword_only("cutoff", "order", "zero_phase", "axis")
@@ -467,8 +467,8 @@ def lowpass(
     >>> round(float(y[900]), 2), round(float(y[1000]), 1), round(float(y[1100]), 2)
     (-0.03, 0.5, 1.03)
     """
-    stage = _Stage(design_lowpass(cutoff, fs=fs, order=order), f"{order}-order {cutoff:g} Hz low-pass")
-    return _run([stage], x, axis, zero_phase, demean=False)
+    stage = Stage(design_lowpass(cutoff, fs=fs, order=order), f"{order}-order {cutoff:g} Hz low-pass")
+    return run_stages([stage], x, axis, zero_phase, demean=False)
 
 
 @keyword_only("freq", "q", "harmonics", "zero_phase", "axis")
@@ -517,8 +517,8 @@ def notch(
     >>> bool(np.abs(y[1000:3000]).max() < 0.05)              # away from the ends (ring-up), mains is gone
     True
     """
-    stage = _Stage(design_notch(freq, q, fs=fs, harmonics=harmonics), f"{freq:g} Hz notch")
-    return _run([stage], x, axis, zero_phase, demean=False)
+    stage = Stage(design_notch(freq, q, fs=fs, harmonics=harmonics), f"{freq:g} Hz notch")
+    return run_stages([stage], x, axis, zero_phase, demean=False)
 
 
 @keyword_only("band", "cutoff", "order", "notch", "zero_phase", "axis", "notch_q", "mains_method")
@@ -608,8 +608,8 @@ def linear_envelope(
     >>> bool(env.min() >= 0.0)                               # clipped at 0 (see Notes)
     True
     """
-    sub, iir = _mains_mode(notch, mains_method)
-    stages = _envelope_stages(fs, band, cutoff, order, iir, notch_q)
+    sub, iir = mains_mode(notch, mains_method)
+    stages = envelope_stages(fs, band, cutoff, order, iir, notch_q)
     if sub is not None:
         from .mains import cancel_mains, remove_mains
 
@@ -618,10 +618,10 @@ def linear_envelope(
             x = remove_mains(x, fs, freq=sub, max_freq=top, axis=axis)
         else:
             x = cancel_mains(x, fs, freq=sub, max_freq=top, axis=axis)
-    return _clip_negative(_run(stages, x, axis, zero_phase, demean=True))
+    return clip_negative(run_stages(stages, x, axis, zero_phase, demean=True))
 
 
-def _clip_negative(env: np.ndarray) -> np.ndarray:
+def clip_negative(env: np.ndarray) -> np.ndarray:
     """The envelope's edge handling: values below 0 (the low-pass's undershoot, largest at the ends where the
     zero-phase padding extends the rectified signal) are set to 0, in place."""
     return np.maximum(env, 0.0, out=env)
@@ -676,8 +676,8 @@ class EnvelopeStream:
             raise ValueError(f"n_channels must be a positive integer, got {n_channels!r}")
         self.fs = float(fs)
         self.n_channels = int(n_channels)
-        sub, iir = _mains_mode(notch, mains_method)
-        stages = _envelope_stages(fs, band, cutoff, order, iir, notch_q)
+        sub, iir = mains_mode(notch, mains_method)
+        stages = envelope_stages(fs, band, cutoff, order, iir, notch_q)
         self._mains = None
         if sub is not None:
             from .mains import MainsCanceller
@@ -733,5 +733,5 @@ class EnvelopeStream:
                 _raise_nonfinite(x, -1, 1 if one_d else 2, offset=self._n_seen)
             self._init = 0
             self._n_seen += n
-            _clip_negative(out)
+            clip_negative(out)
         return out[0] if one_d else out

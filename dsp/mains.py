@@ -74,13 +74,17 @@ class MainsInfo:
         return self.freq * np.asarray(self.harmonics, dtype=float)
 
 
-def _welch_power(x2: np.ndarray, fs: float, max_seconds: float) -> tuple[np.ndarray, np.ndarray]:
-    n = x2.shape[1]
+def welch_window(n: int, fs: float, max_seconds: float) -> tuple[int, int]:
+    """(start, length) of the central ``max_seconds`` s of ``n`` samples that :func:`detect_mains` analyses."""
     use = min(n, int(max_seconds * fs))
+    return (n - use) // 2, use
+
+
+def _welch_power(x2: np.ndarray, fs: float, max_seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    a, use = welch_window(x2.shape[1], fs, max_seconds)
     seg = min(use, int(round(4.0 * fs)))  # 0.25 Hz bins
     if seg < int(0.5 * fs):
         return np.zeros(0), np.zeros(0)
-    a = (n - use) // 2
     y = x2[:, a:a + use]
     hop = seg // 2
     starts = range(0, use - seg + 1, hop)
@@ -136,9 +140,9 @@ def detect_mains(x, fs: float, *, candidates=(50.0, 60.0), max_freq: float | Non
     >>> detect_mains(emg, fs) is None                                   # EMG alone: no line found
     True
     """
-    from .filters import _as_2d
+    from .filters import as_2d
 
-    x2, _, _ = _as_2d(x, axis)
+    x2, _, _ = as_2d(x, axis)
     fs = float(fs)
     freqs, p = _welch_power(x2, fs, max_duration)
     if freqs.size == 0:
@@ -224,44 +228,71 @@ def remove_mains(x, fs: float, *, freq="auto", block: float = 1.0, max_freq: flo
     >>> bool(np.std(y - emg) < 0.5)                                    # residual well under 1 uV RMS
     True
     """
-    from .filters import _as_2d, _check_finite, _restore
+    from .filters import as_2d, check_finite, restore_shape
 
-    x2, shape, ax = _as_2d(x, axis)
+    x2, shape, ax = as_2d(x, axis)
     fs = float(fs)
     if x2.shape[1] == 0 or x2.shape[0] == 0:
-        return _restore(x2.copy(), shape, ax)
-    _check_finite(x2, ax, len(shape))
+        return restore_shape(x2.copy(), shape, ax)
+    check_finite(x2, ax, len(shape))
     if isinstance(freq, str):
         if freq != "auto":
             raise ValueError(f"freq must be 'auto', None or the mains frequency in Hz, got {freq!r}")
         if info is None:
             info = detect_mains(x2, fs, max_freq=max_freq)
         if info is None:
-            return _restore(x2.copy(), shape, ax)
+            return restore_shape(x2.copy(), shape, ax)
         freqs = info.frequencies
     elif freq is None:
-        return _restore(x2.copy(), shape, ax)
+        return restore_shape(x2.copy(), shape, ax)
     else:
         freqs = mains_frequencies(freq, fs, max_freq=max_freq)
-    n = x2.shape[1]
-    L = min(n, max(int(round(block * fs)), 8))
-    hop = max(1, L // 2)
-    starts = list(range(0, n - L + 1, hop))
-    if starts[-1] != n - L:
-        starts.append(n - L)
-    B = _block_basis(L, fs, freqs)
-    K = 4 * len(freqs)
-    P = np.linalg.pinv(B)  # [K+2, L]
-    win = np.hanning(L + 2)[1:-1]
-    acc = np.zeros_like(x2)
-    wsum = np.zeros(n)
-    for s in starts:
-        seg = x2[:, s:s + L]
-        coef = seg @ P.T  # [C, K+2], block-local phase (the reconstruction uses the same basis)
-        fit = coef[:, :K] @ B[:, :K].T
-        acc[:, s:s + L] += fit * win
-        wsum[s:s + L] += win
-    return _restore(x2 - acc / wsum, shape, ax)
+    plan = MainsPlan.make(x2.shape[1], fs, freqs, block)
+    return restore_shape(plan.subtract(lambda a, b: x2[:, a:b], 0, x2.shape[1]), shape, ax)
+
+
+@dataclass(frozen=True)
+class MainsPlan:
+    """The block layout of :func:`remove_mains` on ``n`` samples: block length ``L``, block ``starts``, the basis
+    ``B`` ``[L, K+poly]``, its pseudo-inverse ``P`` and the Hann cross-fade ``win``. :meth:`subtract` computes
+    any column range of the result from that range plus one block of context, with the same blocks in the same
+    order as the whole-array call (used by the bounded-memory workflow)."""
+
+    n: int
+    L: int
+    starts: np.ndarray
+    B: np.ndarray
+    K: int
+    P: np.ndarray
+    win: np.ndarray
+
+    @classmethod
+    def make(cls, n: int, fs: float, freqs: np.ndarray, block: float = 1.0) -> "MainsPlan":
+        L = min(n, max(int(round(block * fs)), 8))
+        hop = max(1, L // 2)
+        starts = list(range(0, n - L + 1, hop))
+        if starts[-1] != n - L:
+            starts.append(n - L)
+        B = _block_basis(L, fs, freqs)
+        return cls(n, L, np.asarray(starts, dtype=np.int64), B, 4 * len(freqs), np.linalg.pinv(B),  # [K+2, L]
+                   np.hanning(L + 2)[1:-1])
+
+    def subtract(self, get, a: int, b: int) -> np.ndarray:
+        """Columns ``[a, b)`` of the mains-free signal; ``get(lo, hi)`` returns the input's columns ``[lo, hi)``
+        ``[channels, hi - lo]`` (it is asked for at most ``[a - L, b + L)``)."""
+        L, K, B, P, win = self.L, self.K, self.B, self.P, self.win
+        sel = self.starts[(self.starts < b) & (self.starts + L > a)]
+        lo, hi = min(a, int(sel[0])), max(b, int(sel[-1]) + L)
+        xr = get(lo, hi)
+        acc = np.zeros_like(xr)
+        wsum = np.zeros(hi - lo)
+        for s in sel - lo:
+            seg = xr[:, s:s + L]
+            coef = seg @ P.T  # [C, K+2], block-local phase (the reconstruction uses the same basis)
+            fit = coef[:, :K] @ B[:, :K].T
+            acc[:, s:s + L] += fit * win
+            wsum[s:s + L] += win
+        return xr[:, a - lo:b - lo] - acc[:, a - lo:b - lo] / wsum[a - lo:b - lo]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -426,9 +457,9 @@ class MainsCanceller:
 def cancel_mains(x, fs: float, *, freq="auto", max_freq: float | None = None, tau: float = 0.3,
                  axis: int = -1) -> np.ndarray:
     """Causal mains removal of a whole recording (:class:`MainsCanceller` run once over ``x``)."""
-    from .filters import _as_2d, _check_finite, _restore
+    from .filters import as_2d, check_finite, restore_shape
 
-    x2, shape, ax = _as_2d(x, axis)
+    x2, shape, ax = as_2d(x, axis)
     if x2.size:
-        _check_finite(x2, ax, len(shape))
-    return _restore(MainsCanceller(fs, x2.shape[0], freq=freq, max_freq=max_freq, tau=tau).process(x2), shape, ax)
+        check_finite(x2, ax, len(shape))
+    return restore_shape(MainsCanceller(fs, x2.shape[0], freq=freq, max_freq=max_freq, tau=tau).process(x2), shape, ax)

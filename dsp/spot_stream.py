@@ -75,6 +75,7 @@ class SpotStream:
         self.raw = np.zeros((0, 8))
         self.retain = int(round(retain * fs))
         self.emitted: set[tuple] = set()
+        self.horizon = -(1 << 62)  # events ending before it were final long ago (their raw history is pruned)
         self.closed = False
         self.settle = int(round((self.p.merge_gap + self.p.region_gap + max(self.p.blink_sync, self.p.jaw_sync))
                                 * fs)) + 1
@@ -102,7 +103,7 @@ class SpotStream:
         out = []
         for e in events:
             key = (e.onset, e.offset, e.region, e.channel if e.region is None else None)
-            if key in self.emitted:
+            if key in self.emitted or e.offset < self.horizon:
                 continue
             if not final:
                 # the latest end among events this one could depend on
@@ -132,11 +133,15 @@ class SpotStream:
                     continue
             self.emitted.add(key)
             out.append(e)
-        # forget what can no longer matter
+        # forget what can no longer matter: bursts ending before the horizon, except those of events reaching past
+        # it and their context (``settle``): cutting an event's history would re-form it from the rest under
+        # another key, e.g. one channel's tail of a region event typed "artifact"
         horizon = done - self.retain
+        cut = min([horizon] + [e.onset for e in events if e.offset >= horizon]) - self.settle
         if self.raw.shape[0]:
-            self.raw = self.raw[self.raw[:, 2] >= horizon]
-        self.emitted = {k for k in self.emitted if k[1] >= horizon}
+            self.raw = self.raw[self.raw[:, 2] >= cut]
+        self.emitted = {k for k in self.emitted if k[1] >= cut}
+        self.horizon = max(self.horizon, horizon)
         return out
 
     def process(self, chunk: np.ndarray) -> list[Event]:

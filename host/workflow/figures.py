@@ -68,10 +68,17 @@ def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 
     return fig
 
 
-def regions_figure(env: np.ndarray, fs: float, events, montage, labels, max_points: int = 20000):
-    """One panel per montage region: its channels' envelopes (uV) with spotted events shaded by kind."""
+def regions_figure(env: np.ndarray, fs: float, events, montage, labels, max_points: int = 20000,
+                   n_samples: int | None = None):
+    """One panel per montage region: its channels' envelopes (uV) with spotted events shaded by kind.
+    ``n_samples``: ``env`` is already decimated (``env_full[:, ::decimation_step(n_samples)]``)."""
     C, n = env.shape
-    step = max(1, n // max_points)
+    if n_samples is not None:
+        n = n_samples
+        step = decimation_step(n, max_points)
+        env = _Undecimated(env, step)
+    else:
+        step = decimation_step(n, max_points)
     t = np.arange(0, n, step) / fs
     regions = list(montage.regions) if montage is not None else []
     fig = _figure(figsize=(11, 1.6 * max(1, len(regions)) + 1), layout="constrained")
@@ -146,15 +153,36 @@ def _preproc_window(recording, res, fs: float) -> tuple[int, int, int]:
     return 0, segs[0].start, min(segs[0].stop, segs[0].start + 2 * half)
 
 
-def render_all(recording, env, res, opts, calibrated: bool, montage) -> dict:
-    """The three figures of a processed recording: ``{"preprocessing", "regions", "mvc_duration"}``."""
+def decimation_step(n: int, max_points: int = 20000) -> int:
+    """Column step of the envelope plotted in :func:`regions_figure` for ``n`` samples."""
+    return max(1, n // max_points)
+
+
+class _Undecimated:
+    """``env[c, ::step]`` of an envelope given already decimated by ``step``."""
+
+    def __init__(self, dec: np.ndarray, step: int):
+        self.dec, self.step = dec, step
+
+    def __getitem__(self, key):
+        rows, cols = key
+        if cols != slice(None, None, self.step):
+            raise IndexError("only [:, ::step] of a decimated envelope is available")
+        return self.dec[rows]
+
+
+def render_all(recording, env, res, opts, calibrated: bool, montage, read=None, n_samples: int | None = None) -> dict:
+    """The three figures of a processed recording: ``{"preprocessing", "regions", "mvc_duration"}``.
+    ``read(a, b)``: the raw columns ``[a, b)`` (default ``recording.data``); ``n_samples``: ``env`` is decimated
+    (see :func:`regions_figure`)."""
     fs = res.fs
     ch, a, b = _preproc_window(recording, res, fs)
     figs = {}
     if b - a > int(fs):
-        figs["preprocessing"] = preprocessing_figure(recording.data[ch, a:b], fs, res.labels[ch], a / fs,
-                                                     opts.band, opts.cutoff, opts.notch)
-    figs["regions"] = regions_figure(env, fs, res.events, montage, res.labels)
+        raw = recording.data[ch, a:b] if read is None else read(a, b)[ch]
+        figs["preprocessing"] = preprocessing_figure(raw, fs, res.labels[ch], a / fs, opts.band, opts.cutoff,
+                                                     opts.notch)
+    figs["regions"] = regions_figure(env, fs, res.events, montage, res.labels, n_samples=n_samples)
     figs["mvc_duration"] = mvc_duration_figure(res.rows, calibrated)
     return figs
 

@@ -31,7 +31,10 @@ from .quality import channel_quality
 log = logging.getLogger(__name__)
 
 __all__ = ["ProcessOptions", "ProcessResult", "EventRow", "Segment", "envelope_segments", "process_recording",
-           "process_file", "EVENT_COLUMNS"]
+           "process_file", "EVENT_COLUMNS", "FLOOR_WINDOW_S"]
+
+#: seconds of envelope around an event whose median is its noise floor (``quantify(floor_window=...)``)
+FLOOR_WINDOW_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,10 @@ class ProcessOptions:
     columns; observations: CSV of (frame, digit) sync observations (``perifacial sync``) for the frame mapping
     (without it frames assume the video started with the recording); band/cutoff: envelope chain (Hz);
     min_segment_s: shortest gap-free segment processed (s); figures: render the PNG figures; mains_hz: for the
-    quality report when ``notch`` is not a frequency.
+    quality report when ``notch`` is not a frequency; mode: ``"memory"`` (the whole recording as one float64
+    array), ``"blocks"`` (bounded memory: :mod:`perifacial.host.workflow.blocked`, blocks of ``block_s`` s, the
+    same events and envelope within 1e-9 of its peak) or ``"auto"`` (blocks above
+    :data:`~perifacial.host.workflow.blocked.BLOCKS_ABOVE` values, about 24 ch x 35 min at 1 kHz; not with ``ica``).
     """
 
     notch: float | str | None = "auto"
@@ -57,6 +63,8 @@ class ProcessOptions:
     figures: bool = True
     mains_hz: float = 50.0
     classify: str = "duration"
+    mode: str = "auto"
+    block_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -151,10 +159,10 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
 
             y = x - x.mean(axis=1, keepdims=True)
             if opts.notch is not None:
-                y = remove_mains(y, fs, opts.notch, max_freq=high)
-            y = bandpass(y, fs, opts.band[0], high)
+                y = remove_mains(y, fs, freq=opts.notch, max_freq=high)
+            y = bandpass(y, fs, low=opts.band[0], high=high)
             src = unmix_regions(y, montage, random_state=0).sources
-            env[:, a:b] = lowpass(rectify(src), fs, opts.cutoff)
+            env[:, a:b] = lowpass(rectify(src), fs, cutoff=opts.cutoff)
         else:
             env[:, a:b] = linear_envelope(x, fs, band=(opts.band[0], high), cutoff=opts.cutoff, notch=opts.notch)
         segs.append(Segment(a, b, True))
@@ -266,8 +274,12 @@ def jsonable(o):
 def process_recording(recording, calibration=None, opts: ProcessOptions = ProcessOptions(),
                       out_dir: str | Path | None = None, stem: str = "session",
                       progress: Callable[[str, float], None] | None = None, keep_figures: bool = False,
-                      ) -> ProcessResult:
+                      source=None) -> ProcessResult:
     """Process a loaded :class:`~perifacial.host.recording.Recording`.
+
+    ``source``: a :class:`~perifacial.host.workflow.blocked.BlockSource` giving the samples (default: the
+    recording's ``data``, or its codes when loaded with ``data=False``). In block mode (``opts.mode``)
+    ``ProcessResult.envelope`` is a read-only ``np.memmap`` of a temporary file.
 
     ``calibration``: :class:`~perifacial.dsp.mvc.MvcCalibration` (labels must match the recording's) for peak MVC %
     and iEMG; ``out_dir``: write ``{stem}.events.csv``, ``{stem}.summary.json`` and ``{stem}.*.png`` there;
@@ -276,15 +288,26 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     from perifacial.dsp.montage import default_montage
     from perifacial.dsp.quantification import quantify
 
+    from .blocked import BLOCKS_ABOVE, leadoff_fraction, quantify_local, run_blocked, source_of
+
     t0 = time.monotonic()
     say = progress or (lambda stage, frac: None)
     fs = float(recording.fs)
-    data = recording.data
-    labels = list(recording.labels) or [f"ch{i}" for i in range(data.shape[0])]
+    src = source if source is not None else source_of(recording)
+    n, C = src.n_samples, src.n_channels
+    if opts.mode not in ("auto", "blocks", "memory"):
+        raise ValueError(f"mode must be 'auto', 'blocks' or 'memory', got {opts.mode!r}")
+    blocked = opts.mode == "blocks" or (opts.mode == "auto" and C * n > BLOCKS_ABOVE and not opts.ica)
+    if blocked and opts.ica:
+        raise ValueError("ica unmixes whole segments: it needs mode='memory' (or 'auto')")
+    data = None
+    if not blocked:
+        data = recording.data if recording.data.ndim == 2 and recording.data.shape[1] == n else src.read(0, n)
+    labels = list(recording.labels) or [f"ch{i}" for i in range(C)]
     # region context: the recording's montage (perifacial recordings, or a channel map given to the reader); a
     # 24-channel recording that never went through the reader (no "file_format" in info) is a perifacial one
     montage = getattr(recording, "montage", None)
-    if montage is None and data.shape[0] == 24 and "file_format" not in recording.info:
+    if montage is None and C == 24 and "file_format" not in recording.info:
         montage = default_montage()
     if montage is None:
         log.warning("no region context (no montage or channel map): each channel is spotted on its own and ME/MaE "
@@ -299,24 +322,33 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         log.warning("--ica: envelopes are of independent components, not channels: MVC %% is not computed")
         calibration = None
     say("envelope", 0.1)
-    env, segs = envelope_segments(data, fs, opts, montage)
+    if blocked:
+        chain = run_blocked(src, opts, montage, opts.block_s, lambda f: say("envelope+spotting", 0.1 + 0.5 * f))
+        env, segs, events = chain.envelope, chain.segments, chain.events
+    else:
+        env, segs = envelope_segments(data, fs, opts, montage)
     skipped = [s for s in segs if not s.ok]
     if recording.gaps:
         log.warning("%d gaps (%d samples lost): the %d gap-free segments are filtered and spotted separately, "
                     "%d too short were skipped", len(recording.gaps),
                  recording.lost_samples, sum(s.ok for s in segs), len(skipped))
     say("spotting", 0.4)
-    # the subtractive mains remover has no edge ring-up (edge 0); with ICA rows are components, not electrodes
-    events = _spot_segments(env, fs, segs, montage, 0, None if opts.ica else data)
+    if not blocked:
+        # the subtractive mains remover has no edge ring-up (edge 0); with ICA rows are components, not electrodes
+        events = _spot_segments(env, fs, segs, montage, 0, None if opts.ica else data)
     expr = [e for e in events if e.is_expression]
     say("quantify", 0.6)
-    table = quantify(expr, np.nan_to_num(env, nan=0.0), fs, calibration, montage, classify="duration",
-                     use_event_channel=True, subtract_floor=True, peak="plateau")
+    if blocked:
+        table = quantify_local(expr, chain.reader, fs, calibration, montage, FLOOR_WINDOW_S)
+    else:
+        table = quantify(expr, np.nan_to_num(env, nan=0.0), fs, calibration=calibration, montage=montage, classify="duration",
+                         use_event_channel=True, subtract_floor=True, peak="plateau", floor_window=FLOOR_WINDOW_S)
     fmap = frame_map(recording, opts.video_fps, opts.observations)
     rows = []
     for i, (e, q) in enumerate(zip(expr, table)):
         reg = montage.region(e.region) if (montage is not None and e.region) else None
-        apex = e.peak_index if e.peak_index >= 0 else int(q.onset + np.nanargmax(env[q.channel, q.onset:q.offset + 1]))
+        apex = e.peak_index if e.peak_index >= 0 else int(
+            q.onset + np.nanargmax((chain.reader if blocked else env)[q.channel, q.onset:q.offset + 1]))
         rows.append(EventRow(
             index=i, onset_sample=e.onset, offset_sample=e.offset, apex_sample=int(apex),
             onset_s=e.onset / fs, offset_s=(e.offset + 1) / fs, duration_ms=q.duration_ms,
@@ -330,18 +362,31 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     mains = opts.notch if isinstance(opts.notch, (int, float)) and not isinstance(opts.notch, bool) else opts.mains_hz
     detected = None
     if opts.notch == "auto":
-        from perifacial.dsp.mains import detect_mains
+        from perifacial.dsp.mains import welch_window, detect_mains
 
         ok = [s for s in segs if s.ok]
         longest = max(ok, key=lambda s: s.stop - s.start) if ok else None
-        detected = detect_mains(data[:, longest.start:longest.stop], fs) if longest is not None else None
+        if longest is not None:
+            # detect_mains analyses the central 60 s: read only those columns
+            a, use = welch_window(longest.stop - longest.start, fs, 60.0)
+            detected = detect_mains(src.read(longest.start + a, longest.start + a + use), fs)
         if detected is not None:
             mains = round(detected.freq)
-    try:
-        leadoff = recording.leadoff
-    except Exception:  # noqa: BLE001 - no status words (e.g. an imported file)
-        leadoff = None
-    quality = channel_quality(data, fs, labels, mains, leadoff, max_samples=int(120 * fs))
+    max_q = int(120 * fs)
+    if blocked:
+        from dataclasses import replace as _replace
+
+        runs = [(s.start, s.stop) for s in segs]
+        gap_frac = 1.0 - sum(b - a for a, b in runs) / n if n else math.nan
+        lo = leadoff_fraction(src, runs, max(1, int(round(opts.block_s * fs))))
+        quality = [_replace(q, gap_fraction=gap_frac, leadoff_fraction=float(lo[c]))
+                   for c, q in enumerate(channel_quality(src.read(0, min(n, max_q)), fs, labels, mains, None))]
+    else:
+        try:
+            leadoff = recording.leadoff
+        except Exception:  # noqa: BLE001 - no status words (e.g. an imported file)
+            leadoff = None
+        quality = channel_quality(data, fs, labels, mains, leadoff, max_samples=max_q)
     stats = [asdict(s) for s in table.summary(0.95)]
     counts: dict[str, int] = {}
     for e in events:
@@ -350,17 +395,18 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         "recording": str(getattr(recording, "path", "") or recording.info.get("path", "")),
         "url": recording.info.get("url"),
         "fs": fs,
-        "duration_s": recording.n_samples / fs,
+        "duration_s": n / fs,
         "channels": len(labels),
         "region_context": montage is not None,
         "chain": {"band_hz": list(emg_band(fs, opts.band)), "lowpass_hz": opts.cutoff,
                   "notch_hz": opts.notch, "ica": opts.ica, "zero_phase": True,
+                  "mode": "blocks" if blocked else "memory",
                   "mains": (None if detected is None else
                             {"freq_hz": detected.freq, "harmonics": list(detected.harmonics),
                              "method": "subtractive block least squares (perifacial.dsp.mains.remove_mains)"})},
         "mvc": None if calibration is None else {"participant": calibration.participant, "date": calibration.date},
         "gaps": {"count": len(recording.gaps), "lost_samples": int(recording.lost_samples),
-                 "gap_fraction": recording.lost_samples / max(1, recording.n_samples),
+                 "gap_fraction": recording.lost_samples / max(1, n),
                  "skipped_segments": [[s.start, s.stop] for s in skipped],
                  "note": ("gaps: each gap-free segment was filtered and spotted on its own" if recording.gaps else "")},
         "video": {"fps": opts.video_fps, "frames_from": fmap.basis,
@@ -399,7 +445,12 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
             say("figures", 0.8)
             from . import figures
 
-            figs = figures.render_all(recording, env, res, opts, calibration is not None, montage)
+            if blocked:
+                figs = figures.render_all(recording, chain.decimated, res, opts, calibration is not None, montage,
+                                          read=src.read, n_samples=n)
+            else:
+                figs = figures.render_all(recording, env, res, opts, calibration is not None, montage,
+                                          read=lambda a, b: data[:, a:b])
             for name, fig in figs.items():
                 p = out / f"{stem}.{name}.png"
                 fig.savefig(p, dpi=100)
@@ -430,7 +481,10 @@ def process_file(path: str | Path, mvc: str | Path | None = None, opts: ProcessO
     path = Path(path)
     say = progress or (lambda stage, frac: None)
     say("load", 0.0)
-    full = load(path, **(reader or {}))
+    kw = dict(reader or {})
+    if path.suffix.lower() == ".pfr" and opts.mode != "memory":
+        kw.setdefault("data", False)  # codes only (4 bytes a value); converted to uV block by block
+    full = load(path, **kw)
     rec = full.pick_emg()
     if rec.n_channels == 0:
         raise ValueError(f"{path}: no EMG channel (channel types: {', '.join(full.types)})")

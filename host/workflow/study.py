@@ -302,7 +302,7 @@ def group_table(items: list[StudyItem], confidence: float = 0.95, flagged: bool 
         mine = [(reg, q, f) for s, reg, q, f in evs if who in ("all", s)]
         for region in ["all"] + regions:
             sel = [q for reg, q, f in mine if region in ("all", reg) and (flagged or not f)]
-            stats = {(e.kind, e.quantity): e for e in summarize(sel, confidence)}
+            stats = {(e.kind, e.quantity): e for e in summarize(sel, confidence=confidence)}
             for kind in ("ME", "MaE"):
                 d, m, i = (stats[(kind, q)] for q in ("duration_s", "peak_mvc_pct", "iemg_pct_s"))
                 out.append({

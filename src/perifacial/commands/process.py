@@ -37,6 +37,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_option(p, "-o", "--output", deprecated=("--out",), type=Path, default=None, metavar="DIR",
                help="output folder (default: beside each file)")
     p.add_argument("--no-figures", action="store_true", help="tables only")
+    p.add_argument("--mode", choices=("auto", "blocks", "memory"), default="auto",
+                   help="blocks: bounded memory (same results); memory: the whole recording in memory (faster for "
+                        "short files); auto (default): blocks above ~24 ch x 35 min at 1 kHz")
     p.add_argument("-j", "--jobs", type=positive_int_arg, default=1, help="recordings processed in parallel processes (1)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_reader_arguments(p)
@@ -83,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
     from perifacial.host.readers import detect_format
 
+    if args.ica and args.mode == "blocks":
+        raise CliError("--ica unmixes whole segments in memory: use --mode memory or auto with it")
     for p in args.recordings:  # every file readable in principle before any work starts
         check_input_file(p, what="recording", noun="recording")
         if args.in_format is None:
@@ -102,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_dir(args.output, what="--output")
     opts = ProcessOptions(notch=args.notch, ica=args.ica, video_fps=args.video_fps,
                           observations=str(args.sync_observations) if args.sync_observations else None,
-                          figures=not args.no_figures,
+                          figures=not args.no_figures, mode=args.mode,
                           mains_hz=args.notch if isinstance(args.notch, float) else 50.0)
     reader = reader_options(args)
     failures = 0

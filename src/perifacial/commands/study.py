@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cli import CliError
+from ..errors import CliError
 from ..validate import check_output_dir, mains_arg, positive_int_arg
 
 
