@@ -2,6 +2,7 @@
 ``perifacial.host.recording.load`` and ``perifacial.host.rawlog.read_records`` had before the damage-tolerant
 format, so the benchmark compares today's loader with yesterday's in the same run. Not used by the package.
 """
+
 from __future__ import annotations
 
 import json
@@ -238,8 +239,16 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     sync_rows = [(int(v), (None if s is None else int(s) - first), float(t), str(k)) for v, s, t, k in host_sync]
     for ev in device_events:
         if ev.kind == wire.EV_MARKER:
-            markers.append({"value": ev.value, "label": "", "sample": ev.sample - first, "source": "board",
-                            "host_time": t_of(ev.sample), "device_time_us": ev.device_time_us})
+            markers.append(
+                {
+                    "value": ev.value,
+                    "label": "",
+                    "sample": ev.sample - first,
+                    "source": "board",
+                    "host_time": t_of(ev.sample),
+                    "device_time_us": ev.device_time_us,
+                }
+            )
         elif ev.kind == wire.EV_DISPLAY:
             sync_rows.append((int(ev.value), ev.sample - first, t_of(ev.sample), "sampled"))
     markers.sort(key=lambda m: (m["sample"] is None, m["sample"] or 0))
@@ -252,9 +261,23 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     if end_stats is not None:
         stats["writer"] = end_stats.get("stats", {})
     return Recording(
-        data=uv, codes=codes, status=status, fs=fs, fs_measured=fs_measured, fs_device=fs_device, labels=labels,
-        gains=gains, gaps=gaps, markers=markers, sync=sync, info={**session, **notes}, stats=stats, first_sample=first,
-        clock=clock, link_events=link_events, device_logs=device_logs,
+        data=uv,
+        codes=codes,
+        status=status,
+        fs=fs,
+        fs_measured=fs_measured,
+        fs_device=fs_device,
+        labels=labels,
+        gains=gains,
+        gaps=gaps,
+        markers=markers,
+        sync=sync,
+        info={**session, **notes},
+        stats=stats,
+        first_sample=first,
+        clock=clock,
+        link_events=link_events,
+        device_logs=device_logs,
     )
 
 

@@ -46,8 +46,17 @@ class Ratios:
         return {"min": s.min, "median": s.median, "rounds": s.rounds}
 
     def add_absolute(self, name: str, seconds: float, goal_s: float, note: str = "") -> None:
-        self.rows.append(dict(name=name, reference=f"goal < {goal_s} s", reference_s=goal_s, ours_s=seconds,
-                              ratio=None, goal=None, note=note))
+        self.rows.append(
+            dict(
+                name=name,
+                reference=f"goal < {goal_s} s",
+                reference_s=goal_s,
+                ours_s=seconds,
+                ratio=None,
+                goal=None,
+                note=note,
+            )
+        )
 
 
 def pytest_configure(config):
@@ -81,7 +90,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             except ValueError:
                 old = {}
         runs = old.get("runs", [])
-        runs.append({"utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": platform.machine(),
-                     "python": platform.python_version(), "rows": rows})
+        runs.append(
+            {
+                "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "machine": platform.machine(),
+                "python": platform.python_version(),
+                "rows": rows,
+            }
+        )
         _RESULTS.write_text(json.dumps({"runs": runs[-20:]}, indent=1) + "\n")
         tr.write_line(f"written to {_RESULTS}")

@@ -9,6 +9,7 @@ built and sealed with the firmware's wire code). Ratio = framing one second / on
 
 ``pytest bench/test_bench_auth.py --benchmark-enable`` measures; by default each body runs once as a check.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -86,9 +87,14 @@ def test_handshake_vs_one_second_of_streaming(ratios, pytestconfig):
         return
     hs = _best(board_handshakes) / len(_ANSWERS)
     fr = _best(board_framing_one_second)
-    r = ratios.add("auth: one handshake (board side)", "framing 1 s at 2000 SPS", fr, hs, goal=1.0,
-                   note="per session, not per frame: %.2f ms per handshake, %.2f ms per streamed second" % (
-                       hs * 1e3, fr * 1e3))
+    r = ratios.add(
+        "auth: one handshake (board side)",
+        "framing 1 s at 2000 SPS",
+        fr,
+        hs,
+        goal=1.0,
+        note="per session, not per frame: %.2f ms per handshake, %.2f ms per streamed second" % (hs * 1e3, fr * 1e3),
+    )
     print(f"\none handshake {hs * 1e3:.3f} ms; framing one second at 2000 SPS {fr * 1e3:.3f} ms; ratio {r:.1f}")
 
 
@@ -142,8 +148,14 @@ def test_handshake_vs_streaming_under_micropython(ratios, pytestconfig):
     code, out, err = run_micropython(MPY_SCRIPT, timeout=300)
     assert code == 0, err
     hs_us, fr_us = [float(x) for x in [ln for ln in out.splitlines() if ln.startswith("RESULT")][-1].split()[1:]]
-    r = ratios.add("auth under MicroPython (wasm)", "framing 1 s at 2000 SPS", fr_us * 1e-6, hs_us * 1e-6, goal=1.0,
-                   note="%.2f ms per handshake, %.2f ms per streamed second" % (hs_us / 1e3, fr_us / 1e3))
+    r = ratios.add(
+        "auth under MicroPython (wasm)",
+        "framing 1 s at 2000 SPS",
+        fr_us * 1e-6,
+        hs_us * 1e-6,
+        goal=1.0,
+        note="%.2f ms per handshake, %.2f ms per streamed second" % (hs_us / 1e3, fr_us / 1e3),
+    )
     print(f"\nMicroPython: one handshake {hs_us / 1e3:.3f} ms; framing one second {fr_us / 1e3:.3f} ms; ratio {r:.1f}")
 
 
@@ -185,10 +197,15 @@ def test_handshake_on_the_emulated_rp2040(ratios, pytestconfig, tmp_path):
     script.write_text((Path(auth.__file__).read_text()) + "\n" + RP2_SCRIPT)
     out = subprocess.run(["node", "run.mjs", str(script)], cwd=emu, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    hello_us, verify_us = [float(x) for x in [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")][-1]
-                           .split()[1:]]
+    hello_us, verify_us = [
+        float(x) for x in [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT")][-1].split()[1:]
+    ]
     total = hello_us + verify_us
-    ratios.add_absolute("auth on emulated RP2040 (board side, per session)", total * 1e-6, 0.005,
-                        note="nonce+challenge %.0f us, verify+OK %.0f us = %.1f sample periods at 2000 SPS" % (
-                            hello_us, verify_us, total / 500))
+    ratios.add_absolute(
+        "auth on emulated RP2040 (board side, per session)",
+        total * 1e-6,
+        0.005,
+        note="nonce+challenge %.0f us, verify+OK %.0f us = %.1f sample periods at 2000 SPS"
+        % (hello_us, verify_us, total / 500),
+    )
     print(f"\nrp2emu: challenge {hello_us:.0f} us, verify+OK {verify_us:.0f} us, total {total / 1e3:.2f} ms")

@@ -4,6 +4,7 @@
 each once as a correctness check. MB/s (of wire bytes) is in ``extra_info``; the goal is >= 200 MB/s for the
 firmware's default frames (10 samples x 3 chips = 836 bytes).
 """
+
 from __future__ import annotations
 
 import time
@@ -92,6 +93,7 @@ def test_bench_decoder_reference_pure_python(benchmark):
 
 def test_decoder_beats_goal_and_reference():
     """One timed pass of each (best of 3), so the ratio is checked even with --benchmark-disable."""
+
     def best(fn, data, k=3):
         ts = []
         for _ in range(k):

@@ -13,6 +13,7 @@ carries issue 12's goals; ``irq`` (blocking SPI.readinto in the handler, the fal
 guarded against regressions only (measured 38.0 % and 66.8 % at 1000 and 2000 SPS). A new path (e.g. PIO + DMA) is
 one entry there and shows up here as another row per rate.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,11 +47,19 @@ def test_emulated_budget(emu_ready, benchmark, ratios, path, rate):
     b = benchmark.pedantic(measured, args=(rate, SECONDS, path), rounds=1, iterations=1)
     period_s = 1.0 / rate
     benchmark.extra_info.update(b.as_dict())
-    note = (f"{path}: busy {100 * b.cpu_busy:.1f} %, DRDY->read median {b.latency_us_median} us / worst "
-            f"{b.latency_us_max} us, ring high-water {b.ring_high_water}, lost {b.samples_lost} of "
-            f"{b.samples_expected}, USB {b.usb_bytes_per_s / 1000:.1f} kB/s (emulated RP2040, {SECONDS:g} s)")
-    ratios.add(f"emulated budget {path} {rate} SPS", "sample period (1 / cpu_busy)", period_s,
-               b.cpu_busy * period_s, 1.0 / GOAL_BUSY[path][rate], note)
+    note = (
+        f"{path}: busy {100 * b.cpu_busy:.1f} %, DRDY->read median {b.latency_us_median} us / worst "
+        f"{b.latency_us_max} us, ring high-water {b.ring_high_water}, lost {b.samples_lost} of "
+        f"{b.samples_expected}, USB {b.usb_bytes_per_s / 1000:.1f} kB/s (emulated RP2040, {SECONDS:g} s)"
+    )
+    ratios.add(
+        f"emulated budget {path} {rate} SPS",
+        "sample period (1 / cpu_busy)",
+        period_s,
+        b.cpu_busy * period_s,
+        1.0 / GOAL_BUSY[path][rate],
+        note,
+    )
     # always true, whatever the firmware's speed: every sample is accounted for and what arrived is exact
     assert b.samples_received + b.samples_lost == b.samples_expected
     assert b.frames_mismatched == 0 and b.duplicates == 0

@@ -123,8 +123,9 @@ def _ratio_check(ratios, benchmark, name, reference_name, ref_fn, ours_fn, goal,
     ours_s /= per
     ratio = ratios.add(name, reference_name, ref_s, ours_s, goal)
     benchmark.extra_info.update(reference_s=ref_s, ours_interleaved_s=ours_s, ratio=ratio)
-    log.warning("%s: %s %.4g s, perifacial %.4g s, ratio %.1fx (goal %gx)", name, reference_name, ref_s, ours_s,
-                ratio, goal)
+    log.warning(
+        "%s: %s %.4g s, perifacial %.4g s, ratio %.1fx (goal %gx)", name, reference_name, ref_s, ours_s, ratio, goal
+    )
     assert ratio > 1.0, f"{name}: slower than {reference_name} ({ratio:.2f}x)"
     if STRICT:
         assert ratio >= goal, f"{name}: {ratio:.1f}x is below the goal {goal}x"
@@ -136,20 +137,37 @@ def test_bench_offline_envelope_24ch_600s(benchmark, recording, ratios):
     err = np.max(np.abs(got - want)) / np.max(np.abs(want))
     assert err <= 1e-9, err
     del want
-    _ratio_check(ratios, benchmark, "offline chain 24ch x 600s", "SciPy sosfiltfilt chain",
-                 lambda: scipy_offline(recording), lambda: linear_envelope(recording, FS), 5.0)
+    _ratio_check(
+        ratios,
+        benchmark,
+        "offline chain 24ch x 600s",
+        "SciPy sosfiltfilt chain",
+        lambda: scipy_offline(recording),
+        lambda: linear_envelope(recording, FS),
+        5.0,
+    )
 
 
 def test_bench_causal_envelope_24ch_600s(benchmark, recording, ratios):
     # the chain itself (notch=None): equal to SciPy's; the default adds the causal mains canceller (next benchmark)
     want = scipy_causal(recording)
-    got = benchmark.pedantic(lambda: linear_envelope(recording, FS, zero_phase=False, notch=None), rounds=ROUNDS,
-                             iterations=1, warmup_rounds=1)
+    got = benchmark.pedantic(
+        lambda: linear_envelope(recording, FS, zero_phase=False, notch=None),
+        rounds=ROUNDS,
+        iterations=1,
+        warmup_rounds=1,
+    )
     np.testing.assert_array_equal(got, want)
     del want
-    _ratio_check(ratios, benchmark, "causal chain 24ch x 600s", "SciPy sosfilt chain (zi)",
-                 lambda: scipy_causal(recording),
-                 lambda: linear_envelope(recording, FS, zero_phase=False, notch=None), 5.0)
+    _ratio_check(
+        ratios,
+        benchmark,
+        "causal chain 24ch x 600s",
+        "SciPy sosfilt chain (zi)",
+        lambda: scipy_causal(recording),
+        lambda: linear_envelope(recording, FS, zero_phase=False, notch=None),
+        5.0,
+    )
 
 
 def test_bench_causal_envelope_default_mains_canceller_24ch_600s(benchmark, recording, ratios):
@@ -158,16 +176,24 @@ def test_bench_causal_envelope_default_mains_canceller_24ch_600s(benchmark, reco
     from perifacial.dsp.mains import cancel_mains
 
     want = scipy_causal(cancel_mains(recording, FS, max_freq=450.0))
-    got = benchmark.pedantic(lambda: linear_envelope(recording, FS, zero_phase=False), rounds=1, iterations=1,
-                             warmup_rounds=1)
+    got = benchmark.pedantic(
+        lambda: linear_envelope(recording, FS, zero_phase=False), rounds=1, iterations=1, warmup_rounds=1
+    )
     np.testing.assert_array_equal(got, want)
     del want
     if ratios.stats_of(benchmark) is None:
         return
-    ref_s, ours_s = _interleaved(lambda: scipy_causal(recording),
-                                 lambda: linear_envelope(recording, FS, zero_phase=False), 2)
-    ratio = ratios.add("causal default (mains canceller) 24ch x 600s", "SciPy sosfilt chain (zi), no mains",
-                       ref_s, ours_s, 1.0, note="cost of default-on causal mains removal; no assertion")
+    ref_s, ours_s = _interleaved(
+        lambda: scipy_causal(recording), lambda: linear_envelope(recording, FS, zero_phase=False), 2
+    )
+    ratio = ratios.add(
+        "causal default (mains canceller) 24ch x 600s",
+        "SciPy sosfilt chain (zi), no mains",
+        ref_s,
+        ours_s,
+        1.0,
+        note="cost of default-on causal mains removal; no assertion",
+    )
     log.warning("causal default with the mains canceller: ratio %.2fx against the plain SciPy chain", ratio)
 
 
@@ -179,10 +205,16 @@ def test_bench_streaming_24ch_50_sample_chunks(benchmark, chunks, ratios):
 
     got = benchmark.pedantic(perifacial_stream, setup=setup, rounds=ROUNDS * 4, iterations=1, warmup_rounds=1)
     np.testing.assert_array_equal(np.concatenate(got, axis=1), want)
-    _ratio_check(ratios, benchmark, "streaming 24ch x 50-sample chunk", "SciPy sosfilt+zi per chunk",
-                 lambda: scipy_stream(chunks), lambda: perifacial_stream(EnvelopeStream(FS, N_CH, notch=None), chunks),
-                 10.0,
-                 per=len(chunks))
+    _ratio_check(
+        ratios,
+        benchmark,
+        "streaming 24ch x 50-sample chunk",
+        "SciPy sosfilt+zi per chunk",
+        lambda: scipy_stream(chunks),
+        lambda: perifacial_stream(EnvelopeStream(FS, N_CH, notch=None), chunks),
+        10.0,
+        per=len(chunks),
+    )
 
 
 FIRST_CALL = """
@@ -212,8 +244,12 @@ def test_bench_first_call_fresh_process(benchmark, ratios):
     st = ratios.stats_of(benchmark)
     if st is None:
         return
-    ratios.add_absolute("first call, fresh process (warm cache)", st["min"], 1.5,
-                        note=f"median {st['median']:.2f} s, wall time incl. interpreter start")
+    ratios.add_absolute(
+        "first call, fresh process (warm cache)",
+        st["min"],
+        1.5,
+        note=f"median {st['median']:.2f} s, wall time incl. interpreter start",
+    )
     log.warning("fresh process: best %.2f s, median %.2f s", st["min"], st["median"])
     if STRICT:
         assert st["min"] < 1.5, f"first call took {st['min']:.2f} s"

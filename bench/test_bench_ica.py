@@ -12,6 +12,7 @@ scikit-learn timings are skipped; ``pytest bench/test_bench_ica.py --benchmark-e
 ``ratio_vs_sklearn`` (reference time / our time, best of rounds) in each benchmark's ``extra_info``, asserting a
 ratio > 1 (the 4x goal only with ``PERIFACIAL_BENCH_STRICT=1``, on a quiet machine).
 """
+
 import logging
 import os
 import time
@@ -149,8 +150,10 @@ def test_region_unmixer_online_chunks(benchmark, six_regions):
         for p in pieces:
             u.apply(p, out=out)
 
-    regions = [(list(ch), mu[:, None], um, u.row_slice(nm)) for nm, ch, mu, um in
-               zip(u.names, u.channels, u.means, u.unmixings)]
+    regions = [
+        (list(ch), mu[:, None], um, u.row_slice(nm))
+        for nm, ch, mu, um in zip(u.names, u.channels, u.means, u.unmixings)
+    ]
 
     def numpy_ref():
         for p in pieces:
@@ -161,5 +164,6 @@ def test_region_unmixer_online_chunks(benchmark, six_regions):
     np.testing.assert_allclose(u.apply(X[:, :chunk]), res.sources[:, :chunk], atol=1e-10)
     if not benchmark.disabled:
         t_ref, _ = _best_of(numpy_ref, ROUNDS)
-        _report(benchmark, "RegionUnmixer.apply, 1000 chunks of 40 samples x 24 ch (reference: NumPy)", t_ref,
-                goal=None)
+        _report(
+            benchmark, "RegionUnmixer.apply, 1000 chunks of 40 samples x 24 ch (reference: NumPy)", t_ref, goal=None
+        )

@@ -7,6 +7,7 @@ session copies) with segments, salvage and the rest. Goal: ours within 2x of the
 With benchmarking enabled the recording is 1 h (24 ch at 1 kHz, ~300 MB); under the default ``--benchmark-disable``
 it is 60 s and both loaders run once as a correctness check (equal codes).
 """
+
 from __future__ import annotations
 
 import json
@@ -72,8 +73,14 @@ def test_load_vs_reference(files, benchmark, ratios):
         return
     ref_s = min(_timed(lambda p: pre14_load(p, data=False), v1) for _ in range(3))
     v1_s = min(_timed(lambda p: load(p, data=False), v1) for _ in range(2))
-    ratio = ratios.add(f"load a {seconds // 60} min recording (codes), format 2", "pre-issue-14 load, format 1",
-                       ref_s, st["min"], 0.5, note=f"format-1 file through today's load: {v1_s:.2f} s")
+    ratio = ratios.add(
+        f"load a {seconds // 60} min recording (codes), format 2",
+        "pre-issue-14 load, format 1",
+        ref_s,
+        st["min"],
+        0.5,
+        note=f"format-1 file through today's load: {v1_s:.2f} s",
+    )
     benchmark.extra_info.update(reference_s=ref_s, ratio=ratio, load_v1_s=v1_s)
 
 

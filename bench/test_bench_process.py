@@ -13,14 +13,13 @@ correctness run) 60 s only. The in-memory reference of a size runs only when the
 Goal (asserted with ``PERIFACIAL_BENCH_STRICT=1``): block-path peak < 1.5 GB at every size. The issue sets no time
 goal; the table shows 0.5x (blocks within 2x of the in-memory time) for orientation, not asserted.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
-
-import pytest
 
 FS, CH = 2000.0, 24
 GOAL_MB = 1500.0
@@ -50,8 +49,12 @@ print(json.dumps({"seconds": sec, "peak_mb": resource.getrusage(resource.RUSAGE_
 
 
 def _child(mode: str, seconds: float) -> dict:
-    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(seconds), str(FS), str(CH)], capture_output=True,
-                         text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, mode, str(seconds), str(FS), str(CH)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode:
         raise AssertionError(f"{mode} child failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -86,18 +89,35 @@ def test_process_blocks_vs_memory(seconds, benchmark, ratios):
     if ref is not None:
         assert ours["events"] == ref["events"]  # the same answer
         assert len(ref["events"]) > seconds / 10
-        ratio = ratios.add(label, "in-memory process_recording", ref["seconds"], ours["seconds"], 0.5,
-                           note=f"peak memory {ours['peak_mb']:.0f} MB vs {ref['peak_mb']:.0f} MB in memory")
+        ratio = ratios.add(
+            label,
+            "in-memory process_recording",
+            ref["seconds"],
+            ours["seconds"],
+            0.5,
+            note=f"peak memory {ours['peak_mb']:.0f} MB vs {ref['peak_mb']:.0f} MB in memory",
+        )
     else:
         ratio = None
-        ratios.add_absolute(label, ours["seconds"], float("inf"),
-                            note=f"peak memory {ours['peak_mb']:.0f} MB; in-memory reference not run (needs "
-                                 f"~{need_mb / 1024:.0f} GB, {_available_mb() / 1024:.0f} GB available)")
-    benchmark.extra_info.update(peak_mb=ours["peak_mb"], before_mb=ours["before_mb"], seconds_blocks=ours["seconds"],
-                                ref_peak_mb=None if ref is None else ref["peak_mb"],
-                                ref_seconds=None if ref is None else ref["seconds"], ratio=ratio,
-                                events=len(ours["events"]))
-    print(f"\n{label}: blocks {ours['seconds']:.1f} s, peak {ours['peak_mb']:.0f} MB"
-          + ("" if ref is None else f"; in memory {ref['seconds']:.1f} s, peak {ref['peak_mb']:.0f} MB"))
+        ratios.add_absolute(
+            label,
+            ours["seconds"],
+            float("inf"),
+            note=f"peak memory {ours['peak_mb']:.0f} MB; in-memory reference not run (needs "
+            f"~{need_mb / 1024:.0f} GB, {_available_mb() / 1024:.0f} GB available)",
+        )
+    benchmark.extra_info.update(
+        peak_mb=ours["peak_mb"],
+        before_mb=ours["before_mb"],
+        seconds_blocks=ours["seconds"],
+        ref_peak_mb=None if ref is None else ref["peak_mb"],
+        ref_seconds=None if ref is None else ref["seconds"],
+        ratio=ratio,
+        events=len(ours["events"]),
+    )
+    print(
+        f"\n{label}: blocks {ours['seconds']:.1f} s, peak {ours['peak_mb']:.0f} MB"
+        + ("" if ref is None else f"; in memory {ref['seconds']:.1f} s, peak {ref['peak_mb']:.0f} MB")
+    )
     if os.environ.get("PERIFACIAL_BENCH_STRICT") == "1":
         assert ours["peak_mb"] < GOAL_MB

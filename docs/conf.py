@@ -2,6 +2,7 @@
 
 Build: ``pip install 'perifacial[docs]'`` then ``sphinx-build -W -b html docs docs/_build/html`` (the test suite runs
 the same build with warnings as errors: tests/test_docs.py)."""
+
 from perifacial._version import __version__
 
 project = "perifacial"

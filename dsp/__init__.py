@@ -16,13 +16,24 @@ The public names below are re-exported lazily (``from perifacial.dsp import line
   ``match_events``, ``spotting_scores``
 - data: ``synthesize``, ``SynthStream``; montage: ``default_montage``, ``load_montage``, ``Montage``, ``Region``
 """
+
 from __future__ import annotations
 
 import importlib
 
 _EXPORTS = {
-    "filters": ("remove_dc", "bandpass", "lowpass", "notch", "rectify", "linear_envelope", "EnvelopeStream",
-                "design_bandpass", "design_lowpass", "design_notch"),
+    "filters": (
+        "remove_dc",
+        "bandpass",
+        "lowpass",
+        "notch",
+        "rectify",
+        "linear_envelope",
+        "EnvelopeStream",
+        "design_bandpass",
+        "design_lowpass",
+        "design_notch",
+    ),
     "ica": ("fastica", "amari_distance", "unmix_regions", "RegionUnmixer", "FastICAResult"),
     "mvc": ("MvcCalibration", "calibrate_mvc", "normalize_mvc", "iemg"),
     "quantification": ("quantify", "summarize"),

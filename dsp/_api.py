@@ -90,8 +90,10 @@ def fs_keyword(*legacy: str) -> Callable[[F], F]:
             if "fs" not in kwargs and args:
                 names = ("fs", *legacy)
                 if len(args) > len(names):
-                    raise TypeError(f"{func.__qualname__}() takes at most {len(names)} arguments in the old "
-                                    f"order ({', '.join(names)}), but {len(args)} were given")
+                    raise TypeError(
+                        f"{func.__qualname__}() takes at most {len(names)} arguments in the old "
+                        f"order ({', '.join(names)}), but {len(args)} were given"
+                    )
                 for name, value in zip(names, args, strict=False):
                     if name in kwargs:
                         raise TypeError(f"{func.__qualname__}() got multiple values for argument {name!r}")

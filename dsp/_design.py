@@ -277,9 +277,7 @@ def notch_sos(freq: float, q: float, fs: float, harmonics: int = 1, max_freq: fl
         w0 = w0 * math.pi
         beta = math.tan(bw / 2.0)
         gain = 1.0 / (1.0 + beta)
-        rows.append(
-            [gain, gain * -2.0 * math.cos(w0), gain, 1.0, -2.0 * gain * math.cos(w0), 2.0 * gain - 1.0]
-        )
+        rows.append([gain, gain * -2.0 * math.cos(w0), gain, 1.0, -2.0 * gain * math.cos(w0), 2.0 * gain - 1.0])
     if not rows:
         raise ValueError(f"notch frequency {freq:g} Hz is not below the limit {limit:g} Hz")
     return np.asarray(rows, dtype=np.float64)

@@ -63,17 +63,24 @@ def _state(k: int, store: bool) -> list[str]:
 
 def _section(k: int) -> list[str]:
     ind = " " * 8
-    return (_lanes(f"y{{l}} = b0{k} * x{{l}} + p{k}{{l}}", ind)
-            + _lanes(f"p{k}{{l}} = b1{k} * x{{l}} - a1{k} * y{{l}} + q{k}{{l}}", ind)
-            + _lanes(f"q{k}{{l}} = b2{k} * x{{l}} - a2{k} * y{{l}}", ind)
-            + _lanes("x{l} = y{l}", ind))
+    return (
+        _lanes(f"y{{l}} = b0{k} * x{{l}} + p{k}{{l}}", ind)
+        + _lanes(f"p{k}{{l}} = b1{k} * x{{l}} - a1{k} * y{{l}} + q{k}{{l}}", ind)
+        + _lanes(f"q{k}{{l}} = b2{k} * x{{l}} - a2{k} * y{{l}}", ind)
+        + _lanes("x{l} = y{l}", ind)
+    )
 
 
 def render(kern: Kernel) -> str:
     lines = [kern.decorator, f"def {kern.name}{kern.signature}", kern.doc]
     for k in kern.sections:
-        lines += [f"    b0{k} = sos[s + {k}, 0]", f"    b1{k} = sos[s + {k}, 1]", f"    b2{k} = sos[s + {k}, 2]",
-                  f"    a1{k} = sos[s + {k}, 4]", f"    a2{k} = sos[s + {k}, 5]"]
+        lines += [
+            f"    b0{k} = sos[s + {k}, 0]",
+            f"    b1{k} = sos[s + {k}, 1]",
+            f"    b2{k} = sos[s + {k}, 2]",
+            f"    a1{k} = sos[s + {k}, 4]",
+            f"    a2{k} = sos[s + {k}, 5]",
+        ]
     if kern.offset:
         lines += _lanes("o{l} = off[{l}]", " " * 4)
     for k in kern.sections:
@@ -96,25 +103,55 @@ def render(kern: Kernel) -> str:
 
 
 KERNELS = (
-    Kernel("_pair", '@njit(inline="always", **_OPTS)', "(blk, nb, sos, z, s):",
-           '    """Sections ``s`` and ``s + 1`` over ``blk[:nb]`` in place, one sweep, state in registers."""',
-           (0, 1), rows=False),
-    Kernel("_single", '@njit(inline="always", **_OPTS)', "(blk, nb, sos, z, s):",
-           '    """Section ``s`` over ``blk[:nb]`` in place, state in registers."""', (0,), rows=False),
-    Kernel("_pair_rows", "@njit(**_OPTS)", f"(\n    {_ROW_ARGS}, off, t_first, step, cnt, sos, z, s, rect\n):",
-           '    """Sections ``s``, ``s + 1`` over samples ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` '
-           'minus ``off``,\n    into the rows ``d0..d7`` (may be the same rows), ``abs`` applied to the stored value '
-           'if ``rect``."""', (0, 1, "rect"), rows=True, offset=True),
-    Kernel("_single_rows", "@njit(**_OPTS)", f"(\n    {_ROW_ARGS}, off, t_first, step, cnt, sos, z, s, rect\n):",
-           '    """Section ``s`` over samples ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` minus '
-           '``off``,\n    into the rows ``d0..d7`` (may be the same rows), ``abs`` applied to the stored value if '
-           '``rect``."""', (0, "rect"), rows=True, offset=True),
-    Kernel("_pair_single_rows", "@njit(**_OPTS)",
-           f"(\n    {_ROW_ARGS}, t_first, step, cnt, sos, z, s, rect_mid, rect\n):",
-           '    """Sections ``s``, ``s + 1`` then (after ``abs`` if ``rect_mid``) section ``s + 2`` in one sweep over '
-           'samples\n    ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` into ``d0..d7``; ``abs`` on the '
-           'stored value if\n    ``rect``. This is the default causal envelope (band-pass order 2, rectification, '
-           'low-pass order 2) in one pass."""', (0, 1, "rect_mid", 2, "rect"), rows=True),
+    Kernel(
+        "_pair",
+        '@njit(inline="always", **_OPTS)',
+        "(blk, nb, sos, z, s):",
+        '    """Sections ``s`` and ``s + 1`` over ``blk[:nb]`` in place, one sweep, state in registers."""',
+        (0, 1),
+        rows=False,
+    ),
+    Kernel(
+        "_single",
+        '@njit(inline="always", **_OPTS)',
+        "(blk, nb, sos, z, s):",
+        '    """Section ``s`` over ``blk[:nb]`` in place, state in registers."""',
+        (0,),
+        rows=False,
+    ),
+    Kernel(
+        "_pair_rows",
+        "@njit(**_OPTS)",
+        f"(\n    {_ROW_ARGS}, off, t_first, step, cnt, sos, z, s, rect\n):",
+        '    """Sections ``s``, ``s + 1`` over samples ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` '
+        "minus ``off``,\n    into the rows ``d0..d7`` (may be the same rows), ``abs`` applied to the stored value "
+        'if ``rect``."""',
+        (0, 1, "rect"),
+        rows=True,
+        offset=True,
+    ),
+    Kernel(
+        "_single_rows",
+        "@njit(**_OPTS)",
+        f"(\n    {_ROW_ARGS}, off, t_first, step, cnt, sos, z, s, rect\n):",
+        '    """Section ``s`` over samples ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` minus '
+        "``off``,\n    into the rows ``d0..d7`` (may be the same rows), ``abs`` applied to the stored value if "
+        '``rect``."""',
+        (0, "rect"),
+        rows=True,
+        offset=True,
+    ),
+    Kernel(
+        "_pair_single_rows",
+        "@njit(**_OPTS)",
+        f"(\n    {_ROW_ARGS}, t_first, step, cnt, sos, z, s, rect_mid, rect\n):",
+        '    """Sections ``s``, ``s + 1`` then (after ``abs`` if ``rect_mid``) section ``s + 2`` in one sweep over '
+        "samples\n    ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` into ``d0..d7``; ``abs`` on the "
+        "stored value if\n    ``rect``. This is the default causal envelope (band-pass order 2, rectification, "
+        'low-pass order 2) in one pass."""',
+        (0, 1, "rect_mid", 2, "rect"),
+        rows=True,
+    ),
 )
 
 

@@ -15,6 +15,7 @@ libm's scalar ``tanh`` would cost ~5x more and would dominate an iteration.
 
 All kernels are compiled once (one signature each: float64 C arrays, int64 index arrays), ``cache=True``.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor

@@ -3,6 +3,7 @@
 All kernels take ``[channels, samples]`` float64 arrays and run channels in parallel (``prange``); they are
 compiled lazily on first call and cached on disk (``cache=True``).
 """
+
 from __future__ import annotations
 
 import numba as nb

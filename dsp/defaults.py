@@ -9,6 +9,7 @@
 
 This module imports nothing from perifacial (it is imported by dsp and host alike).
 """
+
 from __future__ import annotations
 
 __all__ = ["EMG_BAND", "MAX_EDGE_FRACTION", "ME_MAX_DURATION_S", "ME_MAX_DURATION_MS", "emg_band", "max_edge"]

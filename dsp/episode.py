@@ -10,6 +10,7 @@ overlapping an electrode artefact join an episode they touch without stretching 
 own, flagged, episode). Distractors (blink, jaw,
 crosstalk, artifact) are not part of episodes, and an episode whose events overlap one is still reported.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._api import keyword_only
-
 from .defaults import ME_MAX_DURATION_S
 
 __all__ = ["Episode", "episodes", "episodes_to_table"]
@@ -59,7 +59,9 @@ class Episode:
 
 
 @keyword_only("gap", "me_max_duration")
-def episodes(events: Sequence, fs: float, *, gap: float = 0.1, me_max_duration: float = ME_MAX_DURATION_S) -> list[Episode]:
+def episodes(
+    events: Sequence, fs: float, *, gap: float = 0.1, me_max_duration: float = ME_MAX_DURATION_S
+) -> list[Episode]:
     """Merge the expression events of ``events`` (any order) into episodes (sorted by onset); see the module doc.
 
     ``gap`` (s): events closer than this are one episode; ``me_max_duration`` (s): ME/MaE split of the episode.
@@ -101,10 +103,12 @@ def episodes(events: Sequence, fs: float, *, gap: float = 0.1, me_max_duration: 
     groups += extra
     out = []
     for grp in groups:
+
         def strength(e):  # unflagged first, then score (or peak)
             s = getattr(e, "score", math.nan)
             ok = not getattr(e, "flagged", False)
             return (ok, 0, e.peak) if not (isinstance(s, float) and math.isfinite(s)) else (ok, 1, s)
+
         best = max(grp, key=strength)
         regions: list[str] = []
         for e in grp:
@@ -113,17 +117,43 @@ def episodes(events: Sequence, fs: float, *, gap: float = 0.1, me_max_duration: 
         core = [e for e in grp if not getattr(e, "flagged", False)] or grp
         on, off = min(e.onset for e in core), max(e.offset for e in core)
         kind = "ME" if (off - on + 1) / fs < me_max_duration else "MaE"
-        out.append(Episode(on, off, tuple(regions), best.region, best.channel, float(best.peak), int(best.peak_index),
-                           len(grp), kind, any(getattr(e, "flagged", False) for e in grp)))
+        out.append(
+            Episode(
+                on,
+                off,
+                tuple(regions),
+                best.region,
+                best.channel,
+                float(best.peak),
+                int(best.peak_index),
+                len(grp),
+                kind,
+                any(getattr(e, "flagged", False) for e in grp),
+            )
+        )
     out.sort(key=lambda x: (x.onset, x.offset))
     return out
 
 
 def episodes_to_table(eps: Sequence[Episode], fs: float) -> list[dict]:
     """Rows (dicts) for CSV: onset/offset in samples and s, duration_ms, regions (space separated), peak region."""
-    return [{"index": i, "onset_sample": e.onset, "offset_sample": e.offset, "onset_s": e.onset / fs,
-             "offset_s": (e.offset + 1) / fs, "duration_ms": 1000 * e.duration(fs), "kind": e.kind,
-             "regions": " ".join(e.regions), "n_regions": len(e.regions), "peak_region": e.peak_region or "",
-             "peak_channel": "" if e.peak_channel is None else e.peak_channel, "peak": e.peak,
-             "apex_sample": e.peak_index, "n_events": e.n_events, "flagged": e.flagged}
-            for i, e in enumerate(eps)]
+    return [
+        {
+            "index": i,
+            "onset_sample": e.onset,
+            "offset_sample": e.offset,
+            "onset_s": e.onset / fs,
+            "offset_s": (e.offset + 1) / fs,
+            "duration_ms": 1000 * e.duration(fs),
+            "kind": e.kind,
+            "regions": " ".join(e.regions),
+            "n_regions": len(e.regions),
+            "peak_region": e.peak_region or "",
+            "peak_channel": "" if e.peak_channel is None else e.peak_channel,
+            "peak": e.peak,
+            "apex_sample": e.peak_index,
+            "n_events": e.n_events,
+            "flagged": e.flagged,
+        }
+        for i, e in enumerate(eps)
+    ]

@@ -28,6 +28,7 @@ How CASMEMG is applied to long recordings (it was designed for GT +- 0.5 s clips
 :func:`casmemg_envelope` of the raw clip, hull merge) and reports the lab's metrics (mean overlap ratio, share
 of clips with ratio > 0.5, onset/offset MAE).
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,8 +75,9 @@ def _unite(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in out]
 
 
-def casmemg_long(envelope: np.ndarray, fs: float, mode: str = "clip", clip: float = 2.0, montage: Any = None,
-                 **params: Any) -> list[Event]:
+def casmemg_long(
+    envelope: np.ndarray, fs: float, mode: str = "clip", clip: float = 2.0, montage: Any = None, **params: Any
+) -> list[Event]:
     """CASMEMG applied blindly to a long ``[channels, samples]`` envelope (see the module docstring).
 
     ``mode="clip"``: sliding clips of ``clip`` s with 50 % overlap, hull per clip; ``mode="session"``: one run per
@@ -114,8 +116,9 @@ def casmemg_long(envelope: np.ndarray, fs: float, mode: str = "clip", clip: floa
                 i = a + int(np.argmax(x[c, a : b + 1]))
                 if x[c, i] > best_v:
                     best_c, best_v, best_i = c, float(x[c, i]), i
-            events.append(Event(a, b, channel=best_c, region=regions[best_c], peak=best_v, kind="expression",
-                                peak_index=best_i))
+            events.append(
+                Event(a, b, channel=best_c, region=regions[best_c], peak=best_v, kind="expression", peak_index=best_i)
+            )
     events.sort()
     return events
 
@@ -231,21 +234,55 @@ def casmemg_oracle(sessions: Iterable[Any], snr: str = "", extend: float = 0.5) 
             truth.append(g)
     be = boundary_errors(pred, truth, fs or 1.0)
     r = np.array(ratios)
-    return OracleResult(snr, n, missed, float(r.mean()) if r.size else math.nan,
-                        float(np.sum(r > 0.5) / n) if n else math.nan, be.onset_mae, be.offset_mae,
-                        float(np.mean(ious)) if ious else math.nan)
+    return OracleResult(
+        snr,
+        n,
+        missed,
+        float(r.mean()) if r.size else math.nan,
+        float(np.sum(r > 0.5) / n) if n else math.nan,
+        be.onset_mae,
+        be.offset_mae,
+        float(np.mean(ious)) if ious else math.nan,
+    )
 
 
 def format_table(rows: Sequence[EvalRow], markdown: bool = True) -> str:
     """The metrics table as Markdown (or plain aligned text)."""
-    head = ["SNR", "method", "GT", "TP", "FP", "FN", "precision", "recall", "F1", "mean IoU", "overlap ratio",
-            "onset MAE (s)", "offset MAE (s)"]
+    head = [
+        "SNR",
+        "method",
+        "GT",
+        "TP",
+        "FP",
+        "FN",
+        "precision",
+        "recall",
+        "F1",
+        "mean IoU",
+        "overlap ratio",
+        "onset MAE (s)",
+        "offset MAE (s)",
+    ]
     lines = []
     for r in rows:
         s = r.scores
-        lines.append([r.snr, r.method, str(r.n_truth), str(s.tp), str(s.fp), str(s.fn), f"{s.precision:.3f}",
-                      f"{s.recall:.3f}", f"{s.f1:.3f}", f"{s.mean_iou:.3f}", f"{s.mean_overlap_ratio:.3f}",
-                      f"{s.errors.onset_mae:.3f}", f"{s.errors.offset_mae:.3f}"])
+        lines.append(
+            [
+                r.snr,
+                r.method,
+                str(r.n_truth),
+                str(s.tp),
+                str(s.fp),
+                str(s.fn),
+                f"{s.precision:.3f}",
+                f"{s.recall:.3f}",
+                f"{s.f1:.3f}",
+                f"{s.mean_iou:.3f}",
+                f"{s.mean_overlap_ratio:.3f}",
+                f"{s.errors.onset_mae:.3f}",
+                f"{s.errors.offset_mae:.3f}",
+            ]
+        )
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(l) + " |" for l in lines]
@@ -257,10 +294,29 @@ def format_table(rows: Sequence[EvalRow], markdown: bool = True) -> str:
 
 
 def format_oracle(results: Sequence[OracleResult], markdown: bool = True) -> str:
-    head = ["SNR", "clips", "missed", "mean overlap ratio", "ratio > 0.5", "mean IoU", "onset MAE (s)",
-            "offset MAE (s)"]
-    lines = [[r.snr, str(r.n_clips), str(r.n_missed), f"{r.mean_overlap_ratio:.3f}", f"{r.share_above_half:.3f}",
-              f"{r.mean_iou:.3f}", f"{r.onset_mae:.3f}", f"{r.offset_mae:.3f}"] for r in results]
+    head = [
+        "SNR",
+        "clips",
+        "missed",
+        "mean overlap ratio",
+        "ratio > 0.5",
+        "mean IoU",
+        "onset MAE (s)",
+        "offset MAE (s)",
+    ]
+    lines = [
+        [
+            r.snr,
+            str(r.n_clips),
+            str(r.n_missed),
+            f"{r.mean_overlap_ratio:.3f}",
+            f"{r.share_above_half:.3f}",
+            f"{r.mean_iou:.3f}",
+            f"{r.onset_mae:.3f}",
+            f"{r.offset_mae:.3f}",
+        ]
+        for r in results
+    ]
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         return "\n".join(out + ["| " + " | ".join(l) + " |" for l in lines])
@@ -283,9 +339,18 @@ def parse_snr(text) -> list[str | float]:
     return out
 
 
-def run_evaluation(sessions: int = 10, duration: float = 300.0, snr="high,medium,low", fs: float = 1000.0,
-                   seed: int = 0, methods=METHODS, oracle: bool = False, markdown: bool = False,
-                   families: str | None = None, progress: bool = True) -> str:
+def run_evaluation(
+    sessions: int = 10,
+    duration: float = 300.0,
+    snr="high,medium,low",
+    fs: float = 1000.0,
+    seed: int = 0,
+    methods=METHODS,
+    oracle: bool = False,
+    markdown: bool = False,
+    families: str | None = None,
+    progress: bool = True,
+) -> str:
     """The spotting evaluation of ``perifacial evaluate-spotting`` as text (the tables, one string).
 
     ``sessions`` synthetic sessions of ``duration`` s per SNR level ``snr`` (names of ``synth.SNR_LEVELS`` or dB
@@ -301,10 +366,14 @@ def run_evaluation(sessions: int = 10, duration: float = 300.0, snr="high,medium
 
         if families not in FAMILIES:
             raise ValueError(f"unknown family {families!r} (use {', '.join(FAMILIES)})")
-        rows = evaluate(families, snrs=snrs, mains=(50.0, 60.0), seeds=range(seed, seed + sessions),
-                        duration=duration,
-                        progress=lambda r: log.info("%s %s %s %g Hz: F1 %.3f", r.family, r.condition, r.snr,
-                                                    r.mains_hz, r.f1))
+        rows = evaluate(
+            families,
+            snrs=snrs,
+            mains=(50.0, 60.0),
+            seeds=range(seed, seed + sessions),
+            duration=duration,
+            progress=lambda r: log.info("%s %s %s %g Hz: F1 %.3f", r.family, r.condition, r.snr, r.mains_hz, r.f1),
+        )
         return format_rows(rows)
     for s in snrs:
         if isinstance(s, str) and s not in SNR_LEVELS:
@@ -322,6 +391,7 @@ def run_evaluation(sessions: int = 10, duration: float = 300.0, snr="high,medium
     )
 
     with progress_bar(total=len(snrs) * sessions, desc="sessions", unit="session", enabled=progress) as bar:
+
         def step(msg: str) -> None:
             log.info(msg)
             bar.set_postfix_str(msg, refresh=False)

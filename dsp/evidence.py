@@ -10,6 +10,7 @@ middle-region event, how strongly the upper and middle low bands of the same sid
 Electrode pops and motion steps also live in the low band, but on a single electrode (a muscle loads all the
 electrodes of its region, an eye movement all those of the upper and middle regions).
 """
+
 from __future__ import annotations
 
 import math
@@ -50,8 +51,16 @@ def low_band(x, fs: float, *, band: tuple[float, float] = (1.0, 8.0), axis: int 
 
 @renamed(noise_s="noise_window")
 @keyword_only("pre", "post", "noise_window")
-def blink_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, *, pre: float = 0.25,
-                   post: float = 0.45, noise_window: float = 5.0) -> dict[str, float]:
+def blink_evidence(
+    low: np.ndarray,
+    fs: float,
+    event: Any,
+    montage: Any,
+    *,
+    pre: float = 0.25,
+    post: float = 0.45,
+    noise_window: float = 5.0,
+) -> dict[str, float]:
     """Features of the EOG signature at a middle-region ``event``: ``eog_corr`` (correlation of the upper- and
     middle-region low bands of the event's side over ``[apex - pre, apex + post]``, apex = the event's
     ``peak_index``, or its onset if unknown; a blink gives about -1),
@@ -83,13 +92,24 @@ def blink_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, *, pre:
     uw, mw = u[a:b] - u[a:b].mean(), m[a:b] - m[a:b].mean()
     den = math.sqrt(float(uw @ uw) * float(mw @ mw))
     corr = float(uw @ mw) / den if den > 0 else 0.0
-    return {"eog_corr": round(corr, 3), "eog_upper": round(float(np.ptp(u[a:b])) / sd(u), 2),
-            "eog_middle": round(float(np.ptp(m[a:b])) / sd(m), 2)}
+    return {
+        "eog_corr": round(corr, 3),
+        "eog_upper": round(float(np.ptp(u[a:b])) / sd(u), 2),
+        "eog_middle": round(float(np.ptp(m[a:b])) / sd(m), 2),
+    }
 
 
 @keyword_only("min_sd", "max_corr", "max_duration")
-def type_blinks_by_eog(events: Sequence, low: np.ndarray, fs: float, montage: Any, *, min_sd: float = 3.0,
-                       max_corr: float = -0.7, max_duration: float = 1.5) -> list:
+def type_blinks_by_eog(
+    events: Sequence,
+    low: np.ndarray,
+    fs: float,
+    montage: Any,
+    *,
+    min_sd: float = 3.0,
+    max_corr: float = -0.7,
+    max_duration: float = 1.5,
+) -> list:
     """Relabel as ``"blink"`` the middle-region events not yet typed as distractors (ME/MaE) that carry the EOG
     signature: upper and middle low bands of the same side anticorrelated (``eog_corr <= max_corr``), both
     deflections at least ``min_sd`` noise SDs, the event shorter than ``max_duration`` s. Decided per event from
@@ -107,8 +127,9 @@ def type_blinks_by_eog(events: Sequence, low: np.ndarray, fs: float, montage: An
 
 @renamed(noise_s="noise_window")
 @keyword_only("pad", "noise_window")
-def electrode_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, *, pad: float = 0.1,
-                       noise_window: float = 5.0) -> dict[str, float]:
+def electrode_evidence(
+    low: np.ndarray, fs: float, event: Any, montage: Any, *, pad: float = 0.1, noise_window: float = 5.0
+) -> dict[str, float]:
     """Single-electrode low-band evidence for an event: per channel of its region the peak-to-peak of the low band
     over ``[onset - pad, offset + pad]``; ``lf_max_sd`` = the largest, in robust noise SDs of that channel's
     surrounding ``noise_window`` s; ``lf_dominance`` = the largest over the median of the region's other channels;
@@ -131,8 +152,16 @@ def electrode_evidence(low: np.ndarray, fs: float, event: Any, montage: Any, *, 
 
 
 @keyword_only("min_sd", "min_dominance", "keep_channels")
-def type_artifacts_by_lowband(events: Sequence, low: np.ndarray, fs: float, montage: Any, *, min_sd: float = 8.0,
-                              min_dominance: float = 4.0, keep_channels: int = 3) -> list:
+def type_artifacts_by_lowband(
+    events: Sequence,
+    low: np.ndarray,
+    fs: float,
+    montage: Any,
+    *,
+    min_sd: float = 8.0,
+    min_dominance: float = 4.0,
+    keep_channels: int = 3,
+) -> list:
     """Electrode pops and motion steps: an event whose region shows a low-band jump on one electrode
     (``lf_max_sd >= min_sd`` and ``lf_dominance >= min_dominance``; a muscle or an eye movement moves all the
     region's electrodes together) overlaps an electrode artefact. If fewer than ``keep_channels`` of the region's

@@ -12,6 +12,7 @@ auto-detection -> ``spot`` -> :func:`perifacial.dsp.episode.episodes`) and score
 ground-truth episodes (IoU >= 0.5, one-to-one), per condition, SNR and mains setting, with the confusion of the
 per-region kinds. ``perifacial evaluate-spotting --families`` prints the table.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,15 +30,42 @@ log = logging.getLogger(__name__)
 
 #: parameter ranges (min, max) per family; tuples of choices where noted
 FAMILIES: dict[str, dict] = {
-    "tune": dict(mains_hz=(50.0,), mains_scale=(0.5, 2.0), mains_drift=(0.0, 0.05), mains_harmonics=(1.0, 1 / 3, 1 / 5),
-                 leak_scale=(0.8, 1.2), carrier_low=(18.0, 22.0), carrier_high=(280.0, 320.0),
-                 pop_rate=(0.1, 0.5), contact_rate=(0.3, 0.7), eog_uv=(30.0, 100.0), p_eog=0.8, p_long_blink=0.1,
-                 jaw_mix=(1.0, 0.5, 0.5), p_lower=None, tonic_pct=(0.0, 0.5), p_bilateral=(0.3, 0.5)),
-    "heldout": dict(mains_hz=(60.0, 50.0), mains_scale=(2.0, 6.0), mains_drift=(0.05, 0.2),
-                    mains_harmonics=(1.0, 0.5, 0.3), leak_scale=(1.2, 1.6), carrier_low=(25.0, 35.0),
-                    carrier_high=(200.0, 260.0), pop_rate=(0.5, 1.5), contact_rate=(0.7, 1.5), eog_uv=(100.0, 300.0),
-                    p_eog=0.5, p_long_blink=0.3, jaw_mix=(1.0, 1.0, 1.0), p_lower=0.5, tonic_pct=(0.5, 1.5),
-                    p_bilateral=(0.5, 0.8)),
+    "tune": dict(
+        mains_hz=(50.0,),
+        mains_scale=(0.5, 2.0),
+        mains_drift=(0.0, 0.05),
+        mains_harmonics=(1.0, 1 / 3, 1 / 5),
+        leak_scale=(0.8, 1.2),
+        carrier_low=(18.0, 22.0),
+        carrier_high=(280.0, 320.0),
+        pop_rate=(0.1, 0.5),
+        contact_rate=(0.3, 0.7),
+        eog_uv=(30.0, 100.0),
+        p_eog=0.8,
+        p_long_blink=0.1,
+        jaw_mix=(1.0, 0.5, 0.5),
+        p_lower=None,
+        tonic_pct=(0.0, 0.5),
+        p_bilateral=(0.3, 0.5),
+    ),
+    "heldout": dict(
+        mains_hz=(60.0, 50.0),
+        mains_scale=(2.0, 6.0),
+        mains_drift=(0.05, 0.2),
+        mains_harmonics=(1.0, 0.5, 0.3),
+        leak_scale=(1.2, 1.6),
+        carrier_low=(25.0, 35.0),
+        carrier_high=(200.0, 260.0),
+        pop_rate=(0.5, 1.5),
+        contact_rate=(0.7, 1.5),
+        eog_uv=(100.0, 300.0),
+        p_eog=0.5,
+        p_long_blink=0.3,
+        jaw_mix=(1.0, 1.0, 1.0),
+        p_lower=0.5,
+        tonic_pct=(0.5, 1.5),
+        p_bilateral=(0.5, 0.8),
+    ),
 }
 
 #: condition -> (kind_probs ME, MaE, blink, jaw; artefacts on?)
@@ -50,22 +78,47 @@ CONDITIONS: dict[str, tuple[tuple[float, float, float, float], bool]] = {
 }
 
 
-def draw_session(family: str, seed: int, condition: str = "all", snr="medium", duration: float = 180.0,
-                 fs: float = 1000.0, mains_hz: float | None = None) -> SynthSession:
+def draw_session(
+    family: str,
+    seed: int,
+    condition: str = "all",
+    snr="medium",
+    duration: float = 180.0,
+    fs: float = 1000.0,
+    mains_hz: float | None = None,
+) -> SynthSession:
     """One session of ``family`` (``"tune"``/``"heldout"``) under ``condition`` (see :data:`CONDITIONS`), its
     parameters drawn from the family's ranges with ``seed``; ``mains_hz`` overrides the family's line frequency."""
     fam = FAMILIES[family]
     probs, artefacts = CONDITIONS[condition]
     rng = np.random.default_rng([seed, 99, list(FAMILIES).index(family)])
     u = lambda k: float(rng.uniform(*fam[k]))  # noqa: E731
-    var = Variation(leak_scale=u("leak_scale"), carrier_band=(u("carrier_low"), u("carrier_high")),
-                    mains_scale=u("mains_scale"), mains_harmonics=tuple(fam["mains_harmonics"]),
-                    mains_drift=u("mains_drift"), pop_rate=u("pop_rate") if artefacts else 0.0,
-                    eog_uv=tuple(fam["eog_uv"]), p_eog=fam["p_eog"], p_long_blink=fam["p_long_blink"],
-                    jaw_mix=tuple(fam["jaw_mix"]), p_lower=fam["p_lower"], tonic_pct=tuple(fam["tonic_pct"]))
+    var = Variation(
+        leak_scale=u("leak_scale"),
+        carrier_band=(u("carrier_low"), u("carrier_high")),
+        mains_scale=u("mains_scale"),
+        mains_harmonics=tuple(fam["mains_harmonics"]),
+        mains_drift=u("mains_drift"),
+        pop_rate=u("pop_rate") if artefacts else 0.0,
+        eog_uv=tuple(fam["eog_uv"]),
+        p_eog=fam["p_eog"],
+        p_long_blink=fam["p_long_blink"],
+        jaw_mix=tuple(fam["jaw_mix"]),
+        p_lower=fam["p_lower"],
+        tonic_pct=tuple(fam["tonic_pct"]),
+    )
     f_line = float(mains_hz) if mains_hz is not None else float(rng.choice(fam["mains_hz"]))
-    return synthesize(seed, fs, duration=duration, snr=snr, kind_probs=probs, p_bilateral=u("p_bilateral"),
-                      contact_rate=u("contact_rate") if artefacts else 0.0, mains_hz=f_line, variation=var)
+    return synthesize(
+        seed,
+        fs,
+        duration=duration,
+        snr=snr,
+        kind_probs=probs,
+        p_bilateral=u("p_bilateral"),
+        contact_rate=u("contact_rate") if artefacts else 0.0,
+        mains_hz=f_line,
+        variation=var,
+    )
 
 
 KINDS = ("expression", "blink", "jaw", "artifact")
@@ -123,8 +176,9 @@ def score_session(s: SynthSession, row: FamilyRow, envelope: np.ndarray | None =
     items = [(e.onset, e.offset, e.region, _kind_class(e.kind)) for e in s.events]
     for a, b, ch, kind in s.artifacts:
         if kind == "pop":
-            items.append((a, b, mont.region_of(ch).name if hasattr(mont, "region_of") else _region_of(mont, ch),
-                          "artifact"))
+            items.append(
+                (a, b, mont.region_of(ch).name if hasattr(mont, "region_of") else _region_of(mont, ch), "artifact")
+            )
     for a, b, reg, tk in items:
         best, ov = "missed", 0
         for e in events:
@@ -140,9 +194,15 @@ def _region_of(montage, ch: int) -> str:
     return next(r.name for r in montage.regions if ch in r.channels)
 
 
-def evaluate(family: str = "heldout", conditions: Iterable[str] = tuple(CONDITIONS), snrs=("high", "medium", "low"),
-             mains: Iterable[float | None] = (None,), seeds: Iterable[int] = (1, 2), duration: float = 180.0,
-             progress=None) -> list[FamilyRow]:
+def evaluate(
+    family: str = "heldout",
+    conditions: Iterable[str] = tuple(CONDITIONS),
+    snrs=("high", "medium", "low"),
+    mains: Iterable[float | None] = (None,),
+    seeds: Iterable[int] = (1, 2),
+    duration: float = 180.0,
+    progress=None,
+) -> list[FamilyRow]:
     """Score the default chain on ``family`` sessions: one :class:`FamilyRow` per (condition, SNR, mains)."""
     rows = []
     for cond in conditions:

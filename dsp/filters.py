@@ -43,9 +43,9 @@ import numba
 import numpy as np
 
 from . import _iir
-from .defaults import EMG_BAND, emg_band
 from ._api import fs_keyword, keyword_only
-from ._design import check_fs, butter_sos, filtfilt_padlen, notch_sos, sosfilt_zi
+from ._design import butter_sos, check_fs, filtfilt_padlen, notch_sos, sosfilt_zi
+from .defaults import EMG_BAND, emg_band
 
 __all__ = [
     "remove_dc",
@@ -382,7 +382,13 @@ def rectify(x) -> np.ndarray:
 
 @keyword_only("low", "high", "order", "zero_phase", "axis")
 def bandpass(
-    x, fs: float, *, low: float = EMG_BAND[0], high: float = EMG_BAND[1], order: int = 2, zero_phase: bool = True,
+    x,
+    fs: float,
+    *,
+    low: float = EMG_BAND[0],
+    high: float = EMG_BAND[1],
+    order: int = 2,
+    zero_phase: bool = True,
     axis: int = -1,
 ) -> np.ndarray:
     """Butterworth band-pass ``low``-``high`` Hz of ``x`` ``[channels, samples]`` sampled at ``fs`` Hz.

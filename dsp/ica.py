@@ -16,6 +16,7 @@ Non-convergence is never silent: :class:`ConvergenceWarning` is issued and ``con
 perifacial layout) and returns a :class:`RegionUnmixer` that applies the calibrated unmixing to new chunks (online)
 and saves to / loads from JSON.
 """
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 The one implementation used by the recording reader (gaps), the quality report and the gapped workflows.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -35,6 +35,7 @@ mains waveform and subtract it, so nothing else in the signal is filtered and th
     causal stream cannot look ahead to detect 50 vs 60 Hz, so ``freq="auto"`` cancels both families (harmonics of
     50 *and* 60 Hz below the band's upper edge).
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from .defaults import max_edge
 from ._api import keyword_only, renamed
+from .defaults import max_edge
 
 __all__ = ["MainsInfo", "detect_mains", "remove_mains", "mains_frequencies", "MainsCanceller", "cancel_mains"]
 
@@ -85,13 +86,13 @@ def _welch_power(x2: np.ndarray, fs: float, max_seconds: float) -> tuple[np.ndar
     seg = min(use, int(round(4.0 * fs)))  # 0.25 Hz bins
     if seg < int(0.5 * fs):
         return np.zeros(0), np.zeros(0)
-    y = x2[:, a:a + use]
+    y = x2[:, a : a + use]
     hop = seg // 2
     starts = range(0, use - seg + 1, hop)
     win = np.hanning(seg)
     p = 0.0
     for s in starts:
-        z = y[:, s:s + seg]
+        z = y[:, s : s + seg]
         z = z - z.mean(axis=1, keepdims=True)
         p = p + (np.abs(np.fft.rfft(z * win, axis=1)) ** 2).sum(axis=0)
     return np.fft.rfftfreq(seg, 1 / fs), np.asarray(p)
@@ -116,8 +117,16 @@ def _peak(freqs, p, f, search, guard, width):
 
 @renamed(max_seconds="max_duration")
 @keyword_only("candidates", "max_freq", "axis", "max_duration", "ratio")
-def detect_mains(x, fs: float, *, candidates=(50.0, 60.0), max_freq: float | None = None, axis: int = -1,
-                 max_duration: float = 60.0, ratio: float = DETECT_RATIO) -> MainsInfo | None:
+def detect_mains(
+    x,
+    fs: float,
+    *,
+    candidates=(50.0, 60.0),
+    max_freq: float | None = None,
+    axis: int = -1,
+    max_duration: float = 60.0,
+    ratio: float = DETECT_RATIO,
+) -> MainsInfo | None:
     """Find mains interference in ``x`` ``[channels, samples]`` (or 1-D) sampled at ``fs`` Hz.
 
     The Welch power spectrum (4 s Hann segments, half overlap, the central ``max_duration`` s, summed over channels)
@@ -205,8 +214,16 @@ def _block_basis(L: int, fs: float, freqs: np.ndarray) -> np.ndarray:
 
 
 @keyword_only("freq", "block", "max_freq", "axis", "info")
-def remove_mains(x, fs: float, *, freq="auto", block: float = 1.0, max_freq: float | None = None, axis: int = -1,
-                 info: MainsInfo | None = None) -> np.ndarray:
+def remove_mains(
+    x,
+    fs: float,
+    *,
+    freq="auto",
+    block: float = 1.0,
+    max_freq: float | None = None,
+    axis: int = -1,
+    info: MainsInfo | None = None,
+) -> np.ndarray:
     """Subtract mains interference from ``x`` ``[channels, samples]`` (or 1-D) sampled at ``fs`` Hz.
 
     ``freq="auto"`` detects it (:func:`detect_mains`; returns the input, as float64, when none is found); a number
@@ -267,15 +284,22 @@ class MainsPlan:
     win: np.ndarray
 
     @classmethod
-    def make(cls, n: int, fs: float, freqs: np.ndarray, block: float = 1.0) -> "MainsPlan":
+    def make(cls, n: int, fs: float, freqs: np.ndarray, block: float = 1.0) -> MainsPlan:
         L = min(n, max(int(round(block * fs)), 8))
         hop = max(1, L // 2)
         starts = list(range(0, n - L + 1, hop))
         if starts[-1] != n - L:
             starts.append(n - L)
         B = _block_basis(L, fs, freqs)
-        return cls(n, L, np.asarray(starts, dtype=np.int64), B, 4 * len(freqs), np.linalg.pinv(B),  # [K+2, L]
-                   np.hanning(L + 2)[1:-1])
+        return cls(
+            n,
+            L,
+            np.asarray(starts, dtype=np.int64),
+            B,
+            4 * len(freqs),
+            np.linalg.pinv(B),  # [K+2, L]
+            np.hanning(L + 2)[1:-1],
+        )
 
     def subtract(self, get, a: int, b: int) -> np.ndarray:
         """Columns ``[a, b)`` of the mains-free signal; ``get(lo, hi)`` returns the input's columns ``[lo, hi)``
@@ -287,12 +311,12 @@ class MainsPlan:
         acc = np.zeros_like(xr)
         wsum = np.zeros(hi - lo)
         for s in sel - lo:
-            seg = xr[:, s:s + L]
+            seg = xr[:, s : s + L]
             coef = seg @ P.T  # [C, K+2], block-local phase (the reconstruction uses the same basis)
             fit = coef[:, :K] @ B[:, :K].T
-            acc[:, s:s + L] += fit * win
-            wsum[s:s + L] += win
-        return xr[:, a - lo:b - lo] - acc[:, a - lo:b - lo] / wsum[a - lo:b - lo]
+            acc[:, s : s + L] += fit * win
+            wsum[s : s + L] += win
+        return xr[:, a - lo : b - lo] - acc[:, a - lo : b - lo] / wsum[a - lo : b - lo]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -382,8 +406,18 @@ class MainsCanceller:
     True
     """
 
-    def __init__(self, fs: float, n_channels: int, *, freq="auto", max_freq: float | None = None, tau: float = 0.3,
-                 clip: float = 2.0, warm: float = 1.0, slow: float = 10.0):
+    def __init__(
+        self,
+        fs: float,
+        n_channels: int,
+        *,
+        freq="auto",
+        max_freq: float | None = None,
+        tau: float = 0.3,
+        clip: float = 2.0,
+        warm: float = 1.0,
+        slow: float = 10.0,
+    ):
         self.fs = float(fs)
         self.clip, self.warm, self.slow = float(clip), float(warm), float(slow)
         fund = (50.0, 60.0) if isinstance(freq, str) and freq == "auto" else freq
@@ -414,8 +448,8 @@ class MainsCanceller:
         H = len(self._w0)
         ph = np.outer(t, self._w0) % (2 * np.pi)  # phase modulo one period keeps the arguments small over hours
         r = np.empty((t.size, 2 * H + 1))
-        r[:, 0:2 * H:2] = np.cos(ph)
-        r[:, 1:2 * H:2] = np.sin(ph)
+        r[:, 0 : 2 * H : 2] = np.cos(ph)
+        r[:, 1 : 2 * H : 2] = np.sin(ph)
         r[:, 2 * H] = 1.0  # offset: estimated, not subtracted
         return r
 
@@ -447,15 +481,27 @@ class MainsCanceller:
             else:
                 g = np.empty_like(r)
                 _rls_gains(r, self._lam, self._P, g)
-            _rls_update(x[:, a:b], r, g, 2 * H, float(self._t), self.clip, self.warm * self.fs,
-                        self.slow * self.fs, self._w, self._scale, out[:, a:b])
+            _rls_update(
+                x[:, a:b],
+                r,
+                g,
+                2 * H,
+                float(self._t),
+                self.clip,
+                self.warm * self.fs,
+                self.slow * self.fs,
+                self._w,
+                self._scale,
+                out[:, a:b],
+            )
             self._t += b - a
         return out
 
 
 @keyword_only("freq", "max_freq", "tau", "axis")
-def cancel_mains(x, fs: float, *, freq="auto", max_freq: float | None = None, tau: float = 0.3,
-                 axis: int = -1) -> np.ndarray:
+def cancel_mains(
+    x, fs: float, *, freq="auto", max_freq: float | None = None, tau: float = 0.3, axis: int = -1
+) -> np.ndarray:
     """Causal mains removal of a whole recording (:class:`MainsCanceller` run once over ``x``)."""
     from .filters import as_2d, check_finite, restore_shape
 

@@ -16,6 +16,7 @@ true positive if it is matched one-to-one to a ground-truth interval with IoU >=
 false positives and unmatched ground truth are false negatives; precision, recall and F1 are computed from the
 TP/FP/FN counts summed over all recordings (not averaged per recording).
 """
+
 from __future__ import annotations
 
 import math

@@ -5,6 +5,7 @@ The default is the perifacial six-region layout (Li et al. 2025 [ChinaXiv:202506
 with 4 recording electrodes (channels) and 1 reference, 24 channels in all. The data live in
 ``hardware/montage.json`` (package :mod:`perifacial.hardware`) so that labs can ship their own montage file.
 """
+
 from __future__ import annotations
 
 import json
@@ -94,9 +95,7 @@ class Montage:
                     raise ValueError(f"montage {self.name!r}: region {region.name!r} has negative channel {ch}")
                 if ch in owner:
                     other = self.regions[owner[ch]].name
-                    raise ValueError(
-                        f"montage {self.name!r}: channel {ch} is in both {other!r} and {region.name!r}"
-                    )
+                    raise ValueError(f"montage {self.name!r}: channel {ch} is in both {other!r} and {region.name!r}")
                 owner[ch] = ri
         n = max(owner) + 1
         missing = sorted(set(range(n)) - set(owner))

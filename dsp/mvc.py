@@ -19,6 +19,7 @@ the channel, instead of producing an MVC that would later divide by a tiny numbe
 ``MVC % = envelope / MVC x 100`` (:func:`normalize_mvc`); ``iEMG = integral of |MVC %| dt`` over an event
 (:func:`iemg`, trapezoidal rule, %MVC.s).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -386,7 +387,7 @@ def calibrate_mvc(
             raise ValueError("noise_floor must be finite and >= 0 uV")
         noise_rule = "noise floor given by the caller"
     elif rest is not None:
-        (a, b), = _segments([rest], n, "rest")
+        ((a, b),) = _segments([rest], n, "rest")
         noise = env[:, a:b].mean(axis=1)
         noise_rule = f"noise floor = mean envelope over rest samples [{a}, {b})"
     else:

@@ -7,6 +7,7 @@ Events are any objects with integer ``onset`` and ``offset`` sample indices (off
 ``channel`` (e.g. :class:`perifacial.dsp.spotting.Event`), or ``(onset, offset)`` pairs. The table is a plain list of
 :class:`QuantifiedEvent` rows with :meth:`QuantTable.to_records` and :meth:`QuantTable.to_csv` (no pandas needed).
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .defaults import ME_MAX_DURATION_MS
 from ._api import keyword_only
+from .defaults import ME_MAX_DURATION_MS
 from .mvc import MvcCalibration, iemg
 
 __all__ = [
@@ -302,7 +303,7 @@ def quantify(
     mvc = calibration.mvc if calibration is not None else None
     if mvc is not None and subtract_floor:
         rest = np.asarray(calibration.noise_uv, dtype=np.float64)
-        mvc = np.sqrt(np.maximum(mvc ** 2 - np.nan_to_num(rest) ** 2, (0.05 * mvc) ** 2))
+        mvc = np.sqrt(np.maximum(mvc**2 - np.nan_to_num(rest) ** 2, (0.05 * mvc) ** 2))
     half = int(round(floor_window * fs / 2))
 
     rows = []
@@ -330,7 +331,7 @@ def quantify(
         trace = seg[ch]
         floor = math.nan
         if subtract_floor:
-            around = env[ch, max(0, o - half): min(n, f + 1 + half)]
+            around = env[ch, max(0, o - half) : min(n, f + 1 + half)]
             floor = float(np.median(around[np.isfinite(around)])) if np.isfinite(around).any() else 0.0
             peak = math.sqrt(max(peak * peak - floor * floor, 0.0))
             trace = np.sqrt(np.maximum(trace * trace - floor * floor, 0.0))

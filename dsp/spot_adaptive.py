@@ -3,6 +3,7 @@ and blink / jaw / crosstalk / artefact labels (see :mod:`perifacial.dsp.spotting
 :class:`AdaptiveParams` for every setting). :class:`perifacial.dsp.spot_stream.SpotStream` is its online form and
 reuses :class:`RawDetector`, :func:`params_from`, :func:`region_map` and :func:`postprocess`.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,6 +16,7 @@ from .defaults import ME_MAX_DURATION_S
 from .spot_events import EXPRESSION_KINDS, Event, region_names
 
 __all__ = ["AdaptiveParams", "RawDetector", "params_from", "region_map", "postprocess", "spot_adaptive"]
+
 
 @dataclass(frozen=True)
 class AdaptiveParams:
@@ -163,8 +165,19 @@ class RawDetector:
             return
         m = np.empty((self.C, h1 - h0))
         s = np.empty((self.C, h1 - h0))
-        hop_stats(self.blocks, self.b_base, self.n_blocks, h0, h1, self.hop_blocks, self.half, self.p.q_spread,
-                  self.p.min_rel_spread, m, s)
+        hop_stats(
+            self.blocks,
+            self.b_base,
+            self.n_blocks,
+            h0,
+            h1,
+            self.hop_blocks,
+            self.half,
+            self.p.q_spread,
+            self.p.min_rel_spread,
+            m,
+            s,
+        )
         self.M = np.concatenate([self.M, m], axis=1) if self.M.shape[1] else m
         self.S = np.concatenate([self.S, s], axis=1) if self.S.shape[1] else s
         self.n_hops = h1
@@ -187,8 +200,22 @@ class RawDetector:
             out_i = np.empty((self.C, self.cap, 3), dtype=np.int64)
             out_f = np.empty((self.C, self.cap, 4))
             counts = np.zeros(self.C, dtype=np.int64)
-            hysteresis(seg, self.n_done, self.M, self.S, self.h_base, self.hop, self.p.k_hi, self.p.k_lo, si, sf,
-                       self.cap, out_i, out_f, counts)
+            hysteresis(
+                seg,
+                self.n_done,
+                self.M,
+                self.S,
+                self.h_base,
+                self.hop,
+                self.p.k_hi,
+                self.p.k_lo,
+                si,
+                sf,
+                self.cap,
+                out_i,
+                out_f,
+                counts,
+            )
             if counts.max(initial=0) <= self.cap:
                 break
             self.cap = int(counts.max()) * 2
@@ -258,8 +285,13 @@ def _argmax_per_group(values: np.ndarray, gid: np.ndarray, starts: np.ndarray) -
     return order[ends]
 
 
-def _postprocess_regions(raw: np.ndarray, fs: float, p: AdaptiveParams, regions: list[str | None],
-                 region_channels: dict[str | None, list[int]]) -> list[Event]:
+def _postprocess_regions(
+    raw: np.ndarray,
+    fs: float,
+    p: AdaptiveParams,
+    regions: list[str | None],
+    region_channels: dict[str | None, list[int]],
+) -> list[Event]:
     """Raw channel bursts -> region events with kinds (vectorised; thousands of bursts per hour are common).
 
     ``raw`` rows: (channel, onset, offset, peak_index, peak_value, peak_z, area, height)."""
@@ -288,8 +320,9 @@ def _postprocess_regions(raw: np.ndarray, fs: float, p: AdaptiveParams, regions:
     with np.errstate(divide="ignore", invalid="ignore"):
         c_w = np.where(c_h > 0, c_area / c_h / fs, 0.0)
     keep = (c_off - c_on + 1) >= sp["min_len"]
-    c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_hb = (a[keep] for a in (c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w,
-                                                                          c_hb))
+    c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_hb = (
+        a[keep] for a in (c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_hb)
+    )
     if not c_on.size:
         return []
     # 2) per region: unite channels
@@ -301,13 +334,15 @@ def _postprocess_regions(raw: np.ndarray, fs: float, p: AdaptiveParams, regions:
     c_reg = reg_of[c_ch]
     inreg = c_reg >= 0
     if not inreg.all():
-        c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_reg, c_hb = (a[inreg] for a in (c_on, c_off, c_ch, c_pki, c_pkv,
-                                                                                      c_z, c_w, c_reg, c_hb))
+        c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_reg, c_hb = (
+            a[inreg] for a in (c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_reg, c_hb)
+        )
         if not c_on.size:
             return []
     o = np.lexsort((c_on, c_reg))
-    c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_reg, c_hb = (a[o] for a in (c_on, c_off, c_ch, c_pki, c_pkv, c_z,
-                                                                              c_w, c_reg, c_hb))
+    c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_reg, c_hb = (
+        a[o] for a in (c_on, c_off, c_ch, c_pki, c_pkv, c_z, c_w, c_reg, c_hb)
+    )
     st = _group_starts(c_reg, c_on, c_off, sp["region_gap"], span)
     gid = np.cumsum(st) - 1
     starts = np.flatnonzero(st)
@@ -325,12 +360,29 @@ def _postprocess_regions(raw: np.ndarray, fs: float, p: AdaptiveParams, regions:
     artifact = (dur > p.max_duration) | pop
     kind = np.where(artifact, "artifact", np.where(dur < p.me_max_duration, "ME", "MaE"))
     events = [
-        Event(int(a), int(b), channel=int(c), region=names[r], peak=float(v), kind=str(k), peak_index=int(pi),
-              score=float(z), width=float(w), n_channels=int(nc), height=float(h),
-              evidence=((("single_channel_score", float(z)), ("width_s", float(w))) if pp else
-                        (("duration_s", float(d)),) if k == "artifact" else ()))
-        for a, b, c, r, v, k, pi, z, w, nc, h, pp, d in zip(r_on, r_off, c_ch[best], r_reg, c_pkv[best], kind,
-                                                            c_pki[best], score, width, n_ch, c_hb[best], pop, dur)
+        Event(
+            int(a),
+            int(b),
+            channel=int(c),
+            region=names[r],
+            peak=float(v),
+            kind=str(k),
+            peak_index=int(pi),
+            score=float(z),
+            width=float(w),
+            n_channels=int(nc),
+            height=float(h),
+            evidence=(
+                (("single_channel_score", float(z)), ("width_s", float(w)))
+                if pp
+                else (("duration_s", float(d)),)
+                if k == "artifact"
+                else ()
+            ),
+        )
+        for a, b, c, r, v, k, pi, z, w, nc, h, pp, d in zip(
+            r_on, r_off, c_ch[best], r_reg, c_pkv[best], kind, c_pki[best], score, width, n_ch, c_hb[best], pop, dur
+        )
     ]
     events.sort(key=lambda e: (e.onset, e.offset, str(e.region)))
     if p.classify:
@@ -367,16 +419,21 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
         for j in within(idx[R], onsets[i], bsync + p.blink_max_width * 2 * fs):
             if widths[j] <= bmax and abs(peaks[j] - peaks[i]) <= bsync:
                 kinds[i] = kinds[j] = "blink"
-                ev_info[i] = ev_info[j] = (("width_left_s", round(float(widths[i]), 3)),
-                                           ("width_right_s", round(float(widths[j]), 3)),
-                                           ("peak_lag_s", round(abs(int(peaks[j]) - int(peaks[i])) / fs, 3)))
+                ev_info[i] = ev_info[j] = (
+                    ("width_left_s", round(float(widths[i]), 3)),
+                    ("width_right_s", round(float(widths[j]), 3)),
+                    ("peak_lag_s", round(abs(int(peaks[j]) - int(peaks[i])) / fs, 3)),
+                )
     jsync, jmin = p.jaw_sync * fs, p.jaw_min_duration * fs
     heights = np.array([e.height for e in events])
     side_mid = {"left_lower": idx["left_middle"], "right_lower": idx["right_middle"]}
-    lower_mid = np.sort(np.concatenate([idx["left_middle"], idx["right_middle"], idx["left_lower"],
-                                        idx["right_lower"]]))
-    uppers = {side: np.array([k for k, e in enumerate(events) if e.region == f"{side}_upper"], dtype=np.int64)
-              for side in ("left", "right")}
+    lower_mid = np.sort(
+        np.concatenate([idx["left_middle"], idx["right_middle"], idx["left_lower"], idx["right_lower"]])
+    )
+    uppers = {
+        side: np.array([k for k, e in enumerate(events) if e.region == f"{side}_upper"], dtype=np.int64)
+        for side in ("left", "right")
+    }
 
     def mid_ratio(i: int, lo: int, hi: int) -> float:
         """Highest same-side middle burst overlapping [lo, hi], relative to lower event i's height."""
@@ -393,16 +450,21 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
             lo, hi = max(onsets[i], onsets[j]), min(offsets[i], offsets[j])
             if hi < lo:
                 continue
-            if abs(int(onsets[i]) - int(onsets[j])) > jsync and \
-                    hi - lo + 1 < 0.5 * min(offsets[i] - onsets[i], offsets[j] - onsets[j]) + 1:
+            if (
+                abs(int(onsets[i]) - int(onsets[j])) > jsync
+                and hi - lo + 1 < 0.5 * min(offsets[i] - onsets[i], offsets[j] - onsets[j]) + 1
+            ):
                 continue
             ri, rj = mid_ratio(i, lo, hi), mid_ratio(j, lo, hi)
             shortest = min(offsets[i] - onsets[i], offsets[j] - onsets[j]) + 1
             foot = any(p.jaw_mid_ratio <= v <= p.jaw_mid_max for v in (ri, rj))
             if foot or shortest >= jmin:
-                ev = (("mid_lower_ratio_left", round(ri, 3)), ("mid_lower_ratio_right", round(rj, 3)),
-                      ("bilateral_onset_lag_s", round(abs(int(onsets[i]) - int(onsets[j])) / fs, 3)),
-                      ("duration_s", round(shortest / fs, 3)))
+                ev = (
+                    ("mid_lower_ratio_left", round(ri, 3)),
+                    ("mid_lower_ratio_right", round(rj, 3)),
+                    ("bilateral_onset_lag_s", round(abs(int(onsets[i]) - int(onsets[j])) / fs, 3)),
+                    ("duration_s", round(shortest / fs, 3)),
+                )
                 kinds[i] = kinds[j] = "jaw"
                 ev_info[i] = ev_info[j] = ev
                 # the masseter's volume-conducted copies: middle/lower events mostly inside the artefact
@@ -417,15 +479,20 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
                 top = max(heights[i], heights[j])
                 weak_inside = {}
                 for side, sel in uppers.items():
-                    weak_inside[side] = [m for m in sel if kinds[m] in EXPRESSION_KINDS
-                                         and min(offsets[m], end) - max(onsets[m], start) + 1
-                                         >= 0.5 * (offsets[m] - onsets[m] + 1)
-                                         and heights[m] <= p.jaw_upper_ratio * top]
+                    weak_inside[side] = [
+                        m
+                        for m in sel
+                        if kinds[m] in EXPRESSION_KINDS
+                        and min(offsets[m], end) - max(onsets[m], start) + 1 >= 0.5 * (offsets[m] - onsets[m] + 1)
+                        and heights[m] <= p.jaw_upper_ratio * top
+                    ]
                 if weak_inside["left"] and weak_inside["right"]:
                     for m in weak_inside["left"] + weak_inside["right"]:
                         kinds[m] = "jaw"
-                        ev_info[m] = ev + (("inside_jaw_of", events[i].region),
-                                           ("upper_lower_ratio", round(float(heights[m] / top), 3)))
+                        ev_info[m] = ev + (
+                            ("inside_jaw_of", events[i].region),
+                            ("upper_lower_ratio", round(float(heights[m] / top), 3)),
+                        )
     # crosstalk: a much weaker event inside an event of another region
     xr, xtol = p.crosstalk_ratio, p.crosstalk_tol * fs
     if math.isfinite(xr) and len(events) > 1:
@@ -438,8 +505,13 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
             a = np.searchsorted(onsets, onsets[i] - xtol - max_len, side="left")
             b = np.searchsorted(onsets, onsets[i] + xtol, side="right")
             for j in range(a, b):
-                if (regs[j] != regs[i] and kinds[j] != "artifact" and scores[j] >= xr * scores[i]
-                        and onsets[j] - xtol <= onsets[i] and offsets[i] <= offsets[j] + xtol):
+                if (
+                    regs[j] != regs[i]
+                    and kinds[j] != "artifact"
+                    and scores[j] >= xr * scores[i]
+                    and onsets[j] - xtol <= onsets[i]
+                    and offsets[i] <= offsets[j] + xtol
+                ):
                     kinds[i] = "crosstalk"
                     break
     out = []
@@ -450,8 +522,9 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
     return out
 
 
-def region_map(n_channels: int, one_d: bool, montage: Any,
-               p: AdaptiveParams) -> tuple[list[str | None], dict[str | None, list[int]] | None]:
+def region_map(
+    n_channels: int, one_d: bool, montage: Any, p: AdaptiveParams
+) -> tuple[list[str | None], dict[str | None, list[int]] | None]:
     """``(region name per channel, {region: channels})``, or ``(..., None)`` without a montage."""
     regions = [None] if one_d else region_names(n_channels, montage)
     region_channels: dict[str | None, list[int]] = {}
@@ -462,8 +535,13 @@ def region_map(n_channels: int, one_d: bool, montage: Any,
     return regions, region_channels
 
 
-def postprocess(raw: np.ndarray, fs: float, p: AdaptiveParams, regions: list[str | None],
-                region_channels: dict[str | None, list[int]] | None) -> list[Event]:
+def postprocess(
+    raw: np.ndarray,
+    fs: float,
+    p: AdaptiveParams,
+    regions: list[str | None],
+    region_channels: dict[str | None, list[int]] | None,
+) -> list[Event]:
     """Raw channel bursts (rows of :meth:`RawDetector.feed`) -> events sorted by onset: united per region with
     kinds, or, without a montage (``region_channels`` None), every channel on its own, typed by duration only."""
     if region_channels is None:

@@ -6,6 +6,7 @@ Parameter names: the paper (Eq. 10 and the trough search) and the code use ``W_L
 ``offset_lookahead`` (:data:`PAPER_NAMES`). The paper's names are still accepted as keywords, with a
 ``DeprecationWarning``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,8 +21,15 @@ from ._api import keyword_only
 from .defaults import EMG_BAND, max_edge
 from .spot_events import Event, region_names
 
-__all__ = ["CasmemgParams", "PAPER_NAMES", "casmemg_params", "casmemg_detect", "spot_casmemg", "casmemg_envelope",
-           "casmemg_clip"]
+__all__ = [
+    "CasmemgParams",
+    "PAPER_NAMES",
+    "casmemg_params",
+    "casmemg_detect",
+    "spot_casmemg",
+    "casmemg_envelope",
+    "casmemg_clip",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,7 @@ PAPER_NAMES: dict[str, str] = {
     "W_f": "onset_lookback",
     "W_b": "offset_lookahead",
 }
+
 
 @dataclass(frozen=True)
 class CasmemgParams:
@@ -84,8 +93,9 @@ def _from_paper_names(params: dict[str, Any], stacklevel: int) -> dict[str, Any]
     for name, value in params.items():
         new = PAPER_NAMES.get(name)
         if new is not None:
-            warnings.warn(f"CASMEMG parameter {name}= is deprecated; use {new}=", DeprecationWarning,
-                          stacklevel=stacklevel)
+            warnings.warn(
+                f"CASMEMG parameter {name}= is deprecated; use {new}=", DeprecationWarning, stacklevel=stacklevel
+            )
             if new in params:
                 raise TypeError(f"CASMEMG parameter given twice: {name}= and {new}=")
             name = new
@@ -107,8 +117,9 @@ def casmemg_params(**params: Any) -> CasmemgParams:
     fields = _from_paper_names(params, stacklevel=3)
     unknown = set(fields) - set(CasmemgParams.__dataclass_fields__)
     if unknown:
-        raise TypeError(f"unknown CASMEMG parameter(s): {sorted(unknown)} (known: "
-                        f"{sorted(CasmemgParams.__dataclass_fields__)})")
+        raise TypeError(
+            f"unknown CASMEMG parameter(s): {sorted(unknown)} (known: {sorted(CasmemgParams.__dataclass_fields__)})"
+        )
     p = CasmemgParams(**fields)
     if p.min_run < 2:
         raise ValueError(f"min_run (S_n) must be >= 2, got {p.min_run} (see spot_casmemg Notes)")
@@ -231,8 +242,16 @@ def spot_casmemg(
     ``min_run < 2`` is rejected: with ``S_n = 1`` the code would mark every unmarked window too (its run length
     starts at 1 whatever the mark) and MATLAB's ``findpeaks`` would then drop adjacent marks.
     """
-    fields = {"window_length": window_length, "step_length": step_length, "k": k, "min_run": min_run,
-              "onset_lookback": onset_lookback, "offset_lookahead": offset_lookahead, "gate": gate, "merge": merge}
+    fields = {
+        "window_length": window_length,
+        "step_length": step_length,
+        "k": k,
+        "min_run": min_run,
+        "onset_lookback": onset_lookback,
+        "offset_lookahead": offset_lookahead,
+        "gate": gate,
+        "merge": merge,
+    }
     unknown = set(paper_names) - set(PAPER_NAMES)
     if unknown:
         raise TypeError(f"spot_casmemg() got unexpected keyword argument(s) {sorted(unknown)}")
@@ -261,8 +280,15 @@ def spot_casmemg(
             else:
                 pi, pk = -1, math.nan
             events.append(
-                Event(on, off, channel=c if x.ndim == 2 else 0, region=regions[c], peak=pk, kind="expression",
-                      peak_index=pi)
+                Event(
+                    on,
+                    off,
+                    channel=c if x.ndim == 2 else 0,
+                    region=regions[c],
+                    peak=pk,
+                    kind="expression",
+                    peak_index=pi,
+                )
             )
     events.sort()
     return events

@@ -4,11 +4,13 @@ montage region of each channel.
 Conventions: :class:`Event` onset/offset are **0-based sample indices, offset inclusive**: the interval holds
 ``offset - onset + 1`` samples; in seconds it is ``[onset/fs, (offset+1)/fs)``.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["Event", "EXPRESSION_KINDS", "events_to_table", "region_names"]
 
@@ -108,18 +110,20 @@ def events_to_table(events: Sequence[Event], fs: float, labels: Sequence[str] | 
     """Rows for printing/CSV: onset/offset in samples and seconds (offset exclusive in seconds), duration, etc."""
     rows = []
     for e in events:
-        rows.append({
-            "onset": e.onset,
-            "offset": e.offset,
-            "onset_s": round(e.onset / fs, 4),
-            "offset_s": round((e.offset + 1) / fs, 4),
-            "duration_s": round(e.n_samples / fs, 4),
-            "kind": e.kind,
-            "region": e.region or "",
-            "channel": "" if e.channel is None else (labels[e.channel] if labels else e.channel),
-            "peak": e.peak,
-            "score": e.score,
-        })
+        rows.append(
+            {
+                "onset": e.onset,
+                "offset": e.offset,
+                "onset_s": round(e.onset / fs, 4),
+                "offset_s": round((e.offset + 1) / fs, 4),
+                "duration_s": round(e.n_samples / fs, 4),
+                "kind": e.kind,
+                "region": e.region or "",
+                "channel": "" if e.channel is None else (labels[e.channel] if labels else e.channel),
+                "peak": e.peak,
+                "score": e.score,
+            }
+        )
     return rows
 
 

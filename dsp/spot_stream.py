@@ -1,5 +1,6 @@
 """Online (chunked) adaptive spotting: :class:`SpotStream` gives the events of
 :func:`perifacial.dsp.spot_adaptive.spot_adaptive` as the envelope arrives."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -65,8 +66,16 @@ class SpotStream:
     [(10.0, 'ME')]
     """
 
-    def __init__(self, fs: float, n_channels: int = 24, *, montage: Any = None, params: AdaptiveParams | None = None,
-                 retain: float = 60.0, **overrides: Any):
+    def __init__(
+        self,
+        fs: float,
+        n_channels: int = 24,
+        *,
+        montage: Any = None,
+        params: AdaptiveParams | None = None,
+        retain: float = 60.0,
+        **overrides: Any,
+    ):
         self.fs = float(fs)
         self.p = params_from(params, overrides)
         self.C = int(n_channels)
@@ -77,8 +86,9 @@ class SpotStream:
         self.emitted: set[tuple] = set()
         self.horizon = -(1 << 62)  # events ending before it were final long ago (their raw history is pruned)
         self.closed = False
-        self.settle = int(round((self.p.merge_gap + self.p.region_gap + max(self.p.blink_sync, self.p.jaw_sync))
-                                * fs)) + 1
+        self.settle = (
+            int(round((self.p.merge_gap + self.p.region_gap + max(self.p.blink_sync, self.p.jaw_sync)) * fs)) + 1
+        )
         self.long_ago = int(round((self.p.max_duration + self.p.merge_gap + self.p.region_gap) * fs)) + self.settle
 
     @property
@@ -110,8 +120,11 @@ class SpotStream:
                 dep = e.offset
                 rel = self._related(e.region)
                 for f in events:
-                    if (rel is None or f.region in rel) and f.onset <= dep + self.settle \
-                            and f.offset >= e.onset - self.settle:
+                    if (
+                        (rel is None or f.region in rel)
+                        and f.onset <= dep + self.settle
+                        and f.offset >= e.onset - self.settle
+                    ):
                         dep = max(dep, f.offset)
                 if done - 1 < dep + self.settle:
                     continue

@@ -48,6 +48,7 @@ Conventions
 The code: :mod:`~perifacial.dsp.spot_events` (:class:`Event`), :mod:`~perifacial.dsp.spot_casmemg`,
 :mod:`~perifacial.dsp.spot_adaptive` and :mod:`~perifacial.dsp.spot_stream`; this module is the public entry.
 """
+
 from __future__ import annotations
 
 from typing import Any

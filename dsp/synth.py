@@ -37,6 +37,7 @@ Determinism: everything is drawn from generators seeded by ``(seed, stream, inde
 (1 s of samples) and event epochs (10 s), filter states are carried from block to block, and the blocks are always
 produced in order, so ``SynthStream(seed, fs).read(n)`` returns the same samples however ``n`` is split.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from .defaults import max_edge
 from ._api import keyword_only
+from .defaults import max_edge
 
 __all__ = ["SNR_LEVELS", "SynthSession", "SynthStream", "Variation", "synthesize"]
 
@@ -210,10 +211,21 @@ class SynthStream:
     """
 
     @keyword_only("snr", "duration")
-    def __init__(self, seed: int, fs: float = 1000.0, *, snr: str | float = "medium", duration: float | None = None,
-                 event_gap: float = 1.8, kind_probs: tuple[float, float, float, float] = (0.4, 0.3, 0.2, 0.1),
-                 p_bilateral: float = 0.4, contact_rate: float = 0.5, mains_hz: float = 50.0, montage: Any = None,
-                 variation: Variation | None = None):
+    def __init__(
+        self,
+        seed: int,
+        fs: float = 1000.0,
+        *,
+        snr: str | float = "medium",
+        duration: float | None = None,
+        event_gap: float = 1.8,
+        kind_probs: tuple[float, float, float, float] = (0.4, 0.3, 0.2, 0.1),
+        p_bilateral: float = 0.4,
+        contact_rate: float = 0.5,
+        mains_hz: float = 50.0,
+        montage: Any = None,
+        variation: Variation | None = None,
+    ):
         from scipy.signal import butter, sosfilt
 
         if montage is None:
@@ -529,8 +541,14 @@ class SynthStream:
             for ch in range(24):
                 for tt in np.sort(rng.uniform(0, _EPOCH_S, int(rng.poisson(rate * _EPOCH_S / 60.0)))):
                     amp = float(rng.uniform(100, 800)) * (1 if rng.random() < 0.5 else -1)
-                    self._pops.append((int(round((self._pop_epoch * _EPOCH_S + tt) * self.fs)), ch, amp,
-                                       float(rng.uniform(0.02, 0.2))))
+                    self._pops.append(
+                        (
+                            int(round((self._pop_epoch * _EPOCH_S + tt) * self.fs)),
+                            ch,
+                            amp,
+                            float(rng.uniform(0.02, 0.2)),
+                        )
+                    )
 
     def _add_pops(self, x: np.ndarray, s0: int, s1: int) -> None:
         self._pop_list(int((s1 - 1) // self.epoch))
@@ -587,8 +605,9 @@ class SynthStream:
 
 
 @keyword_only("duration", "snr")
-def synthesize(seed: int, fs: float = 1000.0, *, duration: float = 300.0, snr: str | float = "medium",
-               **kwargs: Any) -> SynthSession:
+def synthesize(
+    seed: int, fs: float = 1000.0, *, duration: float = 300.0, snr: str | float = "medium", **kwargs: Any
+) -> SynthSession:
     """Generate a whole session of ``duration`` s (see :class:`SynthStream` for the parameters).
 
     Parameters
@@ -622,6 +641,17 @@ def synthesize(seed: int, fs: float = 1000.0, *, duration: float = 300.0, snr: s
     data = st.read(st.n_total)
     n = data.shape[1]
     events = [e for e in st.events_until(n) if e.offset < n]
-    return SynthSession(data=data, fs=st.fs, events=events, mixing=st.mixing.copy(), source_names=list(st.source_names),
-                        source_mvc_uv=st.source_mvc_uv.copy(), mvc_uv=st.mvc_uv.copy(), noise_uv=st.noise_uv.copy(),
-                        snr_db=st.snr_db, seed=st.seed, labels=st.montage.labels, artifacts=st.artifacts_until(n))
+    return SynthSession(
+        data=data,
+        fs=st.fs,
+        events=events,
+        mixing=st.mixing.copy(),
+        source_names=list(st.source_names),
+        source_mvc_uv=st.source_mvc_uv.copy(),
+        mvc_uv=st.mvc_uv.copy(),
+        noise_uv=st.noise_uv.copy(),
+        snr_db=st.snr_db,
+        seed=st.seed,
+        labels=st.montage.labels,
+        artifacts=st.artifacts_until(n),
+    )

@@ -231,8 +231,19 @@ class ADS1299:
         return list(self.ids)
 
     # -- configuration -----------------------------------------------------------------------------------------
-    def register_plan(self, chip, rate, gains, muxes, enabled, bias=True, lead_off=None, test_amp_2x=False,
-                      test_freq=CAL_FREQ_SLOW, srb1=False):
+    def register_plan(
+        self,
+        chip,
+        rate,
+        gains,
+        muxes,
+        enabled,
+        bias=True,
+        lead_off=None,
+        test_amp_2x=False,
+        test_freq=CAL_FREQ_SLOW,
+        srb1=False,
+    ):
         """Return {address: value} for ``chip``. ``gains``/``muxes``/``enabled``: 8 entries for this chip.
 
         ``lead_off``: None (off) or (current_na, ac) with ``ac`` True for excitation at fDR/4.

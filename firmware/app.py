@@ -154,8 +154,15 @@ class App:
             if dma is not None:
                 reader, busy = dma.read, dma.busy
                 self.acq_path = "irq+dma"  # DRDY IRQ starts a DMA read and returns (rp2)
-        self.acq = Acquirer(reader, self.n_chips, time, self.config["rate"], int(profile.get("ring", 256)),
-                            soft=not self.hard_irq, busy=busy)
+        self.acq = Acquirer(
+            reader,
+            self.n_chips,
+            time,
+            self.config["rate"],
+            int(profile.get("ring", 256)),
+            soft=not self.hard_irq,
+            busy=busy,
+        )
         self.framer = Framer(self.acq, link, self.n_chips, self.config["samples_per_frame"])
         self.display = display if display is not None else NullDisplay()
         self.commands = Commands(self)
@@ -209,8 +216,11 @@ class App:
         try:
             self.ads.power_up()
             self.apply_config()
-            self.framer.log(wire.LOG_INFO, "perifacial %s ready: %d chips, ids %s" % (
-                VERSION, self.n_chips, " ".join(["0x%02X" % i for i in self.ads.ids])))
+            self.framer.log(
+                wire.LOG_INFO,
+                "perifacial %s ready: %d chips, ids %s"
+                % (VERSION, self.n_chips, " ".join(["0x%02X" % i for i in self.ads.ids])),
+            )
         except ADSError as e:
             self.fault = e.args[0]
             self.framer.log(wire.LOG_ERROR, "ADS1299 fault: " + self.fault)
@@ -226,9 +236,19 @@ class App:
             a = c * 8
             b = a + 8
             muxes = [MUX_NAMES[m] for m in cfg["mux"][a:b]] if mux is None else [mux] * 8
-            plans.append(self.ads.register_plan(
-                c, cfg["rate"], cfg["gain"][a:b], muxes, cfg["enabled"][a:b], bias=cfg["bias"],
-                lead_off=lead_off, test_amp_2x=cfg["test_amp_2x"], srb1=cfg["srb1"]))
+            plans.append(
+                self.ads.register_plan(
+                    c,
+                    cfg["rate"],
+                    cfg["gain"][a:b],
+                    muxes,
+                    cfg["enabled"][a:b],
+                    bias=cfg["bias"],
+                    lead_off=lead_off,
+                    test_amp_2x=cfg["test_amp_2x"],
+                    srb1=cfg["srb1"],
+                )
+            )
         return plans
 
     def apply_config(self, mux=None, lead_off=None):
@@ -255,9 +275,11 @@ class App:
                 if v not in RATES:
                     raise ValueError("rate %r not in %r" % (v, list(RATES)))
                 if v not in self.rates:
-                    raise ValueError("rate %d is not supported on this board (%s): its measured CPU budget does not "
-                                     "carry it (board profile 'rates_budget'); supported: %r" % (
-                                         v, self.profile.get("name", "?"), list(self.rates)))
+                    raise ValueError(
+                        "rate %d is not supported on this board (%s): its measured CPU budget does not "
+                        "carry it (board profile 'rates_budget'); supported: %r"
+                        % (v, self.profile.get("name", "?"), list(self.rates))
+                    )
                 new[k] = v
             elif k == "gain":
                 new[k] = _per_channel(k, v, n, _check_gain)
@@ -487,8 +509,11 @@ class App:
             if size < 0:
                 if expired:
                     # the rest of this frame never came: drop its first byte and look for a frame inside
-                    self.commands.error(None, "bad frame: truncated (%d of %d bytes, nothing more for %d ms)" % (
-                        n - off, hdr[1] + wire.OVERHEAD, RX_TIMEOUT_MS))
+                    self.commands.error(
+                        None,
+                        "bad frame: truncated (%d of %d bytes, nothing more for %d ms)"
+                        % (n - off, hdr[1] + wire.OVERHEAD, RX_TIMEOUT_MS),
+                    )
                     expired = False
                     off += 1
                     self.rx_discarded += 1
@@ -589,8 +614,11 @@ class App:
         self.t_rearm = now
         self._irq_off()
         self._irq_on()
-        self.framer.log(wire.LOG_WARNING, "DRDY stall: no DRDY for %d us after sample %d; DRDY interrupt re-armed" % (
-            t.ticks_diff(now, last), acq.count))
+        self.framer.log(
+            wire.LOG_WARNING,
+            "DRDY stall: no DRDY for %d us after sample %d; DRDY interrupt re-armed"
+            % (t.ticks_diff(now, last), acq.count),
+        )
         return True
 
     def guarded_step(self):

@@ -164,9 +164,16 @@ class Auth:
         self.pads = hmac_pads(key)
 
     def stats(self):
-        return {"paired": self.key is not None, "accepted": self.accepted, "wrong_key": self.wrong_key,
-                "timeouts": self.timeouts, "busy": self.busy, "unpaired": self.unpaired,
-                "overflow": self.overflow, "silent_drops": self.silent_drops}
+        return {
+            "paired": self.key is not None,
+            "accepted": self.accepted,
+            "wrong_key": self.wrong_key,
+            "timeouts": self.timeouts,
+            "busy": self.busy,
+            "unpaired": self.unpaired,
+            "overflow": self.overflow,
+            "silent_drops": self.silent_drops,
+        }
 
 
 class Handshake:
@@ -213,5 +220,8 @@ class Handshake:
         return equal(hmac_with_pads(self.auth.pads, host_msg(self.auth.board_id, self.nonce_b, self.nonce_h)), got)
 
     def welcome(self):
-        return b"OK " + hexstr(hmac_with_pads(self.auth.pads, board_msg(self.auth.board_id, self.nonce_b,
-                                                                        self.nonce_h))) + b"\n"
+        return (
+            b"OK "
+            + hexstr(hmac_with_pads(self.auth.pads, board_msg(self.auth.board_id, self.nonce_b, self.nonce_h)))
+            + b"\n"
+        )

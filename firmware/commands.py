@@ -157,7 +157,8 @@ class Commands:
                 if not msg.get("lower_rate"):
                     raise CommandError(
                         "link carries about %d B/s%s, %d SPS needs %d B/s: lower the rate (set_config) or send "
-                        "start with lower_rate=true" % (cap, why, rate, need))
+                        "start with lower_rate=true" % (cap, why, rate, need)
+                    )
                 for r in (1000, 500):
                     if r < rate and can(app.bytes_per_s(r)):
                         app.set_config({"rate": r})
@@ -165,8 +166,9 @@ class Commands:
                         out["lowered_from"] = rate
                         break
                 else:
-                    raise CommandError("link carries about %d B/s%s: even 500 SPS needs %d B/s" % (
-                        cap, why, app.bytes_per_s(500)))
+                    raise CommandError(
+                        "link carries about %d B/s%s: even 500 SPS needs %d B/s" % (cap, why, app.bytes_per_s(500))
+                    )
         app.start()
         out["first_sample"] = 0
         out["rate"] = app.config["rate"]
@@ -292,8 +294,10 @@ class Commands:
                 app.check_leadoff(lo["current_na"])
             except ValueError as e:
                 app.bench = was
-                raise CommandError("the configured lead-off is over the limit without bench mode (set_config "
-                                   "lead_off=null first): " + e.args[0])
+                raise CommandError(
+                    "the configured lead-off is over the limit without bench mode (set_config "
+                    "lead_off=null first): " + e.args[0]
+                )
         app.bench = on
         return {"bench": app.bench}
 

@@ -38,10 +38,18 @@ class DmaReader:
         self.scratch = bytearray(nbytes)
         self.rx = rx = rp2.DMA()
         self.tx = tx = rp2.DMA()
-        rx.config(read=dr, write=self.scratch, count=nbytes,
-                  ctrl=rx.pack_ctrl(size=0, inc_read=False, inc_write=True, treq_sel=rx_dreq))
-        tx.config(read=self.zero, write=dr, count=nbytes,
-                  ctrl=tx.pack_ctrl(size=0, inc_read=False, inc_write=False, treq_sel=tx_dreq))
+        rx.config(
+            read=dr,
+            write=self.scratch,
+            count=nbytes,
+            ctrl=rx.pack_ctrl(size=0, inc_read=False, inc_write=True, treq_sel=rx_dreq),
+        )
+        tx.config(
+            read=self.zero,
+            write=dr,
+            count=nbytes,
+            ctrl=tx.pack_ctrl(size=0, inc_read=False, inc_write=False, treq_sel=tx_dreq),
+        )
         # DMA.registers (the channel's registers by word index) is in the port since v1.21 but not in the stubs
         self.rx_regs = getattr(rx, "registers")
         self.tx_regs = getattr(tx, "registers")

@@ -29,6 +29,7 @@ except (ImportError, SyntaxError):
                 off += 27
             return bad
 
+
 MAX_SAMPLES_PER_FRAME = 50
 _CTRL_QUEUE = 16
 MAX_LOG_TEXT = 1000  # characters (UTF-8: at most 4 bytes each, below wire.MAX_PAYLOAD)
@@ -99,9 +100,13 @@ class Framer:
     def response(self, obj):
         payload = json.dumps(obj).encode()
         if len(payload) > wire.MAX_PAYLOAD:  # never raise out of the main loop: say what happened instead
-            payload = json.dumps({"id": obj.get("id"), "ok": False,
-                                  "error": "reply of %d bytes exceeds the frame limit %d" % (
-                                      len(payload), wire.MAX_PAYLOAD)}).encode()
+            payload = json.dumps(
+                {
+                    "id": obj.get("id"),
+                    "ok": False,
+                    "error": "reply of %d bytes exceeds the frame limit %d" % (len(payload), wire.MAX_PAYLOAD),
+                }
+            ).encode()
         self.send_frame(wire.T_RESPONSE, payload)
 
     def log(self, level, text):

@@ -57,5 +57,6 @@ def check(p, n, enabled, current_na, bench=False):
         raise ValueError(
             "lead-off %d nA per input puts %d nA (%.1f uA) DC through electrode '%s' (%d inputs), over the %d uA "
             "limit for a participant (IEC 60601-1 patient auxiliary current): use 6 or 24 nA, or, with no "
-            "participant connected, switch bench mode on over USB" % (
-                current_na, tot[worst], tot[worst] / 1000, worst, k, LIMIT_NA // 1000))
+            "participant connected, switch bench mode on over USB"
+            % (current_na, tot[worst], tot[worst] / 1000, worst, k, LIMIT_NA // 1000)
+        )

@@ -164,8 +164,15 @@ class TcpLink(Staged):
     (``attach``); without a pairing key every connection is told UNPAIRED and closed.
     """
 
-    def __init__(self, port=4242, socket_mod=None, tx_size=16384, host="0.0.0.0", auth_timeout_ms=AUTH_TIMEOUT_MS,
-                 keepalive_ms=KEEPALIVE_MS):
+    def __init__(
+        self,
+        port=4242,
+        socket_mod=None,
+        tx_size=16384,
+        host="0.0.0.0",
+        auth_timeout_ms=AUTH_TIMEOUT_MS,
+        keepalive_ms=KEEPALIVE_MS,
+    ):
         Staged.__init__(self, tx_size)
         if socket_mod is None:
             import socket as socket_mod  # type: ignore[no-redef]
@@ -393,8 +400,15 @@ def ble_passkey(key, board_id):
 
 
 class BleLink(Staged):
-    def __init__(self, name="perifacial", bluetooth_mod=None, tx_size=8192, notify_per_s=200, mtu=247,
-                 auth_timeout_ms=AUTH_TIMEOUT_MS):
+    def __init__(
+        self,
+        name="perifacial",
+        bluetooth_mod=None,
+        tx_size=8192,
+        notify_per_s=200,
+        mtu=247,
+        auth_timeout_ms=AUTH_TIMEOUT_MS,
+    ):
         """``notify_per_s``: notifications the link can sustain (connection-interval bound; measured per board).
 
         The link's capacity estimate is (mtu - 3) x notify_per_s bytes/s; `can_carry` compares a stream's needs
@@ -425,10 +439,13 @@ class BleLink(Staged):
             rx_flags |= _FLAG_WRITE_ENCRYPTED | _FLAG_WRITE_AUTHENTICATED
             tx_flags |= _FLAG_READ_ENCRYPTED | _FLAG_READ_AUTHENTICATED
         self.rx_flags = rx_flags
-        svc = (uuid(BLE_SERVICE), (
-            (uuid(BLE_TX), tx_flags),
-            (uuid(BLE_RX), rx_flags),
-        ))
+        svc = (
+            uuid(BLE_SERVICE),
+            (
+                (uuid(BLE_TX), tx_flags),
+                (uuid(BLE_RX), rx_flags),
+            ),
+        )
         ((self.h_tx, self.h_rx),) = self.ble.gatts_register_services((svc,))
         self.ble.gatts_set_buffer(self.h_rx, 512, True)
         self.rx = bytearray(1024)

@@ -199,9 +199,7 @@ def run(app):
         idv = app.ads.rreg(c, ads.ID, 1)[0]
         id_ok = (idv & ads.ID_DEV_MASK) == ads.ID_DEV_ADS1299 and (idv & ads.ID_NU_CH_MASK) == ads.ID_NU_CH_8
         mism = app.ads.verify(c, app.plans[c]) if app.plans else []
-        chips.append(
-            {"chip": c, "id": idv, "id_ok": id_ok, "rev": idv >> 5, "regs_ok": not mism, "mismatches": mism}
-        )
+        chips.append({"chip": c, "id": idv, "id_ok": id_ok, "rev": idv >> 5, "regs_ok": not mism, "mismatches": mism})
         if not id_ok or mism:
             ok = False
     # the per-sample analysis below runs in Python on the MCU; a board whose budget cannot analyse every sample at
@@ -220,5 +218,4 @@ def run(app):
             app.config["rate"] = rate
             app.apply_config()
     ok = ok and ts["ok"] and nz["ok"]
-    return {"pass": ok, "chips": chips, "test_signal": ts, "noise": nz, "lead_off": lo,
-            "lost": app.collect_lost}
+    return {"pass": ok, "chips": chips, "test_signal": ts, "noise": nz, "lead_off": lo, "lost": app.collect_lost}

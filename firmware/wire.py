@@ -187,8 +187,22 @@ def seal_data(buf, seq, first_sample, device_time_us, n_samples, n_chips, flags)
     with one ``pack_into`` and the CRC; return the frame's size. Bytes equal :func:`pack_data_header` + :func:`seal`
     (one call instead of two matters on the board: the framer seals 100-200 frames a second)."""
     length = DATA_HDR_SIZE + n_samples * n_chips * CHIP_BYTES
-    struct.pack_into(DATA_FRAME_FMT, buf, 0, MAGIC0, MAGIC1, VERSION, T_DATA, length, seq, first_sample,
-                     device_time_us & (TICKS_PERIOD - 1), n_samples, n_chips, flags)
+    struct.pack_into(
+        DATA_FRAME_FMT,
+        buf,
+        0,
+        MAGIC0,
+        MAGIC1,
+        VERSION,
+        T_DATA,
+        length,
+        seq,
+        first_sample,
+        device_time_us & (TICKS_PERIOD - 1),
+        n_samples,
+        n_chips,
+        flags,
+    )
     end = HEADER_SIZE + length
     struct.pack_into("<I", buf, end, crc32(memoryview(buf)[:end]))
     return end + CRC_SIZE

@@ -3,6 +3,7 @@
 Writes ``montage.svg`` and ``montage.png`` next to this script (or into ``--out-dir``) from ``hardware/montage.json``
 with :func:`perifacial.host.montage_figure.plot_montage`, the same function the host uses.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,6 +1,7 @@
 """A thin adapter between the HIL tests and perifacial.host.board: one place that knows the host API, so the tests
 read as checks. Works the same on a real board (serial port, tcp://) and on the virtual board (sim://), where it
 also exposes the fault-injection hooks of perifacial.host.sim.virtual_board.VirtualBoard."""
+
 from __future__ import annotations
 
 import time
@@ -17,8 +18,10 @@ def skip_unadvertised(hil: HilBoard, rate: int) -> None:
     import pytest
 
     if rate not in hil.info.get("rates", ()):
-        pytest.skip(f"{hil.url} does not advertise {rate} SPS (identify rates {hil.info.get('rates')}: the board "
-                    "profile's measured budget)")
+        pytest.skip(
+            f"{hil.url} does not advertise {rate} SPS (identify rates {hil.info.get('rates')}: the board "
+            "profile's measured budget)"
+        )
 
 
 CONFIG_KEYS = ("rate", "gain", "mux", "enabled", "bias", "lead_off", "test_amp_2x", "samples_per_frame", "srb1")
@@ -120,8 +123,7 @@ class HilBoard:
         self.transport.write(bytes(data))
 
     # -- acquisition ----------------------------------------------------------------------------------------------
-    def acquire(self, n: int, timeout: float = 10.0, stop: bool = True, during=None, keep_data: bool = True
-                ) -> Capture:
+    def acquire(self, n: int, timeout: float = 10.0, stop: bool = True, during=None, keep_data: bool = True) -> Capture:
         """Start, take ``n`` consecutive sample positions, stop (unless ``stop`` is False) and return a Capture.
         ``during(got, hil)`` is called after each received block with the sample positions so far (fault
         injection, link tricks; blocks can be hundreds of samples long). With
@@ -162,11 +164,21 @@ class HilBoard:
                 lo[:, i0 : i0 + blk.n] = blk.leadoff
             arr = tap.arrays()
             return Capture(
-                data=data, codes=codes, leadoff=lo, first_sample=int(first), n=int(got), received=int(received),
+                data=data,
+                codes=codes,
+                leadoff=lo,
+                first_sample=int(first),
+                n=int(got),
+                received=int(received),
                 gaps=list(b.gaps[gaps0:]),
-                stats=tap.stats.as_dict(), device_rate=tap.device_rate(),
-                host_rate=tap.host_rate() if self.realtime else None, frames=int(arr["first"].size),
-                bytes=int(tap.bytes), wall_s=wall, stop_reply=stop_reply, status_after=status_after,
+                stats=tap.stats.as_dict(),
+                device_rate=tap.device_rate(),
+                host_rate=tap.host_rate() if self.realtime else None,
+                frames=int(arr["first"].size),
+                bytes=int(tap.bytes),
+                wall_s=wall,
+                stop_reply=stop_reply,
+                status_after=status_after,
                 orphan_responses=list(tap.orphan_responses),
             )
 

@@ -10,6 +10,7 @@ Options (see hil_tests/README.md):
   --test-amp-uv UV       nominal test-signal amplitude (CAL_AMP = 0) if a golden board says otherwise than
                          VREF/2.4 = 1875 uV
 """
+
 from __future__ import annotations
 
 import json
@@ -27,14 +28,28 @@ def pytest_addoption(parser):
     g = parser.getgroup("hil", "perifacial hardware-in-the-loop")
     g.addoption("--board", default="sim://", help="board URL: sim:// (default), /dev/ttyACM0, COM3, tcp://host:port")
     g.addoption("--soak-seconds", type=float, default=5.0, help="continuity soak length in seconds (default 5)")
-    g.addoption("--throughput-seconds", type=float, default=2.0,
-                help="stream length per data rate in the throughput test (default 2)")
-    g.addoption("--hil-report", default=None, metavar="PATH",
-                help="write a JSON summary of the measured figures to PATH")
-    g.addoption("--open-electrode", type=int, default=None, metavar="CH",
-                help="real board: channel (0-based) whose positive electrode the operator left open")
-    g.addoption("--test-amp-uv", type=float, default=None,
-                help="nominal internal test-signal amplitude in uV for CAL_AMP=0 (default VREF/2.4 = 1875)")
+    g.addoption(
+        "--throughput-seconds",
+        type=float,
+        default=2.0,
+        help="stream length per data rate in the throughput test (default 2)",
+    )
+    g.addoption(
+        "--hil-report", default=None, metavar="PATH", help="write a JSON summary of the measured figures to PATH"
+    )
+    g.addoption(
+        "--open-electrode",
+        type=int,
+        default=None,
+        metavar="CH",
+        help="real board: channel (0-based) whose positive electrode the operator left open",
+    )
+    g.addoption(
+        "--test-amp-uv",
+        type=float,
+        default=None,
+        help="nominal internal test-signal amplitude in uV for CAL_AMP=0 (default VREF/2.4 = 1875)",
+    )
 
 
 def pytest_configure(config):
@@ -106,8 +121,9 @@ def hil_report(request, record_testsuite_property):
 def sim_board(hil):
     """The VirtualBoard behind sim:// (fault injection); skips on a real board."""
     if hil.vb is None:
-        pytest.skip(f"needs the virtual board object (sim://: fault injection, model checks); {hil.url} is a real "
-                    "board")
+        pytest.skip(
+            f"needs the virtual board object (sim://: fault injection, model checks); {hil.url} is a real board"
+        )
     return hil.vb
 
 
@@ -135,8 +151,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     figs = store["figures"]
     tr = terminalreporter
     tr.section("perifacial HIL figures")
-    tr.write_line(f"board {store['board']['url']}: " + ", ".join(
-        f"{k} {v}" for k, v in store["board"]["identify"].items() if k in ("firmware", "board", "chips", "link")))
+    tr.write_line(
+        f"board {store['board']['url']}: "
+        + ", ".join(
+            f"{k} {v}" for k, v in store["board"]["identify"].items() if k in ("firmware", "board", "chips", "link")
+        )
+    )
     for key in sorted(figs):
         v = figs[key]
         if isinstance(v, dict) and "summary" in v:

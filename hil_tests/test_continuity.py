@@ -1,4 +1,5 @@
 """Continuity soak: no lost frame or sample, and the real sample rate, over --soak-seconds."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,14 +27,26 @@ def test_continuity_soak(hil, hil_report, request):
     dev = cap.status_after
     err_dev = None if cap.device_rate is None else cap.device_rate / rate - 1.0
     err_host = None if cap.host_rate is None else cap.host_rate / rate - 1.0
-    hil_report.add("soak", {
-        "summary": (f"{cap.received} samples in {seconds:g} s: seq gaps {st['seq_gaps']}, sample gaps "
-                    f"{st['sample_gaps']}, CRC errors {st['crc_errors']}; rate {cap.device_rate:.3f} SPS by the board "
-                    f"clock" + (f", {cap.host_rate:.3f} SPS by the host clock" if cap.host_rate else "")),
-        "seconds": seconds, "samples": cap.received, "rate_nominal": rate, "rate_device": cap.device_rate,
-        "rate_host": cap.host_rate, "rate_error_device": err_dev, "rate_error_host": err_host,
-        "decoder": st, "device_status": dev, "wall_s": cap.wall_s,
-    })
+    hil_report.add(
+        "soak",
+        {
+            "summary": (
+                f"{cap.received} samples in {seconds:g} s: seq gaps {st['seq_gaps']}, sample gaps "
+                f"{st['sample_gaps']}, CRC errors {st['crc_errors']}; rate {cap.device_rate:.3f} SPS by the board "
+                f"clock" + (f", {cap.host_rate:.3f} SPS by the host clock" if cap.host_rate else "")
+            ),
+            "seconds": seconds,
+            "samples": cap.received,
+            "rate_nominal": rate,
+            "rate_device": cap.device_rate,
+            "rate_host": cap.host_rate,
+            "rate_error_device": err_dev,
+            "rate_error_host": err_host,
+            "decoder": st,
+            "device_status": dev,
+            "wall_s": cap.wall_s,
+        },
+    )
     assert cap.received >= n
     assert st["seq_gaps"] == 0 and st["lost_frames"] == 0, f"frames lost: {st}"
     assert st["sample_gaps"] == 0 and st["lost_samples"] == 0 and not cap.gaps, f"samples lost: {cap.gaps}"
@@ -60,8 +73,10 @@ def test_rate_measurement_sees_clock_error(hil, sim_board, hil_report, ppm, with
         b.stop()
         rate = tap.device_rate()
     expected = 1000.0 * (1 + ppm * 1e-6)
-    hil_report.add(f"rate_check_{ppm:+d}ppm", {"summary": f"{rate:.3f} SPS (expected {expected:.3f})",
-                                               "measured": rate, "expected": expected})
+    hil_report.add(
+        f"rate_check_{ppm:+d}ppm",
+        {"summary": f"{rate:.3f} SPS (expected {expected:.3f})", "measured": rate, "expected": expected},
+    )
     assert rate == pytest.approx(expected, rel=1e-4)
     assert (abs(rate / 1000.0 - 1) <= RATE_TOLERANCE) is within
 
@@ -84,8 +99,10 @@ def test_device_overrun_is_reported_not_hidden(hil, sim_board, hil_report):
     cap = hil.acquire(2 * rate, during=during)
     host_lost = sum(b - a for a, b in cap.gaps)
     st = cap.stats
-    hil_report.add("device_overrun", {"summary": f"0.5 s stall -> gaps {cap.gaps}, board lost "
-                                                 f"{cap.stop_reply.get('lost')}", "gaps": cap.gaps})
+    hil_report.add(
+        "device_overrun",
+        {"summary": f"0.5 s stall -> gaps {cap.gaps}, board lost {cap.stop_reply.get('lost')}", "gaps": cap.gaps},
+    )
     assert len(cap.gaps) == 1 and host_lost > 0
     assert st["overrun_frames"] >= 1
     assert host_lost == cap.stop_reply["lost"] == cap.status_after["overruns"]

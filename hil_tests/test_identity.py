@@ -1,4 +1,5 @@
 """Identity: who the board says it is, read from the chips themselves."""
+
 from __future__ import annotations
 
 import re
@@ -34,7 +35,8 @@ def test_firmware_version_and_channel_count(hil, hil_report):
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", str(info["firmware"]))
     assert info["firmware"] == HOST_FIRMWARE_VERSION, (
         f"board runs firmware {info['firmware']}, this host ships {HOST_FIRMWARE_VERSION}: reflash with "
-        "`perifacial flash`")
+        "`perifacial flash`"
+    )
     assert info["wire"] == wire.VERSION
     assert info["fault"] is None, f"board reports a fault: {info['fault']}"
     assert info["channels"] == 8 * info["chips"] == hil.channels
@@ -46,8 +48,14 @@ def test_firmware_version_and_channel_count(hil, hil_report):
     assert hil.config["rate"] in info["rates"]
     if hil.is_sim:
         assert sorted(info["rates"]) == [500, 1000, 2000]
-    hil_report.add("firmware", {"summary": f"{info['firmware']} wire {info['wire']}, {info['channels']} channels",
-                                "firmware": info["firmware"], "channels": info["channels"]})
+    hil_report.add(
+        "firmware",
+        {
+            "summary": f"{info['firmware']} wire {info['wire']}, {info['channels']} channels",
+            "firmware": info["firmware"],
+            "channels": info["channels"],
+        },
+    )
 
 
 def test_register_readback_after_configure(hil):

@@ -1,4 +1,5 @@
 """Lead-off detection: an open electrode flags exactly its own channel."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,8 @@ def _check_only(hil, channel: int) -> dict:
     anywhere = [int(c) for c in np.flatnonzero(frac > 0)]
     assert flagged == [channel] and anywhere == [channel], (
         f"electrode of channel {channel} open: the status words flag channels {flagged} in every sample and "
-        f"{anywhere} in some")
+        f"{anywhere} in some"
+    )
     p, n = _flagged_command(hil)
     assert p == [channel] and n == [], f"`leadoff` command: LOFF_STATP {p}, LOFF_STATN {n}"
     return {"stream": flagged, "command_p": p, "command_n": n}
@@ -66,7 +68,8 @@ def test_open_electrode_manual(hil, hil_report, request):
     if hil.is_sim:
         pytest.skip("manual test for real boards; on sim:// test_open_electrode_flags_its_channel injects the fault")
     if ch is None:
-        pytest.skip("needs an operator: connect all electrodes but channel CH's positive one and pass "
-                    "--open-electrode CH")
+        pytest.skip(
+            "needs an operator: connect all electrodes but channel CH's positive one and pass --open-electrode CH"
+        )
     res = _check_only(hil, int(ch))
     hil_report.add(f"leadoff_ch{ch}_manual", {"summary": f"open ch {ch} -> flagged {res['stream']}", **res})

@@ -1,4 +1,5 @@
 """Link behaviour: error replies, corrupt input, and a host that drops the link mid-stream."""
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,7 @@ BAD_FRAMES = {
     "missing cmd": (lambda: _frame(b'{"id": 987654}'), "missing 'cmd'"),
     "non-integer id": (lambda: _frame(b'{"id": "x", "cmd": "identify"}'), "'id' must be an integer"),
     "wrong frame type": (lambda: _frame(b'{"id": 6, "cmd": "identify"}', ftype=wire.T_DATA), "is not a COMMAND"),
-    "payload over the board's buffer": (
-        lambda: bytes(bytearray(_frame(b"x" * 6000))[:10]) + bytes(64), "longer than"),
+    "payload over the board's buffer": (lambda: bytes(bytearray(_frame(b"x" * 6000))[:10]) + bytes(64), "longer than"),
 }
 
 
@@ -103,8 +103,10 @@ def test_truncated_long_frame_does_not_block_commands(hil):
             hil.write_raw(bytes(3100))
             hil.board.pump(0.2)
             _identify_ok(hil)
-            pytest.fail("a truncated frame with a long length field blocked commands for over 2 s: the firmware "
-                        "lacks (or ignores) its receive timeout for partial frames")
+            pytest.fail(
+                "a truncated frame with a long length field blocked commands for over 2 s: the firmware "
+                "lacks (or ignores) its receive timeout for partial frames"
+            )
         errors = [r.get("error", "") for r in tap.error_responses]
     assert any("truncated" in e for e in errors), f"no 'truncated' error reply; got {errors}"
     assert hil.status()["bad_commands"] > before
@@ -166,9 +168,16 @@ def test_host_disconnect_mid_stream_is_a_counted_gap(hil, hil_report):
     host_lost = sum(b - a for a, b in cap.gaps)
     board_lost = int(cap.stop_reply.get("lost", 0))
     st = cap.stats
-    hil_report.add("disconnect", {
-        "summary": f"{outage_s:g} s outage -> gaps {cap.gaps} ({host_lost} samples), board lost {board_lost}",
-        "gaps": cap.gaps, "host_lost": host_lost, "board_lost": board_lost, "decoder": st})
+    hil_report.add(
+        "disconnect",
+        {
+            "summary": f"{outage_s:g} s outage -> gaps {cap.gaps} ({host_lost} samples), board lost {board_lost}",
+            "gaps": cap.gaps,
+            "host_lost": host_lost,
+            "board_lost": board_lost,
+            "decoder": st,
+        },
+    )
     assert cap.stop_reply.get("was_running"), "the board had stopped acquiring"
     assert hil.board.link == "up"
     assert cap.received + host_lost == cap.n, "some sample positions are neither received nor in a gap"

@@ -1,4 +1,5 @@
 """Noise floor with the inputs shorted (CHnSET.MUX = 001) on every channel."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,13 +27,27 @@ def test_shorted_input_noise(hil, hil_report, rate):
     x = cap.data[:, 64:]  # leave out the digital filter's settling after start
     nf = noise_figures(x)
     lim_rms, lim_pp = noise_limits(gain, rate)
-    bad = [f"ch {c}: {nf['rms_uv'][c]:.3f} uVrms, {nf['pp_uv'][c]:.2f} uVpp" for c in range(hil.channels)
-           if nf["rms_uv"][c] > lim_rms or nf["pp_uv"][c] > lim_pp]
-    hil_report.add(f"noise_{rate}sps_gain{gain}", {
-        "summary": (f"{min(nf['rms_uv']):.3f}..{max(nf['rms_uv']):.3f} uVrms, {min(nf['pp_uv']):.2f}.."
-                    f"{max(nf['pp_uv']):.2f} uVpp (limits {lim_rms} uVrms, {lim_pp} uVpp)"),
-        "rms_uv": nf["rms_uv"], "pp_uv": nf["pp_uv"], "pp_max_uv": nf["pp_max_uv"], "readings": nf["readings"],
-        "limit_rms_uv": lim_rms, "limit_pp_uv": lim_pp, "rate": rate, "gain": gain,
-        "offset_uv": [float(v) for v in np.mean(x, axis=1)],
-    })
+    bad = [
+        f"ch {c}: {nf['rms_uv'][c]:.3f} uVrms, {nf['pp_uv'][c]:.2f} uVpp"
+        for c in range(hil.channels)
+        if nf["rms_uv"][c] > lim_rms or nf["pp_uv"][c] > lim_pp
+    ]
+    hil_report.add(
+        f"noise_{rate}sps_gain{gain}",
+        {
+            "summary": (
+                f"{min(nf['rms_uv']):.3f}..{max(nf['rms_uv']):.3f} uVrms, {min(nf['pp_uv']):.2f}.."
+                f"{max(nf['pp_uv']):.2f} uVpp (limits {lim_rms} uVrms, {lim_pp} uVpp)"
+            ),
+            "rms_uv": nf["rms_uv"],
+            "pp_uv": nf["pp_uv"],
+            "pp_max_uv": nf["pp_max_uv"],
+            "readings": nf["readings"],
+            "limit_rms_uv": lim_rms,
+            "limit_pp_uv": lim_pp,
+            "rate": rate,
+            "gain": gain,
+            "offset_uv": [float(v) for v in np.mean(x, axis=1)],
+        },
+    )
     assert not bad, f"above {lim_rms} uVrms / {lim_pp} uVpp: " + "; ".join(bad)

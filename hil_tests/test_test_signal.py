@@ -1,5 +1,6 @@
 """The ADS1299's internal test signal (CONFIG2.INT_CAL = 1, CHnSET.MUX = 101) on every channel, end to end:
 SPI, daisy-chain order, framing, link, host decoder and per-channel gain."""
+
 from __future__ import annotations
 
 import math
@@ -52,10 +53,16 @@ def test_square_wave_period_and_amplitude(hil, hil_report, request, rate):
             bad.append(f"ch {c}: amplitude {amp:.1f} uV (expected {amp0:.0f} +- {TEST_AMP_TOLERANCE:.0%})")
     all_p = sorted({p for per in sw["periods"] for p in per})
     amps = sw["amplitude_uv"]
-    hil_report.add(f"test_signal_{rate}sps", {
-        "summary": f"period {all_p} samples (expected {period}), amplitude {min(amps):.1f}..{max(amps):.1f} uV",
-        "expected_period": period, "periods": sw["periods"], "amplitude_uv": amps, "expected_amplitude_uv": amp0,
-    })
+    hil_report.add(
+        f"test_signal_{rate}sps",
+        {
+            "summary": f"period {all_p} samples (expected {period}), amplitude {min(amps):.1f}..{max(amps):.1f} uV",
+            "expected_period": period,
+            "periods": sw["periods"],
+            "amplitude_uv": amps,
+            "expected_amplitude_uv": amp0,
+        },
+    )
     assert not bad, "; ".join(bad)
 
 
@@ -73,11 +80,19 @@ def test_gain_per_channel_and_cal_amp_2x(hil, hil_report, request):
     sw = square_wave(cap.data)
     amp0 = _nominal_amp(request, True)
     amps = sw["amplitude_uv"]
-    bad = [f"ch {c} (gain {gains[c]}): {amps[c]:.1f} uV" for c in range(n)
-           if abs(amps[c] - amp0) > TEST_AMP_TOLERANCE * amp0]
-    hil_report.add("test_signal_gains_2x", {
-        "summary": f"amplitude {min(amps):.1f}..{max(amps):.1f} uV (expected {amp0:.0f}) at gains 1..24",
-        "gains": gains, "amplitude_uv": amps})
+    bad = [
+        f"ch {c} (gain {gains[c]}): {amps[c]:.1f} uV"
+        for c in range(n)
+        if abs(amps[c] - amp0) > TEST_AMP_TOLERANCE * amp0
+    ]
+    hil_report.add(
+        "test_signal_gains_2x",
+        {
+            "summary": f"amplitude {min(amps):.1f}..{max(amps):.1f} uV (expected {amp0:.0f}) at gains 1..24",
+            "gains": gains,
+            "amplitude_uv": amps,
+        },
+    )
     assert not bad, f"expected {amp0:.0f} uV +- {TEST_AMP_TOLERANCE:.0%}: " + "; ".join(bad)
 
 
@@ -103,6 +118,11 @@ def test_channel_order_signature(hil, hil_report):
         seen[:, k] = level > amp / 2
     codes = (seen * (1 << np.arange(bits))).sum(axis=1)
     wrong = [f"ch {c}: pattern {int(codes[c])} (expected {c + 1})" for c in range(n) if codes[c] != c + 1]
-    hil_report.add("channel_order", {"summary": "intact" if not wrong else f"{len(wrong)} channels misplaced",
-                                     "observed_codes": [int(v) for v in codes]})
+    hil_report.add(
+        "channel_order",
+        {
+            "summary": "intact" if not wrong else f"{len(wrong)} channels misplaced",
+            "observed_codes": [int(v) for v in codes],
+        },
+    )
     assert not wrong, "; ".join(wrong)

@@ -1,4 +1,5 @@
 """Throughput of the link at each data rate: achieved frames/s and bytes/s, and no sample lost."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,9 +29,16 @@ def test_throughput_per_rate(hil, hil_report, request, rate):
     need_bps = rate * (chips * wire.CHIP_BYTES + (wire.OVERHEAD + wire.DATA_HDR_SIZE) / spf)
     got_bps = cap.bytes / acq_s
     fig = {
-        "rate": rate, "link": hil.info.get("link"), "samples": cap.received, "seconds_acquired": acq_s,
-        "frames_per_s": data_frames / acq_s, "bytes_per_s": got_bps, "needed_bytes_per_s": need_bps,
-        "samples_per_s": cap.received / acq_s, "lost_samples": st["lost_samples"], "seq_gaps": st["seq_gaps"],
+        "rate": rate,
+        "link": hil.info.get("link"),
+        "samples": cap.received,
+        "seconds_acquired": acq_s,
+        "frames_per_s": data_frames / acq_s,
+        "bytes_per_s": got_bps,
+        "needed_bytes_per_s": need_bps,
+        "samples_per_s": cap.received / acq_s,
+        "lost_samples": st["lost_samples"],
+        "seq_gaps": st["seq_gaps"],
         "wall_s": cap.wall_s,
     }
     if hil.realtime:
@@ -38,8 +46,10 @@ def test_throughput_per_rate(hil, hil_report, request, rate):
         fig["wall_frames_per_s"] = data_frames / cap.wall_s
     else:
         fig["emulation_speed"] = acq_s / cap.wall_s  # virtual seconds per wall second (sim://, CPU bound)
-    fig["summary"] = (f"{fig['frames_per_s']:.1f} frames/s, {got_bps / 1000:.1f} kB/s (needs {need_bps / 1000:.1f}), "
-                      f"{st['lost_samples']} samples lost")
+    fig["summary"] = (
+        f"{fig['frames_per_s']:.1f} frames/s, {got_bps / 1000:.1f} kB/s (needs {need_bps / 1000:.1f}), "
+        f"{st['lost_samples']} samples lost"
+    )
     hil_report.add(f"throughput_{rate}sps", fig)
     assert st["sample_gaps"] == 0 and st["lost_samples"] == 0 and not cap.gaps, f"samples lost: {cap.gaps}"
     assert st["seq_gaps"] == 0, f"frames lost: {st}"
@@ -57,6 +67,8 @@ def test_firmware_broke_no_datasheet_rule(hil, sim_board, hil_report):
     Criterion: SBAS499C timing requirements and command rules, as host/sim/MODEL.md lists them."""
     v = sim_board.violations()
     counts = dict(getattr(sim_board.chain, "violation_counts", {}) or {})
-    hil_report.add("sim_violations", {"summary": f"{len(v)} datasheet violations", "counts": counts,
-                                      "first": [str(x) for x in v[:10]]})
+    hil_report.add(
+        "sim_violations",
+        {"summary": f"{len(v)} datasheet violations", "counts": counts, "first": [str(x) for x in v[:10]]},
+    )
     assert not v, f"{len(v)} violations, first: {v[:5]}"

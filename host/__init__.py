@@ -8,6 +8,7 @@ Main entry points (imported lazily, so ``import perifacial.host`` stays cheap):
 - :func:`write_bids` (``perifacial.host.bids``): recordings -> a BIDS EMG dataset;
 - :class:`Decoder` (``perifacial.host.decoder``): the vectorised wire-stream decoder.
 """
+
 from __future__ import annotations
 
 _LAZY = {

@@ -21,6 +21,7 @@ coordinate system ``Other`` described in ``coordsystem.json``. ``events.tsv`` ho
 (``trial_type`` ``gap``) and the spotted events passed as ``events=`` (``trial_type`` ``ME``/``MaE``/...; region,
 channel, peak and score columns described in ``events.json``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -98,8 +99,13 @@ def _dataset_files(root: Path, name: str, authors: list[str] | None = None) -> N
             "Name": name,
             "BIDSVersion": BIDS_VERSION,
             "DatasetType": "raw",
-            "GeneratedBy": [{"Name": "perifacial", "Version": __version__,
-                             "Description": "perifacial export --to bids / perifacial.host.bids.write_bids"}],
+            "GeneratedBy": [
+                {
+                    "Name": "perifacial",
+                    "Version": __version__,
+                    "Description": "perifacial export --to bids / perifacial.host.bids.write_bids",
+                }
+            ],
         }
         if authors:
             desc["Authors"] = list(authors)
@@ -109,7 +115,9 @@ def _dataset_files(root: Path, name: str, authors: list[str] | None = None) -> N
         readme.write_text(
             f"# {name}\n\nPerifacial surface EMG written by perifacial (BIDS EMG datatype). Each recording is a BDF+ "
             "file with its channels, electrodes and events; markers and spotted expressions are in the events "
-            "files.\n", encoding="utf-8")
+            "files.\n",
+            encoding="utf-8",
+        )
     pj = root / "participants.json"
     if not pj.exists():
         _write_json(pj, {"participant_id": {"Description": "Unique participant identifier"}})
@@ -159,11 +167,29 @@ def _electrode_rows(rec, regions, by_name) -> list[dict]:
     for i, lab in enumerate(rec.labels):
         if (rec.types or ["EMG"] * rec.n_channels)[i] != "EMG":
             continue
-        rows.append({"name": lab, "x": None, "y": None, "z": None, "coordinate_system": SPACE,
-                     "type": "surface", "group": regions[i]})
+        rows.append(
+            {
+                "name": lab,
+                "x": None,
+                "y": None,
+                "z": None,
+                "coordinate_system": SPACE,
+                "type": "surface",
+                "group": regions[i],
+            }
+        )
     for name in dict.fromkeys(r for r in regions if r):
-        rows.append({"name": _reference_name(by_name[name]), "x": None, "y": None, "z": None,
-                     "coordinate_system": SPACE, "type": "surface reference", "group": name})
+        rows.append(
+            {
+                "name": _reference_name(by_name[name]),
+                "x": None,
+                "y": None,
+                "z": None,
+                "coordinate_system": SPACE,
+                "type": "surface reference",
+                "group": name,
+            }
+        )
     return rows
 
 
@@ -173,31 +199,56 @@ def _event_rows(rec, events) -> list[dict]:
     fs = rec.fs
     rows = []
     for a, b in rec.gaps:
-        rows.append({"onset": a / fs, "duration": (b - a) / fs, "trial_type": "gap", "value": b - a, "sample": a,
-                     "source": "acquisition"})
+        rows.append(
+            {
+                "onset": a / fs,
+                "duration": (b - a) / fs,
+                "trial_type": "gap",
+                "value": b - a,
+                "sample": a,
+                "source": "acquisition",
+            }
+        )
     for m in rec.markers:
         s = m.get("sample")
         if s is None:
             continue
-        rows.append({"onset": s / fs, "duration": float(m.get("duration_s", 0.0)), "trial_type": marker_description(m),
-                     "value": m.get("value", ""), "sample": s, "source": m.get("source", ""),
-                     "label": m.get("label", "")})
+        rows.append(
+            {
+                "onset": s / fs,
+                "duration": float(m.get("duration_s", 0.0)),
+                "trial_type": marker_description(m),
+                "value": m.get("value", ""),
+                "sample": s,
+                "source": m.get("source", ""),
+                "label": m.get("label", ""),
+            }
+        )
     for on, du, kind, extra in event_annotations(events, fs, rec.labels):
-        rows.append({"onset": on, "duration": du, "trial_type": kind, "sample": int(round(on * fs)),
-                     "source": "perifacial spotting", **extra})
+        rows.append(
+            {
+                "onset": on,
+                "duration": du,
+                "trial_type": kind,
+                "sample": int(round(on * fs)),
+                "source": "perifacial spotting",
+                **extra,
+            }
+        )
     rows.sort(key=lambda r: r["onset"])
     return rows
 
 
 _EVENT_DESCRIPTIONS = {
-    "trial_type": {"Description": "What happened: a marker's kind (its label without the repetition counter, or "
-                                  "'marker <value>'), 'gap' (samples never received, NaN/zero in the data), or a "
-                                  "spotted event ('ME' micro-expression, 'MaE' macro-expression, 'blink', 'jaw', "
-                                  "'artifact', 'expression')."},
+    "trial_type": {
+        "Description": "What happened: a marker's kind (its label without the repetition counter, or "
+        "'marker <value>'), 'gap' (samples never received, NaN/zero in the data), or a "
+        "spotted event ('ME' micro-expression, 'MaE' macro-expression, 'blink', 'jaw', "
+        "'artifact', 'expression')."
+    },
     "value": {"Description": "Marker value (trigger code), or the number of samples lost for a gap."},
     "sample": {"Description": "Onset as a 0-based sample index of the data file."},
-    "source": {"Description": "Who placed the event: 'host', 'board', 'file', 'acquisition' or 'perifacial "
-                              "spotting'."},
+    "source": {"Description": "Who placed the event: 'host', 'board', 'file', 'acquisition' or 'perifacial spotting'."},
     "label": {"Description": "The marker's full label (with its repetition counter)."},
     "region": {"Description": "Facial region of a spotted event (empty without region context)."},
     "channel": {"Description": "Channel with the strongest burst of a spotted event."},
@@ -207,10 +258,21 @@ _EVENT_DESCRIPTIONS = {
 }
 
 
-def write_bids(recording, root: str | os.PathLike, subject: str, *, task: str = "face", session: str | None = None,
-               run: int | str | None = None, events=None, power_line_hz: float | None = None,
-               participant: dict | None = None, dataset_name: str = "perifacial EMG", authors: list[str] | None = None,
-               overwrite: bool = False) -> dict[str, Path]:
+def write_bids(
+    recording,
+    root: str | os.PathLike,
+    subject: str,
+    *,
+    task: str = "face",
+    session: str | None = None,
+    run: int | str | None = None,
+    events=None,
+    power_line_hz: float | None = None,
+    participant: dict | None = None,
+    dataset_name: str = "perifacial EMG",
+    authors: list[str] | None = None,
+    overwrite: bool = False,
+) -> dict[str, Path]:
     """Add ``recording`` to the BIDS dataset at ``root`` (created if needed) as an EMG recording.
 
     Parameters
@@ -280,44 +342,74 @@ def write_bids(recording, root: str | os.PathLike, subject: str, *, task: str = 
         emg = types[i] == "EMG"
         reg = by_name.get(regions[i]) if regions[i] else None
         dead = recording.data.size and not np.isfinite(recording.data[i]).any()
-        ch_rows.append({
-            "name": names[i], "type": types[i] if types[i] in ("EMG", "MISC", "TRIG", "ECG", "EEG", "EOG")
-            else "MISC", "units": "uV" if units[i] == "µV" else (units[i] or "n/a"),
-            "description": f"surface EMG, {reg.name.replace('_', ' ')} region" if (emg and reg) else
-            ("surface EMG" if emg else None),
-            "sampling_frequency": recording.fs,
-            "signal_electrode": lab if emg else None,
-            "reference": (_reference_name(reg) if reg else ("n/a" if not emg else "unknown")),
-            "group": regions[i],
-            "target_muscle": ", ".join(reg.muscles) if reg and reg.muscles else None,
-            "low_cutoff": 0 if own else None, "high_cutoff": round(0.262 * recording.fs, 1) if own else None,
-            "status": "bad" if dead else "good",
-            "status_description": "no sample received" if dead else None,
-        })
-    cols = ["name", "type", "units", "description", "sampling_frequency", "signal_electrode", "reference", "group",
-            "target_muscle", "low_cutoff", "high_cutoff", "status", "status_description"]
+        ch_rows.append(
+            {
+                "name": names[i],
+                "type": types[i] if types[i] in ("EMG", "MISC", "TRIG", "ECG", "EEG", "EOG") else "MISC",
+                "units": "uV" if units[i] == "µV" else (units[i] or "n/a"),
+                "description": f"surface EMG, {reg.name.replace('_', ' ')} region"
+                if (emg and reg)
+                else ("surface EMG" if emg else None),
+                "sampling_frequency": recording.fs,
+                "signal_electrode": lab if emg else None,
+                "reference": (_reference_name(reg) if reg else ("n/a" if not emg else "unknown")),
+                "group": regions[i],
+                "target_muscle": ", ".join(reg.muscles) if reg and reg.muscles else None,
+                "low_cutoff": 0 if own else None,
+                "high_cutoff": round(0.262 * recording.fs, 1) if own else None,
+                "status": "bad" if dead else "good",
+                "status_description": "no sample received" if dead else None,
+            }
+        )
+    cols = [
+        "name",
+        "type",
+        "units",
+        "description",
+        "sampling_frequency",
+        "signal_electrode",
+        "reference",
+        "group",
+        "target_muscle",
+        "low_cutoff",
+        "high_cutoff",
+        "status",
+        "status_description",
+    ]
     p = sub_dir / f"{base}_channels.tsv"
     _write_tsv(p, cols, ch_rows)
     files["channels"] = p
     # electrodes + coordinate system (per subject/session: no task/run entities)
     ebase = "_".join(x for x in base.split("_") if not x.startswith(("task-", "run-")))
     p = sub_dir / f"{ebase}_electrodes.tsv"
-    _write_tsv(p, ["name", "x", "y", "z", "coordinate_system", "type", "group"],
-               _electrode_rows(recording, regions, by_name))
+    _write_tsv(
+        p, ["name", "x", "y", "z", "coordinate_system", "type", "group"], _electrode_rows(recording, regions, by_name)
+    )
     files["electrodes"] = p
     p = sub_dir / f"{ebase}_space-{SPACE}_coordsystem.json"
-    _write_json(p, {"EMGCoordinateSystem": "Other", "EMGCoordinateUnits": "n/a",
-                    "EMGCoordinateSystemDescription": "Electrode positions were not measured; electrodes.tsv names "
-                    "each electrode and its facial region (group); x, y, z are n/a."})
+    _write_json(
+        p,
+        {
+            "EMGCoordinateSystem": "Other",
+            "EMGCoordinateUnits": "n/a",
+            "EMGCoordinateSystemDescription": "Electrode positions were not measured; electrodes.tsv names "
+            "each electrode and its facial region (group); x, y, z are n/a.",
+        },
+    )
     files["coordsystem"] = p
     # sidecar
     if recording.montage is not None:
-        scheme = (f"Regions of the montage '{recording.montage.name}': " + "; ".join(
+        scheme = f"Regions of the montage '{recording.montage.name}': " + "; ".join(
             f"{r.name} ({', '.join(recording.labels[c] for c in r.channels)}"
-            + (f": {', '.join(r.muscles)}" if r.muscles else "") + (f"; {r.placement}" if r.placement else "") + ")"
-            for r in recording.montage.regions))
-        reference = ("One reference electrode per region (electrodes.tsv rows of type 'surface reference'); each "
-                     "channel is its signal electrode minus its region's reference (channels.tsv 'reference').")
+            + (f": {', '.join(r.muscles)}" if r.muscles else "")
+            + (f"; {r.placement}" if r.placement else "")
+            + ")"
+            for r in recording.montage.regions
+        )
+        reference = (
+            "One reference electrode per region (electrodes.tsv rows of type 'surface reference'); each "
+            "channel is its signal electrode minus its region's reference (channels.tsv 'reference')."
+        )
     else:
         scheme = "Not known: imported recording without a channel map."
         reference = "Not known (imported recording)."
@@ -336,11 +428,23 @@ def write_bids(recording, root: str | os.PathLike, subject: str, *, task: str = 
         "SoftwareVersions": f"perifacial {__version__}",
     }
     if own:
-        side.update({"Manufacturer": "perifacial (TI ADS1299)", "ManufacturersModelName": str(board.get("board", "")),
-                     "HardwareFilters": {"ADS1299 sinc3 decimation": {"-3 dB (Hz)": round(0.262 * recording.fs, 1),
-                                                                        "high-pass": "none (DC coupled)"}},
-                     "Gain": (float(np.asarray(recording.gains)[0])
-                              if len(set(np.asarray(recording.gains).tolist())) == 1 else "n/a")})
+        side.update(
+            {
+                "Manufacturer": "perifacial (TI ADS1299)",
+                "ManufacturersModelName": str(board.get("board", "")),
+                "HardwareFilters": {
+                    "ADS1299 sinc3 decimation": {
+                        "-3 dB (Hz)": round(0.262 * recording.fs, 1),
+                        "high-pass": "none (DC coupled)",
+                    }
+                },
+                "Gain": (
+                    float(np.asarray(recording.gains)[0])
+                    if len(set(np.asarray(recording.gains).tolist())) == 1
+                    else "n/a"
+                ),
+            }
+        )
         if not side["ManufacturersModelName"]:
             del side["ManufacturersModelName"]
     p = sub_dir / f"{base}_emg.json"

@@ -12,6 +12,7 @@ boundaries need not match notifications, but throughput depends on the negotiate
 24 channels at 1000 SPS (~81 kB/s) needs a large MTU and a short interval; check the measured rate and the gap
 count in the progress line. Host commands larger than ``MTU - 3`` are split into several writes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,16 @@ class BleTransport(Transport):
 
     kind = "ble"
 
-    def __init__(self, url: str, target: str, service: str = NUS_SERVICE, tx: str = NUS_TX, rx: str = NUS_RX,
-                 scan_timeout: float = 10.0, key: bytes | str | None = None):
+    def __init__(
+        self,
+        url: str,
+        target: str,
+        service: str = NUS_SERVICE,
+        tx: str = NUS_TX,
+        rx: str = NUS_RX,
+        scan_timeout: float = 10.0,
+        key: bytes | str | None = None,
+    ):
         self.url = url
         self.target = target
         self.service, self.tx, self.rx = service, tx, rx
@@ -111,8 +120,13 @@ class BleTransport(Transport):
         from perifacial.host.pairing import authenticate, read_line_from
 
         try:
-            self.board_id = authenticate(lambda deadline: read_line_from(self.read, deadline, self.url), self.write,
-                                         self.url, self.key, timeout=self.scan_timeout)
+            self.board_id = authenticate(
+                lambda deadline: read_line_from(self.read, deadline, self.url),
+                self.write,
+                self.url,
+                self.key,
+                timeout=self.scan_timeout,
+            )
         except BaseException:
             self.close()
             raise

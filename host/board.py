@@ -17,6 +17,7 @@ so nothing is lost while configuring a running board. A dropped link is reopened
 samples the board produced meanwhile show up as a gap (``SampleBlock.gap_before`` and :attr:`Board.gaps`), never
 hidden.
 """
+
 from __future__ import annotations
 
 import collections
@@ -75,11 +76,32 @@ class SampleBlock:
     (24, dtype('float64'), dtype('bool'), 0)
     """
 
-    __slots__ = ("first_sample", "codes", "status", "lsb", "host_time", "gap_before", "_data", "_leadoff",
-                 "frame_first", "frame_n")
+    __slots__ = (
+        "first_sample",
+        "codes",
+        "status",
+        "lsb",
+        "host_time",
+        "gap_before",
+        "_data",
+        "_leadoff",
+        "frame_first",
+        "frame_n",
+    )
 
-    def __init__(self, first_sample, codes, status, lsb, host_time, gap_before=0, data=None, leadoff=None,
-                 frame_first=None, frame_n=None):
+    def __init__(
+        self,
+        first_sample,
+        codes,
+        status,
+        lsb,
+        host_time,
+        gap_before=0,
+        data=None,
+        leadoff=None,
+        frame_first=None,
+        frame_n=None,
+    ):
         self.first_sample = int(first_sample)
         self.codes = codes
         self.status = status
@@ -116,7 +138,11 @@ class SampleBlock:
     def slice(self, i0: int, i1: int) -> SampleBlock:
         """Columns ``i0:i1`` as a new block."""
         return SampleBlock(
-            self.first_sample + i0, self.codes[:, i0:i1], self.status[:, i0:i1], self.lsb, self.host_time,
+            self.first_sample + i0,
+            self.codes[:, i0:i1],
+            self.status[:, i0:i1],
+            self.lsb,
+            self.host_time,
             self.gap_before if i0 == 0 else 0,
             None if self._data is None else self._data[:, i0:i1],
             None if self._leadoff is None else self._leadoff[:, i0:i1],
@@ -294,8 +320,11 @@ class Board:
     def _add_block(self, b: DataBlock, now: float) -> None:
         gap = 0
         if self._last_stop is not None and b.first_sample < self._last_stop - self.REPEAT_WINDOW:
-            log.warning("the board's sample index restarted (%d after %d): reboot or stop/start; new segment",
-                        b.first_sample, self._last_stop)
+            log.warning(
+                "the board's sample index restarted (%d after %d): reboot or stop/start; new segment",
+                b.first_sample,
+                self._last_stop,
+            )
             self.restarts += 1
             self._last_stop = None
         if self._last_stop is not None:
@@ -484,8 +513,9 @@ class Board:
             self.pump(min(left, 0.1))
         return self._blocks.popleft()
 
-    def blocks(self, duration_s: float | None = None, n_samples: int | None = None,
-               timeout: float = 5.0) -> Iterator[SampleBlock]:
+    def blocks(
+        self, duration_s: float | None = None, n_samples: int | None = None, timeout: float = 5.0
+    ) -> Iterator[SampleBlock]:
         """Yield sample blocks until ``duration_s`` seconds of samples (at the nominal rate) or ``n_samples`` have
         been yielded (forever if neither). Raises :class:`BoardTimeout` if no data arrive for ``timeout`` s."""
         target = n_samples
@@ -556,8 +586,14 @@ class Board:
         return f"<Board {self.url} link={self.link}>"
 
 
-def open_board(url: str, *, command_timeout: float = 3.0, reconnect_timeout: float = 10.0,
-               labels: list[str] | None = None, **transport_options) -> Board:
+def open_board(
+    url: str,
+    *,
+    command_timeout: float = 3.0,
+    reconnect_timeout: float = 10.0,
+    labels: list[str] | None = None,
+    **transport_options,
+) -> Board:
     """Open the board at ``url`` (see :func:`perifacial.host.transport.open_transport`) and check that it answers
     (``info``).
 

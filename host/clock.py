@@ -5,6 +5,7 @@ bytes *arrived*; transport latency only ever adds delay, so the fit follows the 
 time) points: the points are binned by sample index, the earliest-arriving point of each bin is kept, a line is fitted
 through those and points far from it (MAD rule) are dropped before the final least-squares fit.
 """
+
 from __future__ import annotations
 
 import collections
@@ -87,8 +88,9 @@ def fit_clock(samples, times, fs_nominal: float | None = None, bins: int = 256) 
             r = ys[good] - (icpt + slope * xs[good])
         if slope > 0:
             slope0 = slope
-    return ClockFit(float(slope), float(icpt), float(np.median(np.abs(r - np.median(r))) * 1.4826),
-                    int(r.size), int(s[-1] - s[0]))
+    return ClockFit(
+        float(slope), float(icpt), float(np.median(np.abs(r - np.median(r))) * 1.4826), int(r.size), int(s[-1] - s[0])
+    )
 
 
 class OnlineClock:

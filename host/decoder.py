@@ -17,6 +17,7 @@ How it works (per :meth:`Decoder.feed`):
 
 The wire format comes from :mod:`perifacial.firmware.wire`; no constant is repeated here.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,7 @@ __all__ = [
 VREF_V = ads1299.VREF_UV / 1e6  #: ADS1299 reference voltage (V) with the internal reference (one home: the driver)
 _U32 = 1 << 32
 _DATA_OFF = wire.HEADER_SIZE + wire.DATA_HDR_SIZE  # first chip byte of a DATA frame, from the frame start
-_DATA_HDR_DTYPE = np.dtype(
-    [("first", "<u4"), ("device_time", "<u4"), ("n", "<u2"), ("n_chips", "u1"), ("flags", "u1")]
-)
+_DATA_HDR_DTYPE = np.dtype([("first", "<u4"), ("device_time", "<u4"), ("n", "<u2"), ("n_chips", "u1"), ("flags", "u1")])
 assert _DATA_HDR_DTYPE.itemsize == wire.DATA_HDR_SIZE
 _KNOWN_TYPES = np.zeros(256, dtype=bool)
 _KNOWN_TYPES[list(wire.TYPE_NAMES)] = True
@@ -558,7 +557,9 @@ class Decoder:
         cuts = np.concatenate([[0], np.flatnonzero(~contiguous) + 1, [starts.size]]).tolist()
         for i0, i1 in zip(cuts[:-1], cuts[1:]):
             res.blocks.append(
-                self._decode_run(a, buf, starts[i0:i1], int(ns[i0]), int(nc[i0]), first[i0:i1], hdr[i0:i1], seq[i0:i1], host_time)
+                self._decode_run(
+                    a, buf, starts[i0:i1], int(ns[i0]), int(nc[i0]), first[i0:i1], hdr[i0:i1], seq[i0:i1], host_time
+                )
             )
 
     def _decode_run(self, a, buf, starts, n, nc, first, hdr, seq, host_time) -> DataBlock:
@@ -570,13 +571,16 @@ class Decoder:
         # sign extension straight into the [chip, channel, frame, sample] layout: one pass over the data.
         if F == 1 or np.all(step == step[0]):
             stride = int(step[0]) if F > 1 else 0
-            w = np.ndarray((F, words_per_frame), dtype=">i4", buffer=buf, offset=int(starts[0]) + _DATA_OFF,
-                           strides=(stride, 3))
+            w = np.ndarray(
+                (F, words_per_frame), dtype=">i4", buffer=buf, offset=int(starts[0]) + _DATA_OFF, strides=(stride, 3)
+            )
         else:
-            w = np.concatenate([
-                np.ndarray((1, words_per_frame), dtype=">i4", buffer=buf, offset=s + _DATA_OFF, strides=(0, 3))
-                for s in starts.tolist()
-            ])
+            w = np.concatenate(
+                [
+                    np.ndarray((1, words_per_frame), dtype=">i4", buffer=buf, offset=s + _DATA_OFF, strides=(0, 3))
+                    for s in starts.tolist()
+                ]
+            )
         w4 = w.reshape(F, n, nc, wire.CHANNELS_PER_CHIP + 1).transpose(2, 3, 0, 1)  # [chip, word, frame, sample]
         codes = np.empty((nc, wire.CHANNELS_PER_CHIP, F, n), dtype=np.int32)
         np.right_shift(w4[:, 1:], 8, out=codes)

@@ -18,6 +18,7 @@ BDF+ cannot express interrupted recordings through edfio (EDF+D is read, not wri
 samples inside gaps are digital 0 and each gap is an annotation ``gap`` lasting the lost stretch; markers are
 annotations too. The last data record is padded with zeros to a whole record (annotated ``padding``).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -114,8 +115,13 @@ def to_bdf(rec, path: str | os.PathLike, patient_code: str = "X", equipment: str
             pr, dr = bdf_ranges(float(rec.gains[i]), int(codes[i].max()) if codes.shape[1] else 0)
             signals.append(
                 edfio.BdfSignal.from_digital(
-                    np.ascontiguousarray(codes[i], dtype=np.int32), fs, label=labels[i],
-                    transducer_type="sEMG electrode", physical_dimension="uV", physical_range=pr, digital_range=dr,
+                    np.ascontiguousarray(codes[i], dtype=np.int32),
+                    fs,
+                    label=labels[i],
+                    transducer_type="sEMG electrode",
+                    physical_dimension="uV",
+                    physical_range=pr,
+                    digital_range=dr,
                     prefiltering=_prefilter(fs),
                 )
             )
@@ -128,8 +134,11 @@ def to_bdf(rec, path: str | os.PathLike, patient_code: str = "X", equipment: str
     startdt = _dt.datetime.fromtimestamp(start, _dt.UTC) if start else None
     board = rec.info.get("board") or {}
     equip = equipment or f"perifacial_fw{board.get('firmware', '?')}".replace(" ", "_")
-    recording = edfio.Recording(startdate=startdt.date() if startdt else None, equipment_code=equip[:20],
-                                additional=(f"fs_measured={rec.fs_measured:.3f}Hz",) if np.isfinite(rec.fs_measured) else ())
+    recording = edfio.Recording(
+        startdate=startdt.date() if startdt else None,
+        equipment_code=equip[:20],
+        additional=(f"fs_measured={rec.fs_measured:.3f}Hz",) if np.isfinite(rec.fs_measured) else (),
+    )
     bdf = edfio.Bdf(
         signals,
         patient=edfio.Patient(code=patient_code),
@@ -148,8 +157,10 @@ def bdf_labels(rec) -> list[str]:
     """The 16-character BDF signal labels of ``rec``'s channels: ``EMG <label>`` for EMG channels (the type prefix
     EDF readers such as MNE use), the label alone otherwise."""
     types = rec.types or ["EMG"] * rec.n_channels
-    return [(f"EMG {lab}" if t == "EMG" and not lab.upper().startswith("EMG") else lab)[:16]
-            for lab, t in zip(rec.labels, types)]
+    return [
+        (f"EMG {lab}" if t == "EMG" and not lab.upper().startswith("EMG") else lab)[:16]
+        for lab, t in zip(rec.labels, types)
+    ]
 
 
 def _physical_signals(edfio, rec, labels, n_pad) -> list:
@@ -167,8 +178,16 @@ def _physical_signals(edfio, rec, labels, n_pad) -> list:
         # 8-character header fields: widen the range outward to what fits
         pr = (_fit8(lo, -1), _fit8(hi, +1))
         unit = "uV" if units[i] == "µV" else units[i][:8]
-        out.append(edfio.BdfSignal(x, float(rec.fs), label=labels[i], physical_dimension=unit, physical_range=pr,
-                                   transducer_type="sEMG electrode" if (rec.types or ["EMG"])[i] == "EMG" else ""))
+        out.append(
+            edfio.BdfSignal(
+                x,
+                float(rec.fs),
+                label=labels[i],
+                physical_dimension=unit,
+                physical_range=pr,
+                transducer_type="sEMG electrode" if (rec.types or ["EMG"])[i] == "EMG" else "",
+            )
+        )
     return out
 
 
@@ -209,8 +228,10 @@ def to_csv(rec, path: str | os.PathLike, precision: int = 6) -> Path:
             f.write(f"gap,{a},{a / rec.fs:.6f},{b - a},,\n")
         for m in rec.markers:
             s = m.get("sample")
-            f.write(f"marker,{'' if s is None else s},{'' if s is None else f'{s / rec.fs:.6f}'},{m.get('value', '')},"
-                    f"{str(m.get('label', '')).replace(',', ';')},{m.get('source', '')}\n")
+            f.write(
+                f"marker,{'' if s is None else s},{'' if s is None else f'{s / rec.fs:.6f}'},{m.get('value', '')},"
+                f"{str(m.get('label', '')).replace(',', ';')},{m.get('source', '')}\n"
+            )
         for row in rec.sync:
             f.write(f"sync,{row['sample']},{row['sample'] / rec.fs:.6f},{row['value']},,{row['kind']}\n")
     return path
@@ -229,10 +250,16 @@ def to_npz(rec, path: str | os.PathLike) -> Path:
     tmp = _atomic_target(path)
     data = rec.data if rec.data.size or rec.n_samples == 0 else None
     arrays = dict(
-        codes=rec.codes, status=rec.status, fs=np.float64(rec.fs), fs_measured=np.float64(rec.fs_measured),
-        labels=np.array(rec.labels), gains=np.asarray(rec.gains),
-        gaps=np.array(rec.gaps, dtype=np.int64).reshape(-1, 2), sync=rec.sync,
-        markers_json=np.array(json.dumps(rec.markers, default=str)), info_json=np.array(json.dumps(rec.info, default=str)),
+        codes=rec.codes,
+        status=rec.status,
+        fs=np.float64(rec.fs),
+        fs_measured=np.float64(rec.fs_measured),
+        labels=np.array(rec.labels),
+        gains=np.asarray(rec.gains),
+        gaps=np.array(rec.gaps, dtype=np.int64).reshape(-1, 2),
+        sync=rec.sync,
+        markers_json=np.array(json.dumps(rec.markers, default=str)),
+        info_json=np.array(json.dumps(rec.info, default=str)),
         first_sample=np.int64(rec.first_sample),
     )
     if rec.units:

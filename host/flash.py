@@ -24,6 +24,7 @@ mpremote`` in a subprocess.
 ``PERIFACIAL_MPREMOTE`` (a command line, split like a shell would) replaces that command, and
 ``PERIFACIAL_MPY_CROSS`` names the mpy-cross executable to use.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -90,8 +91,19 @@ BOARDS: dict[str, dict[str, str]] = {
 #: Native architectures in the order of ``sys.implementation._mpy >> 10`` and of the .mpy header's arch field
 #: (``py/persistentcode.h`` ``MP_NATIVE_ARCH_*``; ``docs/reference/mpyfiles.rst``).
 MPY_ARCHS: tuple[str | None, ...] = (
-    None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa", "xtensawin",
-    "rv32imc", "rv64imc",
+    None,
+    "x86",
+    "x64",
+    "armv6",
+    "armv6m",
+    "armv7m",
+    "armv7em",
+    "armv7emsp",
+    "armv7emdp",
+    "xtensa",
+    "xtensawin",
+    "rv32imc",
+    "rv64imc",
 )
 _ARM_M = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")
 
@@ -260,8 +272,14 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def compile_firmware(spec: BoardSpec, build_dir: Path, *, link: dict | None = None, wifi: dict | None = None,
-                     mpy_cross: str | None = None) -> tuple[list[BuildFile], tuple[int, int], str]:
+def compile_firmware(
+    spec: BoardSpec,
+    build_dir: Path,
+    *,
+    link: dict | None = None,
+    wifi: dict | None = None,
+    mpy_cross: str | None = None,
+) -> tuple[list[BuildFile], tuple[int, int], str]:
     """Compile the firmware for ``spec`` into ``build_dir``; return the files, the .mpy (version, sub-version)
     the build requires and the mpy-cross used."""
     exe = mpy_cross or _mpy_cross_executable()
@@ -303,14 +321,30 @@ def compile_firmware(spec: BoardSpec, build_dir: Path, *, link: dict | None = No
         profile_bytes = (json.dumps(profile, indent=2, sort_keys=False) + "\n").encode("utf-8")
     out = build_dir / PROFILE_NAME
     out.write_bytes(profile_bytes)
-    files.append(BuildFile(PROFILE_NAME, out, len(profile_bytes), _sha256(profile_bytes), "json",
-                           f"hardware/boards/{spec.name}.json" + (" + link" if link is not None else "")))
+    files.append(
+        BuildFile(
+            PROFILE_NAME,
+            out,
+            len(profile_bytes),
+            _sha256(profile_bytes),
+            "json",
+            f"hardware/boards/{spec.name}.json" + (" + link" if link is not None else ""),
+        )
+    )
     # the montage the firmware's lead-off interlock maps inputs to electrodes with (firmware/interlock.py): the
     # regions' channels and reference labels of hardware/montage.json, nothing else (board RAM)
     montage = json.loads(resources.files("perifacial.hardware").joinpath("montage.json").read_text(encoding="utf-8"))
-    compact = {"name": montage.get("name"), "regions": [
-        {"code": r.get("code"), "channels": r.get("channels"), "reference": {"label": (r.get("reference") or {}).get(
-            "label")}} for r in montage.get("regions", [])]}
+    compact = {
+        "name": montage.get("name"),
+        "regions": [
+            {
+                "code": r.get("code"),
+                "channels": r.get("channels"),
+                "reference": {"label": (r.get("reference") or {}).get("label")},
+            }
+            for r in montage.get("regions", [])
+        ],
+    }
     blob = (json.dumps(compact) + "\n").encode("utf-8")
     out = build_dir / MONTAGE_NAME
     out.write_bytes(blob)
@@ -320,8 +354,9 @@ def compile_firmware(spec: BoardSpec, build_dir: Path, *, link: dict | None = No
         out = build_dir / WIFI_NAME
         out.write_bytes(blob)
         os.chmod(out, 0o600)
-        files.append(BuildFile(WIFI_NAME, out, len(blob), _sha256(blob), "json", "--wifi-ssid/--wifi-password",
-                               secret=True))
+        files.append(
+            BuildFile(WIFI_NAME, out, len(blob), _sha256(blob), "json", "--wifi-ssid/--wifi-password", secret=True)
+        )
     return files, (mpy_ver, native_sub), exe
 
 
@@ -389,7 +424,7 @@ def _parse_marked(stdout: str, what: str):
         line = line.strip()
         if line.startswith(_MARK):
             try:
-                return json.loads(line[len(_MARK):])
+                return json.loads(line[len(_MARK) :])
             except json.JSONDecodeError:
                 break
     raise FlashError(f"unexpected answer from the board while {what}:\n{stdout.strip() or '(no output)'}")
@@ -428,8 +463,9 @@ class SubprocessRunner:
 
 
 # -------------------------------------------------------------------------------------------------------- plan
-def make_plan(port: str, board: str, build_dir: Path, *, link: dict | None = None,
-              wifi: dict | None = None) -> FlashPlan:
+def make_plan(
+    port: str, board: str, build_dir: Path, *, link: dict | None = None, wifi: dict | None = None
+) -> FlashPlan:
     """Build the firmware for ``board`` into ``build_dir`` and list the mpremote commands that flash it.
 
     ``link``: keys to set in the ``link`` section of /board.json (``{"type": "usb"|"tcp"|"ble", "tcp_port",
@@ -494,8 +530,13 @@ def describe_plan(plan: FlashPlan) -> str:
     lines.append(f"{'total':<18} {plan.total_size:>7}")
     lines.append("")
     lines.append("commands:")
-    steps = ("probe .mpy version/arch and free space", "remove stale .py/.mpy twins", "copy",
-             "verify SHA-256 on the board", "hard reset")
+    steps = (
+        "probe .mpy version/arch and free space",
+        "remove stale .py/.mpy twins",
+        "copy",
+        "verify SHA-256 on the board",
+        "hard reset",
+    )
     for step, cmd in zip(steps, plan.commands):
         lines.append(f"  # {step}")
         lines.append(f"  {_describe_command(cmd)}")
@@ -537,7 +578,7 @@ def check_board(info: dict, plan: FlashPlan) -> None:
     if native and not arch_compatible(plan.board.arch, arch):
         raise FlashError(
             f"{where} runs native code for {arch or 'no architecture'}, the build uses -march={plan.board.arch}: "
-            f"wrong --board? (set \"mpy_arch\" in hardware/boards/{plan.board.name}.json to override)"
+            f'wrong --board? (set "mpy_arch" in hardware/boards/{plan.board.name}.json to override)'
         )
     free = int(info.get("free", -1))
     if 0 <= free < plan.total_size:
@@ -552,8 +593,9 @@ def verify_hashes(answer: dict, files: Sequence[BuildFile]) -> None:
         if got is None:
             bad.append(f"  /{f.name}: missing on the board")
         elif got.lower() != f.sha256:
-            bad.append(f"  /{f.name}: differs from the build" if f.secret else
-                       f"  /{f.name}: board {got}, expected {f.sha256}")
+            bad.append(
+                f"  /{f.name}: differs from the build" if f.secret else f"  /{f.name}: board {got}, expected {f.sha256}"
+            )
     if bad:
         raise FlashError(
             "hash mismatch after copying (the board's files differ from the build; run flash again, and if it "
@@ -628,8 +670,15 @@ def identify_board(url: str, timeout: float = 10.0) -> dict:
             time.sleep(0.5)
 
 
-def _probe(run: Runner, probe: Sequence[str], port: str, breaker: Callable[[str], str],
-           out: Callable[[str], None], retries: int = 5, delay: float = 1.0) -> str:
+def _probe(
+    run: Runner,
+    probe: Sequence[str],
+    port: str,
+    breaker: Callable[[str], str],
+    out: Callable[[str], None],
+    retries: int = 5,
+    delay: float = 1.0,
+) -> str:
     """Run the probe; if mpremote cannot get a raw REPL (our firmware holds the USB port), ask the firmware to
     step aside and retry."""
     proc = run(probe)
@@ -655,13 +704,23 @@ def _probe(run: Runner, probe: Sequence[str], port: str, breaker: Callable[[str]
     )
 
 
-def flash(port: str, board: str, *, link: dict | None = None, wifi: dict | None = None, dry_run: bool = False,
-          runner: Runner | None = None,
-          build_dir: Path | None = None, identify: bool = True, check_url: str | None = None,
-          reset_timeout: float = 15.0, out: Callable[[str], None] = print,
-          identifier: Callable[[str], dict] | None = None,
-          wait_for_port: Callable[[str, float], None] | None = None,
-          breaker: Callable[[str], str] | None = None) -> FlashResult:
+def flash(
+    port: str,
+    board: str,
+    *,
+    link: dict | None = None,
+    wifi: dict | None = None,
+    dry_run: bool = False,
+    runner: Runner | None = None,
+    build_dir: Path | None = None,
+    identify: bool = True,
+    check_url: str | None = None,
+    reset_timeout: float = 15.0,
+    out: Callable[[str], None] = print,
+    identifier: Callable[[str], dict] | None = None,
+    wait_for_port: Callable[[str, float], None] | None = None,
+    breaker: Callable[[str], str] | None = None,
+) -> FlashResult:
     """Flash ``board`` on ``port`` (see the module docstring); with ``dry_run`` only build and describe.
 
     ``runner`` runs one mpremote command (a list of arguments after ``mpremote``) and returns a
@@ -692,8 +751,10 @@ def flash(port: str, board: str, *, link: dict | None = None, wifi: dict | None 
         result.board_info = info
         check_board(info, plan)
         ver, sub, arch = decode_sys_mpy(int(info["mpy"]))
-        out(f"flash: board {info.get('machine') or info.get('platform')}, .mpy v{ver}.{sub}, arch {arch}, "
-            f"{info.get('free')} bytes free")
+        out(
+            f"flash: board {info.get('machine') or info.get('platform')}, .mpy v{ver}.{sub}, arch {arch}, "
+            f"{info.get('free')} bytes free"
+        )
         result.removed = list(_parse_marked(_run(run, clean, "removing stale files"), "removing stale files"))
         if result.removed:
             out("flash: removed stale " + ", ".join("/" + n for n in result.removed))
@@ -712,8 +773,10 @@ def flash(port: str, board: str, *, link: dict | None = None, wifi: dict | None 
         if not identify:
             result.identify_note = "identify skipped (--no-identify)"
         elif url is None:
-            result.identify_note = (f"identify skipped: the board now talks over {kind}; pass --check-url "
-                                    "tcp://HOST:PORT (or ble://NAME) to check it")
+            result.identify_note = (
+                f"identify skipped: the board now talks over {kind}; pass --check-url "
+                "tcp://HOST:PORT (or ble://NAME) to check it"
+            )
         else:
             if url == port:
                 (wait_for_port or _wait_for_port)(port, reset_timeout)

@@ -15,6 +15,7 @@ recordings go through the float scaling µV -> V -> µV (at most one unit in the
 pandas (``pip install 'perifacial[io]'``): :func:`recording_to_pandas` (markers, gaps, sync rows; or the samples),
 :func:`events_to_pandas` (spotted events or ``process`` rows) and :func:`quantification_to_pandas`.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -25,8 +26,17 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["to_mne", "from_mne", "marker_description", "pick", "recording_to_pandas", "events_to_pandas",
-           "quantification_to_pandas", "GAP_DESCRIPTION", "event_annotations"]
+__all__ = [
+    "to_mne",
+    "from_mne",
+    "marker_description",
+    "pick",
+    "recording_to_pandas",
+    "events_to_pandas",
+    "quantification_to_pandas",
+    "GAP_DESCRIPTION",
+    "event_annotations",
+]
 
 #: MNE's description of a stretch the acquisition skipped (data there are NaN)
 GAP_DESCRIPTION = "BAD_ACQ_SKIP"
@@ -69,10 +79,15 @@ def pick(rec, channels: list[int]):
     """A copy of ``rec`` with only ``channels`` (0-based rows); the montage is dropped unless it survives whole."""
     idx = list(channels)
     sub = replace(
-        rec, data=rec.data[idx] if rec.data.size else rec.data, codes=rec.codes[idx],
-        labels=[rec.labels[i] for i in idx], gains=np.asarray(rec.gains)[idx],
-        units=[rec.units[i] for i in idx] if rec.units else [], types=[rec.types[i] for i in idx] if rec.types else [],
-        montage=None, info={**rec.info, "picked_from": list(rec.labels)},
+        rec,
+        data=rec.data[idx] if rec.data.size else rec.data,
+        codes=rec.codes[idx],
+        labels=[rec.labels[i] for i in idx],
+        gains=np.asarray(rec.gains)[idx],
+        units=[rec.units[i] for i in idx] if rec.units else [],
+        types=[rec.types[i] for i in idx] if rec.types else [],
+        montage=None,
+        info={**rec.info, "picked_from": list(rec.labels)},
     )
     if rec.montage is not None:
         from perifacial.dsp.montage import Montage, Region
@@ -132,8 +147,9 @@ def to_mne(rec, events=None, verbose: str | bool | None = "error"):
     mne = _lazy("mne", "to_mne()")
     C = rec.n_channels
     types = [t.lower() for t in (rec.types or ["EMG"] * C)]
-    types = [t if t in _VOLTAGE_TYPES | {"misc", "stim", "resp", "gsr", "temperature", "syst"} else "misc"
-             for t in types]
+    types = [
+        t if t in _VOLTAGE_TYPES | {"misc", "stim", "resp", "gsr", "temperature", "syst"} else "misc" for t in types
+    ]
     units = rec.units or ["µV"] * C
     data = rec.data
     if data.size == 0 and rec.n_samples:
@@ -170,8 +186,14 @@ def to_mne(rec, events=None, verbose: str | bool | None = "error"):
         on.append(m["sample"] / rec.fs)
         du.append(float(m.get("duration_s", 0.0)))
         de.append(marker_description(m))
-        ex.append({"value": str(m.get("value", "")), "label": str(m.get("label", "")),
-                   "source": str(m.get("source", "")), "sample": int(m["sample"])})
+        ex.append(
+            {
+                "value": str(m.get("value", "")),
+                "label": str(m.get("label", "")),
+                "source": str(m.get("source", "")),
+                "sample": int(m["sample"]),
+            }
+        )
     for o, d, k, x in event_annotations(events, rec.fs, rec.labels):
         on.append(o)
         du.append(d)
@@ -215,15 +237,21 @@ def from_mne(raw, emg_types: Iterable[str] = ("emg",)):
             value = int(value)
         except (TypeError, ValueError):
             pass
-        m = {"sample": s, "value": value, "label": x.get("label", desc), "source": x.get("source", "mne"),
-             "description": desc}
+        m = {
+            "sample": s,
+            "value": value,
+            "label": x.get("label", desc),
+            "source": x.get("source", "mne"),
+            "description": desc,
+        }
         if d:
             m["duration_s"] = float(d)
         markers.append(m)
     start = raw.info.get("meas_date")
     info = {"start_unix": start.timestamp() if start else None, "first_samp": int(first)}
-    rec = from_array(y, fs, list(raw.ch_names), units, info=info, markers=markers, gaps=gaps or None,
-                     types=rtypes, source="mne")
+    rec = from_array(
+        y, fs, list(raw.ch_names), units, info=info, markers=markers, gaps=gaps or None, types=rtypes, source="mne"
+    )
     # exact codes where to_mne stored the code size as the channel's calibration
     cals = np.array([ch["cal"] for ch in raw.info["chs"]], dtype=np.float64)
     if rec.n_channels and np.all(cals != 1.0) and all(u == "V" for u in units):
@@ -258,16 +286,45 @@ def recording_to_pandas(rec, what: str = "events"):
         raise ValueError(f"what must be 'events' or 'data', not {what!r}")
     rows = []
     for a, b in rec.gaps:
-        rows.append(dict(kind="gap", sample=a, onset_s=a / rec.fs, duration_s=(b - a) / rec.fs,
-                         description=GAP_DESCRIPTION, value=b - a, label="", source="reader"))
+        rows.append(
+            dict(
+                kind="gap",
+                sample=a,
+                onset_s=a / rec.fs,
+                duration_s=(b - a) / rec.fs,
+                description=GAP_DESCRIPTION,
+                value=b - a,
+                label="",
+                source="reader",
+            )
+        )
     for m in rec.markers:
         s = m.get("sample")
-        rows.append(dict(kind="marker", sample=s, onset_s=None if s is None else s / rec.fs,
-                         duration_s=float(m.get("duration_s", 0.0)), description=marker_description(m),
-                         value=m.get("value", ""), label=m.get("label", ""), source=m.get("source", "")))
+        rows.append(
+            dict(
+                kind="marker",
+                sample=s,
+                onset_s=None if s is None else s / rec.fs,
+                duration_s=float(m.get("duration_s", 0.0)),
+                description=marker_description(m),
+                value=m.get("value", ""),
+                label=m.get("label", ""),
+                source=m.get("source", ""),
+            )
+        )
     for r in rec.sync:
-        rows.append(dict(kind="sync", sample=int(r["sample"]), onset_s=int(r["sample"]) / rec.fs, duration_s=0.0,
-                         description=f"sync ({r['kind']})", value=int(r["value"]), label="", source=str(r["kind"])))
+        rows.append(
+            dict(
+                kind="sync",
+                sample=int(r["sample"]),
+                onset_s=int(r["sample"]) / rec.fs,
+                duration_s=0.0,
+                description=f"sync ({r['kind']})",
+                value=int(r["value"]),
+                label="",
+                source=str(r["kind"]),
+            )
+        )
     cols = ["kind", "sample", "onset_s", "duration_s", "description", "value", "label", "source"]
     df = pd.DataFrame(rows, columns=cols)
     return df.sort_values("sample", kind="stable", na_position="last").reset_index(drop=True)

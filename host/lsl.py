@@ -15,6 +15,7 @@ of sample index -> host arrival time (:class:`perifacial.host.clock.OnlineClock`
 domain, so the ADS1299's clock error (+-0.5 %) and the link's jitter do not end up in the stream; earlier samples of
 the chunk are back-dated by LSL at the nominal rate.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,9 +57,17 @@ def _clock_offset(pylsl) -> float:
 class LslOutlet:
     """An LSL outlet of float32 microvolt samples; see the module docstring."""
 
-    def __init__(self, labels: list[str], fs: float, source_id: str = "perifacial", name: str = "perifacial EMG",
-                 regions: list[str] | None = None, manufacturer: str = "perifacial (ADS1299)",
-                 chunk_size: int = 0, max_buffered: int = 360):
+    def __init__(
+        self,
+        labels: list[str],
+        fs: float,
+        source_id: str = "perifacial",
+        name: str = "perifacial EMG",
+        regions: list[str] | None = None,
+        manufacturer: str = "perifacial (ADS1299)",
+        chunk_size: int = 0,
+        max_buffered: int = 360,
+    ):
         import pylsl
 
         self._pylsl = pylsl

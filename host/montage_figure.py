@@ -10,6 +10,7 @@ The face is drawn as the camera sees it: the participant's **left** side is on t
 labels say so). Electrode positions are schematic (where on the face periphery each group sits, after the
 placement texts of ``hardware/montage.json``), not measured coordinates: use the placement texts to place them.
 """
+
 from __future__ import annotations
 
 import math
@@ -101,8 +102,16 @@ def _draw_face(ax: Axes) -> None:
     # the central face the camera must see (Li et al. 2025 [ChinaXiv:202506.00079] sec. 3.2: electrodes stay on the
     # periphery)
     ax.add_patch(Ellipse((0, -0.12), 0.95, 1.45, fill=True, color="0.92", zorder=0, lw=0))
-    ax.text(0, 0.555, "central face kept clear\nfor the camera", ha="center", va="center", fontsize=6.5,
-            color="0.5", style="italic")
+    ax.text(
+        0,
+        0.555,
+        "central face kept clear\nfor the camera",
+        ha="center",
+        va="center",
+        fontsize=6.5,
+        color="0.5",
+        style="italic",
+    )
 
 
 #: Where the drawing puts the bias (driven-right-leg) electrode: on the left mastoid, behind the ear (see
@@ -110,8 +119,14 @@ def _draw_face(ax: Axes) -> None:
 BIAS_POSITION = (1.16, -0.22)
 
 
-def plot_montage(montage: Montage | None = None, ax: Axes | None = None, *, show_text: bool = True,
-                 show_bias: bool = True, title: str | None = None) -> Figure:
+def plot_montage(
+    montage: Montage | None = None,
+    ax: Axes | None = None,
+    *,
+    show_text: bool = True,
+    show_bias: bool = True,
+    title: str | None = None,
+) -> Figure:
     """Draw ``montage`` (default: :func:`perifacial.dsp.montage.default_montage`) on ``ax`` (default: a new
     figure) and return the figure.
 
@@ -139,19 +154,45 @@ def plot_montage(montage: Montage | None = None, ax: Axes | None = None, *, show
         ax.scatter(xs, ys, s=70, color=color, edgecolor="k", lw=0.6, zorder=3)
         for ch, (x, y) in zip(region.channels, pts):
             label = montage.labels[ch]
-            ax.annotate(label, (x, y), xytext=(0, 7), textcoords="offset points", ha="center", va="bottom",
-                        fontsize=7.5, color=color, fontweight="bold", zorder=4)
+            ax.annotate(
+                label,
+                (x, y),
+                xytext=(0, 7),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7.5,
+                color=color,
+                fontweight="bold",
+                zorder=4,
+            )
         ax.scatter([ref[0]], [ref[1]], s=70, marker="s", facecolor="white", edgecolor=color, lw=1.8, zorder=3)
-        ax.annotate(f"{region.code} ref", ref, xytext=(0, -8), textcoords="offset points", ha="center", va="top",
-                    fontsize=7, color=color, zorder=4,
-                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
-        ax.plot([p[0] for p in pts] + [ref[0]], [p[1] for p in pts] + [ref[1]], color=color, lw=0.6, ls=":",
-                zorder=2)
+        ax.annotate(
+            f"{region.code} ref",
+            ref,
+            xytext=(0, -8),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=7,
+            color=color,
+            zorder=4,
+            bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8),
+        )
+        ax.plot([p[0] for p in pts] + [ref[0]], [p[1] for p in pts] + [ref[1]], color=color, lw=0.6, ls=":", zorder=2)
         text_slots[1 if _side_sign(region) > 0 else -1].append((region, color))
     if show_bias:
         ax.scatter([BIAS_POSITION[0]], [BIAS_POSITION[1]], s=80, marker="^", color="orange", edgecolor="k", zorder=3)
-        ax.annotate("BIAS", BIAS_POSITION, xytext=(0, -9), textcoords="offset points", ha="center", va="top",
-                    fontsize=7, zorder=4)
+        ax.annotate(
+            "BIAS",
+            BIAS_POSITION,
+            xytext=(0, -9),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=7,
+            zorder=4,
+        )
     if show_text:
         for side, items in text_slots.items():
             order = {"upper": 0, "middle": 1, "lower": 2}
@@ -160,30 +201,55 @@ def plot_montage(montage: Montage | None = None, ax: Axes | None = None, *, show
             for k, (region, color) in enumerate(items):
                 y = 1.05 - k * (2.3 / max(len(items), 1))
                 chans = ", ".join(montage.labels[c] for c in region.channels)
-                body = (f"{region.code}  {region.name.replace('_', ' ')}\n"
-                        f"muscles: {', '.join(region.muscles) or '-'}\n"
-                        f"AUs: {', '.join(region.aus) or '-'}\n"
-                        f"ch: {chans} + ref")
-                ax.text(x, y, body, ha="left" if side > 0 else "right", va="top", fontsize=7.5, color="0.1",
-                        bbox=dict(boxstyle="round,pad=0.35", fc="white", ec=color, lw=1.2), zorder=5)
+                body = (
+                    f"{region.code}  {region.name.replace('_', ' ')}\n"
+                    f"muscles: {', '.join(region.muscles) or '-'}\n"
+                    f"AUs: {', '.join(region.aus) or '-'}\n"
+                    f"ch: {chans} + ref"
+                )
+                ax.text(
+                    x,
+                    y,
+                    body,
+                    ha="left" if side > 0 else "right",
+                    va="top",
+                    fontsize=7.5,
+                    color="0.1",
+                    bbox=dict(boxstyle="round,pad=0.35", fc="white", ec=color, lw=1.2),
+                    zorder=5,
+                )
     ax.text(1.0, -1.5, "participant's LEFT", ha="center", fontsize=8, color="0.3")
     ax.text(-1.0, -1.5, "participant's RIGHT", ha="center", fontsize=8, color="0.3")
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], marker="o", ls="", color="0.5", markeredgecolor="k", label="recording electrode"),
-               Line2D([], [], marker="s", ls="", markerfacecolor="white", markeredgecolor="0.3",
-                      label="region reference (INxN of its 4 channels)")]
+    handles = [
+        Line2D([], [], marker="o", ls="", color="0.5", markeredgecolor="k", label="recording electrode"),
+        Line2D(
+            [],
+            [],
+            marker="s",
+            ls="",
+            markerfacecolor="white",
+            markeredgecolor="0.3",
+            label="region reference (INxN of its 4 channels)",
+        ),
+    ]
     if show_bias:
-        handles.append(Line2D([], [], marker="^", ls="", color="orange", markeredgecolor="k",
-                              label="bias drive (chip 0 BIASOUT)"))
-    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02), ncol=len(handles), fontsize=8,
-              frameon=False)
+        handles.append(
+            Line2D([], [], marker="^", ls="", color="orange", markeredgecolor="k", label="bias drive (chip 0 BIASOUT)")
+        )
+    ax.legend(
+        handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02), ncol=len(handles), fontsize=8, frameon=False
+    )
     xr = 2.55 if show_text else 1.3
     ax.set_xlim(-xr, xr)
     ax.set_ylim(-1.65, 1.55)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title if title is not None else
-                 f"{montage.name}: {len(montage.regions)} regions, {montage.n_channels} channels "
-                 "(front view, schematic)", fontsize=10)
+    ax.set_title(
+        title
+        if title is not None
+        else f"{montage.name}: {len(montage.regions)} regions, {montage.n_channels} channels (front view, schematic)",
+        fontsize=10,
+    )
     return fig

@@ -10,6 +10,7 @@ Keys live in one file per board id (hex, mode 0600) under ``$PERIFACIAL_KEYS_DIR
 (rigs). The handshake messages are built by :mod:`perifacial.firmware.auth` (the board's own code); here they are
 signed with :mod:`hmac`. See firmware/WIRE.md "Authentication".
 """
+
 from __future__ import annotations
 
 import binascii
@@ -28,8 +29,20 @@ from perifacial.host.transport import TransportOpenError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AuthError", "KEYS_DIR_ENV", "KEY_ENV", "authenticate", "ble_passkey", "keys_dir", "key_path", "load_key",
-           "new_key", "pair", "read_line_from", "save_key"]
+__all__ = [
+    "AuthError",
+    "KEYS_DIR_ENV",
+    "KEY_ENV",
+    "authenticate",
+    "ble_passkey",
+    "keys_dir",
+    "key_path",
+    "load_key",
+    "new_key",
+    "pair",
+    "read_line_from",
+    "save_key",
+]
 
 KEYS_DIR_ENV = "PERIFACIAL_KEYS_DIR"
 KEY_ENV = "PERIFACIAL_KEY"
@@ -105,8 +118,10 @@ def pair(board, remote_admin: bool = False) -> tuple[str, Path]:
 
 
 def _how_to_pair(board_id: str, url: str) -> str:
-    return (f"pair it over USB first: `perifacial pair /dev/ttyACM0` (or COMx) with board {board_id} plugged in, "
-            f"or give the key with {url.split('?')[0]}?key=HEX or ${KEY_ENV}")
+    return (
+        f"pair it over USB first: `perifacial pair /dev/ttyACM0` (or COMx) with board {board_id} plugged in, "
+        f"or give the key with {url.split('?')[0]}?key=HEX or ${KEY_ENV}"
+    )
 
 
 def read_line_from(read: Callable[[int, float], bytes], deadline: float, url: str) -> bytes:
@@ -120,8 +135,13 @@ def read_line_from(read: Callable[[int, float], bytes], deadline: float, url: st
     return bytes(line)
 
 
-def authenticate(read_line: Callable[[float], bytes], write: Callable[[bytes], None], url: str,
-                 key: bytes | None = None, timeout: float = 5.0) -> str:
+def authenticate(
+    read_line: Callable[[float], bytes],
+    write: Callable[[bytes], None],
+    url: str,
+    key: bytes | None = None,
+    timeout: float = 5.0,
+) -> str:
     """Answer the board's challenge (the first line it sends); return the board id.
 
     ``read_line(deadline)`` returns one line (with its ``\\n``) or raises; ``key`` overrides the store
@@ -131,8 +151,10 @@ def authenticate(read_line: Callable[[float], bytes], write: Callable[[bytes], N
     line = read_line(deadline)
     parts = line.strip().split(b" ")
     if len(parts) != 3 or parts[0] != fw_auth.PROTO:
-        raise AuthError(f"{url}: not a perifacial board, or firmware older than the authenticated link "
-                        f"(first line {line[:60]!r}); flash the current firmware")
+        raise AuthError(
+            f"{url}: not a perifacial board, or firmware older than the authenticated link "
+            f"(first line {line[:60]!r}); flash the current firmware"
+        )
     board_id = parts[1].decode("ascii", "replace")
     if parts[2] == b"UNPAIRED":
         raise AuthError(f"{url}: board {board_id} has no pairing key yet: {_how_to_pair(board_id, url)}")
@@ -154,14 +176,20 @@ def authenticate(read_line: Callable[[float], bytes], write: Callable[[bytes], N
     if answer.startswith(b"DENIED"):
         why = answer[6:].strip().decode("ascii", "replace")
         if why.startswith("busy"):
-            raise AuthError(f"{url}: board {board_id} refused the session: {why}. It accepts a new host once the "
-                            "current one has been silent for 3 s (or disconnects)")
-        raise AuthError(f"{url}: board {board_id} refused the key ({why}): the stored key is not the board's; "
-                        + _how_to_pair(board_id, url))
+            raise AuthError(
+                f"{url}: board {board_id} refused the session: {why}. It accepts a new host once the "
+                "current one has been silent for 3 s (or disconnects)"
+            )
+        raise AuthError(
+            f"{url}: board {board_id} refused the key ({why}): the stored key is not the board's; "
+            + _how_to_pair(board_id, url)
+        )
     want = hmac.new(key, fw_auth.board_msg(bid, nonce_b, nonce_h), hashlib.sha256).hexdigest().encode()
     if not (answer.startswith(b"OK ") and hmac.compare_digest(answer[3:], want)):
-        raise AuthError(f"{url}: board {board_id} did not prove it holds the key (answer {answer[:20]!r}): "
-                        "another device may be answering at this address")
+        raise AuthError(
+            f"{url}: board {board_id} did not prove it holds the key (answer {answer[:20]!r}): "
+            "another device may be answering at this address"
+        )
     log.info("%s: authenticated session with board %s", url, board_id)
     return board_id
 

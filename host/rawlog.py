@@ -29,6 +29,7 @@ Nothing is ever rewritten. The writer fsyncs about once a second (and at close),
 most the last second. A write error (disk full...) raises :class:`perifacial.errors.StorageError` after flushing
 what the OS still takes.
 """
+
 from __future__ import annotations
 
 import errno
@@ -93,8 +94,9 @@ class RawLogWriter:
     the OS still accepts is written and fsynced, the writer is marked failed and :class:`StorageError` is raised.
     """
 
-    def __init__(self, path: str | os.PathLike, fsync_interval: float = 1.0, overwrite: bool = False,
-                 buffer_size: int = 1 << 18):
+    def __init__(
+        self, path: str | os.PathLike, fsync_interval: float = 1.0, overwrite: bool = False, buffer_size: int = 1 << 18
+    ):
         self.path = Path(path)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL) | getattr(os, "O_BINARY", 0)
         self._fd: int | None = os.open(str(self.path), flags, 0o644)
@@ -169,8 +171,9 @@ class RawLogWriter:
         elif exc.errno == getattr(errno, "EDQUOT", None):
             reason = "the disk quota is exhausted"
         err = StorageError(
-            exc.errno, f"cannot write {self.path}: {reason}; the {self.bytes_on_disk:,} bytes written before are "
-            "kept and load (free space and record again)"
+            exc.errno,
+            f"cannot write {self.path}: {reason}; the {self.bytes_on_disk:,} bytes written before are "
+            "kept and load (free space and record again)",
         )
         err.filename = None
         return err
@@ -262,8 +265,10 @@ def looks_like_rawlog(path: str | os.PathLike) -> bool:
     """True if ``path`` starts like a ``.pfr`` file (either format's magic, one damaged byte allowed)."""
     with open(path, "rb") as f:
         head = f.read(len(FILE_MAGIC))
-    return any(head == m or _close_to(head, m) or (len(head) < len(m) and m.startswith(head))
-               for m in (FILE_MAGIC_V2, FILE_MAGIC_V1))
+    return any(
+        head == m or _close_to(head, m) or (len(head) < len(m) and m.startswith(head))
+        for m in (FILE_MAGIC_V2, FILE_MAGIC_V1)
+    )
 
 
 def read_records(path: str | os.PathLike, report: ReadReport | None = None):

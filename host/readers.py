@@ -28,6 +28,7 @@ so that spotting is region-aware on a foreign montage; see :func:`read_channel_m
 made by perifacial keeps its own montage; any other recording has ``montage=None`` and spotting works per channel
 (``Recording.region_context`` is False and the commands say so).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,17 @@ from perifacial.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 
-__all__ = ["load", "load_file", "detect_format", "from_array", "read_channel_map", "apply_channel_map",
-           "unit_scale", "FORMATS", "UnsupportedFormat"]
+__all__ = [
+    "load",
+    "load_file",
+    "detect_format",
+    "from_array",
+    "read_channel_map",
+    "apply_channel_map",
+    "unit_scale",
+    "FORMATS",
+    "UnsupportedFormat",
+]
 
 FORMATS = ("pfr", "edf", "bdf", "acq", "acq-text", "xdf", "openbci", "brainflow", "csv", "npz")
 
@@ -58,8 +68,16 @@ class UnsupportedFormat(InvalidArgument):
 
 # ------------------------------------------------------------------------------------------------- units
 _VOLT_PREFIX = {"": 1e6, "k": 1e9, "m": 1e3, "u": 1.0, "µ": 1.0, "μ": 1.0, "n": 1e-3}
-_VOLT_WORDS = {"volt": 1e6, "volts": 1e6, "millivolt": 1e3, "millivolts": 1e3, "microvolt": 1.0,
-               "microvolts": 1.0, "nanovolt": 1e-3, "nanovolts": 1e-3}
+_VOLT_WORDS = {
+    "volt": 1e6,
+    "volts": 1e6,
+    "millivolt": 1e3,
+    "millivolts": 1e3,
+    "microvolt": 1.0,
+    "microvolts": 1.0,
+    "nanovolt": 1e-3,
+    "nanovolts": 1e-3,
+}
 
 
 def unit_scale(unit: str | None) -> float | None:
@@ -96,9 +114,18 @@ def _convert_units(data: np.ndarray, units: list[str | None]) -> tuple[np.ndarra
 
 
 # ------------------------------------------------------------------------------------------------- building
-def from_array(data, fs: float, labels=None, units: str | list[str] | None = "uV", *, info: dict | None = None,
-               markers: list[dict] | None = None, gaps: list[tuple[int, int]] | None = None,
-               types: list[str] | None = None, source: str = "array"):
+def from_array(
+    data,
+    fs: float,
+    labels=None,
+    units: str | list[str] | None = "uV",
+    *,
+    info: dict | None = None,
+    markers: list[dict] | None = None,
+    gaps: list[tuple[int, int]] | None = None,
+    types: list[str] | None = None,
+    source: str = "array",
+):
     """A :class:`~perifacial.host.recording.Recording` from an array ``[channels, samples]``.
 
     Parameters
@@ -151,10 +178,21 @@ def from_array(data, fs: float, labels=None, units: str | list[str] | None = "uV
     if gaps is None:
         gaps = runs(~np.isfinite(x).all(axis=0)) if C else []
     return Recording(
-        data=x, codes=np.zeros((C, 0), dtype=np.int32), status=np.zeros((0, n), dtype=np.uint32), fs=float(fs),
-        fs_measured=float("nan"), fs_device=float("nan"), labels=labels, gains=np.full(C, np.nan),
-        gaps=[(int(a), int(b)) for a, b in gaps], markers=list(markers or []), sync=np.zeros(0, dtype=SYNC_DTYPE),
-        info={"source": source, **(info or {})}, stats={}, units=out_units, types=implied,
+        data=x,
+        codes=np.zeros((C, 0), dtype=np.int32),
+        status=np.zeros((0, n), dtype=np.uint32),
+        fs=float(fs),
+        fs_measured=float("nan"),
+        fs_device=float("nan"),
+        labels=labels,
+        gains=np.full(C, np.nan),
+        gaps=[(int(a), int(b)) for a, b in gaps],
+        markers=list(markers or []),
+        sync=np.zeros(0, dtype=SYNC_DTYPE),
+        info={"source": source, **(info or {})},
+        stats={},
+        units=out_units,
+        types=implied,
     )
 
 
@@ -198,8 +236,9 @@ def read_channel_map(spec) -> dict[str, str]:
         if d and all(isinstance(v, str) for v in d.values()):
             out = {str(k): v for k, v in d.items()}
         else:
-            raise ValueError("a channel map needs a 'regions' table (region = [labels]) or a 'channels' table "
-                             "(label = region)")
+            raise ValueError(
+                "a channel map needs a 'regions' table (region = [labels]) or a 'channels' table (label = region)"
+            )
     return out
 
 
@@ -212,8 +251,10 @@ def apply_channel_map(rec, channel_map) -> None:
     cmap = read_channel_map(channel_map)
     missing = [lab for lab in cmap if lab not in rec.labels]
     if missing:
-        raise ValueError(f"channel map names labels the recording lacks: {', '.join(missing)} "
-                         f"(the recording has: {', '.join(rec.labels)})")
+        raise ValueError(
+            f"channel map names labels the recording lacks: {', '.join(missing)} "
+            f"(the recording has: {', '.join(rec.labels)})"
+        )
     known = {r.name: r for r in default_montage().regions}
     known.update({r.code: r for r in default_montage().regions})
     groups: dict[str, list[int]] = {}
@@ -223,8 +264,9 @@ def apply_channel_map(rec, channel_map) -> None:
     for name, chans in groups.items():
         ref = known.get(name)
         if ref is not None:
-            regions.append(Region(ref.name, ref.code, ref.side, ref.level, tuple(chans), ref.muscles, ref.aus,
-                                  ref.placement))
+            regions.append(
+                Region(ref.name, ref.code, ref.side, ref.level, tuple(chans), ref.muscles, ref.aus, ref.placement)
+            )
         else:
             regions.append(Region(name, name[:8], "", "", tuple(chans)))
     rec.montage = Montage("channel map", tuple(regions), "regions from a channel map")
@@ -257,8 +299,11 @@ def detect_format(path: str | os.PathLike) -> str:
     if "%OpenBCI" in text or "EXG Channel" in text:
         return "openbci"
     lines = text.splitlines()
-    if len(lines) >= 3 and re.search(r"[\d.]+\s*(msec|sec|min)/sample", lines[1]) and re.match(r"\s*\d+ channels",
-                                                                                                 lines[2]):
+    if (
+        len(lines) >= 3
+        and re.search(r"[\d.]+\s*(msec|sec|min)/sample", lines[1])
+        and re.match(r"\s*\d+ channels", lines[2])
+    ):
         return "acq-text"
     if ext in (".edf", ".bdf", ".xdf", ".pfr"):
         raise UnsupportedFormat(f"{p}: the extension says {ext} but the content is not one (damaged or renamed?)")
@@ -284,9 +329,18 @@ def load_file(path: str | os.PathLike, **kwargs):
         raise InvalidArgument(msg if str(path) in msg else f"{path}: {msg}") from None
 
 
-def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[str] | None = None,
-         labels: list[str] | None = None, channel_map=None, format: str | None = None, stream: str | None = None,
-         board: int | str | None = None, data: bool = True):
+def load(
+    path: str | os.PathLike,
+    *,
+    fs: float | None = None,
+    units: str | list[str] | None = None,
+    labels: list[str] | None = None,
+    channel_map=None,
+    format: str | None = None,
+    stream: str | None = None,
+    board: int | str | None = None,
+    data: bool = True,
+):
     """Read any supported recording (see the module docstring) into a :class:`Recording`.
 
     Parameters
@@ -350,9 +404,17 @@ def load(path: str | os.PathLike, *, fs: float | None = None, units: str | list[
             rec.types = ["EMG"] * rec.n_channels
         rec.montage = _own_montage(rec)
     else:
-        reader = {"edf": _read_edf, "bdf": _read_edf, "acq": _read_acq, "acq-text": _read_acq_text,
-                  "xdf": _read_xdf, "openbci": _read_openbci, "brainflow": _read_brainflow, "csv": _read_csv,
-                  "npz": _read_npz}[fmt]
+        reader = {
+            "edf": _read_edf,
+            "bdf": _read_edf,
+            "acq": _read_acq,
+            "acq-text": _read_acq_text,
+            "xdf": _read_xdf,
+            "openbci": _read_openbci,
+            "brainflow": _read_brainflow,
+            "csv": _read_csv,
+            "npz": _read_npz,
+        }[fmt]
         rec = reader(p, fs=fs, units=units, labels=labels, stream=stream, board=board)
         if labels is not None and fmt not in ("csv",):
             if len(labels) != rec.n_channels:
@@ -424,11 +486,17 @@ def _read_edf(p: Path, **kw):
     units = [s.physical_dimension or given[i] for i, s in enumerate(keep)]  # units= only where the file has none
     # no physical dimension and no units=: a signal typed by its label (EMG ..., EEG ...) is read as µV (warned);
     # any other stays a MISC channel in its own, unknown unit
-    guess = [i for i, (s, u) in enumerate(zip(keep, units)) if u is None and types[i] is not None
-             or u is None and re.match(r"(EEG|ECG|EOG)\s", s.label)]
+    guess = [
+        i
+        for i, (s, u) in enumerate(zip(keep, units))
+        if u is None and types[i] is not None or u is None and re.match(r"(EEG|ECG|EOG)\s", s.label)
+    ]
     if guess:
-        log.warning("%s: no physical dimension for %s: read as µV (give units=/--units)", p,
-                    ", ".join(keep[i].label for i in guess))
+        log.warning(
+            "%s: no physical dimension for %s: read as µV (give units=/--units)",
+            p,
+            ", ".join(keep[i].label for i in guess),
+        )
         units = [("uV" if i in guess else u) for i, u in enumerate(units)]
     own = "perifacial" in (f.recording.equipment_code if hasattr(f.recording, "equipment_code") else "")
     gaps, markers = [], []
@@ -453,17 +521,28 @@ def _read_edf(p: Path, **kw):
         total = int(starts[-1]) + spr if len(starts) else 0
         y = np.full((x.shape[0], max(total, 0)), np.nan)
         for k, s0 in enumerate(starts):
-            blk = x[:, k * spr:(k + 1) * spr]
-            y[:, s0:s0 + blk.shape[1]] = blk
+            blk = x[:, k * spr : (k + 1) * spr]
+            y[:, s0 : s0 + blk.shape[1]] = blk
         x = y
         gaps = [g for g in gaps] + _nan_runs(x)
         log.info("%s: interrupted file: %d records placed by their start times, %d gaps", p, len(starts), len(gaps))
     for a, b in gaps:
         x[:, a:b] = np.nan
-    rec = from_array(x, fs, labels, units, info={"equipment": getattr(f.recording, "equipment_code", ""),
-                                                 "own_export": own, "skipped_signals": skipped,
-                                                 "start_iso": _start_iso(f)},
-                     markers=markers, gaps=[g for g in gaps if g[0] < stop], source="bdf" if is_bdf else "edf")
+    rec = from_array(
+        x,
+        fs,
+        labels,
+        units,
+        info={
+            "equipment": getattr(f.recording, "equipment_code", ""),
+            "own_export": own,
+            "skipped_signals": skipped,
+            "start_iso": _start_iso(f),
+        },
+        markers=markers,
+        gaps=[g for g in gaps if g[0] < stop],
+        source="bdf" if is_bdf else "edf",
+    )
     rec.types = [t or d for t, d in zip(types, rec.types)]
     if own:
         rec.montage = _own_montage(rec)
@@ -481,13 +560,13 @@ def _record_onsets(p: Path, is_bdf: bool) -> list[float]:
         head = fh.read(256)
         hb, nrec, ns = int(head[184:192]), int(head[236:244]), int(head[252:256])
         sh = fh.read(ns * 256)
-    labels = [sh[16 * i:16 * (i + 1)].decode("ascii", "replace").strip() for i in range(ns)]
-    spr = [int(sh[ns * 216 + 8 * i:ns * 216 + 8 * (i + 1)]) for i in range(ns)]
+    labels = [sh[16 * i : 16 * (i + 1)].decode("ascii", "replace").strip() for i in range(ns)]
+    spr = [int(sh[ns * 216 + 8 * i : ns * 216 + 8 * (i + 1)]) for i in range(ns)]
     width = 3 if is_bdf else 2
     ann = [i for i, lab in enumerate(labels) if lab in ("EDF Annotations", "BDF Annotations")]
     if not ann:
         raise ValueError(f"{p}: an interrupted (+D) file without an annotation signal to time its records")
-    off = sum(spr[:ann[0]]) * width
+    off = sum(spr[: ann[0]]) * width
     size = sum(spr) * width
     onsets = []
     with open(p, "rb") as fh:
@@ -545,10 +624,24 @@ def _read_acq(p: Path, **kw):
     markers = []
     for ev in getattr(d, "event_markers", []) or []:
         s = int(ev.sample_index)
-        markers.append({"sample": s, "value": getattr(ev, "type_code", None) or "", "label": str(ev.text or ""),
-                        "source": "file", "description": str(ev.text or getattr(ev, "type", "") or "event")})
-    return from_array(x, fs, [c.name for c in keep], [c.units or None for c in keep],
-                      info={"skipped_signals": skipped}, markers=markers, source="acq")
+        markers.append(
+            {
+                "sample": s,
+                "value": getattr(ev, "type_code", None) or "",
+                "label": str(ev.text or ""),
+                "source": "file",
+                "description": str(ev.text or getattr(ev, "type", "") or "event"),
+            }
+        )
+    return from_array(
+        x,
+        fs,
+        [c.name for c in keep],
+        [c.units or None for c in keep],
+        info={"skipped_signals": skipped},
+        markers=markers,
+        source="acq",
+    )
 
 
 def _read_acq_text(p: Path, **kw):
@@ -599,9 +692,11 @@ def _xdf_channels(info: dict, n: int):
     except (KeyError, IndexError, TypeError):
         return labels, units, types, regions
     for i, ch in enumerate(chans[:n]):
+
         def get(k, ch=ch):
             v = ch.get(k) if isinstance(ch, dict) else None
             return v[0] if isinstance(v, list) and v else None
+
         labels[i] = get("label") or labels[i]
         units[i] = get("unit")
         types[i] = get("type")
@@ -625,16 +720,23 @@ def _read_xdf(p: Path, stream: str | None = None, units=None, **kw):
         v = s["info"].get(k)
         return v[0] if isinstance(v, list) and v else (v or "")
 
-    numeric = [s for s in streams if field(s, "channel_format") != "string"
-               and float(field(s, "nominal_srate") or 0) > 0 and len(s["time_stamps"])]
+    numeric = [
+        s
+        for s in streams
+        if field(s, "channel_format") != "string"
+        and float(field(s, "nominal_srate") or 0) > 0
+        and len(s["time_stamps"])
+    ]
     if stream is not None:
         cands = [s for s in numeric if stream in (field(s, "name"), field(s, "type"))]
     else:
         cands = [s for s in numeric if field(s, "type").upper() == "EMG"] or numeric
     if not cands:
         names = ", ".join(f"{field(s, 'name')} ({field(s, 'type')})" for s in streams) or "none"
-        raise ValueError(f"{p}: no {'stream ' + repr(stream) if stream else 'numeric stream with a rate'} "
-                         f"(streams: {names}); choose one with stream= (--stream)")
+        raise ValueError(
+            f"{p}: no {'stream ' + repr(stream) if stream else 'numeric stream with a rate'} "
+            f"(streams: {names}); choose one with stream= (--stream)"
+        )
     s = cands[0]
     fs = float(field(s, "nominal_srate"))
     ts = np.asarray(s["time_stamps"], dtype=np.float64)
@@ -659,12 +761,31 @@ def _read_xdf(p: Path, stream: str | None = None, units=None, **kw):
             smp = int(round((t - t0) * fs))
             if 0 <= smp < n:
                 text = str(v[0]) if len(v) else ""
-                markers.append({"sample": smp, "value": "", "label": text, "source": field(o, "name") or "xdf",
-                                "description": text, "host_time": float(t)})
+                markers.append(
+                    {
+                        "sample": smp,
+                        "value": "",
+                        "label": text,
+                        "source": field(o, "name") or "xdf",
+                        "description": text,
+                        "host_time": float(t),
+                    }
+                )
     markers.sort(key=lambda m: m["sample"])
-    rec = from_array(x, fs, labels, xunits, info={"stream": field(s, "name"), "stream_type": field(s, "type"),
-                                                  "first_timestamp": float(t0), "streams": len(streams)},
-                     markers=markers, source="xdf")
+    rec = from_array(
+        x,
+        fs,
+        labels,
+        xunits,
+        info={
+            "stream": field(s, "name"),
+            "stream_type": field(s, "type"),
+            "first_timestamp": float(t0),
+            "streams": len(streams),
+        },
+        markers=markers,
+        source="xdf",
+    )
     rec.types = [(t.upper() if t and rec.types[i] == "EMG" else rec.types[i]) for i, t in enumerate(types)]
     rec.fs_measured = (len(ts) - 1) / (ts[-1] - ts[0]) if len(ts) > 1 and ts[-1] > ts[0] else float("nan")
     if all(regions) and len(set(rec.labels)) == len(rec.labels):
@@ -699,8 +820,14 @@ def _read_openbci(p: Path, fs=None, **kw):
     if not fs:
         raise ValueError(f"{p}: no '%Sample Rate' line in the OpenBCI header: give fs= (--fs)")
     data = np.loadtxt(p, delimiter=",", skiprows=skip, usecols=exg, ndmin=2, comments="%")
-    return from_array(data.T, fs, [header[i].replace("EXG Channel ", "EXG") for i in exg], "uV",
-                      info={"board": "OpenBCI"}, source="openbci")
+    return from_array(
+        data.T,
+        fs,
+        [header[i].replace("EXG Channel ", "EXG") for i in exg],
+        "uV",
+        info={"board": "OpenBCI"},
+        source="openbci",
+    )
 
 
 def _read_brainflow(p: Path, board=None, fs=None, **kw):
@@ -716,8 +843,9 @@ def _read_brainflow(p: Path, board=None, fs=None, **kw):
         try:
             bid = bs.BoardIds[str(board).upper()].value
         except KeyError:
-            raise ValueError(f"unknown BrainFlow board {board!r} (e.g. CYTON_BOARD, GANGLION_BOARD, "
-                             "SYNTHETIC_BOARD or their ids)") from None
+            raise ValueError(
+                f"unknown BrainFlow board {board!r} (e.g. CYTON_BOARD, GANGLION_BOARD, SYNTHETIC_BOARD or their ids)"
+            ) from None
     d = bs.BoardShim.get_board_descr(bid)
     rate = float(fs or d["sampling_rate"])
     exg = sorted(set(d.get("emg_channels") or d.get("exg_channels") or d.get("eeg_channels") or []))
@@ -732,19 +860,54 @@ def _read_brainflow(p: Path, board=None, fs=None, **kw):
         for k in np.flatnonzero(a[:, mc]):
             v = float(a[k, mc])
             markers.append({"sample": int(k), "value": int(v) if v.is_integer() else v, "label": "", "source": "file"})
-    return from_array(a[:, exg].T, rate, labels, "uV", info={"board": d.get("name", str(board))}, markers=markers,
-                      source="brainflow")
+    return from_array(
+        a[:, exg].T, rate, labels, "uV", info={"board": d.get("name", str(board))}, markers=markers, source="brainflow"
+    )
 
 
 # ------------------------------------------------------------------------------------------------- CSV / text
-_TIME_COLS = {"time", "time_s", "time (s)", "t", "seconds", "sec", "timestamp", "time_ms", "time (ms)", "ms",
-              "msec", "millisec", "time [s]", "time [ms]"}
+_TIME_COLS = {
+    "time",
+    "time_s",
+    "time (s)",
+    "t",
+    "seconds",
+    "sec",
+    "timestamp",
+    "time_ms",
+    "time (ms)",
+    "ms",
+    "msec",
+    "millisec",
+    "time [s]",
+    "time [ms]",
+}
 _INDEX_COLS = {"sample", "samples", "sample index", "index", "sample_index", "n"}
 _UNIT_IN_NAME = re.compile(r"^(.*?)\s*[\(\[]\s*([^\)\]]+?)\s*[\)\]]$")
 
 
-_COMMON_RATES = (100.0, 125.0, 128.0, 200.0, 250.0, 256.0, 500.0, 512.0, 1000.0, 1024.0, 2000.0, 2048.0, 4000.0,
-                 4096.0, 5000.0, 8000.0, 8192.0, 10000.0, 16384.0, 20000.0)
+_COMMON_RATES = (
+    100.0,
+    125.0,
+    128.0,
+    200.0,
+    250.0,
+    256.0,
+    500.0,
+    512.0,
+    1000.0,
+    1024.0,
+    2000.0,
+    2048.0,
+    4000.0,
+    4096.0,
+    5000.0,
+    8000.0,
+    8192.0,
+    10000.0,
+    16384.0,
+    20000.0,
+)
 
 
 def _nominal_rate(measured: float) -> float:
@@ -792,8 +955,15 @@ def _read_csv(p: Path, fs=None, units=None, labels=None, **kw):
     try:
         with warnings.catch_warnings():  # a header without rows: reported below as "no samples"
             warnings.simplefilter("ignore", UserWarning)
-            a = np.genfromtxt(p, delimiter=delim, skip_header=1 if names else 0, comments="#", dtype=np.float64,
-                              ndmin=2, invalid_raise=True)
+            a = np.genfromtxt(
+                p,
+                delimiter=delim,
+                skip_header=1 if names else 0,
+                comments="#",
+                dtype=np.float64,
+                ndmin=2,
+                invalid_raise=True,
+            )
     except ValueError as exc:
         raise ValueError(f"cannot parse {p}: {exc}") from None
     if a.size == 0:
@@ -840,8 +1010,11 @@ def _read_csv(p: Path, fs=None, units=None, labels=None, **kw):
     assumed = False
     if any(u is None for u in ulist):
         assumed = True
-        log.warning("%s: no unit for %s: read as µV (give units=/--units, or name columns like 'zyg (mV)')", p,
-                    ", ".join(bare[i] for i, u in zip(keep, ulist) if u is None))
+        log.warning(
+            "%s: no unit for %s: read as µV (give units=/--units, or name columns like 'zyg (mV)')",
+            p,
+            ", ".join(bare[i] for i, u in zip(keep, ulist) if u is None),
+        )
         ulist = [u or "uV" for u in ulist]
     labs = labels if labels is not None else [bare[i] for i in keep]
     rec = from_array(x, fs, labs, ulist, info={"units_assumed": assumed}, source="csv")

@@ -13,6 +13,7 @@ Display drivers (issue 7) hook in through the ``display`` argument: any object w
 is when the host *received* data, not when it was sampled). Board-driven displays need no host hook: the board's
 EV_DISPLAY events are in the raw stream and come back from :func:`load` as sync rows of kind "sampled".
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -123,8 +124,14 @@ class Recorder:
     (True, ['stimulus'])
     """
 
-    def __init__(self, path: str | os.PathLike, session: dict, fsync_interval: float = 1.0, overwrite: bool = False,
-                 session_every: int = 4 << 20):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        session: dict,
+        fsync_interval: float = 1.0,
+        overwrite: bool = False,
+        session_every: int = 4 << 20,
+    ):
         self.path = Path(path)
         self.writer = rawlog.RawLogWriter(self.path, fsync_interval=fsync_interval, overwrite=overwrite)
         self.session = session
@@ -167,8 +174,9 @@ class Recorder:
     def _next_sample(self) -> int | None:
         return None if self.board is None else self.board.decoder.next_sample
 
-    def marker(self, value: int | str = 0, label: str = "", sample: int | None = None, host_time: float | None = None,
-               **extra) -> None:
+    def marker(
+        self, value: int | str = 0, label: str = "", sample: int | None = None, host_time: float | None = None, **extra
+    ) -> None:
         """Log a host marker. ``sample`` defaults to the next sample index the host expects (i.e. the marker is
         placed when the host knew about it, at receive time)."""
         t = time.monotonic() if host_time is None else host_time
@@ -176,8 +184,9 @@ class Recorder:
         self.writer.write_json(rawlog.K_MARKER, {"value": value, "label": label, "sample": s, **extra}, t)
         self.markers += 1
 
-    def sync(self, value: int, sample: int | None = None, kind: str = "received", host_time: float | None = None,
-             **extra) -> None:
+    def sync(
+        self, value: int, sample: int | None = None, kind: str = "received", host_time: float | None = None, **extra
+    ) -> None:
         """Log a display change (issue 7): counter ``value`` shown from ``sample`` on; ``kind`` "received"
         (host-driven: marks when data were received) or "sampled" (board-driven)."""
         t = time.monotonic() if host_time is None else host_time
@@ -219,10 +228,14 @@ class Progress:
 
         self.board = board
         self.interval = interval
-        fmt = ("{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} samples [{elapsed}<{remaining}{postfix}]"
-               if total else "{desc}{n_fmt} samples [{elapsed}{postfix}]")
-        self.bar = progress_bar(total=total, desc="rec ", unit="samples", enabled=enabled, file=stream,
-                                mininterval=interval, bar_format=fmt)
+        fmt = (
+            "{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} samples [{elapsed}<{remaining}{postfix}]"
+            if total
+            else "{desc}{n_fmt} samples [{elapsed}{postfix}]"
+        )
+        self.bar = progress_bar(
+            total=total, desc="rec ", unit="samples", enabled=enabled, file=stream, mininterval=interval, bar_format=fmt
+        )
         self.t0 = time.monotonic()
         self._last = 0.0
         self._hist: list[tuple[float, int]] = []
@@ -246,8 +259,10 @@ class Progress:
     def line(self, samples: int) -> str:
         st = self.board.stats
         lost = sum(b - a for a, b in self.board.gaps)
-        return (f"{self.rate_text(samples)}  gaps {len(self.board.gaps)} ({lost:,} samples)  CRC errors "
-                f"{st.crc_errors}  link {self.board.link}")
+        return (
+            f"{self.rate_text(samples)}  gaps {len(self.board.gaps)} ({lost:,} samples)  CRC errors "
+            f"{st.crc_errors}  link {self.board.link}"
+        )
 
     def update(self, samples: int, force: bool = False) -> None:
         if self.bar.disable:
@@ -286,6 +301,7 @@ class RecordSummary:
 class SilenceError(PerifacialError, TimeoutError):
     """The board sent no samples for longer than ``max_silence_s`` (see :func:`record`)."""
 
+
 _REARM_KEYS = ("rate", "gain", "mux", "enabled", "bias", "lead_off", "samples_per_frame", "test_amp_2x", "srb1")
 
 
@@ -312,9 +328,19 @@ def _rearm(board, rebooted: bool) -> bool:
         return False
 
 
-def record(board, path, duration_s: float | None = None, display=None, progress: bool = True,
-           overwrite: bool = False, session_extra: dict | None = None, stop_event=None,
-           fsync_interval: float = 1.0, silence_s: float = 2.0, max_silence_s: float | None = None) -> RecordSummary:
+def record(
+    board,
+    path,
+    duration_s: float | None = None,
+    display=None,
+    progress: bool = True,
+    overwrite: bool = False,
+    session_extra: dict | None = None,
+    stop_event=None,
+    fsync_interval: float = 1.0,
+    silence_s: float = 2.0,
+    max_silence_s: float | None = None,
+) -> RecordSummary:
     """Record ``board`` to ``path`` for ``duration_s`` seconds (until Ctrl-C or ``stop_event.is_set()`` if None).
 
     Starts the board if it is not running and stops it at the end; Ctrl-C ends the recording cleanly (the file is
@@ -386,12 +412,15 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
             ev = watch.check(sum(b.n for b in blocks))
             if ev is not None:
                 events.append(ev.to_dict())
-                log.warning("%s: %s (%s)", board.url, "board rebooted" if ev.kind == "reboot" else "board silent",
-                            ev.detail)
+                log.warning(
+                    "%s: %s (%s)", board.url, "board rebooted" if ev.kind == "reboot" else "board silent", ev.detail
+                )
                 rec.note(board_events=events)
                 if max_silence_s is not None and ev.silent_s >= max_silence_s:
-                    raise SilenceError(f"{board.url}: {ev.detail} (--max-silence {max_silence_s:g} s); what was "
-                                       f"received so far is in {path}")
+                    raise SilenceError(
+                        f"{board.url}: {ev.detail} (--max-silence {max_silence_s:g} s); what was "
+                        f"received so far is in {path}"
+                    )
                 if _rearm(board, rebooted=ev.kind == "reboot"):
                     new_segment = True
             prog.update(got)
@@ -422,10 +451,27 @@ def record(board, path, duration_s: float | None = None, display=None, progress:
             rec.note(duration_samples={"first_sample": int(first), "n_samples": int(target)})
             got = min(got, target)
         stats = board.stats.as_dict()
-        rec.close({**stats, "reconnects": board.reconnects, "host_gaps": board.gaps, "board_events": events,
-                   "silent_samples": silent_samples})
-    return RecordSummary(Path(path), got, list(board.gaps), stats, time.monotonic() - t0, rec.writer.fsyncs,
-                         board.reconnects, events, max(segments, 1), silent_samples)
+        rec.close(
+            {
+                **stats,
+                "reconnects": board.reconnects,
+                "host_gaps": board.gaps,
+                "board_events": events,
+                "silent_samples": silent_samples,
+            }
+        )
+    return RecordSummary(
+        Path(path),
+        got,
+        list(board.gaps),
+        stats,
+        time.monotonic() - t0,
+        rec.writer.fsyncs,
+        board.reconnects,
+        events,
+        max(segments, 1),
+        silent_samples,
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -544,8 +590,11 @@ class Recording:
         (skin conductance, force, stimulus waves of an imported file) stay out of the EMG chain."""
         from perifacial.host.handoff import pick
 
-        return pick(self, [i for i, t in enumerate(self.types) if t == "EMG"]) if self.types and \
-            any(t != "EMG" for t in self.types) else self
+        return (
+            pick(self, [i for i, t in enumerate(self.types) if t == "EMG"])
+            if self.types and any(t != "EMG" for t in self.types)
+            else self
+        )
 
     def to_mne(self, **kwargs):
         """An ``mne.io.RawArray`` (see :func:`perifacial.host.handoff.to_mne`)."""
@@ -618,15 +667,20 @@ class Recording:
 
     def __repr__(self) -> str:
         s = dict(self._summary())
-        return (f"<Recording: {self.n_channels} ch x {self.n_samples:,} samples ({self.duration_s:.3f} s) at "
-                f"{self.fs:g} Hz, {len(self.gaps)} gaps ({self.lost_samples:,} samples lost), {len(self.markers)} "
-                f"markers, board {s['board']}>")
+        return (
+            f"<Recording: {self.n_channels} ch x {self.n_samples:,} samples ({self.duration_s:.3f} s) at "
+            f"{self.fs:g} Hz, {len(self.gaps)} gaps ({self.lost_samples:,} samples lost), {len(self.markers)} "
+            f"markers, board {s['board']}>"
+        )
 
     def _repr_html_(self) -> str:
         import html
 
-        rows = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
-                       f"{html.escape(v)}</td></tr>" for k, v in self._summary())
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>"
+            f"{html.escape(v)}</td></tr>"
+            for k, v in self._summary()
+        )
         return f"<table><caption style='text-align:left'><b>Recording</b></caption>{rows}</table>"
 
 
@@ -773,8 +827,15 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
             if sy is not None:
                 v = _num(sy.get("value"), 0)
                 smp = _num(sy.get("sample"))
-                host_sync.append((offset, int(v), None if smp is None else int(smp), r.host_time,
-                                  str(sy.get("kind", "received"))[:8]))
+                host_sync.append(
+                    (
+                        offset,
+                        int(v),
+                        None if smp is None else int(smp),
+                        r.host_time,
+                        str(sy.get("kind", "received"))[:8],
+                    )
+                )
         elif r.kind == rawlog.K_LINK:
             ev = _json_dict(r, "link", bad_json)
             if ev is not None:
@@ -790,8 +851,11 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     if not session:
         if not blocks:
             raise RecordingError(f"{path}: no session header and no samples (file empty, cut short or not a recording)")
-        log.warning("%s: no readable session header; loading the samples with defaults (rate 1000 Hz unless "
-                    "measured, gain 24, channels CH1...)", path)
+        log.warning(
+            "%s: no readable session header; loading the samples with defaults (rate 1000 Hz unless "
+            "measured, gain 24, channels CH1...)",
+            path,
+        )
     fs = _num(session.get("fs"))
     fs = float(fs) if fs is not None and fs > 0 else 1000.0
     labels = session.get("labels")
@@ -867,8 +931,12 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     fs_measured = clock.fs if clock is not None else float("nan")
     if np.isfinite(fs_measured) and abs(fs_measured / fs - 1.0) > HOST_RATE_TOLERANCE:
         # not a sample rate: the source ran faster (or slower) than real time, e.g. sim://?realtime=0
-        log.info("%s: host-clock rate %.0f Hz is not a sample rate (nominal %g Hz); fs_measured left NaN",
-                 path, fs_measured, fs)
+        log.info(
+            "%s: host-clock rate %.0f Hz is not a sample rate (nominal %g Hz); fs_measured left NaN",
+            path,
+            fs_measured,
+            fs,
+        )
         fs_measured = float("nan")
     fs_device = float("nan")
     if dev_s:
@@ -919,8 +987,16 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     for nb, ev in device_events:
         sg = seg_for_event(nb, ev.sample)
         if ev.kind == wire.EV_MARKER:
-            markers.append({"value": ev.value, "label": "", "sample": col(sg, ev.sample), "source": "board",
-                            "host_time": t_of(sg, ev.sample), "device_time_us": ev.device_time_us})
+            markers.append(
+                {
+                    "value": ev.value,
+                    "label": "",
+                    "sample": col(sg, ev.sample),
+                    "source": "board",
+                    "host_time": t_of(sg, ev.sample),
+                    "device_time_us": ev.device_time_us,
+                }
+            )
         elif ev.kind == wire.EV_DISPLAY:
             sync_rows.append((int(ev.value), col(sg, ev.sample), t_of(sg, ev.sample), "sampled"))
     markers.sort(key=lambda m: (m["sample"] is None, m["sample"] or 0))
@@ -941,9 +1017,24 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     if end_stats is not None:
         stats["writer"] = end_stats.get("stats", {}) if isinstance(end_stats.get("stats"), dict) else {}
     return Recording(
-        data=uv, codes=codes, status=status, fs=fs, fs_measured=fs_measured, fs_device=fs_device, labels=labels,
-        gains=gains, gaps=gaps, markers=markers, sync=sync, info={**session, **notes}, stats=stats, first_sample=first,
-        clock=clock, link_events=link_events, device_logs=device_logs, segments=segments,
+        data=uv,
+        codes=codes,
+        status=status,
+        fs=fs,
+        fs_measured=fs_measured,
+        fs_device=fs_device,
+        labels=labels,
+        gains=gains,
+        gaps=gaps,
+        markers=markers,
+        sync=sync,
+        info={**session, **notes},
+        stats=stats,
+        first_sample=first,
+        clock=clock,
+        link_events=link_events,
+        device_logs=device_logs,
+        segments=segments,
     )
 
 
@@ -956,5 +1047,3 @@ def _requested_length(spec, first: int, n: int) -> int:
     except (KeyError, TypeError, ValueError):
         return n
     return max(0, min(n, stop - first))
-
-

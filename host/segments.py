@@ -14,6 +14,7 @@ count up (a reboot or a stop/start restarts it; a crafted or damaged file may ju
 - the gaps in total never exceed ``max(received samples, max_gap_s * fs)`` columns (a longer silence is cut to
   that and the cut is counted), so no file can make :func:`load` allocate more than about twice its samples.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,8 +47,13 @@ class Segment:
         return self.start + (np.asarray(sample) - self.first_sample)
 
     def to_dict(self) -> dict:
-        return {"start": self.start, "stop": self.stop, "first_sample": self.first_sample,
-                "host_time": self.host_time, "reason": self.reason}
+        return {
+            "start": self.start,
+            "stop": self.stop,
+            "first_sample": self.first_sample,
+            "host_time": self.host_time,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -104,8 +110,10 @@ def plan(blocks, arrival, fs: float, max_gap_s: float = 600.0, arrival_end=None)
                 g = max(budget, 1)
             budget = max(budget - g, 0)
             start = prev.stop + g
-            notes.append(f"{reason} at column {start}: device sample {prev.first_sample + prev.stop - prev.start} "
-                         f"-> {b.first_sample}, {g} gap columns")
+            notes.append(
+                f"{reason} at column {start}: device sample {prev.first_sample + prev.stop - prev.start} "
+                f"-> {b.first_sample}, {g} gap columns"
+            )
             log.warning("recording: new acquisition segment (%s of the sample index) after %d gap columns", reason, g)
         else:
             start = 0

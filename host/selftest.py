@@ -19,6 +19,7 @@ Host-side checks (besides the board's ``selftest`` command, which judges on the 
 - a short normal-mode stream: no frame-sequence or sample-index gap, no CRC error, no device overrun;
 - the sample rate measured against the board's microsecond clock within +-0.5 % of nominal.
 """
+
 from __future__ import annotations
 
 import time
@@ -318,8 +319,14 @@ def _collect(board, n: int, timeout: float = 10.0) -> np.ndarray:
     return blk.data
 
 
-def run_selftest(target, *, stream_seconds: float = 3.0, board_selftest: bool = True,
-                 progress: Callable[[str], None] | None = None, command_timeout: float = 5.0) -> SelftestResult:
+def run_selftest(
+    target,
+    *,
+    stream_seconds: float = 3.0,
+    board_selftest: bool = True,
+    progress: Callable[[str], None] | None = None,
+    command_timeout: float = 5.0,
+) -> SelftestResult:
     """Run the bring-up check on ``target`` (a board URL or an open :class:`~perifacial.host.board.Board`).
 
     Opens the board (closing it again if it opened it), runs the checks listed in the module docstring and
@@ -350,21 +357,38 @@ def run_selftest(target, *, stream_seconds: float = 3.0, board_selftest: bool = 
 
         # identity
         fw_ok = info.get("name") == "perifacial" and info.get("wire") == wire.VERSION and not info.get("fault")
-        checks.append(Check(
-            "identify", "pass" if fw_ok else "fail",
-            f"firmware {info.get('firmware')}, wire {info.get('wire')}, fault {info.get('fault')}",
-            f"name perifacial, wire {wire.VERSION}, no fault", "firmware/WIRE.md identify",
-            {"host_firmware": HOST_FIRMWARE_VERSION}))
+        checks.append(
+            Check(
+                "identify",
+                "pass" if fw_ok else "fail",
+                f"firmware {info.get('firmware')}, wire {info.get('wire')}, fault {info.get('fault')}",
+                f"name perifacial, wire {wire.VERSION}, no fault",
+                "firmware/WIRE.md identify",
+                {"host_firmware": HOST_FIRMWARE_VERSION},
+            )
+        )
         ids = list(info.get("ids") or [])
         id_rows = [check_id(int(v)) for v in ids]
         ids_ok = len(ids) == chips and chips > 0 and all(ok for ok, _ in id_rows)
-        checks.append(Check(
-            "chip IDs", "pass" if ids_ok else "fail", "; ".join(t for _, t in id_rows) or "none",
-            "every chip: DEV_ID = 11, NU_CH = 10 (8-channel ADS1299)", "SBAS499C ID register (0x00)"))
+        checks.append(
+            Check(
+                "chip IDs",
+                "pass" if ids_ok else "fail",
+                "; ".join(t for _, t in id_rows) or "none",
+                "every chip: DEV_ID = 11, NU_CH = 10 (8-channel ADS1299)",
+                "SBAS499C ID register (0x00)",
+            )
+        )
         ch_ok = channels == 8 * chips and channels > 0
-        checks.append(Check(
-            "channel count", "pass" if ch_ok else "fail", f"{channels} channels, {chips} chips",
-            "channels = 8 x chips", "firmware/WIRE.md identify"))
+        checks.append(
+            Check(
+                "channel count",
+                "pass" if ch_ok else "fail",
+                f"{channels} channels, {chips} chips",
+                "channels = 8 x chips",
+                "firmware/WIRE.md identify",
+            )
+        )
 
         # the firmware's own self-test
         if board_selftest:
@@ -376,46 +400,78 @@ def run_selftest(target, *, stream_seconds: float = 3.0, board_selftest: bool = 
             else:
                 regs_ok = all(c.get("regs_ok") for c in report.get("chips", []))
                 bad = [m for c in report.get("chips", []) for m in c.get("mismatches", [])]
-                checks.append(Check(
-                    "register read-back", "pass" if regs_ok else "fail",
-                    "all registers as written" if regs_ok else f"mismatches {bad}",
-                    "read-back = written", "SBAS499C 9.5.3 RREG; firmware selftest"))
+                checks.append(
+                    Check(
+                        "register read-back",
+                        "pass" if regs_ok else "fail",
+                        "all registers as written" if regs_ok else f"mismatches {bad}",
+                        "read-back = written",
+                        "SBAS499C 9.5.3 RREG; firmware selftest",
+                    )
+                )
                 ts = report.get("test_signal", {})
-                checks.append(Check(
-                    "board test signal", "pass" if ts.get("ok") else "fail",
-                    f"period {_fmt_range(ts.get('period', []))}, amplitude "
-                    f"{_fmt_range(ts.get('amplitude_uv', []), ' uV')}",
-                    f"period {ts.get('expected_period')} samples; firmware amplitude window",
-                    "firmware/WIRE.md selftest"))
+                checks.append(
+                    Check(
+                        "board test signal",
+                        "pass" if ts.get("ok") else "fail",
+                        f"period {_fmt_range(ts.get('period', []))}, amplitude "
+                        f"{_fmt_range(ts.get('amplitude_uv', []), ' uV')}",
+                        f"period {ts.get('expected_period')} samples; firmware amplitude window",
+                        "firmware/WIRE.md selftest",
+                    )
+                )
                 nz = report.get("noise", {})
-                checks.append(Check(
-                    "board noise (shorted)", "pass" if nz.get("ok") else "fail",
-                    f"{_fmt_range(nz.get('rms_uv', []), ' uVrms', 2)}, {_fmt_range(nz.get('pp_uv', []), ' uVpp', 2)}",
-                    f"<= {nz.get('limit_rms_uv')} uVrms, <= {nz.get('limit_pp_uv')} uVpp",
-                    "firmware/WIRE.md selftest"))
+                checks.append(
+                    Check(
+                        "board noise (shorted)",
+                        "pass" if nz.get("ok") else "fail",
+                        f"{_fmt_range(nz.get('rms_uv', []), ' uVrms', 2)}, {_fmt_range(nz.get('pp_uv', []), ' uVpp', 2)}",
+                        f"<= {nz.get('limit_rms_uv')} uVrms, <= {nz.get('limit_pp_uv')} uVpp",
+                        "firmware/WIRE.md selftest",
+                    )
+                )
                 rms, pp = nz.get("rms_uv", []), nz.get("pp_uv", [])
                 gains = nz.get("gain", [])
                 gains = gains if isinstance(gains, list) else [gains] * len(rms)
                 nrate = int(nz.get("rate", 1000))
                 if rms and len(gains) == len(rms) and nrate in NOISE_TABLE:
-                    bad = [c for c in range(len(rms))
-                           if rms[c] > noise_limits(gains[c], nrate)[0] or pp[c] > noise_limits(gains[c], nrate)[1]]
+                    bad = [
+                        c
+                        for c in range(len(rms))
+                        if rms[c] > noise_limits(gains[c], nrate)[0] or pp[c] > noise_limits(gains[c], nrate)[1]
+                    ]
                     lim = sorted({noise_limits(g, nrate) for g in gains})
-                    checks.append(Check(
-                        "noise vs datasheet", "fail" if bad else "pass",
-                        f"max {max(rms):.3f} uVrms, {max(pp):.2f} uVpp" + (f"; over on channels {bad}" if bad else ""),
-                        "<= " + ", ".join(f"{r} uVrms / {p} uVpp" for r, p in lim) + f" at {nrate} SPS",
-                        "SBAS499C Table 1 (gain-2 column bounds gains > 2)"))
+                    checks.append(
+                        Check(
+                            "noise vs datasheet",
+                            "fail" if bad else "pass",
+                            f"max {max(rms):.3f} uVrms, {max(pp):.2f} uVpp"
+                            + (f"; over on channels {bad}" if bad else ""),
+                            "<= " + ", ".join(f"{r} uVrms / {p} uVpp" for r, p in lim) + f" at {nrate} SPS",
+                            "SBAS499C Table 1 (gain-2 column bounds gains > 2)",
+                        )
+                    )
                 lo = report.get("lead_off", {})
                 flagged = [i for i, (p, n) in enumerate(zip(lo.get("p", []), lo.get("n", []))) if p or n]
-                checks.append(Check(
-                    "lead-off (reported)", "info",
-                    f"{len(flagged)} channel(s) flagged: {flagged}" if flagged else "no channel flagged",
-                    "reported, not judged (electrodes may be off)", "firmware/WIRE.md selftest"))
+                checks.append(
+                    Check(
+                        "lead-off (reported)",
+                        "info",
+                        f"{len(flagged)} channel(s) flagged: {flagged}" if flagged else "no channel flagged",
+                        "reported, not judged (electrodes may be off)",
+                        "firmware/WIRE.md selftest",
+                    )
+                )
                 lost = int(report.get("lost", 0) or 0)
-                checks.append(Check(
-                    "board self-test verdict", "pass" if report.get("pass") and lost == 0 else "fail",
-                    f"pass={report.get('pass')}, lost {lost}", "pass, 0 samples lost", "firmware/WIRE.md selftest"))
+                checks.append(
+                    Check(
+                        "board self-test verdict",
+                        "pass" if report.get("pass") and lost == 0 else "fail",
+                        f"pass={report.get('pass')}, lost {lost}",
+                        "pass, 0 samples lost",
+                        "firmware/WIRE.md selftest",
+                    )
+                )
 
         rate = int(original.get("rate", 1000))
         # host-side: internal test signal through the whole chain
@@ -436,16 +492,21 @@ def run_selftest(target, *, stream_seconds: float = 3.0, board_selftest: bool = 
             amp_ok = [abs(a - amp0) <= TEST_AMP_TOLERANCE * amp0 for a in sw["amplitude_uv"]]
             bad = [i for i in range(len(per_ok)) if not (per_ok[i] and amp_ok[i])]
             all_p = [v for p in sw["periods"] for v in p]
-            checks.append(Check(
-                "test signal via host", "fail" if bad or not per_ok else "pass",
-                f"period {_fmt_range(all_p, nd=0)} samples, amplitude {_fmt_range(sw['amplitude_uv'], ' uV')}"
-                + (f"; bad channels {bad}" if bad else ""),
-                f"period = {period} samples exactly; amplitude {amp0:.0f} uV +- {TEST_AMP_TOLERANCE:.0%}",
-                "SBAS499C CONFIG2 (INT_CAL, CAL_AMP, CAL_FREQ)", {"periods": sw["periods"],
-                                                                 "amplitude_uv": sw["amplitude_uv"]}))
+            checks.append(
+                Check(
+                    "test signal via host",
+                    "fail" if bad or not per_ok else "pass",
+                    f"period {_fmt_range(all_p, nd=0)} samples, amplitude {_fmt_range(sw['amplitude_uv'], ' uV')}"
+                    + (f"; bad channels {bad}" if bad else ""),
+                    f"period = {period} samples exactly; amplitude {amp0:.0f} uV +- {TEST_AMP_TOLERANCE:.0%}",
+                    "SBAS499C CONFIG2 (INT_CAL, CAL_AMP, CAL_FREQ)",
+                    {"periods": sw["periods"], "amplitude_uv": sw["amplitude_uv"]},
+                )
+            )
         except Exception as exc:  # noqa: BLE001 - a failed step is a failed check
-            checks.append(Check("test signal via host", "fail", f"{type(exc).__name__}: {exc}", "runs",
-                                "SBAS499C CONFIG2"))
+            checks.append(
+                Check("test signal via host", "fail", f"{type(exc).__name__}: {exc}", "runs", "SBAS499C CONFIG2")
+            )
         finally:
             _restore(board, original)
 
@@ -462,14 +523,25 @@ def run_selftest(target, *, stream_seconds: float = 3.0, board_selftest: bool = 
                 board.drain()
                 st = tap.stats
                 dev_lost = int(stop.get("lost", 0) or 0)
-                cont_ok = (st.seq_gaps == 0 and st.sample_gaps == 0 and st.crc_errors == 0 and st.overrun_frames == 0
-                           and dev_lost == 0 and got >= n)
-                checks.append(Check(
-                    "stream continuity", "pass" if cont_ok else "fail",
-                    f"{got} samples; seq gaps {st.seq_gaps}, sample gaps {st.sample_gaps} ({st.lost_samples} lost), "
-                    f"CRC errors {st.crc_errors}, device lost {dev_lost}",
-                    "zero gaps, zero CRC errors, zero device overruns", "firmware/WIRE.md; DESIGN.md (no FIFO)",
-                    st.as_dict()))
+                cont_ok = (
+                    st.seq_gaps == 0
+                    and st.sample_gaps == 0
+                    and st.crc_errors == 0
+                    and st.overrun_frames == 0
+                    and dev_lost == 0
+                    and got >= n
+                )
+                checks.append(
+                    Check(
+                        "stream continuity",
+                        "pass" if cont_ok else "fail",
+                        f"{got} samples; seq gaps {st.seq_gaps}, sample gaps {st.sample_gaps} ({st.lost_samples} lost), "
+                        f"CRC errors {st.crc_errors}, device lost {dev_lost}",
+                        "zero gaps, zero CRC errors, zero device overruns",
+                        "firmware/WIRE.md; DESIGN.md (no FIFO)",
+                        st.as_dict(),
+                    )
+                )
                 r_dev = tap.device_rate()
                 r_host = tap.host_rate()
                 tr = getattr(board, "transport", None)
@@ -479,16 +551,21 @@ def run_selftest(target, *, stream_seconds: float = 3.0, board_selftest: bool = 
                     checks.append(Check("sample rate", "fail", "not measurable", "", "SBAS499C 7.5"))
                 else:
                     err = r_dev / rate - 1.0
-                    checks.append(Check(
-                        "sample rate", "pass" if abs(err) <= RATE_TOLERANCE else "fail",
-                        f"{r_dev:.2f} SPS ({err * 100:+.3f} %) by the board clock"
-                        + (f"; {r_host:.1f} SPS by the host clock" if r_host else ""),
-                        f"{rate} SPS +- {RATE_TOLERANCE:.1%}",
-                        "SBAS499C 7.5: internal oscillator +-0.5 % at 25 C",
-                        {"device_rate": r_dev, "host_rate": r_host}))
+                    checks.append(
+                        Check(
+                            "sample rate",
+                            "pass" if abs(err) <= RATE_TOLERANCE else "fail",
+                            f"{r_dev:.2f} SPS ({err * 100:+.3f} %) by the board clock"
+                            + (f"; {r_host:.1f} SPS by the host clock" if r_host else ""),
+                            f"{rate} SPS +- {RATE_TOLERANCE:.1%}",
+                            "SBAS499C 7.5: internal oscillator +-0.5 % at 25 C",
+                            {"device_rate": r_dev, "host_rate": r_host},
+                        )
+                    )
         except Exception as exc:  # noqa: BLE001
-            checks.append(Check("stream continuity", "fail", f"{type(exc).__name__}: {exc}", "runs",
-                                "firmware/WIRE.md"))
+            checks.append(
+                Check("stream continuity", "fail", f"{type(exc).__name__}: {exc}", "runs", "firmware/WIRE.md")
+            )
         finally:
             _restore(board, original)
     finally:
@@ -503,9 +580,11 @@ def _restore(board, original: dict) -> None:
         if board.running:
             board.stop()
         board.drain()
-        keep = {k: v for k, v in original.items()
-                if k in ("rate", "gain", "mux", "enabled", "bias", "lead_off", "test_amp_2x", "samples_per_frame",
-                         "srb1")}
+        keep = {
+            k: v
+            for k, v in original.items()
+            if k in ("rate", "gain", "mux", "enabled", "bias", "lead_off", "test_amp_2x", "samples_per_frame", "srb1")
+        }
         if keep:
             board.configure(**keep)
     except Exception:  # noqa: BLE001 - restoring is best effort; the checks already say what failed

@@ -9,6 +9,7 @@ challenge-response, single-owner and keepalive code. Serving pairs the machine i
 key and the host key store (:mod:`perifacial.host.pairing`) gets the same key under the board's id, as
 ``perifacial pair`` would, so ``perifacial record tcp://HOST:PORT`` works with no extra step.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,9 +69,17 @@ class ServedBoard:
             pass
 
 
-def make_served_board(url: str = "sim://", host: str = "127.0.0.1", port: int = 4242, *, pair_host: bool = True,
-                      remote_admin: bool = False, auth_timeout_ms: int = 2000, keepalive_ms: int = 3000,
-                      **board_options) -> ServedBoard:
+def make_served_board(
+    url: str = "sim://",
+    host: str = "127.0.0.1",
+    port: int = 4242,
+    *,
+    pair_host: bool = True,
+    remote_admin: bool = False,
+    auth_timeout_ms: int = 2000,
+    keepalive_ms: int = 3000,
+    **board_options,
+) -> ServedBoard:
     """Build the virtual board of ``url`` (a ``sim://`` URL and its options) listening on ``host:port`` (0: any
     free port). ``pair_host``: give it a new key and store the key for this host (as ``perifacial pair``)."""
     from perifacial.firmware.links import TcpLink
@@ -79,15 +88,19 @@ def make_served_board(url: str = "sim://", host: str = "127.0.0.1", port: int = 
 
     parts = urlsplit(url)
     if parts.scheme.lower() != "sim":
-        raise TransportOpenError(f"{url!r}: only the virtual board (sim://...) can be served; a real board serves "
-                                 "its own TCP link (flash it with --link tcp)")
+        raise TransportOpenError(
+            f"{url!r}: only the virtual board (sim://...) can be served; a real board serves "
+            "its own TCP link (flash it with --link tcp)"
+        )
     opts = sim_options(parts.query)
     opts.pop("realtime", None)
     opts.update(board_options)
     try:
         link = TcpLink(port, socket_mod=socket, host=host, auth_timeout_ms=auth_timeout_ms, keepalive_ms=keepalive_ms)
     except OSError as exc:
-        raise TransportOpenError(f"cannot listen on {host}:{port}: {exc} (port in use? try another --tcp port)") from exc
+        raise TransportOpenError(
+            f"cannot listen on {host}:{port}: {exc} (port in use? try another --tcp port)"
+        ) from exc
     vb = VirtualBoard(link=link, link_name="tcp", **opts)
     board_id = vb.app.auth.board_id.decode()
     served = ServedBoard(vb, link, host, link.srv.getsockname()[1], board_id)
@@ -100,8 +113,13 @@ def make_served_board(url: str = "sim://", host: str = "127.0.0.1", port: int = 
     return served
 
 
-def serve_virtual(url: str = "sim://", host: str = "127.0.0.1", port: int = 4242,
-                  ready: Callable[[ServedBoard], None] | None = None, **kw) -> None:
+def serve_virtual(
+    url: str = "sim://",
+    host: str = "127.0.0.1",
+    port: int = 4242,
+    ready: Callable[[ServedBoard], None] | None = None,
+    **kw,
+) -> None:
     """Serve until interrupted (KeyboardInterrupt ends it quietly); ``ready(served)`` once listening."""
     served = make_served_board(url, host, port, **kw)
     if ready is not None:

@@ -20,6 +20,7 @@ Every transport has ``read(n, timeout) -> bytes`` (up to ``n`` bytes; waits at m
 first one; ``b""`` on timeout), ``write(data)``, ``close()`` and ``reconnect(timeout)``. A lost link raises
 :class:`LinkLost`; failing to open raises :class:`TransportOpenError`; both say what to try next.
 """
+
 from __future__ import annotations
 
 import errno
@@ -291,8 +292,15 @@ class TcpTransport(Transport):
     #: seconds without a write after which a keepalive is sent (the board drops a silent owner after 3 s)
     KEEPALIVE_S = 1.0
 
-    def __init__(self, url: str, host: str, port: int, connect_timeout: float = 5.0, key: bytes | str | None = None,
-                 keepalive: float | None = None):
+    def __init__(
+        self,
+        url: str,
+        host: str,
+        port: int,
+        connect_timeout: float = 5.0,
+        key: bytes | str | None = None,
+        keepalive: float | None = None,
+    ):
         self.url = url
         self.host = host
         self.port = port
@@ -428,7 +436,9 @@ def open_transport(url: str, **kwargs) -> Transport:
     >>> link.close()
     """
     if not url:
-        raise TransportOpenError("empty board URL: give a port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim://")
+        raise TransportOpenError(
+            "empty board URL: give a port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim://"
+        )
     from perifacial.validate import check_board_url
 
     try:

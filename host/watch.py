@@ -9,6 +9,7 @@ Times come from :func:`board_clock`: the host's monotonic clock, or the virtual 
 virtual board runs faster than real time (its seconds are the ones that matter there, and they are
 deterministic).
 """
+
 from __future__ import annotations
 
 import logging
@@ -76,8 +77,14 @@ class AcquisitionWatch:
         self._n_status = len(b.statuses)
         silent = now - self.last_data
         settled = now - self._t0 >= self.silence_s  # a heartbeat sent just before our start is stale, not a reboot
-        if (not detail and settled and statuses and not new_samples and silent >= min(0.5, self.silence_s)
-                and statuses[-1].values.get("running", 1) == 0):
+        if (
+            not detail
+            and settled
+            and statuses
+            and not new_samples
+            and silent >= min(0.5, self.silence_s)
+            and statuses[-1].values.get("running", 1) == 0
+        ):
             detail = "the board reports it is not acquiring"
         if detail:
             self._last_event = now

@@ -4,6 +4,7 @@ It is the independent reference the vectorised :mod:`perifacial.host.decoder` is
 it walks the bytes one position at a time with :func:`perifacial.firmware.wire.check` (the firmware's own
 validation) and decodes each 24-bit code with ``int.from_bytes``. Slow by design; never used for acquisition.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

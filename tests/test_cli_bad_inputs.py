@@ -3,6 +3,7 @@
 Each row is a command line the issue found (or one like it). Run in-process through ``cli.main`` (fast); a few
 run in a subprocess as a user would. Expected failures exit with 2; none may print "Traceback".
 """
+
 from __future__ import annotations
 
 import json
@@ -57,9 +58,16 @@ def files(tmp_path_factory):
 
 
 def _sub(files, argv):
-    return [str(files[a[1:]]) if isinstance(a, str) and a.startswith("@") and a[1:] in files else
-            (str(files[a.split("/")[0][1:]]) + "/" + a.split("/", 1)[1] if isinstance(a, str) and a.startswith("@")
-             else a) for a in argv]
+    return [
+        str(files[a[1:]])
+        if isinstance(a, str) and a.startswith("@") and a[1:] in files
+        else (
+            str(files[a.split("/")[0][1:]]) + "/" + a.split("/", 1)[1]
+            if isinstance(a, str) and a.startswith("@")
+            else a
+        )
+        for a in argv
+    ]
 
 
 NEW = "@dir/new.pfr"  # a fresh output name in a writable folder
@@ -207,20 +215,25 @@ def test_unexpected_bug_is_one_line_unless_debug(monkeypatch, capsys, files):
     assert export.run is not boom
 
 
-@pytest.mark.parametrize("argv", [
-    ["record", "tcp://h:99999", "-o", "x.pfr"],
-    ["record", "sim://?n_chips=0", "-o", "x.pfr", "--seconds", "1"],
-    ["spot", "missing.npz"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["record", "tcp://h:99999", "-o", "x.pfr"],
+        ["record", "sim://?n_chips=0", "-o", "x.pfr", "--seconds", "1"],
+        ["spot", "missing.npz"],
+    ],
+)
 def test_bad_input_in_a_subprocess(argv, tmp_path):
-    p = subprocess.run([sys.executable, "-m", "perifacial", *argv], capture_output=True, text=True, cwd=tmp_path,
-                       timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "perifacial", *argv], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
-                    reason="root may write anywhere")
+@pytest.mark.skipif(
+    not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0, reason="root may write anywhere"
+)
 def test_unwritable_output_folder(tmp_path, capsys):
     ro = tmp_path / "ro"
     ro.mkdir()

@@ -58,7 +58,8 @@ def test_spot_npz_prints_and_writes_csv(session, capsys):
     assert f"{len(expected)} events" in text
     rows = list(csv.DictReader(open(out_csv)))
     assert [(int(r["onset"]), int(r["offset"]), r["kind"], r["region"]) for r in rows] == [
-        (e.onset, e.offset, e.kind, e.region) for e in expected]
+        (e.onset, e.offset, e.kind, e.region) for e in expected
+    ]
     assert rows and rows[0]["channel"][:2] in {"LU", "LM", "LL", "RU", "RM", "RL"}
     # --all adds blinks/jaw/artefacts
     assert _run(["spot", str(d / "rec.npz"), "--all"]) == 0
@@ -94,8 +95,7 @@ def test_spot_user_errors(tmp_path):
 
 
 def test_evaluate_spotting_small(capsys):
-    assert _run(["evaluate-spotting", "--sessions", "1", "--seconds", "40", "--snr", "medium",
-                 "--markdown"]) == 0
+    assert _run(["evaluate-spotting", "--sessions", "1", "--seconds", "40", "--snr", "medium", "--markdown"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("| SNR | method |")
     lines = [line for line in out.splitlines() if line.startswith("| medium")]
@@ -119,7 +119,9 @@ def test_spot_at_500_hz_lowers_the_band_edge(tmp_path, capsys):
 def test_through_the_real_cli_main(monkeypatch, tmp_path, capsys):
     import perifacial.cli as cli
 
-    mods = tuple(m for m in cli.COMMAND_MODULES if m not in ("perifacial.commands.spot", "perifacial.commands.evaluate"))
+    mods = tuple(
+        m for m in cli.COMMAND_MODULES if m not in ("perifacial.commands.spot", "perifacial.commands.evaluate")
+    )
     monkeypatch.setattr(cli, "COMMAND_MODULES", mods + ("perifacial.commands.spot", "perifacial.commands.evaluate"))
     (tmp_path / "x.csv").write_text("1,2\n3,4\n")
     assert cli.main(["spot", str(tmp_path / "x.csv")]) == 2  # user error: message, exit code 2

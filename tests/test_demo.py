@@ -1,4 +1,5 @@
 """The README's first command: ``perifacial demo`` on the virtual board, end to end."""
+
 import csv
 import json
 
@@ -9,8 +10,14 @@ def test_demo_records_processes_and_scores(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--seconds", "30", "--seed", "3", "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
-    for name in ("demo.pfr", "demo.events.csv", "demo.summary.json", "demo.preprocessing.png", "demo.regions.png",
-                 "demo.mvc_duration.png"):
+    for name in (
+        "demo.pfr",
+        "demo.events.csv",
+        "demo.summary.json",
+        "demo.preprocessing.png",
+        "demo.regions.png",
+        "demo.mvc_duration.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "demo.summary.json").read_text())
     assert summary["gaps"]["count"] == 0 and summary["gaps"]["lost_samples"] == 0

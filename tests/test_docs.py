@@ -1,6 +1,7 @@
 """The API reference (issue 16): every public name of perifacial.dsp and perifacial.host has a runnable Examples
 section, the examples pass as doctests, the Sphinx site builds with warnings as errors, and nothing shipped cites a
 "seed" placeholder instead of a real reference."""
+
 from __future__ import annotations
 
 import doctest
@@ -60,8 +61,20 @@ def test_api_pages_list_every_public_name():
 def test_docs_site_builds_without_warnings(tmp_path):
     pytest.importorskip("sphinx", reason="the docs build needs the [docs] or [test] extra")
     pytest.importorskip("myst_parser", reason="the docs build needs the [docs] or [test] extra")
-    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(tmp_path / "doctrees"),
-           str(ROOT / "docs"), str(tmp_path / "html")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "sphinx",
+        "-W",
+        "--keep-going",
+        "-q",
+        "-b",
+        "html",
+        "-d",
+        str(tmp_path / "doctrees"),
+        str(ROOT / "docs"),
+        str(tmp_path / "html"),
+    ]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"sphinx-build failed or warned:\n{run.stdout}\n{run.stderr}"
     page = (tmp_path / "html" / "api" / "dsp.html").read_text(encoding="utf-8")
@@ -76,7 +89,9 @@ def test_no_seed_placeholders_in_shipped_text():
     hits = []
     for top in SHIPPED:
         base = ROOT / top
-        files = [base] if base.is_file() else [p for p in base.rglob("*") if p.suffix in (".py", ".md", ".json", ".rst")]
+        files = (
+            [base] if base.is_file() else [p for p in base.rglob("*") if p.suffix in (".py", ".md", ".json", ".rst")]
+        )
         for f in files:
             for i, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
                 if re.search(r"\bseeds? 00\d\b", line, re.I):

@@ -3,6 +3,7 @@
 Checked on the source text and the imported modules, so that a new copy of a fact or a new argparse user outside
 the command modules fails here with its file name.
 """
+
 from __future__ import annotations
 
 import ast
@@ -41,15 +42,21 @@ def test_argparse_only_in_the_command_line_modules():
     """Library modules take plain arguments; only src/perifacial/commands/*, cli.py and validate.py (the
     commands' argparse ``type=`` helpers) know argparse."""
     allowed = {ROOT / "src/perifacial/cli.py", ROOT / "src/perifacial/validate.py"}
-    bad = [str(p.relative_to(ROOT)) for p in _py_files(LIBRARY + [ROOT / "src/perifacial"])
-           if "argparse" in _imports(p) and p not in allowed and "commands" not in p.parts]
+    bad = [
+        str(p.relative_to(ROOT))
+        for p in _py_files(LIBRARY + [ROOT / "src/perifacial"])
+        if "argparse" in _imports(p) and p not in allowed and "commands" not in p.parts
+    ]
     assert bad == []
 
 
 def test_commands_do_not_import_the_cli():
     """No import cycle commands <-> cli: CliError lives in perifacial.errors."""
-    bad = [p.name for p in _py_files([ROOT / "src/perifacial/commands"])
-           if {"perifacial.cli", "cli"} & _imports(p) or "from ..cli" in p.read_text(encoding="utf-8")]
+    bad = [
+        p.name
+        for p in _py_files([ROOT / "src/perifacial/commands"])
+        if {"perifacial.cli", "cli"} & _imports(p) or "from ..cli" in p.read_text(encoding="utf-8")
+    ]
     assert bad == []
     from perifacial import cli, errors
 
@@ -70,17 +77,25 @@ def test_no_private_name_imported_from_another_host_module():
     for p in _py_files([ROOT / "host", ROOT / "src/perifacial"]):
         for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("perifacial.host"):
-                bad += [f"{p.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names
-                        if a.name.startswith("_") and not a.name.startswith("__")]
+                bad += [
+                    f"{p.relative_to(ROOT)}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
     assert bad == []
 
 
 def _library_modules():
-    import perifacial
 
     names = []
-    for pkg in ("perifacial.host", "perifacial.dsp", "perifacial.host.sync", "perifacial.host.workflow",
-                "perifacial.host.emu", "perifacial.host.sim"):
+    for pkg in (
+        "perifacial.host",
+        "perifacial.dsp",
+        "perifacial.host.sync",
+        "perifacial.host.workflow",
+        "perifacial.host.emu",
+        "perifacial.host.sim",
+    ):
         mod = importlib.import_module(pkg)
         names += [f"{pkg}.{m.name}" for m in pkgutil.iter_modules(mod.__path__) if not m.ispkg]
     return [n for n in names if not n.endswith(("._generate_iir", ".video", ".ble", ".lsl"))] + ["perifacial.errors"]
@@ -122,8 +137,9 @@ def test_emg_band_clamp_against_the_definition():
         assert lo == 20.0 and hi == min(450.0, 0.45 * fs) and hi < fs / 2
 
 
-def test_runs_against_a_loop(rng=np.random.default_rng(3)):
+def test_runs_against_a_loop():
     """perifacial.dsp.intervals.runs: half-open runs of True, compared with a plain Python scan."""
+    rng = np.random.default_rng(3)
     from perifacial.dsp.intervals import finite_runs, runs
 
     def scan(m):

@@ -1,5 +1,6 @@
 """The mapped layout (``perifacial.dsp`` <- ``dsp/`` ...) cannot be discovered by setuptools, so pyproject lists every
 package by hand: this keeps the list from drifting."""
+
 from __future__ import annotations
 
 import tomllib

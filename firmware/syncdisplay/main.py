@@ -53,8 +53,7 @@ def make_display(cfg):
         return max7219.MAX7219(spi, Pin(cfg["cs"]), cfg["brightness"])
     import tm1637
 
-    tm = tm1637.TM1637(Pin(cfg["clk"], Pin.OUT, value=1), Pin(cfg["dio"], Pin.OUT, value=1), time,
-                       cfg["brightness"])
+    tm = tm1637.TM1637(Pin(cfg["clk"], Pin.OUT, value=1), Pin(cfg["dio"], Pin.OUT, value=1), time, cfg["brightness"])
     return Tm1637Digits(tm)
 
 
@@ -82,7 +81,7 @@ class App:
     def __init__(self, display, ticks_us):
         self.display = display
         self.ticks_us = ticks_us
-        self.capacity = 10 ** display.digits
+        self.capacity = 10**display.digits
         self.value = 0
 
     def handle(self, frame, bad=0):

@@ -9,6 +9,7 @@ Emulated time is deterministic (a given firmware, UF2 and rate give the same fig
 for silicon: flash wait states and interrupt entry are free in the emulator (../shared/rp2emu/README.md). A budget
 met with margin here is credible on a board; one missed here is missed on a board.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,8 +72,11 @@ class Budget:
             ("CPU busy", f"{100 * self.cpu_busy:.1f} % (emulated cycles outside WFI/WFE; a lower bound for silicon)"),
             ("DRDY -> read", f"median {f(self.latency_us_median, '.1f')} us, worst {f(self.latency_us_max, '.1f')} us"),
             ("ring high-water", f"{self.ring_high_water} samples (read but not yet sent over USB)"),
-            ("samples", f"{self.samples_received} of {self.samples_expected} received, {self.samples_lost} lost "
-                        f"({self.overwritten} overwritten at the chip, firmware reports {self.firmware_lost})"),
+            (
+                "samples",
+                f"{self.samples_received} of {self.samples_expected} received, {self.samples_lost} lost "
+                f"({self.overwritten} overwritten at the chip, firmware reports {self.firmware_lost})",
+            ),
             ("frames", f"{self.frames_checked} DATA frames checked byte for byte, {self.frames_mismatched} differ"),
             ("USB", f"{self.usb_bytes_per_s / 1000:.1f} kB/s"),
         ]
@@ -120,8 +124,17 @@ def check_frames(raw: bytes, n_chips: int = 3) -> tuple[int, int, list[int]]:
     return frames, bad, idx
 
 
-def measure(rate: int = 1000, seconds: float = 5.0, *, uf2: str | None = None, board=None, url_options: str = "",
-            check: bool = True, timeout: float = 2.0, path: str = "irq+dma") -> Budget:
+def measure(
+    rate: int = 1000,
+    seconds: float = 5.0,
+    *,
+    uf2: str | None = None,
+    board=None,
+    url_options: str = "",
+    check: bool = True,
+    timeout: float = 2.0,
+    path: str = "irq+dma",
+) -> Budget:
     """Stream ``seconds`` at ``rate`` from the emulated board and return its :class:`Budget`.
 
     ``board``: an open :class:`perifacial.host.board.Board` on ``emu://`` to reuse (its rate is set here), else one
@@ -174,13 +187,28 @@ def measure(rate: int = 1000, seconds: float = 5.0, *, uf2: str | None = None, b
             dup = int(a.size - np.unique(a).size)
         received = min(received, n_target)
         return Budget(
-            rate=int(rate), seconds=float(seconds), samples_expected=n_target, samples_received=int(received),
-            samples_lost=int(n_target - received), cpu_busy=float(st["cpu_busy"]),
-            ring_high_water=int(st["ring_high_water"]), latency_us_median=st["latency_us_median"],
-            latency_us_max=st["latency_us_max"], usb_bytes_per_s=float(st["usb_bytes_per_s"]),
-            conversions=int(st["conversions"]), reads=int(st["reads"]), overwritten=int(st["overwritten"]), n_gaps=len(gaps), gaps=gaps[:20],
-            firmware_lost=int(stop.get("lost", 0) or 0), frames_checked=frames, frames_mismatched=bad,
-            duplicates=dup, path=path, uf2=str(tr.proc.paths.uf2), url=board.url,
+            rate=int(rate),
+            seconds=float(seconds),
+            samples_expected=n_target,
+            samples_received=int(received),
+            samples_lost=int(n_target - received),
+            cpu_busy=float(st["cpu_busy"]),
+            ring_high_water=int(st["ring_high_water"]),
+            latency_us_median=st["latency_us_median"],
+            latency_us_max=st["latency_us_max"],
+            usb_bytes_per_s=float(st["usb_bytes_per_s"]),
+            conversions=int(st["conversions"]),
+            reads=int(st["reads"]),
+            overwritten=int(st["overwritten"]),
+            n_gaps=len(gaps),
+            gaps=gaps[:20],
+            firmware_lost=int(stop.get("lost", 0) or 0),
+            frames_checked=frames,
+            frames_mismatched=bad,
+            duplicates=dup,
+            path=path,
+            uf2=str(tr.proc.paths.uf2),
+            url=board.url,
         )
     finally:
         if own:

@@ -4,6 +4,7 @@ With every channel on its normal input (MUX 000) and powered up, conversion ``j`
 (chip 0 first), the status word ``C0 00 00`` (1100 + LOFF_STATP 0 + LOFF_STATN 0 + GPIO 0) and eight 24-bit codes
 ``pattern_code(j, chip * 8 + input)``, MSB first (ADS1299 datasheet frame layout; WIRE.md DATA payload).
 """
+
 from __future__ import annotations
 
 import numpy as np

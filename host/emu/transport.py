@@ -14,6 +14,7 @@ seconds passed, and :attr:`EmuTransport.clock` gives the emulated time, which :c
 uses for its deadlines. The emulated board runs slower than real time (10-75 M cycles per real second for a
 125 MHz core), so wall-clock deadlines would make the outcome depend on the host's speed.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,10 @@ def emu_options(query: str) -> dict:
         elif k in ("uf2", "board"):
             opts[k] = v
         else:
-            raise TransportOpenError(f"emu:// does not know the option {k!r} (known: rate, uf2, board, source, "
-                                     "spi_baud, drdy_pin, clock_error_ppm)")
+            raise TransportOpenError(
+                f"emu:// does not know the option {k!r} (known: rate, uf2, board, source, "
+                "spi_baud, drdy_pin, clock_error_ppm)"
+            )
     return opts
 
 
@@ -54,10 +57,20 @@ class EmuTransport(Transport):
 
     kind = "emu"
 
-    def __init__(self, url: str, rate: int | None = None, uf2: str | None = None, board: str = DEFAULT_BOARD,
-                 source: bool = False, spi_baud: int | None = None, drdy_pin: int | None = None,
-                 clock_error_ppm: float = 0.0, extra_files: dict | None = None, profile: dict | None = None,
-                 boot: bool = True):
+    def __init__(
+        self,
+        url: str,
+        rate: int | None = None,
+        uf2: str | None = None,
+        board: str = DEFAULT_BOARD,
+        source: bool = False,
+        spi_baud: int | None = None,
+        drdy_pin: int | None = None,
+        clock_error_ppm: float = 0.0,
+        extra_files: dict | None = None,
+        profile: dict | None = None,
+        boot: bool = True,
+    ):
         """``profile``: keys merged into the board profile written to the emulated flash (``board.json``), e.g. an
         acquisition-path switch; ``extra_files``: more files for the flash (name -> bytes)."""
         self.url = url
@@ -105,8 +118,10 @@ class EmuTransport(Transport):
                     ready = True
         if not ready:
             self.close()
-            raise TransportOpenError(f"{self.url}: the firmware did not report ready within {BOOT_TIMEOUT_S:g} "
-                                     f"emulated s (got {len(seen)} bytes): does the UF2 boot main.py?")
+            raise TransportOpenError(
+                f"{self.url}: the firmware did not report ready within {BOOT_TIMEOUT_S:g} "
+                f"emulated s (got {len(seen)} bytes): does the UF2 boot main.py?"
+            )
         self._pending += seen
         if rate is not None and rate != 1000:
             cmd = json.dumps({"id": _SETUP_ID, "cmd": "set_config", "rate": int(rate)}).encode()

@@ -60,18 +60,58 @@ REG_CONFIG4 = 0x17
 N_REGS = 0x18
 
 REG_NAMES = (
-    "ID", "CONFIG1", "CONFIG2", "CONFIG3", "LOFF",
-    "CH1SET", "CH2SET", "CH3SET", "CH4SET", "CH5SET", "CH6SET", "CH7SET", "CH8SET",
-    "BIAS_SENSP", "BIAS_SENSN", "LOFF_SENSP", "LOFF_SENSN", "LOFF_FLIP", "LOFF_STATP", "LOFF_STATN",
-    "GPIO", "MISC1", "MISC2", "CONFIG4",
+    "ID",
+    "CONFIG1",
+    "CONFIG2",
+    "CONFIG3",
+    "LOFF",
+    "CH1SET",
+    "CH2SET",
+    "CH3SET",
+    "CH4SET",
+    "CH5SET",
+    "CH6SET",
+    "CH7SET",
+    "CH8SET",
+    "BIAS_SENSP",
+    "BIAS_SENSN",
+    "LOFF_SENSP",
+    "LOFF_SENSN",
+    "LOFF_FLIP",
+    "LOFF_STATP",
+    "LOFF_STATN",
+    "GPIO",
+    "MISC1",
+    "MISC2",
+    "CONFIG4",
 )
 
 # Reset values (DS register map, SBAS499C 9.6; bit layouts as in gibic-leici/ADS1299 Include/ads1299lib_regs.h)
 RESET_VALUES = (
-    ID_ADS1299_8CH, 0x96, 0xC0, 0x60, 0x00,
-    0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61, 0x61,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x0F, 0x00, 0x00, 0x00,
+    ID_ADS1299_8CH,
+    0x96,
+    0xC0,
+    0x60,
+    0x00,
+    0x61,
+    0x61,
+    0x61,
+    0x61,
+    0x61,
+    0x61,
+    0x61,
+    0x61,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x0F,
+    0x00,
+    0x00,
+    0x00,
 )
 
 # Reserved bits that must be written with a fixed value: address -> (mask, required value under the mask)
@@ -329,8 +369,11 @@ class ADS1299Model:
         if fb is not None:
             mask, val = fb
             if (v & mask) != val:
-                self._v(t, "reserved-bits", f"{REG_NAMES[a]} written 0x{v:02x}: reserved bits must read "
-                        f"0x{val:02x} under mask 0x{mask:02x}")
+                self._v(
+                    t,
+                    "reserved-bits",
+                    f"{REG_NAMES[a]} written 0x{v:02x}: reserved bits must read 0x{val:02x} under mask 0x{mask:02x}",
+                )
             v = (v & ~mask & 0xFF) | val
         if a == REG_CONFIG3:
             v = (v & 0xFE) | (self.regs[a] & 0x01)  # BIAS_STAT read-only
@@ -403,7 +446,14 @@ class ADS1299Model:
         if self.last_i >= 0 and self.conv_i > self.last_i:
             return None
         ch = self.chain
-        return ch.epoch_us + (self.base_tclk + self.conv_i * (128 << (self.regs[REG_CONFIG1] & 7 if (self.regs[REG_CONFIG1] & 7) != 7 else 6))) * ch.tclk_us
+        return (
+            ch.epoch_us
+            + (
+                self.base_tclk
+                + self.conv_i * (128 << (self.regs[REG_CONFIG1] & 7 if (self.regs[REG_CONFIG1] & 7) != 7 else 6))
+            )
+            * ch.tclk_us
+        )
 
     def sample_tclk(self, k):
         """tCLK count at which this run's conversion with total index k was taken."""
@@ -433,7 +483,7 @@ class ADS1299Model:
         if self._blk is None or not (self._blk_k0 <= k < self._blk_k0 + self._blk_n):
             self._gen_block(k)
         o = (k - self._blk_k0) * CHIP_FRAME_BYTES
-        return self._blk[o:o + CHIP_FRAME_BYTES]
+        return self._blk[o : o + CHIP_FRAME_BYTES]
 
     def load_data(self, t, from_drdy=False):
         if self.latest_k < 0:
@@ -639,24 +689,36 @@ class ADS1299Model:
             return
         if not self.has_clock:
             if b:
-                self._v(t_end, "no-clock", f"byte 0x{b:02x} to a chip without a clock: chip 0 drives CLK only with "
-                        "CONFIG1.CLK_EN = 1 (DS Table 6)")
+                self._v(
+                    t_end,
+                    "no-clock",
+                    f"byte 0x{b:02x} to a chip without a clock: chip 0 drives CLK only with "
+                    "CONFIG1.CLK_EN = 1 (DS Table 6)",
+                )
             return
         tclk = self.chain.tclk_us
         if self._pend_op == 0 and b == 0:
             return  # NOP / data-retrieval clock
         if t_end < self.ready_time():
-            self._v(t_end, "tPOR", f"command byte 0x{b:02x} sent {int(t_end - self.t_pon)}us after power-up; "
-                    f"wait tPOR = 2^18 tCLK = {int(T_POR_TCLK * tclk)}us (DS Table 30)")
+            self._v(
+                t_end,
+                "tPOR",
+                f"command byte 0x{b:02x} sent {int(t_end - self.t_pon)}us after power-up; "
+                f"wait tPOR = 2^18 tCLK = {int(T_POR_TCLK * tclk)}us (DS Table 30)",
+            )
             return
         if t_end < self.busy_until:
             early = int((self.busy_until - t_end) * 1000) / 1000.0
             self._v(t_end, "busy", f"byte 0x{b:02x} {early}us too early: {self.busy_why}")
         elif t_end - self.t_last_cmd < T_SDECODE_TCLK * tclk - 1e-9:
             apart = int((t_end - self.t_last_cmd) * 1000) / 1000.0
-            self._v(t_end, "tSDECODE", f"command bytes {apart}us apart; the chip needs 4 tCLK = "
-                    f"{int(T_SDECODE_TCLK * tclk * 1000) / 1000.0}us (end to end) to decode "
-                    "each byte (DS p.37)")
+            self._v(
+                t_end,
+                "tSDECODE",
+                f"command bytes {apart}us apart; the chip needs 4 tCLK = "
+                f"{int(T_SDECODE_TCLK * tclk * 1000) / 1000.0}us (end to end) to decode "
+                "each byte (DS p.37)",
+            )
         self.t_last_cmd = t_end
         if self._pend_op:
             self._cont(b, t_end)
@@ -672,7 +734,11 @@ class ADS1299Model:
             self.do_reset(t_end)
         elif op == START:
             if self.start_pin:
-                self.chain._warn(t_end, self.index, "START command while the START pin is high (DS p.29: hold START low when using the opcode)")
+                self.chain._warn(
+                    t_end,
+                    self.index,
+                    "START command while the START pin is high (DS p.29: hold START low when using the opcode)",
+                )
             self.start_cmd = True
             self.update_run_state(t_end, restart=True)
         elif op == STOP:
@@ -689,8 +755,13 @@ class ADS1299Model:
                 self.load_data(t_end)
         elif (op & 0xE0) == RREG or (op & 0xE0) == WREG:
             if self.rdatac:
-                self._v(t_end, "RDATAC", "{} 0x{:02x} while in RDATAC mode is ignored: send SDATAC first (DS p.36)".format(
-                    "RREG" if (op & 0xE0) == RREG else "WREG", op))
+                self._v(
+                    t_end,
+                    "RDATAC",
+                    "{} 0x{:02x} while in RDATAC mode is ignored: send SDATAC first (DS p.36)".format(
+                        "RREG" if (op & 0xE0) == RREG else "WREG", op
+                    ),
+                )
                 return
             self._pend_op = op & 0xE0
             self._pend_addr = op & 0x1F
@@ -729,8 +800,20 @@ class DaisyChain:
 
     MAX_VIOLATIONS = 1000
 
-    def __init__(self, n_chips=3, clock_error=0.0, seed=1, vref=VREF_DEFAULT, external_ref=False,
-                 fclk_hz=FCLK_NOMINAL_HZ, hiz_byte=0x00, device_noise=True, block=1024, t0_us=0.0, clock="common"):
+    def __init__(
+        self,
+        n_chips=3,
+        clock_error=0.0,
+        seed=1,
+        vref=VREF_DEFAULT,
+        external_ref=False,
+        fclk_hz=FCLK_NOMINAL_HZ,
+        hiz_byte=0x00,
+        device_noise=True,
+        block=1024,
+        t0_us=0.0,
+        clock="common",
+    ):
         """clock: "common" (every chip clocked from power-up: a shared oscillator on all CLK pins) or "chip0" (chip 0 on
         its internal oscillator, the others on chip 0's CLK output, which needs CONFIG1.CLK_EN = 1 on chip 0)."""
         if clock not in ("common", "chip0"):
@@ -878,9 +961,9 @@ class DaisyChain:
             if data is None:
                 parts.append((None, m))
             elif np is not None:
-                parts.append((data[r0:r0 + N_CH, o:o + m], m))
+                parts.append((data[r0 : r0 + N_CH, o : o + m], m))
             else:
-                parts.append(([list(data[r0 + c][o:o + m]) for c in range(N_CH)], m))
+                parts.append(([list(data[r0 + c][o : o + m]) for c in range(N_CH)], m))
             k += m
         if np is not None:
             arrs = [p if p is not None else np.zeros((N_CH, m)) for p, m in parts]
@@ -934,8 +1017,13 @@ class DaisyChain:
                     continue
                 c.reset_pin = level
                 if c.powered and t_us < c.ready_time():
-                    self._violate(t_us, c.index, "tPOR", f"RESET pin toggled {int(t_us - c.t_pon)}us after power-up; "
-                                  "wait tPOR = 2^18 tCLK (DS Table 30)")
+                    self._violate(
+                        t_us,
+                        c.index,
+                        "tPOR",
+                        f"RESET pin toggled {int(t_us - c.t_pon)}us after power-up; "
+                        "wait tPOR = 2^18 tCLK (DS Table 30)",
+                    )
                 if not level:
                     c.t_reset_fall = t_us
                     c._halt()
@@ -1024,7 +1112,9 @@ class DaisyChain:
         if from_drdy and chip.index == 0 and chip.cs == 0 and 0 < self._pos < len(self._stream):
             # DRDY in the middle of a read: the rest of the frame is the new conversion (e2e 878877)
             self.corrupted_reads += 1
-            self._violate(t, 0, "read-overlap", "new conversion while a data read was in progress (RDATAC): frame corrupted")
+            self._violate(
+                t, 0, "read-overlap", "new conversion while a data read was in progress (RDATAC): frame corrupted"
+            )
             return
         if chip.index == 0 or not from_drdy:
             self._pos = 0
@@ -1088,7 +1178,7 @@ class DaisyChain:
                 if rx is not None:
                     m = len(s) - p
                     if m >= n:
-                        rx[:] = s[p:p + n]
+                        rx[:] = s[p : p + n]
                     else:
                         if m > 0:
                             rx[:m] = s[p:]

@@ -4,6 +4,7 @@ of DATA frames in seconds, for file-format fuzzing and load benchmarks.
 The codes are pseudo-random 24-bit values (not EMG); every frame is a valid ``wire`` DATA frame with consecutive
 sequence numbers and sample indices, so a decoder must give back exactly :attr:`SynthStream.codes`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,15 @@ class SynthFrames:
         return b"".join(self.frames)
 
 
-def synth_frames(n_samples: int, fs: float = 1000.0, n_chips: int = 3, per_frame: int = 10, seed: int = 0,
-                 first_sample: int = 0, seq0: int = 0) -> SynthFrames:
+def synth_frames(
+    n_samples: int,
+    fs: float = 1000.0,
+    n_chips: int = 3,
+    per_frame: int = 10,
+    seed: int = 0,
+    first_sample: int = 0,
+    seq0: int = 0,
+) -> SynthFrames:
     """DATA frames holding ``n_samples`` samples (a multiple of ``per_frame`` is used: rounded up)."""
     rng = np.random.default_rng(seed)
     n_frames = -(-int(n_samples) // per_frame)

@@ -48,8 +48,8 @@ def pin_key(p):
     if isinstance(p, str):
         s = p
         for pre in ("GPIO", "GP", "P"):
-            if s.startswith(pre) and s[len(pre):].isdigit():
-                return int(s[len(pre):])
+            if s.startswith(pre) and s[len(pre) :].isdigit():
+                return int(s[len(pre) :])
         if s.isdigit():
             return int(s)
         return s
@@ -91,9 +91,22 @@ class SimHardware:
     8 entries; a later edge never runs before an earlier one), so a late handler is followed by its queued
     duplicates. late_once_us (settable at any time): extra latency for the next IRQ only (a late handler call)."""
 
-    def __init__(self, profile=None, chain=None, n_chips=None, clock_error=0.0, seed=1, t0_us=0.0,
-                 call_cost_us=1.0, spi_overhead_us=4.0, soft_irq_latency_us=50.0, ticks_offset_us=0,
-                 cpu_freq=125000000, soft_irq_queue=False, **chain_kw):
+    def __init__(
+        self,
+        profile=None,
+        chain=None,
+        n_chips=None,
+        clock_error=0.0,
+        seed=1,
+        t0_us=0.0,
+        call_cost_us=1.0,
+        spi_overhead_us=4.0,
+        soft_irq_latency_us=50.0,
+        ticks_offset_us=0,
+        cpu_freq=125000000,
+        soft_irq_queue=False,
+        **chain_kw,
+    ):
         prof = profile if profile is not None else DEFAULT_PROFILE
         self.profile = prof
         spi = prof.get("spi", {})
@@ -339,8 +352,9 @@ class SimHardware:
     # --- SPI -----------------------------------------------------------------------------------------------------------------
     def spi_transfer(self, spi, tx, rx, tx_zero):
         if spi.polarity != 0 or spi.phase != 1:
-            self._violate("spi-mode", f"SPI polarity={spi.polarity} phase={spi.phase}: the ADS1299 needs mode 1 "
-                          "(CPOL=0, CPHA=1)")
+            self._violate(
+                "spi-mode", f"SPI polarity={spi.polarity} phase={spi.phase}: the ADS1299 needs mode 1 (CPOL=0, CPHA=1)"
+            )
         if spi.baudrate > 20000000:
             self._violate("sclk", f"SCLK {spi.baudrate} Hz above the ADS1299 maximum of 20 MHz")
         if spi.bits != 8 or spi.firstbit != 0:
@@ -538,7 +552,7 @@ class Pin:
         return Irq(ps)
 
     def __repr__(self):
-        return "Pin({})".format(self._sim_id)
+        return f"Pin({self._sim_id})"
 
 
 class Irq:
@@ -559,8 +573,9 @@ class SPI:
     LSB = 1
     hw = None
 
-    def __init__(self, id=0, baudrate=None, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None,
-                 miso=None, **kw):
+    def __init__(
+        self, id=0, baudrate=None, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None, miso=None, **kw
+    ):
         self.id = id
         self.baudrate = self.hw.spi_baudrate_default if baudrate is None else baudrate
         self.polarity = polarity
@@ -583,11 +598,15 @@ class SPI:
             wired = False
         self.wired = wired
         if not wired:
-            hw._violate("spi-wiring", "SPI(id={}, sck={}, mosi={}, miso={}) is not the bus the ADS1299 chain is on "
-                        "(board: id {}, pins {})".format(self.id, self.sck, self.mosi, self.miso, hw.spi_id, hw.spi_pins))
+            hw._violate(
+                "spi-wiring",
+                f"SPI(id={self.id}, sck={self.sck}, mosi={self.mosi}, miso={self.miso}) is not the bus the ADS1299 chain is on "
+                f"(board: id {hw.spi_id}, pins {hw.spi_pins})",
+            )
 
-    def init(self, baudrate=None, polarity=None, phase=None, bits=None, firstbit=None, sck=None, mosi=None,
-             miso=None, **kw):
+    def init(
+        self, baudrate=None, polarity=None, phase=None, bits=None, firstbit=None, sck=None, mosi=None, miso=None, **kw
+    ):
         if baudrate is not None:
             self.baudrate = baudrate
         if polarity is not None:

@@ -4,6 +4,7 @@ MVC during each contraction step of a :class:`perifacial.host.workflow.mvc_sessi
 time), as a participant following the prompts would. A signal source for the virtual board
 (``open_board("sim://", source=participant)``).
 """
+
 from __future__ import annotations
 
 import math
@@ -22,12 +23,18 @@ class SimulatedParticipant:
     the first conversion). ``dead_channels``: channel indices whose electrode sees nothing (device noise only),
     to test the dead-channel refusal."""
 
-    def __init__(self, protocol: MvcProtocol, fs: float = 1000.0, seed: int = 0, snr: str | float = "medium",
-                 reaction_s: float = 0.3, dead_channels: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        protocol: MvcProtocol,
+        fs: float = 1000.0,
+        seed: int = 0,
+        snr: str | float = "medium",
+        reaction_s: float = 0.3,
+        dead_channels: tuple[int, ...] = (),
+    ):
         from scipy.signal import butter
 
         from perifacial.dsp.defaults import max_edge
-
         from perifacial.dsp.synth import SynthStream
 
         self.fs = float(fs)

@@ -6,6 +6,7 @@ sample per conversion from the start of acquisition, so column ``i`` of a loaded
 with that seed gives the events it contains (:meth:`SynthStream.events_until`). This is only valid for recordings
 whose URL asked for the default synthetic source (no ``source=none``).
 """
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit

@@ -118,11 +118,27 @@ def _default_source(seed: int, rate: int):
 
 
 class VirtualBoard:
-    def __init__(self, rate: int = 1000, seed: int = 0, source=None, clock_error_ppm: float = 0.0,
-                 realtime: bool = False, board: str | dict = "pico2w", n_chips: int | None = None,
-                 samples_per_frame: int = 10, source_units: str = "uV", link_buffer: int = DEFAULT_LINK_BUFFER,
-                 idle_us: int | None = 5000, fast_shim: bool = True, reboot_at: float | None = None,
-                 mute_at: float | None = None, mute_s: float = 0.0, link=None, link_name: str = "sim", **shim_kw):
+    def __init__(
+        self,
+        rate: int = 1000,
+        seed: int = 0,
+        source=None,
+        clock_error_ppm: float = 0.0,
+        realtime: bool = False,
+        board: str | dict = "pico2w",
+        n_chips: int | None = None,
+        samples_per_frame: int = 10,
+        source_units: str = "uV",
+        link_buffer: int = DEFAULT_LINK_BUFFER,
+        idle_us: int | None = 5000,
+        fast_shim: bool = True,
+        reboot_at: float | None = None,
+        mute_at: float | None = None,
+        mute_s: float = 0.0,
+        link=None,
+        link_name: str = "sim",
+        **shim_kw,
+    ):
         """``fast_shim``: charge no virtual time per shim call (the shim's call_cost_us=0; SPI transfers and sleeps
         still take their time), which keeps a 60-minute session well faster than real time. ``idle_us``: the
         firmware's idle sleep per main-loop pass (virtual; 5 ms batches 5 samples per pass at 1 kSPS, well inside
@@ -211,8 +227,16 @@ class VirtualBoard:
         self.chain.set_source(volts)
 
     def _boot(self) -> None:
-        self.app = App(self.profile, self.machine, self.hw.time, self.link, display=self.display,
-                       link_name=self.link_name, store=self.store, montage=self.montage)
+        self.app = App(
+            self.profile,
+            self.machine,
+            self.hw.time,
+            self.link,
+            display=self.display,
+            link_name=self.link_name,
+            store=self.store,
+            montage=self.montage,
+        )
         self.app.boot()
         if self.app.fault:
             raise RuntimeError("virtual board failed to boot: " + self.app.fault)
@@ -343,8 +367,12 @@ class VirtualBoard:
         self.close()
 
     def __repr__(self) -> str:
-        return "<VirtualBoard %s rate=%d seed=%d t=%.3fs>" % (self.profile.get("name"), self.rate, self.seed,
-                                                              self.now_s)
+        return "<VirtualBoard %s rate=%d seed=%d t=%.3fs>" % (
+            self.profile.get("name"),
+            self.rate,
+            self.seed,
+            self.now_s,
+        )
 
 
 __all__ = ["VirtualBoard", "load_profile", "shim_profile", "wire"]

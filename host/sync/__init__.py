@@ -8,6 +8,7 @@ See docs/sync.md. Main entry points:
 * :class:`SevenSegmentReader` and :func:`perifacial.host.sync.video.read_video_digits` (optional video
   dependency, imported lazily).
 """
+
 from .display import (
     KIND_RECEIVED,
     KIND_SAMPLED,
@@ -40,9 +41,33 @@ from .mapping import (
 from .sevenseg import DigitReading, SevenSegmentReader, read_digits, readings_to_observations
 
 __all__ = [
-    "KIND_RECEIVED", "KIND_SAMPLED", "AmbiguousDigit", "DigitDisplay", "DigitReading", "DisplayEcho",
-    "DisplayRateWarning", "DisplaySpec", "NullBackend", "Observation", "Rejected", "SampleRange", "ScreenBackend",
-    "SerialBackend", "SevenSegmentReader", "SyncFit", "SyncLog", "SyncRow", "check_readable", "convert_events",
-    "fit_sync", "frame_to_sample_range", "open_display", "parse_display_spec", "read_digits",
-    "read_observations_csv", "readings_to_observations", "samples_to_frames", "write_observations_csv",
+    "KIND_RECEIVED",
+    "KIND_SAMPLED",
+    "AmbiguousDigit",
+    "DigitDisplay",
+    "DigitReading",
+    "DisplayEcho",
+    "DisplayRateWarning",
+    "DisplaySpec",
+    "NullBackend",
+    "Observation",
+    "Rejected",
+    "SampleRange",
+    "ScreenBackend",
+    "SerialBackend",
+    "SevenSegmentReader",
+    "SyncFit",
+    "SyncLog",
+    "SyncRow",
+    "check_readable",
+    "convert_events",
+    "fit_sync",
+    "frame_to_sample_range",
+    "open_display",
+    "parse_display_spec",
+    "read_digits",
+    "read_observations_csv",
+    "readings_to_observations",
+    "samples_to_frames",
+    "write_observations_csv",
 ]

@@ -6,6 +6,7 @@ samples. The result holds the machine-readable summary (``data``, what ``--json`
 (``lines``) and the converted events. Errors are :class:`~perifacial.errors.InvalidArgument` naming the file or the
 option.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,7 @@ from pathlib import Path
 from perifacial.errors import InvalidArgument
 
 from .display import DisplayRateWarning
-from .mapping import (AmbiguousDigit, SyncLog, convert_events, fit_sync, frame_to_sample_range,
-                      read_observations_csv)
+from .mapping import AmbiguousDigit, SyncLog, convert_events, fit_sync, frame_to_sample_range, read_observations_csv
 from .sevenseg import readings_to_observations
 
 log = logging.getLogger(__name__)
@@ -63,8 +63,9 @@ def load_sync_log(path, digits: int | None = None) -> tuple[SyncLog, float | Non
         elif str(rows[0]["kind"]) == "sampled":
             cap = 10**4  # the acquisition board's on-board TM1637
     try:
-        syncl = SyncLog.from_rows([(int(r["value"]), int(r["sample"]), float(r["host_time"]), str(r["kind"]))
-                                   for r in rows], cap)
+        syncl = SyncLog.from_rows(
+            [(int(r["value"]), int(r["sample"]), float(r["host_time"]), str(r["kind"])) for r in rows], cap
+        )
     except ValueError as exc:
         raise InvalidArgument(f"{path}: {exc}") from None
     return syncl, float(rec.fs)
@@ -102,8 +103,10 @@ def format_fit(fit) -> str:
         f"  rejected    {len(fit.rejected)} of {fit.n_observations} observations" + _reasons(fit.rejected),
     ]
     if fit.kind == "received":
-        lines.append("  note: host-driven log: marks are when the host received the data (transport latency"
-                     f"{' corrected by %.1f ms' % (fit.latency_s * 1e3) if fit.latency_s else ' not corrected'})")
+        lines.append(
+            "  note: host-driven log: marks are when the host received the data (transport latency"
+            f"{' corrected by %.1f ms' % (fit.latency_s * 1e3) if fit.latency_s else ' not corrected'})"
+        )
     # frames the reader flagged are expected; misreads are worth a look
     odd = [r for r in fit.rejected if r.reason not in ("mid-update", "unreadable")]
     for r in odd[:20]:
@@ -113,9 +116,22 @@ def format_fit(fit) -> str:
     return "\n".join(lines)
 
 
-def align(recording, *, observations=None, video=None, roi=None, save_observations=None, fps: float | None = None,
-          fs: float | None = None, digits: int | None = None, latency_s: float = 0.0, frame: int | None = None,
-          digit: int | None = None, events=None, unit: str | None = None) -> AlignResult:
+def align(
+    recording,
+    *,
+    observations=None,
+    video=None,
+    roi=None,
+    save_observations=None,
+    fps: float | None = None,
+    fs: float | None = None,
+    digits: int | None = None,
+    latency_s: float = 0.0,
+    frame: int | None = None,
+    digit: int | None = None,
+    events=None,
+    unit: str | None = None,
+) -> AlignResult:
     """Fit, look up and convert, as ``perifacial sync`` (see docs/sync.md).
 
     Parameters
@@ -135,15 +151,27 @@ def align(recording, *, observations=None, video=None, roi=None, save_observatio
 
     syncl, rec_rate = load_sync_log(recording, digits)
     rate = fs or rec_rate
-    res = AlignResult(data={"log": {"changes": len(syncl.values), "first": syncl.first, "last": syncl.last,
-                                    "kind": syncl.kind, "capacity": syncl.capacity}})
+    res = AlignResult(
+        data={
+            "log": {
+                "changes": len(syncl.values),
+                "first": syncl.first,
+                "last": syncl.last,
+                "kind": syncl.kind,
+                "capacity": syncl.capacity,
+            }
+        }
+    )
     obs = None
     if video:
         from .video import read_video_digits
 
         try:
-            readings, info = read_video_digits(video, int(math.log10(syncl.capacity)),
-                                               roi if roi is None or not isinstance(roi, str) else parse_roi(roi))
+            readings, info = read_video_digits(
+                video,
+                int(math.log10(syncl.capacity)),
+                roi if roi is None or not isinstance(roi, str) else parse_roi(roi),
+            )
         except ImportError as exc:
             raise InvalidArgument(str(exc)) from None
         except (OSError, ValueError) as exc:
@@ -184,16 +212,23 @@ def align(recording, *, observations=None, video=None, roi=None, save_observatio
             raise InvalidArgument(str(exc)) from None
         except ValueError as exc:
             raise InvalidArgument(str(exc)) from None
-        look = {"frame": frame, "digit": digit, "value": rng.value, "start": rng.start,
-                "stop": None if math.isnan(rng.stop) else rng.stop, "kind": rng.kind}
+        look = {
+            "frame": frame,
+            "digit": digit,
+            "value": rng.value,
+            "start": rng.start,
+            "stop": None if math.isnan(rng.stop) else rng.stop,
+            "kind": rng.kind,
+        }
         if fit is not None:
             a, b = fit.frame_sample_range(frame)
             look["fit_start"], look["fit_stop"] = a, b
         res.data["lookup"] = look
         stop = "end of log" if look["stop"] is None else f"{rng.stop:.0f}"
-        res.lines.append(f"frame {frame}, digit {digit}: counter {rng.value}, samples [{rng.start:.0f}, {stop})"
-                         f" ({rng.kind})" + (f"; fit: [{look['fit_start']:.1f}, {look['fit_stop']:.1f})"
-                                             if fit is not None else ""))
+        res.lines.append(
+            f"frame {frame}, digit {digit}: counter {rng.value}, samples [{rng.start:.0f}, {stop})"
+            f" ({rng.kind})" + (f"; fit: [{look['fit_start']:.1f}, {look['fit_stop']:.1f})" if fit is not None else "")
+        )
     if events:
         if fit is None:
             raise InvalidArgument("--events needs a fit: give --observations or --video")

@@ -17,6 +17,7 @@ Recording: ``Board.record(path, display=open_display(...))`` calls :meth:`DigitD
 listeners; host-mode changes go to ``Recorder.sync``) and :meth:`DigitDisplay.detach`. The bare hooks are
 :meth:`DigitDisplay.on_frame` (per received DATA frame) and :meth:`DigitDisplay.on_event` (per EVENT frame).
 """
+
 from __future__ import annotations
 
 import logging
@@ -151,18 +152,37 @@ def _segment_polygons(x0: float, y0: float, w: float, h: float, t: float) -> dic
 
     def hbar(yc: float) -> list[tuple[float, float]]:
         xa, xb = x0 + g, x0 + w - g
-        return [(xa, yc), (xa + t / 2, yc + t / 2), (xb - t / 2, yc + t / 2), (xb, yc), (xb - t / 2, yc - t / 2),
-                (xa + t / 2, yc - t / 2)]
+        return [
+            (xa, yc),
+            (xa + t / 2, yc + t / 2),
+            (xb - t / 2, yc + t / 2),
+            (xb, yc),
+            (xb - t / 2, yc - t / 2),
+            (xa + t / 2, yc - t / 2),
+        ]
 
     def vbar(xc: float, ya: float, yb: float) -> list[tuple[float, float]]:
         ya, yb = ya + g, yb - g
-        return [(xc, ya), (xc + t / 2, ya + t / 2), (xc + t / 2, yb - t / 2), (xc, yb), (xc - t / 2, yb - t / 2),
-                (xc - t / 2, ya + t / 2)]
+        return [
+            (xc, ya),
+            (xc + t / 2, ya + t / 2),
+            (xc + t / 2, yb - t / 2),
+            (xc, yb),
+            (xc - t / 2, yb - t / 2),
+            (xc - t / 2, ya + t / 2),
+        ]
 
     xl, xr = x0 + t / 2, x0 + w - t / 2
     yt, ym, yb = y0 + h - t / 2, y0 + h / 2, y0 + t / 2
-    return {"a": hbar(yt), "b": vbar(xr, ym, yt), "c": vbar(xr, yb, ym), "d": hbar(yb), "e": vbar(xl, yb, ym),
-            "f": vbar(xl, ym, yt), "g": hbar(ym)}
+    return {
+        "a": hbar(yt),
+        "b": vbar(xr, ym, yt),
+        "c": vbar(xr, yb, ym),
+        "d": hbar(yb),
+        "e": vbar(xl, yb, ym),
+        "f": vbar(xl, ym, yt),
+        "g": hbar(ym),
+    }
 
 
 class ScreenBackend:
@@ -175,9 +195,18 @@ class ScreenBackend:
     italic digits (top shifted right by ``slant`` x height), as many LED modules are.
     """
 
-    def __init__(self, digits: int = 4, *, offscreen: bool = True, width_px: int = 240, height_px: int = 100,
-                 on_color: str = "#ff2a1a", off_color: str = "#2a0804", background: str = "black",
-                 slant: float = 0.0) -> None:
+    def __init__(
+        self,
+        digits: int = 4,
+        *,
+        offscreen: bool = True,
+        width_px: int = 240,
+        height_px: int = 100,
+        on_color: str = "#ff2a1a",
+        off_color: str = "#2a0804",
+        background: str = "black",
+        slant: float = 0.0,
+    ) -> None:
         self.digits = digits
         self.capacity = 10**digits
         self.offscreen = offscreen
@@ -199,8 +228,11 @@ class ScreenBackend:
             self.canvas = self.fig.canvas
             backend = str(plt.get_backend()).lower()
             if backend in ("agg", "pdf", "ps", "svg", "cairo", "pgf", "template"):
-                log.warning("matplotlib backend %r cannot open a window: the screen display is not visible "
-                            "(set MPLBACKEND=TkAgg or QtAgg, or use --display serial:PORT)", backend)
+                log.warning(
+                    "matplotlib backend %r cannot open a window: the screen display is not visible "
+                    "(set MPLBACKEND=TkAgg or QtAgg, or use --display serial:PORT)",
+                    backend,
+                )
             plt.show(block=False)
         from matplotlib.patches import Polygon
 
@@ -267,8 +299,9 @@ class SerialBackend:
     echo awaited up to ``timeout`` s, to learn the digit count.
     """
 
-    def __init__(self, port: Any, *, baudrate: int = 115200, timeout: float = 3.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, port: Any, *, baudrate: int = 115200, timeout: float = 3.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         from perifacial.firmware.syncdisplay import proto
 
         self._proto = proto
@@ -349,9 +382,17 @@ class DigitDisplay:
         3 video frames per change) once the board's rate and DATA frame size are known.
     """
 
-    def __init__(self, backend: DisplayBackend | None = None, *, mode: str = "host", every_frames: int = 2,
-                 every_samples: int = 100, start: int = 0, capacity: int | None = None,
-                 camera_fps: float | None = None) -> None:
+    def __init__(
+        self,
+        backend: DisplayBackend | None = None,
+        *,
+        mode: str = "host",
+        every_frames: int = 2,
+        every_samples: int = 100,
+        start: int = 0,
+        capacity: int | None = None,
+        camera_fps: float | None = None,
+    ) -> None:
         if mode not in ("host", "board"):
             raise ValueError(f"mode must be 'host' or 'board', not {mode!r}")
         if mode == "host" and backend is None:
@@ -384,8 +425,9 @@ class DigitDisplay:
         """The log so far (a copy), one row per change, in order."""
         return list(self._rows)
 
-    def _log(self, value: int, sample: int, host_time: float, device_time_us: int | None = None,
-             shown: int | None = None) -> SyncRow:
+    def _log(
+        self, value: int, sample: int, host_time: float, device_time_us: int | None = None, shown: int | None = None
+    ) -> SyncRow:
         shown = value % self.capacity if shown is None else shown
         row = SyncRow(value, int(sample), float(host_time), self.kind, shown, device_time_us)
         self._rows.append(row)
@@ -458,9 +500,15 @@ class DigitDisplay:
     # -- recorder integration (perifacial.host.recording: ``display.attach(board, recorder)`` / ``detach()``) ----
     def describe(self) -> dict[str, Any]:
         """Settings worth keeping in the recording (capacity is needed to unwrap digits read from video)."""
-        return {"mode": self.mode, "kind": self.kind, "capacity": self.capacity, "every_frames": self.every_frames,
-                "every_samples": self.every_samples, "start": self.start,
-                "backend": type(self.backend).__name__ if self.backend is not None else "board"}
+        return {
+            "mode": self.mode,
+            "kind": self.kind,
+            "capacity": self.capacity,
+            "every_frames": self.every_frames,
+            "every_samples": self.every_samples,
+            "start": self.start,
+            "backend": type(self.backend).__name__ if self.backend is not None else "board",
+        }
 
     def attach(self, board: Any, recorder: Any = None) -> DigitDisplay:
         """Hook into a :class:`perifacial.host.board.Board` (and a ``Recorder``).
@@ -508,8 +556,14 @@ class DigitDisplay:
         rec = self._recorder
         if rec is not None:
             for row in rows:
-                rec.sync(row.value, row.sample, kind=row.kind, host_time=row.host_time, shown=row.shown,
-                         capacity=self.capacity)
+                rec.sync(
+                    row.value,
+                    row.sample,
+                    kind=row.kind,
+                    host_time=row.host_time,
+                    shown=row.shown,
+                    capacity=self.capacity,
+                )
 
     def _samples_per_frame(self, blk: Any) -> int:
         return self._spf or int(blk.n)
@@ -560,17 +614,27 @@ def check_readable(change_interval_s: float, fps: float) -> float:
     """Return the video frames per display change; warn when below :data:`MIN_FRAMES_PER_CHANGE`."""
     frames = change_interval_s * fps
     if frames < MIN_FRAMES_PER_CHANGE:
-        msg = (f"the display changes every {change_interval_s * 1e3:.0f} ms = {frames:.2f} frames at {fps:g} fps; "
-               f"keep it >= {MIN_FRAMES_PER_CHANGE:g} frames (>= {MIN_FRAMES_PER_CHANGE / fps * 1e3:.0f} ms) so "
-               "every value is seen in full in at least one frame")
+        msg = (
+            f"the display changes every {change_interval_s * 1e3:.0f} ms = {frames:.2f} frames at {fps:g} fps; "
+            f"keep it >= {MIN_FRAMES_PER_CHANGE:g} frames (>= {MIN_FRAMES_PER_CHANGE / fps * 1e3:.0f} ms) so "
+            "every value is seen in full in at least one frame"
+        )
         warnings.warn(msg, DisplayRateWarning, stacklevel=2)
         log.warning(msg)
     return frames
 
 
-def open_display(spec: str | DisplaySpec, *, every_frames: int = 2, every_samples: int = 100, start: int = 0,
-                 digits: int = 4, offscreen: bool = False, camera_fps: float | None = None,
-                 **backend_kw: Any) -> DigitDisplay | None:
+def open_display(
+    spec: str | DisplaySpec,
+    *,
+    every_frames: int = 2,
+    every_samples: int = 100,
+    start: int = 0,
+    digits: int = 4,
+    offscreen: bool = False,
+    camera_fps: float | None = None,
+    **backend_kw: Any,
+) -> DigitDisplay | None:
     """Build the display for a ``--display`` value; ``none`` gives None (the recorder then skips the hooks).
 
     ``digits`` applies to ``screen`` (and to ``board``'s on-board TM1637: 4); ``serial`` learns it from the
@@ -582,8 +646,9 @@ def open_display(spec: str | DisplaySpec, *, every_frames: int = 2, every_sample
     if spec.backend == "none":
         return None
     if spec.backend == "board":
-        return DigitDisplay(None, mode="board", every_samples=every_samples, start=start, capacity=10**digits,
-                            camera_fps=camera_fps)
+        return DigitDisplay(
+            None, mode="board", every_samples=every_samples, start=start, capacity=10**digits, camera_fps=camera_fps
+        )
     backend: DisplayBackend
     if spec.backend == "screen":
         backend = ScreenBackend(digits, offscreen=offscreen, **backend_kw)

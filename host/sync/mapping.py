@@ -20,6 +20,7 @@ linear map ``sample = offset + slope * frame / fps``:
 Host-driven logs (kind ``"received"``) mark when the host *received* the data: the fitted offset then includes
 the mean transport latency; pass ``latency_s`` to correct for a known mean latency.
 """
+
 from __future__ import annotations
 
 import csv
@@ -51,15 +52,30 @@ class AmbiguousDigit(ValueError, PerifacialError):
 def _row_fields(row: Any) -> tuple[int, int, float, str, int | None]:
     if isinstance(row, dict):
         shown = row.get("shown")
-        return (int(row["value"]), int(row["sample"]), float(row["host_time"]), str(row.get("kind", "")),
-                None if shown in (None, "") else int(shown))
+        return (
+            int(row["value"]),
+            int(row["sample"]),
+            float(row["host_time"]),
+            str(row.get("kind", "")),
+            None if shown in (None, "") else int(shown),
+        )
     if hasattr(row, "value") and hasattr(row, "sample"):
         shown = getattr(row, "shown", None)
-        return (int(row.value), int(row.sample), float(getattr(row, "host_time", math.nan)),
-                str(getattr(row, "kind", "")), None if shown is None else int(shown))
+        return (
+            int(row.value),
+            int(row.sample),
+            float(getattr(row, "host_time", math.nan)),
+            str(getattr(row, "kind", "")),
+            None if shown is None else int(shown),
+        )
     seq = list(row)
-    return (int(seq[0]), int(seq[1]), float(seq[2]), str(seq[3]) if len(seq) > 3 else "",
-            int(seq[4]) if len(seq) > 4 and seq[4] not in (None, "") else None)
+    return (
+        int(seq[0]),
+        int(seq[1]),
+        float(seq[2]),
+        str(seq[3]) if len(seq) > 3 else "",
+        int(seq[4]) if len(seq) > 4 and seq[4] not in (None, "") else None,
+    )
 
 
 def _infer_capacity(values: np.ndarray, shown: list[int | None]) -> int:
@@ -116,8 +132,7 @@ class SyncLog:
         if len(kinds) > 1:
             raise ValueError(f"sync log mixes kinds {sorted(kinds)}")
         cap = int(capacity) if capacity else _infer_capacity(values, [f[4] for f in fields])
-        return cls(values, samples, np.array([f[2] for f in fields], dtype=float), kinds.pop() if kinds else "",
-                   cap)
+        return cls(values, samples, np.array([f[2] for f in fields], dtype=float), kinds.pop() if kinds else "", cap)
 
     @classmethod
     def read_csv(cls, path: str | Path, capacity: int | None = None) -> SyncLog:
@@ -290,8 +305,9 @@ def _theil_sen(x: np.ndarray, y: np.ndarray, max_points: int = 600) -> tuple[flo
     return float(np.median(y - b * x)), b
 
 
-def robust_line(x: np.ndarray, y: np.ndarray, floor: float, k: float = 4.0,
-                max_iter: int = 30) -> tuple[float, float, np.ndarray, float]:
+def robust_line(
+    x: np.ndarray, y: np.ndarray, floor: float, k: float = 4.0, max_iter: int = 30
+) -> tuple[float, float, np.ndarray, float]:
     """Fit ``y = a + b x`` robustly. Starts from Theil-Sen, then iterates least squares on the points whose
     residual is within ``max(k * 1.4826 * MAD, floor)``. Returns ``(a, b, inliers, robust_sd)``."""
     x = np.asarray(x, float)
@@ -325,8 +341,14 @@ def _circular_mode(phase: np.ndarray, cap: int, width: float) -> float:
     return float(c + np.mean((phase[near] - c + cap / 2) % cap - cap / 2))
 
 
-def unwrap_digits(frames: np.ndarray, digits: np.ndarray, syncl: SyncLog, fps: float,
-                  predicted: np.ndarray | None = None, rate: float | None = None) -> np.ndarray:
+def unwrap_digits(
+    frames: np.ndarray,
+    digits: np.ndarray,
+    syncl: SyncLog,
+    fps: float,
+    predicted: np.ndarray | None = None,
+    rate: float | None = None,
+) -> np.ndarray:
     """Counter values for the digits seen in ``frames`` (-1 where no value of the log fits).
 
     Without ``predicted`` (fractional counter values expected at each frame, e.g. from a fit) the expectation is
@@ -351,15 +373,19 @@ def unwrap_digits(frames: np.ndarray, digits: np.ndarray, syncl: SyncLog, fps: f
         best = max(counts)
         ties = [int(s) for s, c in zip(shifts, counts) if c == best]
         if len(ties) > 1:
-            log.warning("digit unwrap: %d whole-wrap shifts fit equally well; taking the earliest. A video "
-                        "shorter than one wrap of the display cannot tell which wrap it shows", len(ties))
+            log.warning(
+                "digit unwrap: %d whole-wrap shifts fit equally well; taking the earliest. A video "
+                "shorter than one wrap of the display cannot tell which wrap it shows",
+                len(ties),
+            )
         u = u + ties[0] * cap
     u = np.where((u >= syncl.first) & (u <= syncl.last), u, -1)
     return u
 
 
-def _points(frames: np.ndarray, u: np.ndarray, syncl: SyncLog, fps: float,
-            method: str) -> tuple[np.ndarray, np.ndarray, str]:
+def _points(
+    frames: np.ndarray, u: np.ndarray, syncl: SyncLog, fps: float, method: str
+) -> tuple[np.ndarray, np.ndarray, str]:
     """Fit points (video time s, sample) from unwrapped observations (u >= 0), sorted by frame."""
     order = np.argsort(frames, kind="stable")
     f, v = frames[order], u[order]
@@ -381,8 +407,16 @@ def _points(frames: np.ndarray, u: np.ndarray, syncl: SyncLog, fps: float,
     return tt, ss, "intervals"
 
 
-def fit_sync(observations: Sequence[Observation] | tuple[Any, Any], syncl: SyncLog, fps: float, *,
-             rate: float | None = None, latency_s: float = 0.0, method: str = "auto", k: float = 4.0) -> SyncFit:
+def fit_sync(
+    observations: Sequence[Observation] | tuple[Any, Any],
+    syncl: SyncLog,
+    fps: float,
+    *,
+    rate: float | None = None,
+    latency_s: float = 0.0,
+    method: str = "auto",
+    k: float = 4.0,
+) -> SyncFit:
     """Fit frame time <-> sample from ``(frame, digit)`` observations (see the module docstring).
 
     observations: :class:`Observation` objects (flagged ones are reported as rejected), or a pair of arrays
@@ -415,8 +449,11 @@ def fit_sync(observations: Sequence[Observation] | tuple[Any, Any], syncl: SyncL
     if not np.isfinite(nominal) or nominal <= 0:
         raise ValueError("the sync log has no host times: give the nominal EMG rate (rate=, --rate)")
     shift = latency_s * nominal
-    log_fit = SyncLog(syncl.values, syncl.samples + int(round(shift)), syncl.host_times, syncl.kind,
-                      syncl.capacity) if shift else syncl
+    log_fit = (
+        SyncLog(syncl.values, syncl.samples + int(round(shift)), syncl.host_times, syncl.kind, syncl.capacity)
+        if shift
+        else syncl
+    )
     spc = syncl.samples_per_change()
     frames_per_change = spc / nominal * fps
     if frames_per_change < MIN_FRAMES_PER_CHANGE:
@@ -454,13 +491,31 @@ def fit_sync(observations: Sequence[Observation] | tuple[Any, Any], syncl: SyncL
         if not ok:
             rejected.append(Rejected(int(f0), int(d0), "out of log" if uu < 0 else "inconsistent"))
     rejected.sort(key=lambda x: x.frame)
-    fit = SyncFit(fps=float(fps), offset=float(a), slope=float(b), rate=nominal,
-                  drift_ppm=(b / nominal - 1.0) * 1e6, residual_sd=float(sd),
-                  residual_rms=float(np.sqrt(np.mean(ri**2))), residual_max=float(np.max(np.abs(ri))),
-                  method=used, n_observations=len(obs), n_points=len(tt), n_inliers=int(inl.sum()),
-                  kind=syncl.kind, latency_s=float(latency_s), rejected=tuple(rejected))
-    log.info("sync fit: %s points (%s), drift %.0f ppm, residual sd %.1f samples, %d rejected observations",
-             fit.n_points, used, fit.drift_ppm, fit.residual_sd, len(rejected))
+    fit = SyncFit(
+        fps=float(fps),
+        offset=float(a),
+        slope=float(b),
+        rate=nominal,
+        drift_ppm=(b / nominal - 1.0) * 1e6,
+        residual_sd=float(sd),
+        residual_rms=float(np.sqrt(np.mean(ri**2))),
+        residual_max=float(np.max(np.abs(ri))),
+        method=used,
+        n_observations=len(obs),
+        n_points=len(tt),
+        n_inliers=int(inl.sum()),
+        kind=syncl.kind,
+        latency_s=float(latency_s),
+        rejected=tuple(rejected),
+    )
+    log.info(
+        "sync fit: %s points (%s), drift %.0f ppm, residual sd %.1f samples, %d rejected observations",
+        fit.n_points,
+        used,
+        fit.drift_ppm,
+        fit.residual_sd,
+        len(rejected),
+    )
     return fit
 
 
@@ -478,8 +533,10 @@ def frame_to_sample_range(frame: int, digit: int, syncl: SyncLog, fit: SyncFit |
         raise ValueError(f"digit {digit} does not occur in the sync log ({syncl.first}..{syncl.last})")
     if len(cands) > 1:
         if fit is None:
-            raise AmbiguousDigit(f"digit {digit} matches counter values {cands.tolist()} (the display wrapped): "
-                                 "give observations for a fit to choose")
+            raise AmbiguousDigit(
+                f"digit {digit} matches counter values {cands.tolist()} (the display wrapped): "
+                "give observations for a fit to choose"
+            )
         v_pred = float(syncl.value_at_sample(fit.sample_at(frame)))
         v = int(cands[np.argmin(np.abs(cands - v_pred))])
     else:
@@ -506,8 +563,9 @@ def _stem(col: str, suffixes: tuple[str, ...]) -> str | None:
     return None
 
 
-def convert_events(rows: list[dict[str, str]], fit: SyncFit, unit: str | None = None) -> tuple[list[str],
-                                                                                                 list[dict[str, Any]]]:
+def convert_events(
+    rows: list[dict[str, str]], fit: SyncFit, unit: str | None = None
+) -> tuple[list[str], list[dict[str, Any]]]:
     """Add frame columns to sample columns and vice versa.
 
     Columns named ``*_frame`` get a ``*_sample`` twin (rounded sample index); ``*_sample`` columns get a ``*_frame``
@@ -544,8 +602,10 @@ def convert_events(rows: list[dict[str, str]], fit: SyncFit, unit: str | None = 
     paired = {c for s, f, _ in pairs for c in (s, f)}
     plan = [p for p in plan if p[1] not in cols and p[0] not in paired] + pairs
     if not plan:
-        raise ValueError("no *_frame or *_sample columns to convert (name them e.g. onset_frame, apex_frame, "
-                         "offset_frame, or give the unit of onset/apex/offset)")
+        raise ValueError(
+            "no *_frame or *_sample columns to convert (name them e.g. onset_frame, apex_frame, "
+            "offset_frame, or give the unit of onset/apex/offset)"
+        )
     out = []
     for r in rows:
         nr: dict[str, Any] = dict(r)
@@ -601,7 +661,19 @@ def write_observations_csv(path: str | Path, observations: Iterable[Observation]
 
 
 __all__ = [
-    "AmbiguousDigit", "DisplayRateWarning", "Observation", "Rejected", "SampleRange", "SyncFit", "SyncLog",
-    "convert_events", "fit_sync", "frame_to_sample_range", "read_observations_csv", "robust_line",
-    "samples_to_frames", "unwrap_digits", "write_observations_csv",
+    "AmbiguousDigit",
+    "DisplayRateWarning",
+    "Observation",
+    "Rejected",
+    "SampleRange",
+    "SyncFit",
+    "SyncLog",
+    "convert_events",
+    "fit_sync",
+    "frame_to_sample_range",
+    "read_observations_csv",
+    "robust_line",
+    "samples_to_frames",
+    "unwrap_digits",
+    "write_observations_csv",
 ]

@@ -15,6 +15,7 @@ Over a region of interest (ROI: ``x, y, w, h`` in pixels, the display's digits),
 
 Upright digits are assumed (a slant of a few degrees is tolerated by the zone margins).
 """
+
 from __future__ import annotations
 
 import logging
@@ -103,8 +104,16 @@ class SevenSegmentReader:
     about 0.1-0.2 for many LED modules).
     """
 
-    def __init__(self, n_digits: int = 4, roi: Sequence[int] | None = None, *, polarity: str = "auto",
-                 lo: float = 0.35, hi: float = 0.65, slant: float = 0.0) -> None:
+    def __init__(
+        self,
+        n_digits: int = 4,
+        roi: Sequence[int] | None = None,
+        *,
+        polarity: str = "auto",
+        lo: float = 0.35,
+        hi: float = 0.65,
+        slant: float = 0.0,
+    ) -> None:
         if polarity not in ("auto", "bright", "dark"):
             raise ValueError("polarity must be auto, bright or dark")
         self.n_digits = int(n_digits)
@@ -187,8 +196,11 @@ class SevenSegmentReader:
         changing_cols = changing.any(axis=0)
         while len(runs) > self.n_digits:
             # static runs touching the ROI's edge are background, not digits
-            edge = [i for i in (0, len(runs) - 1) if (runs[i][0] == 0 or runs[i][1] == w)
-                    and not changing_cols[runs[i][0] : runs[i][1]].any()]
+            edge = [
+                i
+                for i in (0, len(runs) - 1)
+                if (runs[i][0] == 0 or runs[i][1] == w) and not changing_cols[runs[i][0] : runs[i][1]].any()
+            ]
             if edge:
                 del runs[edge[-1]]
                 continue
@@ -233,8 +245,11 @@ class SevenSegmentReader:
         self.on_level = float(np.median(hi_side)) if len(hi_side) else float(levels.max())
         self.off_level = float(np.median(lo_side)) if len(lo_side) else float(levels.min())
         if self.on_level - self.off_level < 10:
-            log.warning("seven-segment calibration: low contrast (lit %.0f vs unlit %.0f grey levels)",
-                        self.on_level, self.off_level)
+            log.warning(
+                "seven-segment calibration: low contrast (lit %.0f vs unlit %.0f grey levels)",
+                self.on_level,
+                self.off_level,
+            )
         log.info("seven-segment calibration: cells %s, unlit %.0f, lit %.0f", cells, self.off_level, self.on_level)
         return self
 
@@ -292,8 +307,9 @@ def readings_to_observations(readings: Iterable[DigitReading]) -> list[Observati
     return [Observation(r.frame, r.value, r.flag) for r in readings]
 
 
-def read_digits(frames: Sequence[np.ndarray] | np.ndarray, n_digits: int = 4, roi: Sequence[int] | None = None,
-                **kw: Any) -> list[DigitReading]:
+def read_digits(
+    frames: Sequence[np.ndarray] | np.ndarray, n_digits: int = 4, roi: Sequence[int] | None = None, **kw: Any
+) -> list[DigitReading]:
     """Calibrate on ``frames`` and read them all (frames numbered from 0)."""
     reader = SevenSegmentReader(n_digits, roi, **kw).calibrate(frames)
     return reader.read_frames(frames)

@@ -7,6 +7,7 @@ what the sync fit assumes (constant-frame-rate camera files). Only the ROI of ea
 
 For tests and for frames already in memory, :func:`read_frames_digits` takes an array or a list of frames.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,9 +21,11 @@ from .sevenseg import DigitReading, SevenSegmentReader
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = ("reading video needs an optional decoder: pip install 'perifacial[video]' (imageio-ffmpeg; or: pip "
-                "install av); "
-                "or type the digits into an observations CSV (frame,digit)")
+INSTALL_HINT = (
+    "reading video needs an optional decoder: pip install 'perifacial[video]' (imageio-ffmpeg; or: pip "
+    "install av); "
+    "or type the digits into an observations CSV (frame,digit)"
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,9 @@ def _ffmpeg_error(text: str, path: str, roi: tuple[int, ...] | None) -> str:
     return f"cannot decode {path}: " + " | ".join(lines[-3:] if lines else ["unknown error"])
 
 
-def iter_video(path: str, roi: Sequence[int] | None = None, backend: str | None = None
-               ) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+def iter_video(
+    path: str, roi: Sequence[int] | None = None, backend: str | None = None
+) -> tuple[VideoInfo, Iterator[np.ndarray]]:
     """Open ``path``; return its :class:`VideoInfo` and an iterator of RGB frames (cropped to ``roi`` = x, y, w,
     h pixels when given)."""
     name = _pick_backend(backend)
@@ -130,9 +134,16 @@ def iter_video(path: str, roi: Sequence[int] | None = None, backend: str | None 
     return info, frames_av()
 
 
-def read_video_digits(path: str, n_digits: int = 4, roi: Sequence[int] | None = None, *,
-                      calibration_frames: int = 300, backend: str | None = None, max_frames: int | None = None,
-                      **reader_kw: Any) -> tuple[list[DigitReading], VideoInfo]:
+def read_video_digits(
+    path: str,
+    n_digits: int = 4,
+    roi: Sequence[int] | None = None,
+    *,
+    calibration_frames: int = 300,
+    backend: str | None = None,
+    max_frames: int | None = None,
+    **reader_kw: Any,
+) -> tuple[list[DigitReading], VideoInfo]:
     """Read the display in every frame of a video file: calibrates on the first ``calibration_frames`` frames
     (let the counter run for a few seconds there), then reads all frames. Returns the readings and the video's
     :class:`VideoInfo` (its ``fps`` is the one to give the fit)."""
@@ -156,7 +167,8 @@ def read_video_digits(path: str, n_digits: int = 4, roi: Sequence[int] | None = 
     return out[:max_frames] if max_frames is not None else out, info
 
 
-def read_frames_digits(frames: Sequence[np.ndarray] | np.ndarray, n_digits: int = 4,
-                       roi: Sequence[int] | None = None, **reader_kw: Any) -> list[DigitReading]:
+def read_frames_digits(
+    frames: Sequence[np.ndarray] | np.ndarray, n_digits: int = 4, roi: Sequence[int] | None = None, **reader_kw: Any
+) -> list[DigitReading]:
     """The frame-array path: calibrate on ``frames`` and read them all (frames numbered from 0)."""
     return SevenSegmentReader(n_digits, roi, **reader_kw).calibrate(frames).read_frames(frames)

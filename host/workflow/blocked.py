@@ -17,13 +17,14 @@ Memory: one block of ``block_s`` seconds plus its overlaps is in memory at a tim
 low band (for typing the events SpotStream emits); the envelope is written to an unlinked temporary file, read
 back in windows (quantification) and returned as a read-only ``np.memmap``.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -69,8 +70,9 @@ def source_of(recording) -> BlockSource:
             x = codes[:, a:b] * lsb
             for g0, g1 in gaps:
                 if g0 < b and g1 > a:
-                    x[:, max(g0, a) - a:min(g1, b) - a] = np.nan
+                    x[:, max(g0, a) - a : min(g1, b) - a] = np.nan
             return x
+
     leadoff = None
     status = getattr(recording, "status", None)
     if status is not None and status.ndim == 2 and status.shape[0] * 8 == C and status.shape[1] == n:
@@ -78,6 +80,7 @@ def source_of(recording) -> BlockSource:
 
         def leadoff(a, b):
             return leadoff_bits(status[:, a:b])
+
     return BlockSource(C, n, float(recording.fs), read, leadoff)
 
 
@@ -96,13 +99,13 @@ def synthetic_source(n_channels: int, seconds: float, fs: float, seed: int = 0, 
         rng = np.random.default_rng([seed, k])
         m = min(L, n - k * L)
         s0 = int(rng.integers(0, 3 * L))
-        x = pool[:, s0:s0 + m] + offsets
+        x = pool[:, s0 : s0 + m] + offsets
         t = (k * L + np.arange(m)) / fs
         x += 8.0 * np.sin(2 * np.pi * 50.0 * t)
         for _ in range(rng.poisson(chunk_s / 4)):
             c, w = 4 * int(rng.integers(0, max(1, n_channels // 4))), int(rng.uniform(0.1, 1.2) * fs)
             s = int(rng.integers(0, max(1, m - w)))
-            burst = x[c:c + 4, s:s + w]
+            burst = x[c : c + 4, s : s + w]
             burst += rng.normal(0.0, rng.uniform(10, 60), burst.shape) * np.hanning(burst.shape[1])
         return x
 
@@ -111,7 +114,7 @@ def synthetic_source(n_channels: int, seconds: float, fs: float, seed: int = 0, 
             return np.zeros((n_channels, 0))
         first = a // L
         x = np.concatenate([chunk(k) for k in range(first, (b - 1) // L + 1)], axis=1)
-        return x[:, a - first * L:b - first * L]
+        return x[:, a - first * L : b - first * L]
 
     return BlockSource(n_channels, n, float(fs), read)
 
@@ -153,7 +156,7 @@ class ColumnFile:
                 out[i] = np.frombuffer(self.f.read((b - a) * 8), np.float64)
         return out
 
-    def reader(self) -> "ColumnReader":
+    def reader(self) -> ColumnReader:
         return ColumnReader(self)
 
     def array(self) -> np.ndarray:
@@ -185,7 +188,7 @@ class ColumnReader:
             idx = [int(r) for r in rows]
         return self.cf.read(self.start + a, self.start + max(a, b), idx)
 
-    def window(self, a: int, b: int) -> "ColumnReader":
+    def window(self, a: int, b: int) -> ColumnReader:
         """The columns ``[a, b)`` as a reader of their own (column 0 = ``a``)."""
         return ColumnReader(self.cf, self.start + a, self.start + b)
 
@@ -250,8 +253,8 @@ def plan_segment(source: BlockSource, start: int, stop: int, opts, block: int, l
     """Detect mains (on the central 60 s, as :func:`~perifacial.dsp.mains.detect_mains` does on the whole
     segment), lay out the mains blocks, and find the segment's means in a first pass over its blocks."""
     from perifacial.dsp.defaults import emg_band
-    from perifacial.dsp.filters import envelope_stages, mains_mode, design_bandpass
-    from perifacial.dsp.mains import MainsPlan, welch_window, detect_mains, mains_frequencies
+    from perifacial.dsp.filters import design_bandpass, envelope_stages, mains_mode
+    from perifacial.dsp.mains import MainsPlan, detect_mains, mains_frequencies, welch_window
 
     fs, n = source.fs, stop - start
     low_edge, top = emg_band(fs, opts.band)
@@ -297,7 +300,7 @@ def segment_blocks(source: BlockSource, plan: SegmentPlan, block: int):
         e0, e1 = max(0, a - plan.overlap), min(n, b + plan.overlap)
         y = mains_free(source, plan, e0, e1)
         y -= plan.mean[:, None]
-        env = clip_negative(run_stages(plan.stages, y, -1, True, demean=False)[:, a - e0:b - e0])
+        env = clip_negative(run_stages(plan.stages, y, -1, True, demean=False)[:, a - e0 : b - e0])
         low = low_columns(source, plan, a, b) if plan.low_sos is not None else None
         yield a, env, low
 
@@ -311,7 +314,7 @@ class BlockedChain:
 
     envelope: np.ndarray
     decimated: np.ndarray
-    reader: "ColumnReader"
+    reader: ColumnReader
     step: int
     segments: list
     events: list
@@ -343,22 +346,23 @@ class LowBand:
         a, b, _ = cols.indices(self.shape[1])
         b = max(a, b)
         if self.base <= a and b <= self.base + self.buf.shape[1]:
-            return self.buf[rows, a - self.base:b - self.base]
+            return self.buf[rows, a - self.base : b - self.base]
         return low_columns(self.source, self.plan, a, b)[rows]
 
 
 def low_columns(source: BlockSource, plan: SegmentPlan, a: int, b: int) -> np.ndarray:
     """Segment columns ``[a, b)`` of the low band, filtered with ``plan.low_overlap`` samples of context."""
-    from perifacial.dsp.filters import run_stages, Stage
+    from perifacial.dsp.filters import Stage, run_stages
 
     n = plan.stop - plan.start
     l0, l1 = max(0, a - plan.low_overlap), min(n, b + plan.low_overlap)
     r = source.read(plan.start + l0, plan.start + l1) - plan.raw_mean[:, None]
-    return run_stages([Stage(plan.low_sos, "1-8 Hz band-pass")], r, -1, True, demean=False)[:, a - l0:b - l0]
+    return run_stages([Stage(plan.low_sos, "1-8 Hz band-pass")], r, -1, True, demean=False)[:, a - l0 : b - l0]
 
 
-def run_blocked(source: BlockSource, opts, montage, block_s: float = 30.0,
-                progress: Callable[[float], None] | None = None) -> BlockedChain:
+def run_blocked(
+    source: BlockSource, opts, montage, block_s: float = 30.0, progress: Callable[[float], None] | None = None
+) -> BlockedChain:
     """The envelope chain and spotting of :func:`~perifacial.host.workflow.process.process_recording` over
     ``source`` in blocks of ``block_s`` seconds (see the module docstring)."""
     from dataclasses import replace
@@ -388,8 +392,12 @@ def run_blocked(source: BlockSource, opts, montage, block_s: float = 30.0,
         if b0 - a0 < min_len:
             segs.append(Segment(a0, b0, False))
             logging.getLogger("perifacial.gaps").warning(
-                "segment [%d, %d) (%.2f s) between gaps is shorter than %.1f s: skipped", a0, b0,
-                (b0 - a0) / fs, opts.min_segment_s)
+                "segment [%d, %d) (%.2f s) between gaps is shorter than %.1f s: skipped",
+                a0,
+                b0,
+                (b0 - a0) / fs,
+                opts.min_segment_s,
+            )
             env_f.fill(a0, b0)
             continue
         plan = plan_segment(source, a0, b0, opts, block, with_low)
@@ -402,7 +410,7 @@ def run_blocked(source: BlockSource, opts, montage, block_s: float = 30.0,
             env_f.write(g, env)
             first = -(-g // step) * step
             if first < g + env.shape[1]:
-                dec[:, first // step:(g + env.shape[1] - 1) // step + 1] = env[:, first - g::step]
+                dec[:, first // step : (g + env.shape[1] - 1) // step + 1] = env[:, first - g :: step]
             new = spotter.process(env)
             if low_band is None:
                 seg_events += new
@@ -422,8 +430,12 @@ def run_blocked(source: BlockSource, opts, montage, block_s: float = 30.0,
             seg_events += _type_by_lowband(pending + spotter.close(), low_band, fs, montage)
         seg_events.sort()
         segs.append(Segment(a0, b0, True))
-        events += [replace(e, onset=e.onset + a0, offset=e.offset + a0,
-                           peak_index=(e.peak_index + a0 if e.peak_index >= 0 else -1)) for e in seg_events]
+        events += [
+            replace(
+                e, onset=e.onset + a0, offset=e.offset + a0, peak_index=(e.peak_index + a0 if e.peak_index >= 0 else -1)
+            )
+            for e in seg_events
+        ]
     env_f.fill(last, n)
     events.sort()
     return BlockedChain(env_f.array(), dec, env_f.reader(), step, segs, events, plans)
@@ -455,10 +467,23 @@ def quantify_local(expr: list, envelope: np.ndarray, fs: float, calibration, mon
         w0, w1 = max(0, e.onset - half), min(n, e.offset + 1 + half)
         local = np.nan_to_num(np.asarray(envelope[:, w0:w1], dtype=np.float64), nan=0.0)
         ev = replace(e, onset=e.onset - w0, offset=e.offset - w0)
-        q = quantify([ev], local, fs, calibration=calibration, montage=montage, classify="duration", use_event_channel=True,
-                     subtract_floor=True, peak="plateau", floor_window=floor_window)[0]
-        rows.append(replace(q, onset=q.onset + w0, offset=q.offset + w0, onset_s=(q.onset + w0) / fs,
-                            offset_s=(q.offset + w0) / fs))
+        q = quantify(
+            [ev],
+            local,
+            fs,
+            calibration=calibration,
+            montage=montage,
+            classify="duration",
+            use_event_channel=True,
+            subtract_floor=True,
+            peak="plateau",
+            floor_window=floor_window,
+        )[0]
+        rows.append(
+            replace(
+                q, onset=q.onset + w0, offset=q.offset + w0, onset_s=(q.onset + w0) / fs, offset_s=(q.offset + w0) / fs
+            )
+        )
     return QuantTable(rows, fs, "duration", "amplitude")
 
 
@@ -484,7 +509,17 @@ def source_recording(source: BlockSource, labels: list[str] | None = None, info:
 
     C = source.n_channels
     return Recording(
-        data=np.zeros((C, 0)), codes=np.zeros((C, 0), dtype=np.int32), status=np.zeros((0, 0), dtype=np.uint32),
-        fs=source.fs, fs_measured=math.nan, fs_device=math.nan, labels=list(labels or [f"ch{i}" for i in range(C)]),
-        gains=np.full(C, np.nan), gaps=[], markers=[], sync=np.zeros(0, dtype=SYNC_DTYPE), info=dict(info or {}),
-        stats={})
+        data=np.zeros((C, 0)),
+        codes=np.zeros((C, 0), dtype=np.int32),
+        status=np.zeros((0, 0), dtype=np.uint32),
+        fs=source.fs,
+        fs_measured=math.nan,
+        fs_device=math.nan,
+        labels=list(labels or [f"ch{i}" for i in range(C)]),
+        gains=np.full(C, np.nan),
+        gaps=[],
+        markers=[],
+        sync=np.zeros(0, dtype=SYNC_DTYPE),
+        info=dict(info or {}),
+        stats={},
+    )

@@ -13,6 +13,7 @@ Agreement (:func:`agreement`): the coder's kept rows are the reference, the expo
 one-to-one matching at IoU >= ``threshold`` on frame intervals (optionally only within the same region);
 precision, recall, F1, mean IoU, onset/offset errors (s and frames; signed mean = EMG minus coder).
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,11 +23,30 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CODER_COLUMNS", "CoderRow", "export_for_coder", "read_coder_csv", "Agreement", "agreement",
-           "format_agreement"]
+__all__ = [
+    "CODER_COLUMNS",
+    "CoderRow",
+    "export_for_coder",
+    "read_coder_csv",
+    "Agreement",
+    "agreement",
+    "format_agreement",
+]
 
-CODER_COLUMNS: tuple[str, ...] = ("id", "onset_frame", "apex_frame", "offset_frame", "region", "candidate_aus",
-                                  "kind", "onset_s", "offset_s", "keep", "aus", "notes")
+CODER_COLUMNS: tuple[str, ...] = (
+    "id",
+    "onset_frame",
+    "apex_frame",
+    "offset_frame",
+    "region",
+    "candidate_aus",
+    "kind",
+    "onset_s",
+    "offset_s",
+    "keep",
+    "aus",
+    "notes",
+)
 _NO = {"no", "n", "0", "false", "reject", "x"}
 
 
@@ -63,8 +83,22 @@ def export_for_coder(event_rows, path: str | Path) -> int:
         w.writerow(CODER_COLUMNS)
         for i, r in enumerate(rows):
             g = r.get if isinstance(r, dict) else (lambda k, _r=r: getattr(_r, k))
-            w.writerow([i, g("onset_frame"), g("apex_frame"), g("offset_frame"), g("region"), g("candidate_aus"),
-                        g("kind"), f"{float(g('onset_s')):.3f}", f"{float(g('offset_s')):.3f}", "yes", "", ""])
+            w.writerow(
+                [
+                    i,
+                    g("onset_frame"),
+                    g("apex_frame"),
+                    g("offset_frame"),
+                    g("region"),
+                    g("candidate_aus"),
+                    g("kind"),
+                    f"{float(g('onset_s')):.3f}",
+                    f"{float(g('offset_s')):.3f}",
+                    "yes",
+                    "",
+                    "",
+                ]
+            )
     return len(rows)
 
 
@@ -92,12 +126,20 @@ def read_coder_csv(path: str | Path) -> list[CoderRow]:
                 raise ValueError(f"line {line}: offset_frame {off} < onset_frame {on}")
             apex = r.get("apex_frame") or ""
             ident = (r.get("id") or "").strip()
-            out.append(CoderRow(
-                id=_int(ident, "id", line) if ident else -1, onset_frame=on,
-                apex_frame=_int(apex, "apex_frame", line) if apex.strip() else (on + off) // 2, offset_frame=off,
-                region=(r.get("region") or "").strip(), keep=(r.get("keep") or "yes").strip().lower() not in _NO,
-                aus=(r.get("aus") or "").strip(), candidate_aus=(r.get("candidate_aus") or "").strip(),
-                kind=(r.get("kind") or "").strip(), notes=(r.get("notes") or "").strip()))
+            out.append(
+                CoderRow(
+                    id=_int(ident, "id", line) if ident else -1,
+                    onset_frame=on,
+                    apex_frame=_int(apex, "apex_frame", line) if apex.strip() else (on + off) // 2,
+                    offset_frame=off,
+                    region=(r.get("region") or "").strip(),
+                    keep=(r.get("keep") or "yes").strip().lower() not in _NO,
+                    aus=(r.get("aus") or "").strip(),
+                    candidate_aus=(r.get("candidate_aus") or "").strip(),
+                    kind=(r.get("kind") or "").strip(),
+                    notes=(r.get("notes") or "").strip(),
+                )
+            )
     return out
 
 
@@ -131,8 +173,9 @@ class Agreement:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
 
-def agreement(candidates, coder: list[CoderRow], fps: float, threshold: float = 0.5,
-              by_region: bool = False) -> Agreement:
+def agreement(
+    candidates, coder: list[CoderRow], fps: float, threshold: float = 0.5, by_region: bool = False
+) -> Agreement:
     """Agreement of EMG candidates (``CoderRow`` list as exported, or anything with onset/offset frames) with the
     coder's corrected rows (rows with ``keep=False`` are left out of the reference)."""
     from perifacial.dsp.metrics import match_events, prf
@@ -148,17 +191,31 @@ def agreement(candidates, coder: list[CoderRow], fps: float, threshold: float = 
         return float(fn(a)) if a.size else math.nan
 
     return Agreement(
-        m.tp, m.fp, m.fn, p, r, f, stat(np.mean, np.array([v for *_, v in m.pairs])),
-        stat(lambda a: np.mean(np.abs(a)) / fps, d_on), stat(lambda a: np.mean(np.abs(a)) / fps, d_off),
-        stat(lambda a: np.mean(a) / fps, d_on), stat(lambda a: np.mean(a) / fps, d_off),
-        stat(lambda a: np.mean(np.abs(a)), d_on), stat(lambda a: np.mean(np.abs(a)), d_off),
-        float(fps), float(threshold), bool(by_region),
-        tuple((getattr(pred[i], "id", i), getattr(ref[j], "id", j), round(v, 4)) for i, j, v in m.pairs))
+        m.tp,
+        m.fp,
+        m.fn,
+        p,
+        r,
+        f,
+        stat(np.mean, np.array([v for *_, v in m.pairs])),
+        stat(lambda a: np.mean(np.abs(a)) / fps, d_on),
+        stat(lambda a: np.mean(np.abs(a)) / fps, d_off),
+        stat(lambda a: np.mean(a) / fps, d_on),
+        stat(lambda a: np.mean(a) / fps, d_off),
+        stat(lambda a: np.mean(np.abs(a)), d_on),
+        stat(lambda a: np.mean(np.abs(a)), d_off),
+        float(fps),
+        float(threshold),
+        bool(by_region),
+        tuple((getattr(pred[i], "id", i), getattr(ref[j], "id", j), round(v, 4)) for i, j, v in m.pairs),
+    )
 
 
 def format_agreement(a: Agreement) -> str:
-    return (f"EMG candidates vs coder (IoU >= {a.threshold:g}{', same region' if a.by_region else ''}): "
-            f"TP {a.tp}, FP {a.fp}, FN {a.fn}; precision {a.precision:.3f}, recall {a.recall:.3f}, F1 {a.f1:.3f}; "
-            f"mean IoU {a.mean_iou:.3f}; onset MAE {a.onset_mae_s * 1000:.0f} ms ({a.onset_mae_frames:.1f} frames, "
-            f"bias {a.onset_bias_s * 1000:+.0f} ms), offset MAE {a.offset_mae_s * 1000:.0f} ms "
-            f"({a.offset_mae_frames:.1f} frames, bias {a.offset_bias_s * 1000:+.0f} ms)")
+    return (
+        f"EMG candidates vs coder (IoU >= {a.threshold:g}{', same region' if a.by_region else ''}): "
+        f"TP {a.tp}, FP {a.fp}, FN {a.fn}; precision {a.precision:.3f}, recall {a.recall:.3f}, F1 {a.f1:.3f}; "
+        f"mean IoU {a.mean_iou:.3f}; onset MAE {a.onset_mae_s * 1000:.0f} ms ({a.onset_mae_frames:.1f} frames, "
+        f"bias {a.onset_bias_s * 1000:+.0f} ms), offset MAE {a.offset_mae_s * 1000:.0f} ms "
+        f"({a.offset_mae_frames:.1f} frames, bias {a.offset_bias_s * 1000:+.0f} ms)"
+    )

@@ -12,6 +12,7 @@ Text sizes are >= 8 pt (legends included). Units are written µV.
 
 Every function returns a :class:`matplotlib.figure.Figure` whose axes carry titles the tests check.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,12 +24,26 @@ from perifacial.dsp.defaults import EMG_BAND, ME_MAX_DURATION_MS, emg_band
 
 log = logging.getLogger(__name__)
 
-__all__ = ["preprocessing_figure", "regions_figure", "mvc_duration_figure", "render_all", "close_all",
-           "PREPROC_TITLES", "KIND_COLOURS"]
+__all__ = [
+    "preprocessing_figure",
+    "regions_figure",
+    "mvc_duration_figure",
+    "render_all",
+    "close_all",
+    "PREPROC_TITLES",
+    "KIND_COLOURS",
+]
 
 PREPROC_TITLES = ("raw", "DC removed", "band-passed", "rectified", "linear envelope")
-KIND_COLOURS = {"ME": "tab:red", "MaE": "tab:blue", "blink": "tab:gray", "jaw": "tab:olive",
-                "crosstalk": "tab:purple", "artifact": "black", "expression": "tab:green"}
+KIND_COLOURS = {
+    "ME": "tab:red",
+    "MaE": "tab:blue",
+    "blink": "tab:gray",
+    "jaw": "tab:olive",
+    "crosstalk": "tab:purple",
+    "artifact": "black",
+    "expression": "tab:green",
+}
 
 
 def _figure(**kw):
@@ -37,8 +52,15 @@ def _figure(**kw):
     return Figure(**kw)
 
 
-def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 0.0, band=EMG_BAND,
-                         cutoff: float = 6.0, notch_hz: float | str | None = None):
+def preprocessing_figure(
+    x: np.ndarray,
+    fs: float,
+    label: str = "",
+    t0: float = 0.0,
+    band=EMG_BAND,
+    cutoff: float = 6.0,
+    notch_hz: float | str | None = None,
+):
     """Five stacked panels for one channel's raw segment ``x`` ``[n]`` (uV, finite) starting at ``t0`` s.
     ``notch_hz``: mains removal as in the chain ("auto", a frequency, or None; :mod:`perifacial.dsp.mains`)."""
     from perifacial.dsp.filters import bandpass, lowpass, rectify, remove_dc
@@ -57,7 +79,9 @@ def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 
     fig = _figure(figsize=(9, 9), layout="constrained")
     axes = fig.subplots(5, 1, sharex=True)
     for ax, y, title in zip(axes, (x, dc, bp, rect, env), PREPROC_TITLES):
-        ax.plot(t, y, lw=0.5 if title != "linear envelope" else 1.2, color="k" if title != "linear envelope" else "tab:red")
+        ax.plot(
+            t, y, lw=0.5 if title != "linear envelope" else 1.2, color="k" if title != "linear envelope" else "tab:red"
+        )
         ax.set_title(title, fontsize=9, loc="left")
         ax.set_ylabel("µV")
     bp_name = f"band-pass {band[0]:g}-{high:g} Hz" + (f", mains {notch_hz} removed" if notch_hz is not None else "")
@@ -68,8 +92,9 @@ def preprocessing_figure(x: np.ndarray, fs: float, label: str = "", t0: float = 
     return fig
 
 
-def regions_figure(env: np.ndarray, fs: float, events, montage, labels, max_points: int = 20000,
-                   n_samples: int | None = None):
+def regions_figure(
+    env: np.ndarray, fs: float, events, montage, labels, max_points: int = 20000, n_samples: int | None = None
+):
     """One panel per montage region: its channels' envelopes (uV) with spotted events shaded by kind.
     ``n_samples``: ``env`` is already decimated (``env_full[:, ::decimation_step(n_samples)]``)."""
     C, n = env.shape
@@ -91,8 +116,9 @@ def regions_figure(env: np.ndarray, fs: float, events, montage, labels, max_poin
             ax.plot(t, env[c, ::step], lw=0.6, label=str(labels[c]))
         for e in events:
             if e.region == r.name:
-                ax.axvspan(e.onset / fs, (e.offset + 1) / fs, color=KIND_COLOURS.get(e.kind, "tab:green"),
-                           alpha=0.25, lw=0)
+                ax.axvspan(
+                    e.onset / fs, (e.offset + 1) / fs, color=KIND_COLOURS.get(e.kind, "tab:green"), alpha=0.25, lw=0
+                )
         ax.set_title(f"{r.name} ({r.code}: {', '.join(r.muscles)})", fontsize=9, loc="left")
         ax.set_ylabel("µV")
         ax.legend(fontsize=8, loc="upper right", ncol=4)
@@ -101,8 +127,14 @@ def regions_figure(env: np.ndarray, fs: float, events, montage, labels, max_poin
     if kinds:
         from matplotlib.patches import Patch
 
-        fig.legend([Patch(color=KIND_COLOURS.get(k, "tab:green"), alpha=0.35) for k in kinds], kinds,
-                   loc="outside lower center", ncol=len(kinds), fontsize=8, title="spotted intervals")
+        fig.legend(
+            [Patch(color=KIND_COLOURS.get(k, "tab:green"), alpha=0.35) for k in kinds],
+            kinds,
+            loc="outside lower center",
+            ncol=len(kinds),
+            fontsize=8,
+            title="spotted intervals",
+        )
     fig.suptitle("Envelopes by region (linear envelope, µV) with spotted intervals")
     return fig
 
@@ -123,14 +155,24 @@ def mvc_duration_figure(rows, calibrated: bool = True, me_max_ms: float = ME_MAX
         ax.set_xlim(0.0, max(2.0, 2 * split))
         ax.set_ylim(0.0, 1.0)
         ax.set_yticks([])
-        ax.text(0.5, 0.5, "no expressions spotted", transform=ax.transAxes, ha="center", va="center", fontsize=12,
-                color="0.3")
+        ax.text(
+            0.5,
+            0.5,
+            "no expressions spotted",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=12,
+            color="0.3",
+        )
         ax.legend(fontsize=8, loc="upper right")
         return fig
     for kind in ("ME", "MaE"):
         sel = [r for r in rows if r.kind == kind]
         y = [r.peak_mvc_pct if calibrated else r.peak_uv for r in sel]
-        ax.scatter([r.duration_ms / 1000 for r in sel], y, s=18, color=KIND_COLOURS[kind], label=f"{kind} (n={len(sel)})")
+        ax.scatter(
+            [r.duration_ms / 1000 for r in sel], y, s=18, color=KIND_COLOURS[kind], label=f"{kind} (n={len(sel)})"
+        )
     ax.legend(fontsize=8)
     return fig
 
@@ -180,8 +222,9 @@ def render_all(recording, env, res, opts, calibrated: bool, montage, read=None, 
     figs = {}
     if b - a > int(fs):
         raw = recording.data[ch, a:b] if read is None else read(a, b)[ch]
-        figs["preprocessing"] = preprocessing_figure(raw, fs, res.labels[ch], a / fs, opts.band, opts.cutoff,
-                                                     opts.notch)
+        figs["preprocessing"] = preprocessing_figure(
+            raw, fs, res.labels[ch], a / fs, opts.band, opts.cutoff, opts.notch
+        )
     figs["regions"] = regions_figure(env, fs, res.events, montage, res.labels, n_samples=n_samples)
     figs["mvc_duration"] = mvc_duration_figure(res.rows, calibrated)
     return figs

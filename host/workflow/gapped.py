@@ -5,6 +5,7 @@ The filters reject NaN and a zero-phase filter run across a gap would smear one 
 spots each stretch on its own and returns events in the columns of the whole array. By construction no event
 spans a gap. Stretches shorter than ``min_segment_s`` are left out (and reported).
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,9 +33,17 @@ class GappedSpots:
     skipped: list[tuple[int, int]]
 
 
-def spot_gapped(data: np.ndarray, fs: float, *, method: str = "adaptive", is_envelope: bool = False,
-                band: tuple[float, float] = EMG_BAND, notch: float | str | None = "auto", min_segment_s: float = 2.0,
-                **spot_params) -> GappedSpots:
+def spot_gapped(
+    data: np.ndarray,
+    fs: float,
+    *,
+    method: str = "adaptive",
+    is_envelope: bool = False,
+    band: tuple[float, float] = EMG_BAND,
+    notch: float | str | None = "auto",
+    min_segment_s: float = 2.0,
+    **spot_params,
+) -> GappedSpots:
     """Spot expression intervals in ``data`` ``[channels, samples]`` (raw EMG in uV, or envelopes with
     ``is_envelope``) sampled at ``fs`` Hz, with NaN columns as gaps: each gap-free stretch is enveloped (the chain
     of Li et al. 2024 [arXiv:2409.00017], ``band`` Hz with its top kept below 0.45 ``fs``, mains removal ``notch`` as in :func:`~perifacial.dsp.filters.linear_envelope`) and spotted on its own with
@@ -51,15 +60,27 @@ def spot_gapped(data: np.ndarray, fs: float, *, method: str = "adaptive", is_env
     for a, b in finite_runs(x):
         if b - a < min_len:
             skipped.append((a, b))
-            log.warning("stretch [%d, %d) (%.2f s) between gaps is shorter than %.1f s: not spotted", a, b,
-                        (b - a) / fs, min_segment_s)
+            log.warning(
+                "stretch [%d, %d) (%.2f s) between gaps is shorter than %.1f s: not spotted",
+                a,
+                b,
+                (b - a) / fs,
+                min_segment_s,
+            )
             continue
         seg = x[:, a:b]
         e = seg if is_envelope else linear_envelope(seg, fs, band=(band[0], hi), notch=notch)
         env[:, a:b] = e
         evs = spot(e if C > 1 else e[0], fs, method=method, **spot_params)
-        events += [replace(ev, onset=ev.onset + a, offset=ev.offset + a,
-                           peak_index=(ev.peak_index + a if ev.peak_index >= 0 else -1)) for ev in evs]
+        events += [
+            replace(
+                ev,
+                onset=ev.onset + a,
+                offset=ev.offset + a,
+                peak_index=(ev.peak_index + a if ev.peak_index >= 0 else -1),
+            )
+            for ev in evs
+        ]
         segs.append((a, b))
     events.sort()
     return GappedSpots(events, env, segs, skipped)

@@ -11,6 +11,7 @@ headless with the Agg backend.
 Gaps in the live stream: the envelope filter cannot take NaN, so over a gap the envelope holds its last value (at
 most ``window_s``) and the filters restart after it; the gap is counted.
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,7 +75,7 @@ class LiveState:
     def _push(buf: np.ndarray, x: np.ndarray) -> None:
         n = x.shape[1]
         if n >= buf.shape[1]:
-            buf[:] = x[:, -buf.shape[1]:]
+            buf[:] = x[:, -buf.shape[1] :]
         else:
             buf[:, :-n] = buf[:, n:]
             buf[:, -n:] = x
@@ -83,8 +84,9 @@ class LiveState:
         if self._spot is None:
             return
         for e in self._spot.process(env):
-            self.events.append(LiveEvent(e.onset / self.fs, (e.offset + 1) / self.fs, e.region or "", e.kind,
-                                         float(e.peak)))
+            self.events.append(
+                LiveEvent(e.onset / self.fs, (e.offset + 1) / self.fs, e.region or "", e.kind, float(e.peak))
+            )
             log.info("event %s %s %.2f-%.2f s", e.kind, e.region, e.onset / self.fs, (e.offset + 1) / self.fs)
 
     def feed(self, block) -> None:
@@ -165,7 +167,7 @@ class MonitorView:
         gs = self.fig.add_gridspec(n_reg, 2, width_ratios=(3, 1))
         self.axes_regions = [self.fig.add_subplot(gs[i, 0]) for i in range(n_reg)]
         self.ax_quality = self.fig.add_subplot(gs[: max(1, n_reg // 2), 1])
-        self.ax_text = self.fig.add_subplot(gs[max(1, n_reg // 2):, 1])
+        self.ax_text = self.fig.add_subplot(gs[max(1, n_reg // 2) :, 1])
         self.ax_text.axis("off")
         self.step_pts = max(1, state.w // max_points)
         t = -np.arange(state.w)[::-1][:: self.step_pts] / state.fs
@@ -183,8 +185,9 @@ class MonitorView:
         self.ax_quality.set_yticks(range(state.n_channels), state.labels, fontsize=8)
         self.ax_quality.invert_yaxis()
         self.ax_quality.set_title("noise RMS (µV); red: lead-off", fontsize=8)
-        self.text = self.ax_text.text(0, 1, "", va="top", family="monospace", fontsize=8,
-                                      transform=self.ax_text.transAxes)
+        self.text = self.ax_text.text(
+            0, 1, "", va="top", family="monospace", fontsize=8, transform=self.ax_text.transAxes
+        )
         self.spans: list = []
         self.fig.suptitle("perifacial monitor")
 
@@ -216,9 +219,14 @@ class MonitorView:
             if e.offset_s < now - s.window_s or e.region not in regions:
                 continue
             ax = self.axes_regions[regions.index(e.region)]
-            self.spans.append(ax.axvspan(e.onset_s - now, e.offset_s - now, alpha=0.25,
-                                         color="tab:red" if e.kind == "ME" else "tab:blue" if e.kind == "MaE"
-                                         else "tab:gray"))
+            self.spans.append(
+                ax.axvspan(
+                    e.onset_s - now,
+                    e.offset_s - now,
+                    alpha=0.25,
+                    color="tab:red" if e.kind == "ME" else "tab:blue" if e.kind == "MaE" else "tab:gray",
+                )
+            )
         noise, mains = s.quality()
         for c, b in enumerate(self.bars):
             b.set_width(0.0 if not math.isfinite(noise[c]) else float(noise[c]))
@@ -227,12 +235,15 @@ class MonitorView:
         if fin.size:
             self.ax_quality.set_xlim(0, float(fin.max()) * 1.2 + 1e-9)
         worst = int(np.nanargmax(mains)) if np.isfinite(mains).any() else None
-        lines = [f"t = {now:7.1f} s   gaps: {s.gaps}",
-                 f"sync counter: {s.sync_value if s.sync_value is not None else '-'}",
-                 f"mains {s.mains_hz:g} Hz: max {mains[worst]:.1f} µV ({s.labels[worst]})" if worst is not None
-                 else "mains: -",
-                 f"lead-off: {', '.join(lab for lab, o in zip(s.labels, s.leadoff) if o) or 'none'}",
-                 f"events: {len(s.events)} ({sum(e.kind in ('ME', 'MaE') for e in s.events)} expressions)"]
+        lines = [
+            f"t = {now:7.1f} s   gaps: {s.gaps}",
+            f"sync counter: {s.sync_value if s.sync_value is not None else '-'}",
+            f"mains {s.mains_hz:g} Hz: max {mains[worst]:.1f} µV ({s.labels[worst]})"
+            if worst is not None
+            else "mains: -",
+            f"lead-off: {', '.join(lab for lab, o in zip(s.labels, s.leadoff) if o) or 'none'}",
+            f"events: {len(s.events)} ({sum(e.kind in ('ME', 'MaE') for e in s.events)} expressions)",
+        ]
         lines += [f"{e.onset_s:7.1f}s {e.kind:<9}{e.region}" for e in s.events[-8:]]
         self.text.set_text("\n".join(lines))
 
@@ -249,8 +260,15 @@ def step(board, state: LiveState, view: MonitorView | None = None, pump_s: float
     return n
 
 
-def run_monitor(board, figure=None, show_raw: bool = False, iterations: int | None = None, window_s: float = 10.0,
-                notch: float | None = None, interactive: bool = True) -> tuple[LiveState, MonitorView]:
+def run_monitor(
+    board,
+    figure=None,
+    show_raw: bool = False,
+    iterations: int | None = None,
+    window_s: float = 10.0,
+    notch: float | None = None,
+    interactive: bool = True,
+) -> tuple[LiveState, MonitorView]:
     """Start the board and run the monitor loop (``iterations`` steps, or until the window is closed / Ctrl-C).
     ``interactive``: use pyplot windows (key ``r`` toggles raw traces); otherwise draw on ``figure`` (Agg)."""
     state = LiveState(board.fs, board.n_channels, list(board.labels), window_s=window_s, notch=notch)

@@ -14,6 +14,7 @@ movement (peak < ``min_ratio`` x its noise floor), or is flat, refuses the calib
 On ``sim://`` the participant is :class:`perifacial.host.sim.participant.SimulatedParticipant` (part of the
 simulator, not of the protocol).
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,13 +24,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from perifacial.dsp.defaults import emg_band
 from perifacial.errors import PerifacialError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Movement", "MOVEMENTS", "Step", "MvcProtocol", "MvcSessionResult", "DeadChannelError",
-           "calibrate_session", "run_mvc_session", "response_table", "format_response_table"]
+__all__ = [
+    "Movement",
+    "MOVEMENTS",
+    "Step",
+    "MvcProtocol",
+    "MvcSessionResult",
+    "DeadChannelError",
+    "calibrate_session",
+    "run_mvc_session",
+    "response_table",
+    "format_response_table",
+]
 
 
 @dataclass(frozen=True)
@@ -46,18 +58,42 @@ class Movement:
 #: The seven movements of Li et al. 2024 (part A), in protocol order.
 MOVEMENTS: tuple[Movement, ...] = (
     Movement("brow_raise", "Raise your eyebrows as high as you can", "frontalis", (("frontalis", 1.0),)),
-    Movement("frown", "Frown: pull your eyebrows down and together", "corrugator supercilii",
-             (("corrugator supercilii", 1.0), ("frontalis", 0.1))),
-    Movement("eye_squeeze", "Squeeze your eyes shut tightly", "orbicularis oculi",
-             (("orbicularis oculi", 1.0), ("corrugator supercilii", 0.3))),
-    Movement("nose_wrinkle", "Wrinkle your nose", "levator labii superioris",
-             (("orbicularis oculi", 0.35), ("corrugator supercilii", 0.25), ("zygomaticus major", 0.2))),
-    Movement("smile", "Smile as broadly as you can", "zygomaticus major",
-             (("zygomaticus major", 1.0), ("orbicularis oculi", 0.3))),
-    Movement("lip_press", "Press your lips together hard (or pucker)", "orbicularis oris",
-             (("mentalis", 1.0), ("depressor labii inferioris", 0.3))),
-    Movement("mouth_down", "Pull the corners of your mouth down", "depressor anguli oris",
-             (("depressor anguli oris", 1.0), ("platysma", 1.0), ("depressor labii inferioris", 1.0))),
+    Movement(
+        "frown",
+        "Frown: pull your eyebrows down and together",
+        "corrugator supercilii",
+        (("corrugator supercilii", 1.0), ("frontalis", 0.1)),
+    ),
+    Movement(
+        "eye_squeeze",
+        "Squeeze your eyes shut tightly",
+        "orbicularis oculi",
+        (("orbicularis oculi", 1.0), ("corrugator supercilii", 0.3)),
+    ),
+    Movement(
+        "nose_wrinkle",
+        "Wrinkle your nose",
+        "levator labii superioris",
+        (("orbicularis oculi", 0.35), ("corrugator supercilii", 0.25), ("zygomaticus major", 0.2)),
+    ),
+    Movement(
+        "smile",
+        "Smile as broadly as you can",
+        "zygomaticus major",
+        (("zygomaticus major", 1.0), ("orbicularis oculi", 0.3)),
+    ),
+    Movement(
+        "lip_press",
+        "Press your lips together hard (or pucker)",
+        "orbicularis oris",
+        (("mentalis", 1.0), ("depressor labii inferioris", 0.3)),
+    ),
+    Movement(
+        "mouth_down",
+        "Pull the corners of your mouth down",
+        "depressor anguli oris",
+        (("depressor anguli oris", 1.0), ("platysma", 1.0), ("depressor labii inferioris", 1.0)),
+    ),
 )
 
 
@@ -94,8 +130,16 @@ class MvcProtocol:
             out.append(Step(t, t + self.prepare_s, "prepare", i, 0, f"Next: {m.instruction.lower()} ({m.target})"))
             t += self.prepare_s
             for r in range(1, self.repetitions + 1):
-                out.append(Step(t, t + self.contract_s, "contract", i, r,
-                                f"GO: {m.instruction} - maximal effort ({r}/{self.repetitions})"))
+                out.append(
+                    Step(
+                        t,
+                        t + self.contract_s,
+                        "contract",
+                        i,
+                        r,
+                        f"GO: {m.instruction} - maximal effort ({r}/{self.repetitions})",
+                    )
+                )
                 t += self.contract_s
                 out.append(Step(t, t + self.rest_s, "rest", i, r, "Relax"))
                 t += self.rest_s
@@ -127,8 +171,13 @@ class MvcSessionResult:
     steps: list[Step] = field(default_factory=list)
 
 
-def response_table(env: np.ndarray, fs: float, protocol: MvcProtocol, window_s: float = 0.5, t0: int = 0,
-                   ) -> tuple[np.ndarray, np.ndarray, dict[int, list[tuple[int, int]]]]:
+def response_table(
+    env: np.ndarray,
+    fs: float,
+    protocol: MvcProtocol,
+    window_s: float = 0.5,
+    t0: int = 0,
+) -> tuple[np.ndarray, np.ndarray, dict[int, list[tuple[int, int]]]]:
     """Responses ``[channels, movements]`` (uV, mean over repetitions of the peak ``window_s`` moving mean),
     noise floor ``[channels]`` (mean envelope over the baseline, uV) and the repetition ranges per movement
     (samples, ``[start, stop)``; ranges with a gap are left out). ``env``: ``[channels, samples]``, NaN in gaps;
@@ -146,8 +195,9 @@ def response_table(env: np.ndarray, fs: float, protocol: MvcProtocol, window_s: 
         a = t0 + int(round(st.start * fs))
         b = min(n, t0 + int(round((st.stop + 0.5) * fs)))  # half a second of slack for a late release
         if b - a < w or not np.isfinite(env[:, a:b]).all():
-            log.warning("repetition %d of %s lies in a gap: left out", st.repetition,
-                        protocol.movements[st.movement].key)
+            log.warning(
+                "repetition %d of %s lies in a gap: left out", st.repetition, protocol.movements[st.movement].key
+            )
             continue
         reps[st.movement].append((a, b))
     resp = np.full((C, len(protocol.movements)), np.nan)
@@ -182,8 +232,16 @@ def format_response_table(res: MvcSessionResult) -> str:
     return "\n".join(lines)
 
 
-def calibrate_session(data: np.ndarray, fs: float, protocol: MvcProtocol, labels, participant: str = "",
-                      notch: float | str | None = "auto", min_ratio: float = 5.0, t0: int = 0) -> MvcSessionResult:
+def calibrate_session(
+    data: np.ndarray,
+    fs: float,
+    protocol: MvcProtocol,
+    labels,
+    participant: str = "",
+    notch: float | str | None = "auto",
+    min_ratio: float = 5.0,
+    t0: int = 0,
+) -> MvcSessionResult:
     """Build the calibration from the session's raw data ``[channels, samples]`` (uV, NaN in gaps). Raises
     :class:`DeadChannelError` naming every channel without a response (flat, or below ``min_ratio`` x noise in all
     movements)."""
@@ -202,25 +260,44 @@ def calibrate_session(data: np.ndarray, fs: float, protocol: MvcProtocol, labels
             flat = finite.size == 0 or float(np.std(finite)) < 1e-3
             best = np.nanmax(resp[c]) if np.isfinite(resp[c]).any() else math.nan
             if flat or not (best >= min_ratio * noise[c]) or not noise[c] > 0:
-                dead.append(f"{lab} (best response {best:.2f} uV vs noise floor {noise[c]:.2f} uV"
-                            f"{', flat signal' if flat else ''})")
+                dead.append(
+                    f"{lab} (best response {best:.2f} uV vs noise floor {noise[c]:.2f} uV"
+                    f"{', flat signal' if flat else ''})"
+                )
     if dead:
         raise DeadChannelError(
-            "no contraction seen on channel(s) " + "; ".join(dead)
-            + f": check the electrode(s) and lead-off, then repeat the calibration (need > {min_ratio:g} x noise)")
+            "no contraction seen on channel(s) "
+            + "; ".join(dead)
+            + f": check the electrode(s) and lead-off, then repeat the calibration (need > {min_ratio:g} x noise)"
+        )
     best = np.nanargmax(np.where(np.isfinite(resp), resp, -np.inf), axis=1)
     mapping = {c: reps[int(best[c])] for c in range(len(labels))}
-    cal = calibrate_mvc(np.nan_to_num(env, nan=0.0), fs, mapping, kind="envelope", noise_floor=noise,
-                        labels=labels, participant=participant, min_ratio=min_ratio,
-                        chain={"band": list(emg_band(fs)), "cutoff": 6.0, "order": 2, "notch": notch,
-                               "zero_phase": True})
-    return MvcSessionResult(cal, resp, noise, best, labels, [m.key for m in protocol.movements], min_ratio,
-                            steps=protocol.steps())
+    cal = calibrate_mvc(
+        np.nan_to_num(env, nan=0.0),
+        fs,
+        mapping,
+        kind="envelope",
+        noise_floor=noise,
+        labels=labels,
+        participant=participant,
+        min_ratio=min_ratio,
+        chain={"band": list(emg_band(fs)), "cutoff": 6.0, "order": 2, "notch": notch, "zero_phase": True},
+    )
+    return MvcSessionResult(
+        cal, resp, noise, best, labels, [m.key for m in protocol.movements], min_ratio, steps=protocol.steps()
+    )
 
 
-def run_mvc_session(board, protocol: MvcProtocol, record_path: str | Path | None = None,
-                    prompt: Callable[[str], None] | None = None, participant: str = "", notch: float | str | None = "auto",
-                    min_ratio: float = 5.0, timeout: float = 10.0) -> MvcSessionResult:
+def run_mvc_session(
+    board,
+    protocol: MvcProtocol,
+    record_path: str | Path | None = None,
+    prompt: Callable[[str], None] | None = None,
+    participant: str = "",
+    notch: float | str | None = "auto",
+    min_ratio: float = 5.0,
+    timeout: float = 10.0,
+) -> MvcSessionResult:
     """Run the protocol on an open ``board``: start it, show each step's prompt (``prompt(text)``, with a 3-2-1
     countdown in the last seconds of each "prepare" step), mark each step in the recording (``record_path``,
     optional), stop, and :func:`calibrate_session` the data. Steps follow the sample count, not the wall clock."""
@@ -233,10 +310,24 @@ def run_mvc_session(board, protocol: MvcProtocol, record_path: str | Path | None
     n_total = int(round(protocol.duration_s * fs))
     rec = None
     if record_path is not None:
-        rec = Recorder(record_path, session_header(board, {"mvc_protocol": {
-            "movements": [m.key for m in protocol.movements], "repetitions": protocol.repetitions,
-            "baseline_s": protocol.baseline_s, "prepare_s": protocol.prepare_s, "contract_s": protocol.contract_s,
-            "rest_s": protocol.rest_s}, "participant": participant}), overwrite=True)
+        rec = Recorder(
+            record_path,
+            session_header(
+                board,
+                {
+                    "mvc_protocol": {
+                        "movements": [m.key for m in protocol.movements],
+                        "repetitions": protocol.repetitions,
+                        "baseline_s": protocol.baseline_s,
+                        "prepare_s": protocol.prepare_s,
+                        "contract_s": protocol.contract_s,
+                        "rest_s": protocol.rest_s,
+                    },
+                    "participant": participant,
+                },
+            ),
+            overwrite=True,
+        )
         rec.attach(board)
     data = None
     first = None
@@ -264,17 +355,21 @@ def run_mvc_session(board, protocol: MvcProtocol, record_path: str | Path | None
                 if i0 >= n_total:
                     continue
                 k = min(b.n, n_total - i0)
-                data[:, i0:i0 + k] = b.data[:, :k]
+                data[:, i0 : i0 + k] = b.data[:, :k]
                 got = max(got, i0 + k)
             while next_step < len(steps) and got >= steps[next_step].start * fs:
                 st = steps[next_step]
                 if rec is not None:
-                    rec.marker(next_step, f"{st.kind}:{protocol.movements[st.movement].key if st.movement >= 0 else ''}"
-                               f":{st.repetition}", sample=first + int(round(st.start * fs)))
+                    rec.marker(
+                        next_step,
+                        f"{st.kind}:{protocol.movements[st.movement].key if st.movement >= 0 else ''}:{st.repetition}",
+                        sample=first + int(round(st.start * fs)),
+                    )
                 say(st.prompt)
                 if st.kind == "prepare":
-                    countdown = [(int(round((st.stop - k) * fs)), f"  {k}...") for k in (3, 2, 1)
-                                 if st.stop - k >= st.start]
+                    countdown = [
+                        (int(round((st.stop - k) * fs)), f"  {k}...") for k in (3, 2, 1) if st.stop - k >= st.start
+                    ]
                 next_step += 1
             while countdown and got >= countdown[0][0]:
                 say(countdown.pop(0)[1])

@@ -10,6 +10,7 @@ Gaps: the filters reject NaN, so the recording is cut into its received segments
 segment is filtered on its own (zero-phase, DC removed per segment) and spotted on its own; segments shorter than
 ``min_segment_s`` are left out and reported. Events never straddle a gap.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,9 +18,10 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +32,17 @@ from .quality import channel_quality
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ProcessOptions", "ProcessResult", "EventRow", "Segment", "envelope_segments", "process_recording",
-           "process_file", "EVENT_COLUMNS", "FLOOR_WINDOW_S"]
+__all__ = [
+    "ProcessOptions",
+    "ProcessResult",
+    "EventRow",
+    "Segment",
+    "envelope_segments",
+    "process_recording",
+    "process_file",
+    "EVENT_COLUMNS",
+    "FLOOR_WINDOW_S",
+]
 
 #: seconds of envelope around an event whose median is its noise floor (``quantify(floor_window=...)``)
 FLOOR_WINDOW_S = 8.0
@@ -133,8 +144,12 @@ class ProcessResult:
 
 
 # ------------------------------------------------------------------------------------------------- the chain
-def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage=None,
-                      ) -> tuple[np.ndarray, list[Segment]]:
+def envelope_segments(
+    data: np.ndarray,
+    fs: float,
+    opts: ProcessOptions,
+    montage=None,
+) -> tuple[np.ndarray, list[Segment]]:
     """Linear envelope ``[channels, samples]`` (uV; NaN in gaps/skipped segments) of ``data`` (uV, NaN in gaps),
     segment by segment. With ``opts.ica`` each segment's band-passed channels are unmixed per region (FastICA);
     rows are then the region's independent components in region order (unit variance, not uV)."""
@@ -150,8 +165,12 @@ def envelope_segments(data: np.ndarray, fs: float, opts: ProcessOptions, montage
         if b - a < min_len:
             segs.append(Segment(a, b, False))
             logging.getLogger("perifacial.gaps").warning(
-                "segment [%d, %d) (%.2f s) between gaps is shorter than %.1f s: skipped", a, b,
-                (b - a) / fs, opts.min_segment_s)
+                "segment [%d, %d) (%.2f s) between gaps is shorter than %.1f s: skipped",
+                a,
+                b,
+                (b - a) / fs,
+                opts.min_segment_s,
+            )
             continue
         x = data[:, a:b]
         if opts.ica:
@@ -176,8 +195,9 @@ def notch_edge_samples(fs: float, notch_hz: float | None, q: float = 30.0) -> in
     return int(round(3 * q / (np.pi * notch_hz) * fs)) if notch_hz else 0
 
 
-def _spot_segments(env: np.ndarray, fs: float, segs: list[Segment], montage, edge: int = 0,
-                   data: np.ndarray | None = None) -> list:
+def _spot_segments(
+    env: np.ndarray, fs: float, segs: list[Segment], montage, edge: int = 0, data: np.ndarray | None = None
+) -> list:
     """Spot each gap-free segment; events starting in the first ``edge`` samples of a segment or ending in its last
     ``edge`` samples (the notch's ring-up) are kept but typed ``"artifact"``. With the raw ``data`` (uV) the
     segment's EOG/motion low band (:func:`perifacial.dsp.evidence.low_band`) types blinks by their EOG and pops /
@@ -193,13 +213,22 @@ def _spot_segments(env: np.ndarray, fs: float, segs: list[Segment], montage, edg
             continue
         low = None
         if data is not None and montage is not None:
-            low = low_band(data[:, s.start:s.stop], fs)
-        evs = spot(env[:, s.start:s.stop], fs, montage=montage, lowband=low)
+            low = low_band(data[:, s.start : s.stop], fs)
+        evs = spot(env[:, s.start : s.stop], fs, montage=montage, lowband=low)
         n = s.stop - s.start
-        evs = [replace(e, kind="artifact") if e.is_expression and (e.onset < edge or e.offset >= n - edge) else e
-               for e in evs]
-        out += [replace(e, onset=e.onset + s.start, offset=e.offset + s.start,
-                        peak_index=(e.peak_index + s.start if e.peak_index >= 0 else -1)) for e in evs]
+        evs = [
+            replace(e, kind="artifact") if e.is_expression and (e.onset < edge or e.offset >= n - edge) else e
+            for e in evs
+        ]
+        out += [
+            replace(
+                e,
+                onset=e.onset + s.start,
+                offset=e.offset + s.start,
+                peak_index=(e.peak_index + s.start if e.peak_index >= 0 else -1),
+            )
+            for e in evs
+        ]
     out.sort()
     return out
 
@@ -271,10 +300,16 @@ def jsonable(o):
     return o
 
 
-def process_recording(recording, calibration=None, opts: ProcessOptions = ProcessOptions(),
-                      out_dir: str | Path | None = None, stem: str = "session",
-                      progress: Callable[[str, float], None] | None = None, keep_figures: bool = False,
-                      source=None) -> ProcessResult:
+def process_recording(
+    recording,
+    calibration=None,
+    opts: ProcessOptions = ProcessOptions(),
+    out_dir: str | Path | None = None,
+    stem: str = "session",
+    progress: Callable[[str, float], None] | None = None,
+    keep_figures: bool = False,
+    source=None,
+) -> ProcessResult:
     """Process a loaded :class:`~perifacial.host.recording.Recording`.
 
     ``source``: a :class:`~perifacial.host.workflow.blocked.BlockSource` giving the samples (default: the
@@ -310,12 +345,16 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     if montage is None and C == 24 and "file_format" not in recording.info:
         montage = default_montage()
     if montage is None:
-        log.warning("no region context (no montage or channel map): each channel is spotted on its own and ME/MaE "
-                    "are typed by duration only, not told from blinks or jaw artefacts")
+        log.warning(
+            "no region context (no montage or channel map): each channel is spotted on its own and ME/MaE "
+            "are typed by duration only, not told from blinks or jaw artefacts"
+        )
     if calibration is not None:
         if tuple(calibration.labels) != tuple(labels):
-            raise ValueError(f"the MVC calibration's channels {list(calibration.labels)[:4]}... do not match the "
-                             f"recording's {labels[:4]}...")
+            raise ValueError(
+                f"the MVC calibration's channels {list(calibration.labels)[:4]}... do not match the "
+                f"recording's {labels[:4]}..."
+            )
         if abs(float(calibration.fs) - fs) > 1e-6:
             log.warning("calibration recorded at %g Hz, this recording at %g Hz", calibration.fs, fs)
     if opts.ica and calibration is not None:
@@ -329,9 +368,14 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         env, segs = envelope_segments(data, fs, opts, montage)
     skipped = [s for s in segs if not s.ok]
     if recording.gaps:
-        log.warning("%d gaps (%d samples lost): the %d gap-free segments are filtered and spotted separately, "
-                    "%d too short were skipped", len(recording.gaps),
-                 recording.lost_samples, sum(s.ok for s in segs), len(skipped))
+        log.warning(
+            "%d gaps (%d samples lost): the %d gap-free segments are filtered and spotted separately, "
+            "%d too short were skipped",
+            len(recording.gaps),
+            recording.lost_samples,
+            sum(s.ok for s in segs),
+            len(skipped),
+        )
     say("spotting", 0.4)
     if not blocked:
         # the subtractive mains remover has no edge ring-up (edge 0); with ICA rows are components, not electrodes
@@ -341,28 +385,56 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     if blocked:
         table = quantify_local(expr, chain.reader, fs, calibration, montage, FLOOR_WINDOW_S)
     else:
-        table = quantify(expr, np.nan_to_num(env, nan=0.0), fs, calibration=calibration, montage=montage, classify="duration",
-                         use_event_channel=True, subtract_floor=True, peak="plateau", floor_window=FLOOR_WINDOW_S)
+        table = quantify(
+            expr,
+            np.nan_to_num(env, nan=0.0),
+            fs,
+            calibration=calibration,
+            montage=montage,
+            classify="duration",
+            use_event_channel=True,
+            subtract_floor=True,
+            peak="plateau",
+            floor_window=FLOOR_WINDOW_S,
+        )
     fmap = frame_map(recording, opts.video_fps, opts.observations)
     rows = []
     for i, (e, q) in enumerate(zip(expr, table)):
         reg = montage.region(e.region) if (montage is not None and e.region) else None
-        apex = e.peak_index if e.peak_index >= 0 else int(
-            q.onset + np.nanargmax((chain.reader if blocked else env)[q.channel, q.onset:q.offset + 1]))
-        rows.append(EventRow(
-            index=i, onset_sample=e.onset, offset_sample=e.offset, apex_sample=int(apex),
-            onset_s=e.onset / fs, offset_s=(e.offset + 1) / fs, duration_ms=q.duration_ms,
-            onset_frame=fmap.frame(e.onset, "floor"), apex_frame=fmap.frame(apex), offset_frame=fmap.frame(e.offset, "ceil"),
-            region=e.region or "", channel=q.label, peak_uv=q.peak_uv, peak_mvc_pct=q.peak_mvc_pct,
-            iemg_pct_s=q.iemg_pct_s, kind=q.kind, candidate_aus=" ".join(reg.aus) if reg is not None else "",
-            score=float(e.score), flagged=bool(e.flagged),
-            evidence=" ".join(f"{k}={v}" for k, v in e.evidence),
-        ))
+        apex = (
+            e.peak_index
+            if e.peak_index >= 0
+            else int(q.onset + np.nanargmax((chain.reader if blocked else env)[q.channel, q.onset : q.offset + 1]))
+        )
+        rows.append(
+            EventRow(
+                index=i,
+                onset_sample=e.onset,
+                offset_sample=e.offset,
+                apex_sample=int(apex),
+                onset_s=e.onset / fs,
+                offset_s=(e.offset + 1) / fs,
+                duration_ms=q.duration_ms,
+                onset_frame=fmap.frame(e.onset, "floor"),
+                apex_frame=fmap.frame(apex),
+                offset_frame=fmap.frame(e.offset, "ceil"),
+                region=e.region or "",
+                channel=q.label,
+                peak_uv=q.peak_uv,
+                peak_mvc_pct=q.peak_mvc_pct,
+                iemg_pct_s=q.iemg_pct_s,
+                kind=q.kind,
+                candidate_aus=" ".join(reg.aus) if reg is not None else "",
+                score=float(e.score),
+                flagged=bool(e.flagged),
+                evidence=" ".join(f"{k}={v}" for k, v in e.evidence),
+            )
+        )
     say("quality", 0.7)
     mains = opts.notch if isinstance(opts.notch, (int, float)) and not isinstance(opts.notch, bool) else opts.mains_hz
     detected = None
     if opts.notch == "auto":
-        from perifacial.dsp.mains import welch_window, detect_mains
+        from perifacial.dsp.mains import detect_mains, welch_window
 
         ok = [s for s in segs if s.ok]
         longest = max(ok, key=lambda s: s.stop - s.start) if ok else None
@@ -379,8 +451,10 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
         runs = [(s.start, s.stop) for s in segs]
         gap_frac = 1.0 - sum(b - a for a, b in runs) / n if n else math.nan
         lo = leadoff_fraction(src, runs, max(1, int(round(opts.block_s * fs))))
-        quality = [_replace(q, gap_fraction=gap_frac, leadoff_fraction=float(lo[c]))
-                   for c, q in enumerate(channel_quality(src.read(0, min(n, max_q)), fs, labels, mains, None))]
+        quality = [
+            _replace(q, gap_fraction=gap_frac, leadoff_fraction=float(lo[c]))
+            for c, q in enumerate(channel_quality(src.read(0, min(n, max_q)), fs, labels, mains, None))
+        ]
     else:
         try:
             leadoff = recording.leadoff
@@ -391,33 +465,59 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     counts: dict[str, int] = {}
     for e in events:
         counts[e.kind] = counts.get(e.kind, 0) + 1
-    summary = jsonable({
-        "recording": str(getattr(recording, "path", "") or recording.info.get("path", "")),
-        "url": recording.info.get("url"),
-        "fs": fs,
-        "duration_s": n / fs,
-        "channels": len(labels),
-        "region_context": montage is not None,
-        "chain": {"band_hz": list(emg_band(fs, opts.band)), "lowpass_hz": opts.cutoff,
-                  "notch_hz": opts.notch, "ica": opts.ica, "zero_phase": True,
-                  "mode": "blocks" if blocked else "memory",
-                  "mains": (None if detected is None else
-                            {"freq_hz": detected.freq, "harmonics": list(detected.harmonics),
-                             "method": "subtractive block least squares (perifacial.dsp.mains.remove_mains)"})},
-        "mvc": None if calibration is None else {"participant": calibration.participant, "date": calibration.date},
-        "gaps": {"count": len(recording.gaps), "lost_samples": int(recording.lost_samples),
-                 "gap_fraction": recording.lost_samples / max(1, n),
-                 "skipped_segments": [[s.start, s.stop] for s in skipped],
-                 "note": ("gaps: each gap-free segment was filtered and spotted on its own" if recording.gaps else "")},
-        "video": {"fps": opts.video_fps, "frames_from": fmap.basis,
-                  **({"drift_ppm": fmap.fit.drift_ppm, "residual_sd_samples": fmap.fit.residual_sd}
-                     if fmap.fit is not None else {})},
-        "counts": {"expressions": len(rows), "ME": sum(r.kind == "ME" for r in rows),
-                   "MaE": sum(r.kind == "MaE" for r in rows), "spotted_by_kind": counts},
-        "statistics": stats,
-        "quality": [q.as_dict() for q in quality],
-        "processing_s": time.monotonic() - t0,
-    })
+    summary = jsonable(
+        {
+            "recording": str(getattr(recording, "path", "") or recording.info.get("path", "")),
+            "url": recording.info.get("url"),
+            "fs": fs,
+            "duration_s": n / fs,
+            "channels": len(labels),
+            "region_context": montage is not None,
+            "chain": {
+                "band_hz": list(emg_band(fs, opts.band)),
+                "lowpass_hz": opts.cutoff,
+                "notch_hz": opts.notch,
+                "ica": opts.ica,
+                "zero_phase": True,
+                "mode": "blocks" if blocked else "memory",
+                "mains": (
+                    None
+                    if detected is None
+                    else {
+                        "freq_hz": detected.freq,
+                        "harmonics": list(detected.harmonics),
+                        "method": "subtractive block least squares (perifacial.dsp.mains.remove_mains)",
+                    }
+                ),
+            },
+            "mvc": None if calibration is None else {"participant": calibration.participant, "date": calibration.date},
+            "gaps": {
+                "count": len(recording.gaps),
+                "lost_samples": int(recording.lost_samples),
+                "gap_fraction": recording.lost_samples / max(1, n),
+                "skipped_segments": [[s.start, s.stop] for s in skipped],
+                "note": ("gaps: each gap-free segment was filtered and spotted on its own" if recording.gaps else ""),
+            },
+            "video": {
+                "fps": opts.video_fps,
+                "frames_from": fmap.basis,
+                **(
+                    {"drift_ppm": fmap.fit.drift_ppm, "residual_sd_samples": fmap.fit.residual_sd}
+                    if fmap.fit is not None
+                    else {}
+                ),
+            },
+            "counts": {
+                "expressions": len(rows),
+                "ME": sum(r.kind == "ME" for r in rows),
+                "MaE": sum(r.kind == "MaE" for r in rows),
+                "spotted_by_kind": counts,
+            },
+            "statistics": stats,
+            "quality": [q.as_dict() for q in quality],
+            "processing_s": time.monotonic() - t0,
+        }
+    )
     from perifacial.dsp.episode import episodes
 
     eps = episodes(events, fs)
@@ -446,11 +546,13 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
             from . import figures
 
             if blocked:
-                figs = figures.render_all(recording, chain.decimated, res, opts, calibration is not None, montage,
-                                          read=src.read, n_samples=n)
+                figs = figures.render_all(
+                    recording, chain.decimated, res, opts, calibration is not None, montage, read=src.read, n_samples=n
+                )
             else:
-                figs = figures.render_all(recording, env, res, opts, calibration is not None, montage,
-                                          read=lambda a, b: data[:, a:b])
+                figs = figures.render_all(
+                    recording, env, res, opts, calibration is not None, montage, read=lambda a, b: data[:, a:b]
+                )
             for name, fig in figs.items():
                 p = out / f"{stem}.{name}.png"
                 fig.savefig(p, dpi=100)
@@ -468,9 +570,14 @@ def process_recording(recording, calibration=None, opts: ProcessOptions = Proces
     return res
 
 
-def process_file(path: str | Path, mvc: str | Path | None = None, opts: ProcessOptions = ProcessOptions(),
-                 out_dir: str | Path | None = None, progress: Callable[[str, float], None] | None = None,
-                 reader: dict | None = None) -> dict:
+def process_file(
+    path: str | Path,
+    mvc: str | Path | None = None,
+    opts: ProcessOptions = ProcessOptions(),
+    out_dir: str | Path | None = None,
+    progress: Callable[[str, float], None] | None = None,
+    reader: dict | None = None,
+) -> dict:
     """Load and process one recording file (picklable entry point for parallel runs). Returns the summary dict.
 
     Any format :func:`perifacial.host.readers.load` reads (``reader``: its keyword arguments, e.g. ``fs``,
@@ -489,8 +596,11 @@ def process_file(path: str | Path, mvc: str | Path | None = None, opts: ProcessO
     if rec.n_channels == 0:
         raise ValueError(f"{path}: no EMG channel (channel types: {', '.join(full.types)})")
     if rec is not full:
-        log.info("%s: non-EMG channels left out: %s", path,
-                 ", ".join(lab for lab, t in zip(full.labels, full.types) if t != "EMG"))
+        log.info(
+            "%s: non-EMG channels left out: %s",
+            path,
+            ", ".join(lab for lab, t in zip(full.labels, full.types) if t != "EMG"),
+        )
     rec.info.setdefault("path", str(path))
     cal = MvcCalibration.load(mvc) if mvc else None
     stem = path.stem

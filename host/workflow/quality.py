@@ -8,6 +8,7 @@ All amplitudes in uV. Inputs are raw EMG ``[channels, samples]`` at ``fs`` Hz; N
 * ``leadoff_fraction``: share of received samples with the P or N lead-off bit set (NaN if unknown).
 * ``gap_fraction``: share of samples never received (same for every channel of one recording).
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,8 +53,9 @@ def mains_amplitude(x: np.ndarray, fs: float, mains_hz: float = 50.0) -> np.ndar
     return np.hypot(coef[0], coef[1])
 
 
-def noise_rms(x: np.ndarray, fs: float, mains_hz: float | None = 50.0, window_s: float = 1.0,
-              percentile: float = 10.0) -> np.ndarray:
+def noise_rms(
+    x: np.ndarray, fs: float, mains_hz: float | None = 50.0, window_s: float = 1.0, percentile: float = 10.0
+) -> np.ndarray:
     """Noise floor (uV RMS) per row of ``x`` ``[channels, n]``: band-pass 20-450 Hz (clipped below Nyquist),
     optional mains notch, then the ``percentile`` of the RMS over non-overlapping ``window_s`` windows that hold
     no gap. NaN if no whole window."""
@@ -81,8 +83,14 @@ def noise_rms(x: np.ndarray, fs: float, mains_hz: float | None = 50.0, window_s:
     return out
 
 
-def channel_quality(x: np.ndarray, fs: float, labels, mains_hz: float = 50.0, leadoff: np.ndarray | None = None,
-                    max_samples: int | None = None) -> list[ChannelQuality]:
+def channel_quality(
+    x: np.ndarray,
+    fs: float,
+    labels,
+    mains_hz: float = 50.0,
+    leadoff: np.ndarray | None = None,
+    max_samples: int | None = None,
+) -> list[ChannelQuality]:
     """Quality of every channel of ``x`` ``[channels, n]`` (uV, NaN in gaps). ``leadoff``: bool ``[channels, n]``
     lead-off bits (optional). ``max_samples``: analyse at most this many samples from the start (speed)."""
     x = np.atleast_2d(np.asarray(x, dtype=np.float64))
@@ -96,5 +104,7 @@ def channel_quality(x: np.ndarray, fs: float, labels, mains_hz: float = 50.0, le
         lo = leadoff[:, valid].mean(axis=1) if valid.any() else np.full(x.shape[0], math.nan)
     else:
         lo = np.full(x.shape[0], math.nan)
-    return [ChannelQuality(str(labels[c]), float(nrms[c]), float(mains[c]), float(lo[c]), gap_frac)
-            for c in range(x.shape[0])]
+    return [
+        ChannelQuality(str(labels[c]), float(nrms[c]), float(mains[c]), float(lo[c]), gap_frac)
+        for c in range(x.shape[0])
+    ]

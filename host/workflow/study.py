@@ -31,6 +31,7 @@ Scale-out: :func:`run_study` runs the recordings on Dask (``dask.distributed``):
 one worker of one thread per core, a memory limit per worker) by default, or an existing scheduler by address;
 without Dask installed it runs them one after the other.
 """
+
 from __future__ import annotations
 
 import csv
@@ -40,16 +41,24 @@ import math
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from perifacial.errors import InvalidArgument, PerifacialError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StudyItem", "StudyResult", "StudyError", "find_recordings", "run_study", "group_table",
-           "GROUP_COLUMNS", "DASK_HINT"]
+__all__ = [
+    "StudyItem",
+    "StudyResult",
+    "StudyError",
+    "find_recordings",
+    "run_study",
+    "group_table",
+    "GROUP_COLUMNS",
+    "DASK_HINT",
+]
 
 #: recording suffixes taken from a BIDS ``emg`` folder or a participants folder
 RECORDING_SUFFIXES = (".bdf", ".edf", ".pfr", ".xdf", ".acq", ".npz")
@@ -134,8 +143,11 @@ def _mvc_for(subject: str, mvc_dir: Path | None) -> Path | None:
     return None
 
 
-def find_recordings(dataset: str | os.PathLike, out: str | os.PathLike, mvc_dir: str | os.PathLike | None = None,
-                    ) -> list[StudyItem]:
+def find_recordings(
+    dataset: str | os.PathLike,
+    out: str | os.PathLike,
+    mvc_dir: str | os.PathLike | None = None,
+) -> list[StudyItem]:
     """The recordings of ``dataset`` (a BIDS dataset or a folder with a participants table, see the module
     docstring) with their derivatives folders under ``out`` and calibrations. Raises :class:`StudyError` when the
     folder is neither or holds no recording."""
@@ -156,18 +168,22 @@ def find_recordings(dataset: str | os.PathLike, out: str | os.PathLike, mvc_dir:
                 session = emg.parent.name[4:] if emg.parent.name.startswith("ses-") else None
                 for p in sorted(emg.iterdir()):
                     if p.name.endswith(("_emg.bdf", "_emg.edf")):
-                        items.append(StudyItem(subject, session, p, out / emg.relative_to(root), p.stem,
-                                               _mvc_for(subject, mdir)))
+                        items.append(
+                            StudyItem(subject, session, p, out / emg.relative_to(root), p.stem, _mvc_for(subject, mdir))
+                        )
         if not items:
             raise StudyError(f"DATASET {root}: a BIDS dataset without EMG recordings (sub-*/[ses-*/]emg/*_emg.bdf)")
         return items
     tables = [root / n for n in ("participants.tsv", "participants.csv") if (root / n).is_file()]
     if not tables:
-        raise StudyError(f"DATASET {root}: neither a BIDS dataset (no dataset_description.json) nor a folder with "
-                         "a participants table (participants.tsv or participants.csv with a participant_id column)")
+        raise StudyError(
+            f"DATASET {root}: neither a BIDS dataset (no dataset_description.json) nor a folder with "
+            "a participants table (participants.tsv or participants.csv with a participant_id column)"
+        )
     rows = _read_table(tables[0])
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in RECORDING_SUFFIXES
-                   and out not in p.parents)
+    files = sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in RECORDING_SUFFIXES and out not in p.parents
+    )
     for r in rows:
         subject = _label(r["participant_id"])
         mvc = Path(root / r["mvc"]) if r.get("mvc") else _mvc_for(subject, mdir)
@@ -178,13 +194,20 @@ def find_recordings(dataset: str | os.PathLike, out: str | os.PathLike, mvc_dir:
             if not mine[0].is_file():
                 raise StudyError(f"{tables[0]}: participant {subject}: recording {mine[0]} does not exist")
         else:
-            mine = [p for p in files if _PARTICIPANT.match(p.name) and _PARTICIPANT.match(p.name).group(1) == subject
-                    or p.name.startswith((f"{subject}_", f"{subject}-", f"{subject}."))]
+            mine = [
+                p
+                for p in files
+                if _PARTICIPANT.match(p.name)
+                and _PARTICIPANT.match(p.name).group(1) == subject
+                or p.name.startswith((f"{subject}_", f"{subject}-", f"{subject}."))
+            ]
         for p in mine:
             items.append(StudyItem(subject, None, p, out / f"sub-{subject}" / "emg", p.stem, mvc))
     if not items:
-        raise StudyError(f"DATASET {root}: no recording matches a participant of {tables[0].name} (name files "
-                         "<participant_id>_*.bdf or give a 'recording' column)")
+        raise StudyError(
+            f"DATASET {root}: no recording matches a participant of {tables[0].name} (name files "
+            "<participant_id>_*.bdf or give a 'recording' column)"
+        )
     return items
 
 
@@ -209,8 +232,15 @@ def _run_sequential(todo: list[StudyItem], opts, done: Callable[[StudyItem, dict
         done(it, _process_one(it, opts))
 
 
-def _run_dask(todo: list[StudyItem], opts, done: Callable[[StudyItem, dict], None], scheduler: str | None,
-              workers: int | None, memory_limit: str | None, connect_timeout: str = "20s") -> None:
+def _run_dask(
+    todo: list[StudyItem],
+    opts,
+    done: Callable[[StudyItem, dict], None],
+    scheduler: str | None,
+    workers: int | None,
+    memory_limit: str | None,
+    connect_timeout: str = "20s",
+) -> None:
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -218,16 +248,24 @@ def _run_dask(todo: list[StudyItem], opts, done: Callable[[StudyItem, dict], Non
         try:
             client = Client(scheduler, timeout=connect_timeout)
         except (OSError, TimeoutError) as exc:
-            raise StudyError(f"--scheduler {scheduler}: cannot connect to a dask.distributed scheduler "
-                             f"({exc})") from None
+            raise StudyError(
+                f"--scheduler {scheduler}: cannot connect to a dask.distributed scheduler ({exc})"
+            ) from None
     else:
         n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               memory_limit=memory_limit or "auto", dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit=memory_limit or "auto",
+            dashboard_address=None,
+        )
         client = Client(cluster)
     try:
-        futs = {client.submit(_process_one, it, opts, pure=False, key=f"perifacial-study-{i}-{it.stem}"): it
-                for i, it in enumerate(todo)}
+        futs = {
+            client.submit(_process_one, it, opts, pure=False, key=f"perifacial-study-{i}-{it.stem}"): it
+            for i, it in enumerate(todo)
+        }
         for f in as_completed(futs):
             it = futs[f]
             try:
@@ -251,10 +289,23 @@ def have_dask() -> bool:
 
 # ------------------------------------------------------------------------------------------------- group level
 GROUP_COLUMNS: tuple[str, ...] = (
-    "participant", "region", "kind", "n", "flagged_left_out", "recordings",
-    "duration_mean_s", "duration_sd_s", "duration_ci_low_s", "duration_ci_high_s",
-    "mvc_n", "mvc_mean_pct", "mvc_sd_pct", "mvc_ci_low_pct", "mvc_ci_high_pct",
-    "iemg_mean_pct_s", "iemg_sd_pct_s",
+    "participant",
+    "region",
+    "kind",
+    "n",
+    "flagged_left_out",
+    "recordings",
+    "duration_mean_s",
+    "duration_sd_s",
+    "duration_ci_low_s",
+    "duration_ci_high_s",
+    "mvc_n",
+    "mvc_mean_pct",
+    "mvc_sd_pct",
+    "mvc_ci_low_pct",
+    "mvc_ci_high_pct",
+    "iemg_mean_pct_s",
+    "iemg_sd_pct_s",
 )
 
 
@@ -278,9 +329,20 @@ def _quantified(r: dict):
         except ValueError:
             return math.nan
 
-    return QuantifiedEvent(int(r["onset_sample"]), int(r["offset_sample"]), num("onset_s"), num("offset_s"),
-                           num("duration_ms"), -1, r.get("channel", ""), r.get("region", ""), num("peak_uv"),
-                           num("peak_mvc_pct"), num("iemg_pct_s"), r["kind"])
+    return QuantifiedEvent(
+        int(r["onset_sample"]),
+        int(r["offset_sample"]),
+        num("onset_s"),
+        num("offset_s"),
+        num("duration_ms"),
+        -1,
+        r.get("channel", ""),
+        r.get("region", ""),
+        num("peak_uv"),
+        num("peak_mvc_pct"),
+        num("iemg_pct_s"),
+        r["kind"],
+    )
 
 
 def group_table(items: list[StudyItem], confidence: float = 0.95, flagged: bool = False) -> list[dict]:
@@ -305,30 +367,47 @@ def group_table(items: list[StudyItem], confidence: float = 0.95, flagged: bool 
             stats = {(e.kind, e.quantity): e for e in summarize(sel, confidence=confidence)}
             for kind in ("ME", "MaE"):
                 d, m, i = (stats[(kind, q)] for q in ("duration_s", "peak_mvc_pct", "iemg_pct_s"))
-                out.append({
-                    "participant": who, "region": region, "kind": kind, "n": d.n,
-                    "flagged_left_out": 0 if flagged else sum(f and q.kind == kind for reg, q, f in mine
-                                                              if region in ("all", reg)),
-                    "recordings": sum(n_rec.values()) if who == "all" else n_rec[who],
-                    "duration_mean_s": d.mean, "duration_sd_s": d.sd, "duration_ci_low_s": d.ci_low,
-                    "duration_ci_high_s": d.ci_high, "mvc_n": m.n, "mvc_mean_pct": m.mean, "mvc_sd_pct": m.sd,
-                    "mvc_ci_low_pct": m.ci_low, "mvc_ci_high_pct": m.ci_high,
-                    "iemg_mean_pct_s": i.mean, "iemg_sd_pct_s": i.sd,
-                })
+                out.append(
+                    {
+                        "participant": who,
+                        "region": region,
+                        "kind": kind,
+                        "n": d.n,
+                        "flagged_left_out": 0
+                        if flagged
+                        else sum(f and q.kind == kind for reg, q, f in mine if region in ("all", reg)),
+                        "recordings": sum(n_rec.values()) if who == "all" else n_rec[who],
+                        "duration_mean_s": d.mean,
+                        "duration_sd_s": d.sd,
+                        "duration_ci_low_s": d.ci_low,
+                        "duration_ci_high_s": d.ci_high,
+                        "mvc_n": m.n,
+                        "mvc_mean_pct": m.mean,
+                        "mvc_sd_pct": m.sd,
+                        "mvc_ci_low_pct": m.ci_low,
+                        "mvc_ci_high_pct": m.ci_high,
+                        "iemg_mean_pct_s": i.mean,
+                        "iemg_sd_pct_s": i.sd,
+                    }
+                )
     return out
 
 
 def _f(v, nd=3) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else (
-        f"{v:.{nd}f}" if isinstance(v, float) else str(v))
+    return (
+        "n/a"
+        if v is None or (isinstance(v, float) and not math.isfinite(v))
+        else (f"{v:.{nd}f}" if isinstance(v, float) else str(v))
+    )
 
 
 def _pm(m, s, nd) -> str:
     return "n/a" if not math.isfinite(m) else f"{m:.{nd}f} ± {_f(s, nd)}"
 
 
-def write_group_files(table: list[dict], out: Path, items: list[StudyItem], status: dict[str, str],
-                      opts) -> dict[str, Path]:
+def write_group_files(
+    table: list[dict], out: Path, items: list[StudyItem], status: dict[str, str], opts
+) -> dict[str, Path]:
     """Write ``table4.tsv``, ``table4.md``, ``duration_vs_intensity.png`` and ``study.json`` into ``out/group``."""
     from perifacial.host.workflow.process import jsonable
 
@@ -341,18 +420,24 @@ def write_group_files(table: list[dict], out: Path, items: list[StudyItem], stat
         for r in table:
             f.write("\t".join(_f(r[c], 6) for c in GROUP_COLUMNS) + "\n")
     files["table_tsv"] = p
-    lines = ["# Duration and intensity of ME and MaE (layout of Li et al. 2024, Table 4)", "",
-             "mean ± sd; 95 % CI of the mean in brackets; %MVC needs an MVC calibration per participant.", "",
-             "| participant | region | kind | N | duration (s) | 95 % CI (s) | MVC% | 95 % CI (%) |",
-             "|---|---|---|---:|---|---|---|---|"]
+    lines = [
+        "# Duration and intensity of ME and MaE (layout of Li et al. 2024, Table 4)",
+        "",
+        "mean ± sd; 95 % CI of the mean in brackets; %MVC needs an MVC calibration per participant.",
+        "",
+        "| participant | region | kind | N | duration (s) | 95 % CI (s) | MVC% | 95 % CI (%) |",
+        "|---|---|---|---:|---|---|---|---|",
+    ]
     for r in table:
         if r["n"] == 0:
             continue
-        lines.append(f"| {r['participant']} | {r['region']} | {r['kind']} | {r['n']} | "
-                     f"{_pm(r['duration_mean_s'], r['duration_sd_s'], 3)} | "
-                     f"[{_f(r['duration_ci_low_s'])}, {_f(r['duration_ci_high_s'])}] | "
-                     f"{_pm(r['mvc_mean_pct'], r['mvc_sd_pct'], 2)} | "
-                     f"[{_f(r['mvc_ci_low_pct'], 2)}, {_f(r['mvc_ci_high_pct'], 2)}] |")
+        lines.append(
+            f"| {r['participant']} | {r['region']} | {r['kind']} | {r['n']} | "
+            f"{_pm(r['duration_mean_s'], r['duration_sd_s'], 3)} | "
+            f"[{_f(r['duration_ci_low_s'])}, {_f(r['duration_ci_high_s'])}] | "
+            f"{_pm(r['mvc_mean_pct'], r['mvc_sd_pct'], 2)} | "
+            f"[{_f(r['mvc_ci_low_pct'], 2)}, {_f(r['mvc_ci_high_pct'], 2)}] |"
+        )
     p = g / "table4.md"
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     files["table_md"] = p
@@ -362,9 +447,17 @@ def write_group_files(table: list[dict], out: Path, items: list[StudyItem], stat
     p = g / "study.json"
     files["json"] = p
     doc = {
-        "recordings": [{"subject": it.subject, "session": it.session, "recording": str(it.path),
-                        "mvc": str(it.mvc) if it.mvc else None, "summary": str(it.summary_path),
-                        "status": status.get(str(it.path), "not run")} for it in items],
+        "recordings": [
+            {
+                "subject": it.subject,
+                "session": it.session,
+                "recording": str(it.path),
+                "mvc": str(it.mvc) if it.mvc else None,
+                "summary": str(it.summary_path),
+                "status": status.get(str(it.path), "not run"),
+            }
+            for it in items
+        ],
         "options": asdict(opts),
         "group_table": table,
         "files": {k: str(v) for k, v in files.items()},
@@ -390,13 +483,22 @@ def _scatter(items: list[StudyItem], path: Path) -> None:
     colors = plt.get_cmap("tab10")
     for i, s in enumerate(subjects):
         for kind, marker in (("ME", "o"), ("MaE", "^")):
-            pts = np.array([(float(r["duration_ms"]) / 1000, float(r.get(key) or "nan")) for t, r in evs
-                            if t == s and r["kind"] == kind and r.get("flagged") != "True"], dtype=float).reshape(-1, 2)
+            pts = np.array(
+                [
+                    (float(r["duration_ms"]) / 1000, float(r.get(key) or "nan"))
+                    for t, r in evs
+                    if t == s and r["kind"] == kind and r.get("flagged") != "True"
+                ],
+                dtype=float,
+            ).reshape(-1, 2)
             if len(pts):
-                ax.scatter(pts[:, 0], pts[:, 1], s=14, marker=marker, color=colors(i % 10), alpha=0.7,
-                           label=f"sub-{s} {kind}")
-    flagged = np.array([(float(r["duration_ms"]) / 1000, float(r.get(key) or "nan")) for _, r in evs
-                        if r.get("flagged") == "True"], dtype=float).reshape(-1, 2)
+                ax.scatter(
+                    pts[:, 0], pts[:, 1], s=14, marker=marker, color=colors(i % 10), alpha=0.7, label=f"sub-{s} {kind}"
+                )
+    flagged = np.array(
+        [(float(r["duration_ms"]) / 1000, float(r.get(key) or "nan")) for _, r in evs if r.get("flagged") == "True"],
+        dtype=float,
+    ).reshape(-1, 2)
     if len(flagged):
         ax.scatter(flagged[:, 0], flagged[:, 1], s=18, marker="x", color="0.5", label="flagged (not in the table)")
     ax.axvline(0.5, color="0.4", ls="--", lw=1)
@@ -421,23 +523,45 @@ def write_description(out: Path, dataset: Path) -> Path:
         src = os.path.relpath(dataset.resolve(), out.resolve())
     except ValueError:  # another drive
         src = str(dataset.resolve())
-    p.write_text(json.dumps({
-        "Name": f"perifacial study of {dataset.resolve().name}",
-        "BIDSVersion": BIDS_VERSION,
-        "DatasetType": "derivative",
-        "GeneratedBy": [{"Name": "perifacial", "Version": __version__,
-                         "Description": "perifacial study: envelope chain, spotting and quantification per "
-                                        "recording (perifacial process), group tables (Li et al. 2024 Table 4)"}],
-        "SourceDatasets": [{"URL": Path(src).as_posix() if not os.path.isabs(src) else Path(src).as_uri()}],
-    }, indent=2) + "\n", encoding="utf-8")
+    p.write_text(
+        json.dumps(
+            {
+                "Name": f"perifacial study of {dataset.resolve().name}",
+                "BIDSVersion": BIDS_VERSION,
+                "DatasetType": "derivative",
+                "GeneratedBy": [
+                    {
+                        "Name": "perifacial",
+                        "Version": __version__,
+                        "Description": "perifacial study: envelope chain, spotting and quantification per "
+                        "recording (perifacial process), group tables (Li et al. 2024 Table 4)",
+                    }
+                ],
+                "SourceDatasets": [{"URL": Path(src).as_posix() if not os.path.isabs(src) else Path(src).as_uri()}],
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return p
 
 
 # ------------------------------------------------------------------------------------------------- main entry
-def run_study(dataset: str | os.PathLike, out: str | os.PathLike, opts=None, *, mvc_dir=None,
-              scheduler: str | None = None, workers: int | None = None, memory_limit: str | None = None,
-              use_dask: bool | None = None, force: bool = False, connect_timeout: str = "20s",
-              progress: Callable[[StudyItem, str, int, int], None] | None = None) -> StudyResult:
+def run_study(
+    dataset: str | os.PathLike,
+    out: str | os.PathLike,
+    opts=None,
+    *,
+    mvc_dir=None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    memory_limit: str | None = None,
+    use_dask: bool | None = None,
+    force: bool = False,
+    connect_timeout: str = "20s",
+    progress: Callable[[StudyItem, str, int, int], None] | None = None,
+) -> StudyResult:
     """Process every recording of ``dataset`` into the derivative dataset ``out`` and write the group level.
 
     ``opts``: :class:`~perifacial.host.workflow.process.ProcessOptions`; ``mvc_dir``: folder of the participants'
@@ -456,8 +580,11 @@ def run_study(dataset: str | os.PathLike, out: str | os.PathLike, opts=None, *, 
         if not use_dask:
             if scheduler:
                 raise InvalidArgument(f"--scheduler needs Dask: {DASK_HINT}")
-            print(f"perifacial study: Dask is not installed, processing the recordings one after the other "
-                  f"({DASK_HINT} for parallel workers)", file=sys.stderr)
+            print(
+                f"perifacial study: Dask is not installed, processing the recordings one after the other "
+                f"({DASK_HINT} for parallel workers)",
+                file=sys.stderr,
+            )
     out.mkdir(parents=True, exist_ok=True)
     write_description(out, dataset)
     status: dict[str, str] = {}
@@ -479,8 +606,10 @@ def run_study(dataset: str | os.PathLike, out: str | os.PathLike, opts=None, *, 
             before = None
         now = json.loads(json.dumps(jsonable(asdict(opts))))
         if before is not None and before != now:
-            log.warning("the processing options differ from the previous run's (%s): every recording is redone",
-                        ", ".join(k for k in now if before.get(k) != now[k]))
+            log.warning(
+                "the processing options differ from the previous run's (%s): every recording is redone",
+                ", ".join(k for k in now if before.get(k) != now[k]),
+            )
             force = True
     todo = []
     for it in items:

@@ -7,6 +7,7 @@ Subpackages:
 - :mod:`perifacial.firmware` -- the MicroPython firmware sources; the host imports the wire format from here.
 - :mod:`perifacial.hardware` -- board profiles and the electrode montage (data files).
 """
+
 from ._version import __version__
 
 __all__ = ["__version__"]

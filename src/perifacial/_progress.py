@@ -1,5 +1,6 @@
 """Progress bars through tqdm: a live line on a terminal, a widget in Jupyter (when ipywidgets is installed), and
 nothing at all when the output is not a terminal (a log file, a pipe, CI), so logs never get ``\\r`` lines."""
+
 from __future__ import annotations
 
 import os
@@ -35,5 +36,4 @@ def progress_bar(total=None, desc: str = "", unit: str = "it", enabled: bool = T
         width = 0
     # a terminal that reports no width (some ptys) would get an empty line: give tqdm a width then
     size = {"dynamic_ncols": True} if width > 0 else {"ncols": 120, "nrows": 40}
-    return _tqdm_class()(total=total, desc=desc, unit=unit, file=out, disable=disable, leave=True,
-                         **{**size, **kwargs})
+    return _tqdm_class()(total=total, desc=desc, unit=unit, file=out, disable=disable, leave=True, **{**size, **kwargs})

@@ -5,6 +5,7 @@ parser and sets ``func`` (a callable taking the parsed ``argparse.Namespace`` an
 Modules are imported lazily by name so that ``perifacial --help`` stays fast; a module must not import numba
 or other heavy dependencies at import time, only inside its handler.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -99,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: one line, the traceback with --debug
         if args.debug:
             raise
-        print(f"perifacial {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with "
-              "--debug for the traceback and please report it)", file=sys.stderr)
+        print(
+            f"perifacial {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with "
+            "--debug for the traceback and please report it)",
+            file=sys.stderr,
+        )
         return 3
 
 

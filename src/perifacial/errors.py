@@ -5,10 +5,18 @@ Library code raises subclasses of :class:`PerifacialError` (often also a subclas
 to do. The command line prints such an error as one line on stderr and exits with status 2; anything else is a bug
 and shows its traceback with ``--debug``.
 """
+
 from __future__ import annotations
 
-__all__ = ["PerifacialError", "InvalidArgument", "RecordingError", "StorageError", "CliError", "BoardError",
-           "BoardTimeout"]
+__all__ = [
+    "PerifacialError",
+    "InvalidArgument",
+    "RecordingError",
+    "StorageError",
+    "CliError",
+    "BoardError",
+    "BoardTimeout",
+]
 
 
 class PerifacialError(Exception):

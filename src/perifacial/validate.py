@@ -5,6 +5,7 @@ message names the argument, what was given and what is accepted.
 The ``*_arg`` helpers are ``argparse`` ``type=`` functions (they raise ``argparse.ArgumentTypeError`` so argparse
 prints ``argument --seconds: ...``). This module imports nothing heavy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,18 @@ from urllib.parse import parse_qsl, urlsplit
 from perifacial.errors import InvalidArgument
 
 __all__ = [
-    "number", "integer", "check_output_file", "check_output_dir", "check_input_file", "check_board_url",
-    "positive_float_arg", "nonneg_float_arg", "positive_int_arg", "nonneg_int_arg", "fraction_arg", "mains_arg",
+    "number",
+    "integer",
+    "check_output_file",
+    "check_output_dir",
+    "check_input_file",
+    "check_board_url",
+    "positive_float_arg",
+    "nonneg_float_arg",
+    "positive_int_arg",
+    "nonneg_int_arg",
+    "fraction_arg",
+    "mains_arg",
     "add_option",
 ]
 
@@ -29,8 +40,9 @@ MAX_CHIPS = 4
 MAX_SAMPLES_PER_FRAME = 50  # firmware/framer.py
 
 
-def number(value, name: str, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
-           hi_open: bool = False) -> float:
+def number(
+    value, name: str, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False
+) -> float:
     """``value`` as a finite float within [lo, hi] (``lo_open``/``hi_open``: excluded)."""
     try:
         v = float(value)
@@ -141,8 +153,7 @@ def check_output_dir(path, *, what: str = "output folder", create: bool = True) 
     return p
 
 
-def check_input_file(path, *, suffixes: tuple[str, ...] | None = None, what: str = "input",
-                     noun: str = "file") -> Path:
+def check_input_file(path, *, suffixes: tuple[str, ...] | None = None, what: str = "input", noun: str = "file") -> Path:
     """An existing, readable regular file (with one of ``suffixes``, lower case, if given)."""
     p = Path(path)
     if not p.exists():
@@ -160,7 +171,9 @@ def check_board_url(url: str) -> dict:
     """Check the parts of a board URL that are ours to check (port numbers, ``baud``, ``sim://`` options) and
     return the clean ``sim://`` options (empty for other schemes). Unknown schemes are left to the transport."""
     if not isinstance(url, str) or not url.strip():
-        raise InvalidArgument("board URL: empty; give a port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim://")
+        raise InvalidArgument(
+            "board URL: empty; give a port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim://"
+        )
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     q = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -209,8 +222,10 @@ def check_board_url(url: str) -> dict:
             try:
                 opts[k] = number(v, name)
             except InvalidArgument:
-                raise InvalidArgument(f"{url!r}: unknown sim:// option {k}={v!r} (known: seed, rate, n_chips, "
-                                      "samples_per_frame, realtime, source, reboot_at, mute_at, mute_s, clock_error_ppm, board)") from None
+                raise InvalidArgument(
+                    f"{url!r}: unknown sim:// option {k}={v!r} (known: seed, rate, n_chips, "
+                    "samples_per_frame, realtime, source, reboot_at, mute_at, mute_s, clock_error_ppm, board)"
+                ) from None
     return opts
 
 

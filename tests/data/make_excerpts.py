@@ -32,5 +32,6 @@ rows = [ln.split()[1:5] for ln in lines[6000:7500]]  # 60-75 s
 (here / "nilsonne_facial_09_60-75s.txt").write_text(
     "# Excerpt: rows 6000-7499 (60-75 s at 100 Hz) of 09_FMOV_preprocessed.txt (GNilsonne, CC0); columns: raw EMG "
     "zygomaticus (mV), raw EMG corrugator (mV), average-rectified zygomaticus (mV), average-rectified corrugator (mV)\n"
-    + "\n".join(" ".join(r) for r in rows) + "\n"
+    + "\n".join(" ".join(r) for r in rows)
+    + "\n"
 )

@@ -1,6 +1,7 @@
 """The API contract of docs/conventions.md, checked on every public function of perifacial.dsp: the data and
 ``fs`` positional, everything after ``fs`` keyword-only; filter designs take ``fs`` as a keyword as SciPy does; the
 old spellings still work and warn."""
+
 from __future__ import annotations
 
 import inspect
@@ -31,8 +32,11 @@ def test_options_after_fs_are_keyword_only(name):
         assert fs.kind is fs.KEYWORD_ONLY, f"{name}: fs must be a keyword, as in scipy.signal.butter"
         return
     # required arguments after fs are data too (the event, the repetitions); options (with a default) are keywords
-    late = [p.name for p in params[names.index("fs") + 1:]
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty]
+    late = [
+        p.name
+        for p in params[names.index("fs") + 1 :]
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty
+    ]
     assert not late, f"{name}: options {late} come after fs and must be keyword-only (docs/conventions.md)"
 
 

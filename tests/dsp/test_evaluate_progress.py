@@ -1,5 +1,6 @@
 """``evaluate-spotting`` shows progress through tqdm on a terminal, nothing when stderr is a log or a pipe, nothing
 with ``--quiet`` (issue 16)."""
+
 from __future__ import annotations
 
 import io

@@ -5,6 +5,7 @@ with drift and strong harmonics, stronger leakage, shifted muscle spectra, more 
 more chewing/swallowing, lower-face and bilateral expressions, tonic activity), not in model. The detector's
 parameters were set looking only at the "tune" family. The full table: ``perifacial evaluate-spotting --families``.
 """
+
 import numpy as np
 import pytest
 import scipy.signal as ss
@@ -18,8 +19,16 @@ from perifacial.dsp.synth import SynthStream, Variation, synthesize
 
 def test_family_ranges_do_not_overlap():
     t, h = FM.FAMILIES["tune"], FM.FAMILIES["heldout"]
-    for k in ("mains_scale", "leak_scale", "carrier_low", "carrier_high", "pop_rate", "contact_rate", "eog_uv",
-              "tonic_pct"):
+    for k in (
+        "mains_scale",
+        "leak_scale",
+        "carrier_low",
+        "carrier_high",
+        "pop_rate",
+        "contact_rate",
+        "eog_uv",
+        "tonic_pct",
+    ):
         assert t[k][1] <= h[k][0] or h[k][1] <= t[k][0], k
 
 
@@ -34,7 +43,11 @@ def test_heldout_episode_f1_default_chain(snr):
     assert dist.tp >= 30 and dist.f1 >= 0.85, (dist.tp, dist.fp, dist.fn)
     # distractors were really there, and typed as such
     got = {k: v for k, v in dist.confusion.items() if k[0] == k[1] and k[0] != "expression"}
-    assert got.get(("blink", "blink"), 0) > 5 and got.get(("jaw", "jaw"), 0) > 5 and got.get(("artifact", "artifact"), 0) > 5
+    assert (
+        got.get(("blink", "blink"), 0) > 5
+        and got.get(("jaw", "jaw"), 0) > 5
+        and got.get(("artifact", "artifact"), 0) > 5
+    )
 
 
 def test_variation_defaults_leave_the_base_model_unchanged_and_artefacts_have_truth():
@@ -62,11 +75,13 @@ def test_low_band_equals_scipy():
 
 
 def test_episodes_merge_regions_and_keep_flagged_events_from_stretching():
-    evs = [Event(100, 400, 0, "left_middle", 5.0, "ME", 300, score=20.0),
-           Event(120, 420, 16, "right_middle", 6.0, "ME", 310, score=30.0),
-           Event(380, 2000, 8, "left_lower", 9.0, "MaE", 900, score=90.0, flagged=True),  # over a pop
-           Event(3000, 3200, 4, "left_middle", 4.0, "blink"),  # a distractor is no episode
-           Event(5000, 5300, 12, "right_upper", 3.0, "ME", 5100, score=8.0)]
+    evs = [
+        Event(100, 400, 0, "left_middle", 5.0, "ME", 300, score=20.0),
+        Event(120, 420, 16, "right_middle", 6.0, "ME", 310, score=30.0),
+        Event(380, 2000, 8, "left_lower", 9.0, "MaE", 900, score=90.0, flagged=True),  # over a pop
+        Event(3000, 3200, 4, "left_middle", 4.0, "blink"),  # a distractor is no episode
+        Event(5000, 5300, 12, "right_upper", 3.0, "ME", 5100, score=8.0),
+    ]
     eps = episodes(evs, 1000.0)
     assert [(e.onset, e.offset) for e in eps] == [(100, 420), (5000, 5300)]
     assert eps[0].regions == ("left_middle", "right_middle", "left_lower") and eps[0].flagged

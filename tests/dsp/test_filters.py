@@ -52,7 +52,6 @@ def test_butter_designs_equal_scipy(fs, order):
         np.testing.assert_allclose(_design.butter_sos(order, c, "highpass", fs), hp, rtol=1e-14, atol=1e-15)
 
 
-
 def test_old_argument_orders_still_work_with_a_deprecation_warning():
     """The API contract (docs/conventions.md): designs take ``fs=`` last as in SciPy, and everything after
     ``(x, fs)`` is keyword-only; calls in the old order give the same result and a DeprecationWarning."""
@@ -88,8 +87,11 @@ def test_notch_design_and_padlen_equal_scipy():
     # the envelope's notch keeps the harmonics below the band's upper edge: 50..400 Hz for a 450 Hz edge
     assert F.design_notch(50.0, fs=1000.0, harmonics=100, max_freq=450.0).shape == (8, 6)
     # SciPy's padlen rule: 3 * (2 * n_sections + 1 - trailing zeros), including odd orders
-    for sos in [ss.butter(2, [20, 450], "bandpass", fs=1000, output="sos"), ss.butter(3, 6, fs=1000, output="sos"),
-                ss.butter(1, 6, fs=1000, output="sos")]:
+    for sos in [
+        ss.butter(2, [20, 450], "bandpass", fs=1000, output="sos"),
+        ss.butter(3, 6, fs=1000, output="sos"),
+        ss.butter(1, 6, fs=1000, output="sos"),
+    ]:
         x = np.zeros(1000)
         edge = F.filtfilt_padlen(sos)
         ss.sosfiltfilt(sos, x[: edge + 1])  # accepted by SciPy
@@ -130,13 +132,15 @@ def test_single_filters_equal_scipy(order):
     lp = ref.lowpass_sos(fs, 10.0, order)
     close(F.bandpass(x, fs, low=30.0, high=300.0, order=order), ss.sosfiltfilt(bp, x))
     close(F.lowpass(x, fs, cutoff=10.0, order=order), ss.sosfiltfilt(lp, x))
-    np.testing.assert_array_equal(F.bandpass(x, fs, low=30.0, high=300.0, order=order, zero_phase=False),
-                                  ref.causal(bp, x))
+    np.testing.assert_array_equal(
+        F.bandpass(x, fs, low=30.0, high=300.0, order=order, zero_phase=False), ref.causal(bp, x)
+    )
     np.testing.assert_array_equal(F.lowpass(x, fs, cutoff=10.0, order=order, zero_phase=False), ref.causal(lp, x))
     nt = ref.notch_sos(fs, 50.0, 30.0, harmonics=order)
     close(F.notch(x, fs, freq=50.0, q=30.0, harmonics=order), ss.sosfiltfilt(nt, x))
-    np.testing.assert_array_equal(F.notch(x, fs, freq=50.0, q=30.0, harmonics=order, zero_phase=False),
-                                  ref.causal(nt, x))
+    np.testing.assert_array_equal(
+        F.notch(x, fs, freq=50.0, q=30.0, harmonics=order, zero_phase=False), ref.causal(nt, x)
+    )
 
 
 def test_remove_dc_and_rectify_equal_numpy():
@@ -162,8 +166,10 @@ def test_axis_ndim_and_dtypes():
         close(F.linear_envelope(xd, 1000.0), ref.envelope(xd.astype(float), 1000.0))
     # a strided view is fine too
     xx = rng.standard_normal((6, 4000))
-    close(F.bandpass(xx[::2, ::2], 500.0, low=20, high=200),
-          ss.sosfiltfilt(ref.bandpass_sos(500.0, 20, 200), xx[::2, ::2]))
+    close(
+        F.bandpass(xx[::2, ::2], 500.0, low=20, high=200),
+        ss.sosfiltfilt(ref.bandpass_sos(500.0, 20, 200), xx[::2, ::2]),
+    )
     # empty channel axis and empty causal input
     assert F.linear_envelope(np.zeros((0, 100)), 1000.0).shape == (0, 100)
     assert F.linear_envelope(np.zeros((2, 0)), 1000.0, zero_phase=False).shape == (2, 0)
@@ -265,8 +271,10 @@ def test_stream_chunks_equal_causal_batch(chunk, notch):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(sizes=st.lists(st.integers(min_value=0, max_value=700), min_size=1, max_size=12),
-       nch=st.integers(min_value=1, max_value=17))
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=700), min_size=1, max_size=12),
+    nch=st.integers(min_value=1, max_value=17),
+)
 def test_stream_ragged_chunks_equal_batch(sizes, nch):
     x = emg_like(np.random.default_rng(nch), nch, 2500).astype(np.float32)
     batch = F.linear_envelope(x, 1000.0, zero_phase=False)
@@ -374,8 +382,10 @@ def test_biosppy_excerpt_parity():
     assert x.shape == (6000,)
     env = F.linear_envelope(x, 1000.0)
     close(env, ref.envelope(x.astype(float), 1000.0))
-    np.testing.assert_array_equal(F.linear_envelope(x, 1000.0, zero_phase=False, notch=None),
-                                  ref.envelope(x.astype(float), 1000.0, zero_phase=False))
+    np.testing.assert_array_equal(
+        F.linear_envelope(x, 1000.0, zero_phase=False, notch=None),
+        ref.envelope(x.astype(float), 1000.0, zero_phase=False),
+    )
     close(F.linear_envelope(x, 1000.0, notch=50, mains_method="iir"), ref.envelope(x.astype(float), 1000.0, notch=50))
     # the burst (~14-18 s, i.e. 1-5 s into the excerpt) stands well above the rest at the start
     assert env[2000:4000].mean() > 3 * env[:600].mean()

@@ -1,4 +1,5 @@
 """FastICA (perifacial.dsp.ica) against scikit-learn's FastICA and pure-NumPy references of each numba kernel."""
+
 import json
 import warnings
 
@@ -381,7 +382,12 @@ def test_unmix_regions_default_montage(tmp_path):
     X, mixings = regional_mixture(0)
     res = unmix_regions(X, random_state=1)
     assert [r.name for r in res.regions] == [
-        "left_upper", "left_middle", "left_lower", "right_upper", "right_middle", "right_lower"
+        "left_upper",
+        "left_middle",
+        "left_lower",
+        "right_upper",
+        "right_middle",
+        "right_lower",
     ]
     assert res.sources.shape == (24, X.shape[1]) and res.converged
     for r, A in zip(res.regions, mixings):

@@ -1,4 +1,5 @@
 """The lane-unrolled kernels of ``dsp/_iir.py`` are generated: regenerating them must give the committed file."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Mains detection and removal (perifacial.dsp.mains) against SciPy references and a NumPy reference of the kernel."""
+
 import numpy as np
 import pytest
 import scipy.signal as ss
@@ -48,8 +49,9 @@ def test_envelope_removes_mains_without_edge_ring_up_unlike_the_scipy_notch():
     lp = ss.butter(2, 6, "lowpass", fs=FS, output="sos")
     iir = ss.sosfiltfilt(lp, np.abs(ss.sosfiltfilt(bp, y)))
     # (the envelope is that chain clipped at 0: see linear_envelope's Notes)
-    np.testing.assert_allclose(F.linear_envelope(x, FS, notch=50, mains_method="iir"), np.maximum(iir, 0.0),
-                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        F.linear_envelope(x, FS, notch=50, mains_method="iir"), np.maximum(iir, 0.0), rtol=1e-9, atol=1e-9
+    )
     raw = F.linear_envelope(x, FS, notch=None)
     k = 100  # first and last 0.1 s
     e_auto, e_iir, e_raw = (_edge_error(e, clean, k) for e in (auto, iir, raw))
@@ -113,13 +115,14 @@ def test_causal_canceller_equals_numpy_reference_and_removes_mains():
     freqs = M.mains_frequencies(60.0, FS, max_freq=450.0)
     np.testing.assert_allclose(got, _rls_reference(x, freqs, 0.3 * FS), atol=1e-6)
     s = M.MainsCanceller(FS, 3, freq=60.0, max_freq=450.0)
-    np.testing.assert_array_equal(np.concatenate([s.process(x[:, :7]), s.process(x[:, 7:1500]),
-                                                  s.process(x[:, 1500:])], axis=1), got)
+    np.testing.assert_array_equal(
+        np.concatenate([s.process(x[:, :7]), s.process(x[:, 7:1500]), s.process(x[:, 1500:])], axis=1), got
+    )
     # the canceller is linear in x (LMS weights are linear in the input): look at the line's own residual
     line = _mains(3000, 60.0)[None, :] + 50.0
     r = M.cancel_mains(line, FS, freq=60.0, max_freq=450.0) - 50.0
     K = 2 * len(M.mains_frequencies(60.0, FS, max_freq=450.0)) + 1
-    assert np.abs(r[:, 8 * K:]).max() < 1e-3 * line.std()  # fully cancelled once the start-up ramp (8 K) ends
+    assert np.abs(r[:, 8 * K :]).max() < 1e-3 * line.std()  # fully cancelled once the start-up ramp (8 K) ends
     mid = r[:, 6 * K - 20 : 6 * K + 20]  # half way up the ramp: about half removed
     assert 0.3 * line.std() < np.sqrt(np.mean(mid**2)) < 0.7 * line.std()
     # periodic gain table (after 20 time constants) = the full RLS recursion

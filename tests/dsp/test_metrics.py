@@ -90,8 +90,9 @@ def _brute_max_hits(pred, truth, thr=0.5):
     return rec(0, frozenset())
 
 
-intervals = st.lists(st.tuples(st.integers(0, 300), st.integers(1, 120)).map(lambda t: (t[0], t[0] + t[1])),
-                     min_size=0, max_size=6)
+intervals = st.lists(
+    st.tuples(st.integers(0, 300), st.integers(1, 120)).map(lambda t: (t[0], t[0] + t[1])), min_size=0, max_size=6
+)
 
 
 @settings(max_examples=150, deadline=None)

@@ -9,7 +9,12 @@ def test_default_montage_is_six_regions_of_four_channels():
     m = default_montage()
     assert m.n_channels == 24
     assert [r.name for r in m.regions] == [
-        "left_upper", "left_middle", "left_lower", "right_upper", "right_middle", "right_lower"
+        "left_upper",
+        "left_middle",
+        "left_lower",
+        "right_upper",
+        "right_middle",
+        "right_lower",
     ]
     assert all(len(r.channels) == 4 for r in m.regions)
     # every channel in exactly one region, in chip order (chip = channel // 8)

@@ -1,4 +1,5 @@
 """MVC calibration, normalisation and iEMG (perifacial.dsp.mvc)."""
+
 import json
 import sys
 import types
@@ -55,8 +56,15 @@ def plateau_envelope(levels, noise=1.0, fs=FS, rep_s=1.5, gap_s=1.0):
 def test_mvc_is_mean_of_repetition_peaks(tmp_path):
     levels = np.array([[100.0, 120.0, 110.0], [40.0, 50.0, 60.0], [300.0, 200.0, 250.0]])
     env, reps = plateau_envelope(levels)
-    cal = calibrate_mvc(env, FS, reps, participant="P07", date="2026-11-22", labels=["LU1", "LU2", "LU3"],
-                        chain={"band": [20, 450], "cutoff": 6.0})
+    cal = calibrate_mvc(
+        env,
+        FS,
+        reps,
+        participant="P07",
+        date="2026-11-22",
+        labels=["LU1", "LU2", "LU3"],
+        chain={"band": [20, 450], "cutoff": 6.0},
+    )
     np.testing.assert_allclose(cal.mvc, 1.0 + levels.mean(axis=1), rtol=1e-12)
     np.testing.assert_allclose(np.array(cal.peaks_uv), 1.0 + levels, rtol=1e-12)
     np.testing.assert_allclose(cal.noise_uv, 1.0, rtol=1e-12)  # default: 5th percentile of the 0.5 s means

@@ -1,4 +1,5 @@
 """Event quantification (perifacial.dsp.quantification) on synthetic events with known MVC % and duration."""
+
 import csv
 import io
 import math
@@ -162,8 +163,11 @@ def test_summary_confidence_intervals_match_scipy():
     est = {(e.kind, e.quantity): e for e in t.summary()}
     for kind in ("ME", "MaE"):
         rows = [r for r in t if r.kind == kind]
-        for q, get in [("duration_s", lambda r: r.duration_ms / 1000), ("peak_mvc_pct", lambda r: r.peak_mvc_pct),
-                       ("iemg_pct_s", lambda r: r.iemg_pct_s)]:
+        for q, get in [
+            ("duration_s", lambda r: r.duration_ms / 1000),
+            ("peak_mvc_pct", lambda r: r.peak_mvc_pct),
+            ("iemg_pct_s", lambda r: r.iemg_pct_s),
+        ]:
             v = np.array([get(r) for r in rows])
             lo, hi = stats.t.interval(0.95, len(v) - 1, loc=v.mean(), scale=stats.sem(v))
             e = est[(kind, q)]
@@ -180,8 +184,14 @@ def test_summary_confidence_intervals_match_scipy():
 
 def test_bad_inputs():
     env, cal, events = make_session(ME_SPECS[:2])
-    for evs, match in [([(5, 4)], "event 0"), ([(0, 60_000)], "event 0"), ([Ev(0, 10), (-1, 3)], "event 1"),
-                       ([(1.5, 3)], "integer"), (["ab"], "event 0"), ([object()], "event 0")]:
+    for evs, match in [
+        ([(5, 4)], "event 0"),
+        ([(0, 60_000)], "event 0"),
+        ([Ev(0, 10), (-1, 3)], "event 1"),
+        ([(1.5, 3)], "integer"),
+        (["ab"], "event 0"),
+        ([object()], "event 0"),
+    ]:
         with pytest.raises(ValueError, match=match):
             quantify(evs, env, FS, calibration=cal)
     with pytest.raises(ValueError, match="classify"):
@@ -215,8 +225,15 @@ def test_peak_mvc_matches_synth_truth():
         ev = [e for e in spot(env, 1000.0) if e.is_expression]
         cal = MvcCalibration("p", "2026-01-01", "", s.labels, tuple(s.mvc_uv), tuple(np.zeros(24)), 1000.0)
         for new in (True, False):
-            q = quantify(ev, env, 1000.0, calibration=cal, use_event_channel=True, subtract_floor=new,
-                         peak="plateau" if new else "max")
+            q = quantify(
+                ev,
+                env,
+                1000.0,
+                calibration=cal,
+                use_event_channel=True,
+                subtract_floor=new,
+                peak="plateau" if new else "max",
+            )
             for e, r in zip(ev, q):
                 t = [t for t in s.expressions if t.region == e.region and t.onset <= e.offset and t.offset >= e.onset]
                 if t:

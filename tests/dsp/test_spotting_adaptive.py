@@ -1,4 +1,5 @@
 """Adaptive spotter and SpotStream on hand-built envelopes and synthetic sessions."""
+
 import numpy as np
 import pytest
 from scipy.signal import butter, sosfiltfilt
@@ -182,7 +183,8 @@ def test_stream_equals_offline_on_envelope_stream_output(seed, notch):
         return (e.onset, e.offset, e.region)
 
     assert sorted((key(e), e.kind, e.channel, e.peak) for e in online) == sorted(
-        (key(e), e.kind, e.channel, e.peak) for e in offline)
+        (key(e), e.kind, e.channel, e.peak) for e in offline
+    )
     assert len(set(map(key, online))) == len(online)  # each once
     # bounded latency: emitted by the first chunk that reaches (cluster end + latency), cluster = events of any
     # region overlapping it within `settle`, chained (see SpotStream's docstring)
@@ -215,13 +217,22 @@ def test_stream_validates_input():
 def test_stream_is_not_held_up_by_a_long_artefact_elsewhere():
     n = 40000
     # a 12 s burst on one left_upper channel (an "artifact": longer than max_duration) and two MEs elsewhere
-    bursts = [(0, 5000, 12.0, 1.0), (1, 5000, 12.0, 1.0), (20, 8000, 0.3, 1.0), (21, 8000, 0.3, 1.0),
-              (20, 14000, 0.3, 1.0), (21, 14000, 0.3, 1.0)]
+    bursts = [
+        (0, 5000, 12.0, 1.0),
+        (1, 5000, 12.0, 1.0),
+        (20, 8000, 0.3, 1.0),
+        (21, 8000, 0.3, 1.0),
+        (20, 14000, 0.3, 1.0),
+        (21, 14000, 0.3, 1.0),
+    ]
     env = _session_env(bursts, n=n, seed=9)
     # a floor window longer than the burst, else the rolling median absorbs a 12 s plateau into the floor
     offline = spot(env, FS, window=30.0)
-    assert [(e.region, e.kind) for e in offline] == [("left_upper", "artifact"), ("right_lower", "ME"),
-                                                     ("right_lower", "ME")]
+    assert [(e.region, e.kind) for e in offline] == [
+        ("left_upper", "artifact"),
+        ("right_lower", "ME"),
+        ("right_lower", "ME"),
+    ]
     st, online, when = _stream_events(env, [250] * (n // 250), window=30.0)
     assert sorted(online) == sorted(offline)
     lat = int(np.ceil(st.latency * FS)) + 250
@@ -247,8 +258,10 @@ def test_causal_online_pipeline_finds_the_offline_expressions_within_100_ms():
     for i in range(0, s.data.shape[1], 100):
         on += ss.process(es.process(s.data[:, i : i + 100]))
     on = [e for e in on + ss.close() if e.is_expression]
-    found = [any(f.region == e.region and abs(f.onset - e.onset) <= 100 and abs(f.offset - e.offset) <= 100
-                 for f in on) for e in off]
+    found = [
+        any(f.region == e.region and abs(f.onset - e.onset) <= 100 and abs(f.offset - e.offset) <= 100 for f in on)
+        for e in off
+    ]
     assert len(off) > 15 and np.mean(found) >= 0.9
     shifts = [f.onset - e.onset for e in off for f in on if f.region == e.region and abs(f.onset - e.onset) <= 100]
     assert 0 < np.median(shifts) < 80  # the causal envelope lags

@@ -1,9 +1,11 @@
 """CASMEMG baseline: pinned against a line-by-line 1-based transcription of the lab's MATLAB code."""
+
 import numpy as np
 import pytest
+from scipy.signal import butter, lfilter, lfilter_zi
+
 from perifacial.dsp.spot_casmemg import PAPER_NAMES, casmemg_params
 from perifacial.dsp.spotting import CasmemgParams, casmemg_clip, casmemg_envelope, spot, spot_casmemg
-from scipy.signal import butter, lfilter, lfilter_zi
 
 
 def ours(params):
@@ -83,9 +85,15 @@ def test_equals_matlab_transcription_on_random_envelopes(seed):
     rng = np.random.default_rng(seed)
     L = int(rng.integers(200, 6000))
     env = _smooth_env(rng, L, int(rng.integers(0, 5)))
-    params = dict(W_L=int(rng.choice([20, 40, 60, 80, 100])), S_L=int(rng.choice([10, 20, 30])),
-                  k=float(rng.choice([1.0, 1.5, 2.0])), S_n=int(rng.integers(2, 6)), W_f=int(rng.integers(2, 7)),
-                  W_b=int(rng.integers(2, 7)), gate=float(rng.choice([1.0, 0.0, 300.0])))
+    params = dict(
+        W_L=int(rng.choice([20, 40, 60, 80, 100])),
+        S_L=int(rng.choice([10, 20, 30])),
+        k=float(rng.choice([1.0, 1.5, 2.0])),
+        S_n=int(rng.integers(2, 6)),
+        W_f=int(rng.integers(2, 7)),
+        W_b=int(rng.integers(2, 7)),
+        gate=float(rng.choice([1.0, 0.0, 300.0])),
+    )
     ref = matlab_reference(env, **params)
     got = spot_casmemg(env, 1000.0, merge=False, **ours(params))
     # 0-based mapping: sample i (MATLAB) -> i - 1
@@ -181,7 +189,8 @@ def test_paper_parameter_names_still_work_with_a_deprecation_warning():
     with pytest.warns(DeprecationWarning) as caught:
         old = spot_casmemg(env, 1000.0, merge=False, **paper)
     assert sorted(str(w.message) for w in caught) == sorted(
-        f"CASMEMG parameter {a}= is deprecated; use {b}=" for a, b in PAPER_NAMES.items())
+        f"CASMEMG parameter {a}= is deprecated; use {b}=" for a, b in PAPER_NAMES.items()
+    )
     new = spot_casmemg(env, 1000.0, merge=False, **ours(paper))
     assert old and [(e.onset, e.offset) for e in old] == [(e.onset, e.offset) for e in new]
     # the paper's MATLAB transcription agrees with either spelling

@@ -2,6 +2,7 @@
 RPI_PICO UF2 + boot ROM (``../shared/rp2emu`` or ``PERIFACIAL_RP2EMU``) and littlefs-python. Where one is missing
 they skip and say which; with ``PERIFACIAL_REQUIRE_EMULATOR=1`` (.ci/run sets it where the rp2emu folder exists)
 they fail instead, so CI cannot skip them silently."""
+
 from __future__ import annotations
 
 import os

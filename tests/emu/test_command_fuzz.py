@@ -4,6 +4,7 @@ limit) and 1000 seeded random oversized (40-300 characters of escape-heavy junk)
 the board answers `identify` and records 1000 samples (1 s at 1000 SPS) with no
 lost sample. On emu:// the 1000 commands take ~20 emulated s (each error reply is JSON work on the RP2040), about
 a minute of wall time."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """`perifacial emulate`: the budget as JSON, and a one-line error with exit code 2 where something is missing."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,18 @@ from perifacial.cli import main
 def test_emulate_json_reports_the_budget(emu_ready, capsys):
     code = main(["emulate", "--rate", "500", "--seconds", "1", "--json"])
     out = json.loads(capsys.readouterr().out)
-    for k in ("rate", "seconds", "samples_expected", "samples_received", "samples_lost", "cpu_busy",
-              "ring_high_water", "latency_us_median", "latency_us_max", "usb_bytes_per_s"):
+    for k in (
+        "rate",
+        "seconds",
+        "samples_expected",
+        "samples_received",
+        "samples_lost",
+        "cpu_busy",
+        "ring_high_water",
+        "latency_us_median",
+        "latency_us_max",
+        "usb_bytes_per_s",
+    ):
         assert k in out
     assert out["rate"] == 500 and out["seconds"] == 1.0 and out["samples_expected"] == 500
     assert out["samples_lost"] == 0 and out["samples_received"] == 500 and code == 0

@@ -2,6 +2,7 @@
 build in rp2040js, against the emulated ADS1299 chain (host/emu/js/ads1299_chain.mjs), decoded by the host's own
 decoder. The expected bytes come from an independent re-implementation of the chain's pattern
 (perifacial.host.emu.chain). Emulated time is deterministic: the figures asserted here are the same every run."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,8 +39,11 @@ def test_rate_beyond_the_budget_is_refused_with_the_reason(emu_ready):
     b = open_board("emu://", command_timeout=5.0, profile={"rates": [500]})  # a profile whose budget allows 500
     try:
         assert b.info["rates"] == [500] and b.config["rate"] == 500
-        with pytest.raises(BoardError, match=r"rate 2000 is not supported on this board \(picow\): its measured CPU "
-                                             r"budget"):
+        with pytest.raises(
+            BoardError,
+            match=r"rate 2000 is not supported on this board \(picow\): its measured CPU "
+            r"budget",
+        ):
             b.configure(rate=2000)
         assert b.command("get_config")["config"]["rate"] == 500
     finally:
@@ -81,7 +85,12 @@ def test_emulation_is_deterministic(emu_ready):
     (for the same flash content: any byte changed in the firmware or board.json moves heap layout and GC)."""
     a, b = measure(500, 0.3, check=False), measure(500, 0.3, check=False)
     assert (a.cpu_busy, a.latency_us_median, a.latency_us_max, a.ring_high_water, a.conversions) == (
-        b.cpu_busy, b.latency_us_median, b.latency_us_max, b.ring_high_water, b.conversions)
+        b.cpu_busy,
+        b.latency_us_median,
+        b.latency_us_max,
+        b.ring_high_water,
+        b.conversions,
+    )
 
 
 def test_emulated_budget_figures(emu_ready):

@@ -124,8 +124,14 @@ def describe(stream: bytes) -> list:
         assert size > 0
         ftype, length, seq = wire.parse_header(stream, off)
         p = stream[off + wire.HEADER_SIZE : off + wire.HEADER_SIZE + length]
-        d = {"offset": off, "size": size, "type": wire.TYPE_NAMES[ftype], "seq": seq, "length": length,
-             "crc": struct.unpack_from("<I", stream, off + wire.HEADER_SIZE + length)[0]}
+        d = {
+            "offset": off,
+            "size": size,
+            "type": wire.TYPE_NAMES[ftype],
+            "seq": seq,
+            "length": length,
+            "crc": struct.unpack_from("<I", stream, off + wire.HEADER_SIZE + length)[0],
+        }
         if ftype == wire.T_DATA:
             fs, tus, ns, nc, fl = wire.unpack_data_header(p)
             d.update(first_sample=fs, device_time_us=tus, n_samples=ns, n_chips=nc, flags=fl)

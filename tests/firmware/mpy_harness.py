@@ -22,8 +22,22 @@ MPY_DIR = ROOT / "tests" / "mpy"
 RUNNER = MPY_DIR / "run.mjs"
 FIRMWARE = ROOT / "firmware"
 # the modules copied to a board (main.py excluded: it starts the main loop on import)
-FIRMWARE_MODULES = ("wire", "viper", "dmaspi", "auth", "interlock", "wifi", "ads1299", "acquire", "framer", "commands",
-                    "selftest", "tm1637", "links", "app")
+FIRMWARE_MODULES = (
+    "wire",
+    "viper",
+    "dmaspi",
+    "auth",
+    "interlock",
+    "wifi",
+    "ads1299",
+    "acquire",
+    "framer",
+    "commands",
+    "selftest",
+    "tm1637",
+    "links",
+    "app",
+)
 
 
 def availability() -> str | None:
@@ -57,8 +71,9 @@ def firmware_files() -> dict[str, Path]:
     return {"/lib/%s.py" % m: FIRMWARE / ("%s.py" % m) for m in FIRMWARE_MODULES}
 
 
-def run_micropython(script: str, files: dict[str, Path] | None = None, timeout: float = 600,
-                    heapsize: int = 64 * 1024 * 1024) -> tuple[int, str, str]:
+def run_micropython(
+    script: str, files: dict[str, Path] | None = None, timeout: float = 600, heapsize: int = 64 * 1024 * 1024
+) -> tuple[int, str, str]:
     all_files = firmware_files()
     all_files.update(files or {})
     with tempfile.TemporaryDirectory() as td:
@@ -71,10 +86,15 @@ def run_micropython(script: str, files: dict[str, Path] | None = None, timeout: 
                 all_files[dest] = copy
         sp = Path(td) / "script.py"
         sp.write_text(script)
-        manifest = {"files": {k: str(v) for k, v in all_files.items()}, "path": ["/lib"], "script": str(sp),
-                    "heapsize": heapsize}
+        manifest = {
+            "files": {k: str(v) for k, v in all_files.items()},
+            "path": ["/lib"],
+            "script": str(sp),
+            "heapsize": heapsize,
+        }
         mp = Path(td) / "manifest.json"
         mp.write_text(json.dumps(manifest))
-        proc = subprocess.run(["node", str(RUNNER), str(mp)], capture_output=True, text=True, timeout=timeout,
-                              cwd=str(MPY_DIR))
+        proc = subprocess.run(
+            ["node", str(RUNNER), str(mp)], capture_output=True, text=True, timeout=timeout, cwd=str(MPY_DIR)
+        )
     return proc.returncode, proc.stdout, proc.stderr

@@ -94,8 +94,9 @@ class Rig:
         pins = {"cs": a["cs"], "drdy": a["drdy"]}
         for k in ("reset", "start", "pwdn"):
             pins[k] = a[k]
-        hw = S.SimHardware({"spi": self.profile["spi"], "pins": pins}, clock_error=clock_error, seed=seed,
-                           soft_irq_queue=True)
+        hw = S.SimHardware(
+            {"spi": self.profile["spi"], "pins": pins}, clock_error=clock_error, seed=seed, soft_irq_queue=True
+        )
         self.chain = hw.chain
         self.hw = hw
         self.machine = S.install(hw)
@@ -523,9 +524,13 @@ def sc_machine_shim_stream():
     for k in PROFILE:
         fw[k] = PROFILE[k]
     a = PROFILE["ads"]
-    hw = S.SimHardware({"spi": {"id": 0, "baudrate": 8000000},
-                        "pins": {"cs": a["cs"], "drdy": a["drdy"], "reset": a["reset"], "start": a["start"],
-                                 "pwdn": a["pwdn"]}}, seed=3)
+    hw = S.SimHardware(
+        {
+            "spi": {"id": 0, "baudrate": 8000000},
+            "pins": {"cs": a["cs"], "drdy": a["drdy"], "reset": a["reset"], "start": a["start"], "pwdn": a["pwdn"]},
+        },
+        seed=3,
+    )
     machine = S.install(hw)
     link = MemLink()
     app = fapp.App(fw, machine, hw.time, link)

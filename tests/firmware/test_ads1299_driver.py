@@ -39,8 +39,7 @@ def test_gain_mux_power_down_bits():
 
 def test_reference_bias_test_signal_and_lead_off():
     d = drv()
-    p0 = d.register_plan(0, 1000, [24] * 8, [0] * 8, [True] * 6 + [False] * 2, lead_off=(24, True),
-                         test_amp_2x=True)
+    p0 = d.register_plan(0, 1000, [24] * 8, [0] * 8, [True] * 6 + [False] * 2, lead_off=(24, True), test_amp_2x=True)
     p2 = d.register_plan(2, 1000, [24] * 8, [0] * 8, [True] * 8, bias=True)
     assert p0[A.CONFIG3] == 0xEC and p2[A.CONFIG3] == 0xE0  # internal reference on; bias drive on chip 0 only
     assert p0[A.BIAS_SENSP] == p0[A.BIAS_SENSN] == 0x3F and p2[A.BIAS_SENSP] == 0

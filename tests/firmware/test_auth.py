@@ -18,11 +18,14 @@ KEY = bytes(range(32))
 def test_hmac_rfc4231_vectors():
     # RFC 4231 test cases 1, 2 and 6 (key longer than the block: hashed first)
     assert auth.hmac_sha256(b"\x0b" * 20, b"Hi There").hex() == (
-        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+    )
     assert auth.hmac_sha256(b"Jefe", b"what do ya want for nothing?").hex() == (
-        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    )
     assert auth.hmac_sha256(b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First").hex() == (
-        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+    )
 
 
 @pytest.mark.parametrize("klen", [0, 1, 32, 63, 64, 65, 200])
@@ -307,15 +310,17 @@ def test_unpaired_board_refuses_every_connection_and_handshake_slots_are_bounded
     conns = [r2.net.connect() for _ in range(links.MAX_PENDING + 2)]
     r2.loop(len(conns))
     assert len(r2.link.pending) == links.MAX_PENDING and r2.auth.overflow == 2
-    assert all(x.peer.closed for x in conns[links.MAX_PENDING:])
+    assert all(x.peer.closed for x in conns[links.MAX_PENDING :])
 
 
 # -- the same code under MicroPython (WebAssembly) ---------------------------------------------------------------------
 def test_auth_under_micropython():
     require_runtime()
     key = bytes((i * 5 + 1) & 0xFF for i in range(32))
-    cases = [(bytes(k), bytes(m)) for k, m in ((b"Jefe", b"what do ya want for nothing?"), (b"\xaa" * 131, b"x" * 70),
-                                                  (key, b"abc"))]
+    cases = [
+        (bytes(k), bytes(m))
+        for k, m in ((b"Jefe", b"what do ya want for nothing?"), (b"\xaa" * 131, b"x" * 70), (key, b"abc"))
+    ]
     expect = [hmac.new(k, m, hashlib.sha256).hexdigest() for k, m in cases]
     script = """
 import binascii, hashlib, hmac_cases
@@ -343,8 +348,11 @@ print("RESULT " + __import__("json").dumps(out))
     with tempfile.TemporaryDirectory() as td:
         cf = Path(td) / "hmac_cases.py"
         cf.write_text("CASES = %r\nKEY = %r\n" % (cases, key))
-        files = {"/lib/auth.py": FIRMWARE / "auth.py", "/lib/interlock.py": FIRMWARE / "interlock.py",
-                 "/lib/hmac_cases.py": cf}
+        files = {
+            "/lib/auth.py": FIRMWARE / "auth.py",
+            "/lib/interlock.py": FIRMWARE / "interlock.py",
+            "/lib/hmac_cases.py": cf,
+        }
         code, out, err = run_micropython(script, files, timeout=300)
     assert code == 0, err
     line = [x for x in out.splitlines() if x.startswith("RESULT ")][-1]

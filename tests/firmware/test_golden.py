@@ -9,8 +9,10 @@ from perifacial.firmware import wire
 
 def test_golden_stream_is_byte_exact():
     stream, desc = golden.build()
-    assert stream == golden.BIN.read_bytes(), "firmware framing changed: regenerate with tests/firmware/golden.py " \
+    assert stream == golden.BIN.read_bytes(), (
+        "firmware framing changed: regenerate with tests/firmware/golden.py "
         "only if the wire format change is intended (the host decoder's tests use these files)"
+    )
     on_disk = json.loads(golden.DESC.read_text())
     assert on_disk["frames"] == json.loads(json.dumps(desc))
 

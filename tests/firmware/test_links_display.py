@@ -186,6 +186,7 @@ def test_tcp_link_accepts_backpressure_and_reconnects():
     assert all(wire.check(got, i * len(frame)) == len(frame) for i in range(sent))
     # the host disconnects: the link notices, counts, and accepts the next host
     c.close()
+
     def gone():
         link.read_into(memoryview(buf))
         link.write(frame)
@@ -288,8 +289,9 @@ def _central(bt, link, clk, key=BLE_KEY, answer=True):
     if answer:
         _, bid, nb = hello.strip().split(b" ")
         nh = b"3" * 32
-        bt.ble.values[2] = nh + b" " + hmac.new(key, auth.host_msg(bid, nb, nh), hashlib.sha256).hexdigest().encode() \
-            + b"\n"
+        bt.ble.values[2] = (
+            nh + b" " + hmac.new(key, auth.host_msg(bid, nb, nh), hashlib.sha256).hexdigest().encode() + b"\n"
+        )
         link._irq(3, (7, 2))
     link.connected()
     clk.ms += 100
@@ -431,8 +433,13 @@ def test_usb_link_slower_than_usb_refuses_rates_with_the_reason():
     """ESP32-S3 generic build: USB output is mirrored to UART0 at 115200 baud (profile link.usb_bytes_per_s 11520).
     identify advertises no rate on that link, and start refuses, naming the UART mirror, instead of losing data."""
     sysm = FakeSys()
-    usb = links.UsbLink(sysm, FakeSelect(sysm), FakeMicropython(), capacity=11520,
-                        limit="the generic ESP32-S3 MicroPython build mirrors USB output to UART0 at 115200 baud")
+    usb = links.UsbLink(
+        sysm,
+        FakeSelect(sysm),
+        FakeMicropython(),
+        capacity=11520,
+        limit="the generic ESP32-S3 MicroPython build mirrors USB output to UART0 at 115200 baud",
+    )
     assert usb.can_carry(11520) and not usb.can_carry(11521)
     assert links.UsbLink(sysm, FakeSelect(sysm), FakeMicropython()).can_carry(10**9)  # plain USB: no limit
     r = scenarios.Rig()

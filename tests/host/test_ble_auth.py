@@ -1,6 +1,7 @@
 """The host's BLE transport against the firmware's BleLink, end to end without a radio: a fake ``bleak`` on the host
 side and a fake ``bluetooth`` module on the board side, wired back to back (no Bluetooth hardware on this machine).
 What is tested is the session protocol (challenge-response, key from the store, refusal messages), not the radio."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """The record/export/devices subcommands, driven through their own argparse registration."""
+
 from __future__ import annotations
 
 import argparse

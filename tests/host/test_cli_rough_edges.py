@@ -1,6 +1,7 @@
 """Issue 16's rough edges, each through the command line as a user meets it: output names that never clobber
 another command's output, `devices` without bleak, install hints that name the pip extra, `monitor` without a
 display, a concise Recording repr, `--quiet` without per-gap lines."""
+
 from __future__ import annotations
 
 import logging
@@ -75,8 +76,10 @@ def test_every_install_hint_names_an_extra_and_the_readme_lists_the_extras():
     readme = (ROOT / "README.md").read_text()
     for name in extras:
         assert f"pip install 'perifacial[{name}]'" in readme, f"README does not list the [{name}] extra"
-    for hint in re.findall(r"perifacial\[(\w+)\]", "\n".join(
-            p.read_text(encoding="utf-8") for top in ("src", "host") for p in (ROOT / top).rglob("*.py"))):
+    for hint in re.findall(
+        r"perifacial\[(\w+)\]",
+        "\n".join(p.read_text(encoding="utf-8") for top in ("src", "host") for p in (ROOT / top).rglob("*.py")),
+    ):
         assert hint in extras, f"a message names the extra [{hint}], which pyproject.toml does not define"
 
 

@@ -1,4 +1,5 @@
 """The vectorised decoder against the firmware's own frame checks (``wire.check``) and a pure-Python reference."""
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,9 @@ def test_clean_stream_exact_in_any_chunking():
         assert st_.frames == len(s.frames)
         assert st_.data_frames == s.kinds.count(wire.T_DATA)
         assert st_.responses == st_.status_frames == st_.events == st_.logs == s.kinds.count(wire.T_LOG)
-        assert (st_.crc_errors, st_.truncated, st_.resyncs, st_.skipped_bytes, st_.seq_gaps, st_.sample_gaps) == (0,) * 6
+        assert (st_.crc_errors, st_.truncated, st_.resyncs, st_.skipped_bytes, st_.seq_gaps, st_.sample_gaps) == (
+            0,
+        ) * 6
         assert st_.samples == 3000 and st_.bytes_in == len(s.data) and st_.status_misaligned == 0
         assert blocks[0].first_sample == 0
 

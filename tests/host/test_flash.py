@@ -1,4 +1,5 @@
 """``perifacial flash``: build with mpy-cross, plan, and the copy/verify logic against a fake mpremote."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,11 @@ from perifacial.host import flash as fl
 BOARDS = ("pico2w", "picow", "esp32s3")
 # native-code architectures each MCU's MicroPython can report (RP2350: armv7m per the rp2 port's frozen-code flags,
 # armv7emsp if its build enables the single-precision FPU); flash() checks the real board's answer anyway
-PLAUSIBLE_ARCHS = {"RP2040": {"armv6m"}, "RP2350": {"armv6m", "armv7m", "armv7em", "armv7emsp"},
-                   "ESP32-S3": {"xtensawin"}}
+PLAUSIBLE_ARCHS = {
+    "RP2040": {"armv6m"},
+    "RP2350": {"armv6m", "armv7m", "armv7em", "armv7emsp"},
+    "ESP32-S3": {"xtensawin"},
+}
 ARCH_INDEX = {name: i for i, name in enumerate(fl.MPY_ARCHS) if name}
 
 VIPER_MODULE = b"""import micropython
@@ -48,15 +52,25 @@ def fake_spec(board: str) -> fl.BoardSpec:
     if board not in fl.BOARDS:
         raise fl.FlashError(f"unknown board {board!r}")
     prof = {"board": board, "pins": {"sck": 18}}
-    return fl.BoardSpec(board, fl.BOARDS[board]["mcu"], fl.BOARDS[board]["arch"], "test", prof,
-                        json.dumps(prof).encode())
+    return fl.BoardSpec(
+        board, fl.BOARDS[board]["mcu"], fl.BOARDS[board]["arch"], "test", prof, json.dumps(prof).encode()
+    )
 
 
 class FakeBoard:
     """Plays mpremote + a MicroPython board: keeps a file system, answers the probe, clean and hash snippets."""
 
-    def __init__(self, arch: str | None, *, version=6, sub=3, free=1_000_000, corrupt: str | None = None,
-                 drop: str | None = None, files: dict[str, bytes] | None = None):
+    def __init__(
+        self,
+        arch: str | None,
+        *,
+        version=6,
+        sub=3,
+        free=1_000_000,
+        corrupt: str | None = None,
+        drop: str | None = None,
+        files: dict[str, bytes] | None = None,
+    ):
         self.mpy = sys_mpy(arch, version, sub)
         self.free = free
         self.corrupt = corrupt
@@ -75,10 +89,17 @@ class FakeBoard:
             marker = next((ln for ln in code.splitlines() if ln.startswith("# perifacial:")), None)
             if marker is None:  # the probe
                 assert "sys.implementation" in code
-                out = fl._MARK + json.dumps({"mpy": self.mpy, "machine": "Fake with RP2", "platform": "rp2",
-                                             "version": "3.4.0; MicroPython v1.29.0", "free": self.free})
+                out = fl._MARK + json.dumps(
+                    {
+                        "mpy": self.mpy,
+                        "machine": "Fake with RP2",
+                        "platform": "rp2",
+                        "version": "3.4.0; MicroPython v1.29.0",
+                        "free": self.free,
+                    }
+                )
             else:
-                kind, names = marker[len("# perifacial:"):].split(" ", 1)
+                kind, names = marker[len("# perifacial:") :].split(" ", 1)
                 names = json.loads(names)
                 if kind == "clean":
                     gone = [n for n in names if self.files.pop(n, None) is not None]
@@ -143,7 +164,8 @@ def test_board_profiles_are_packaged_json_objects(tmp_path):
     link = json.loads((tmp_path / "board.json").read_text())["link"]
     assert link["type"] == "tcp" and link["tcp_port"] == 5000
     assert {k: v for k, v in link.items() if k not in ("type", "tcp_port")} == {
-        k: v for k, v in spec.profile.get("link", {}).items() if k not in ("type", "tcp_port")}
+        k: v for k, v in spec.profile.get("link", {}).items() if k not in ("type", "tcp_port")
+    }
 
 
 # -------------------------------------------------------------------------------------------- build, synthetic sources
@@ -179,8 +201,7 @@ def test_link_section_and_wifi_file(tmp_path, fake_modules):
     link = {"type": "tcp", "tcp_port": 5555}
     wifi = {"ssid": "lab", "password": "secret-pw"}
     lines: list[str] = []
-    res = fl.flash("/dev/ttyFAKE", "esp32s3", link=link, wifi=wifi, dry_run=True, build_dir=tmp_path,
-                   out=lines.append)
+    res = fl.flash("/dev/ttyFAKE", "esp32s3", link=link, wifi=wifi, dry_run=True, build_dir=tmp_path, out=lines.append)
     assert json.loads((tmp_path / "board.json").read_text())["link"] == link
     assert json.loads((tmp_path / "wifi.json").read_text()) == wifi
     text = "\n".join(lines)
@@ -204,9 +225,15 @@ def test_unknown_board_and_broken_compiler(tmp_path, fake_modules, monkeypatch):
 def test_flash_copies_verifies_resets_and_identifies(tmp_path, fake_modules):
     board = FakeBoard("armv6m", files={"plain.py": b"old source", "main.py": b"old main", "keep.txt": b"x"})
     seen = []
-    res = fl.flash("/dev/ttyFAKE", "picow", runner=board, build_dir=tmp_path, out=lambda s: None,
-                   identifier=lambda url: seen.append(url) or {"firmware": "perifacial", "chips": 3},
-                   wait_for_port=lambda port, timeout: seen.append(("wait", port)))
+    res = fl.flash(
+        "/dev/ttyFAKE",
+        "picow",
+        runner=board,
+        build_dir=tmp_path,
+        out=lambda s: None,
+        identifier=lambda url: seen.append(url) or {"firmware": "perifacial", "chips": 3},
+        wait_for_port=lambda port, timeout: seen.append(("wait", port)),
+    )
     kinds = [c[2] if c[2] != "fs" else "fs cp" for c in board.calls]
     assert kinds == ["exec", "exec", "fs cp", "exec", "reset"]
     assert res.removed == ["plain.py"]  # stale source would shadow plain.mpy
@@ -281,11 +308,26 @@ def test_mpremote_failure_and_garbage_answers(tmp_path, fake_modules):
 
 def test_tcp_link_skips_identify_unless_a_url_is_given(tmp_path, fake_modules):
     link = {"type": "tcp"}
-    res = fl.flash("/dev/ttyFAKE", "picow", link=link, runner=FakeBoard("armv6m"), build_dir=tmp_path,
-                   out=lambda s: None, identifier=lambda url: pytest.fail("must not identify"))
+    res = fl.flash(
+        "/dev/ttyFAKE",
+        "picow",
+        link=link,
+        runner=FakeBoard("armv6m"),
+        build_dir=tmp_path,
+        out=lambda s: None,
+        identifier=lambda url: pytest.fail("must not identify"),
+    )
     assert "identify skipped" in res.identify_note and "--check-url" in res.identify_note
-    res = fl.flash("/dev/ttyFAKE", "picow", link=link, runner=FakeBoard("armv6m"), build_dir=tmp_path / "b",
-                   out=lambda s: None, check_url="tcp://10.0.0.7:5555", identifier=lambda url: {"url": url})
+    res = fl.flash(
+        "/dev/ttyFAKE",
+        "picow",
+        link=link,
+        runner=FakeBoard("armv6m"),
+        build_dir=tmp_path / "b",
+        out=lambda s: None,
+        check_url="tcp://10.0.0.7:5555",
+        identifier=lambda url: {"url": url},
+    )
     assert res.identity == {"url": "tcp://10.0.0.7:5555"}
 
 
@@ -354,8 +396,10 @@ def test_cli_flash_with_a_fake_mpremote_on_the_command_line(tmp_path, monkeypatc
     monkeypatch.setenv("PERIFACIAL_MPREMOTE", f"{sys.executable} {script}")
     monkeypatch.setenv("FAKE_MPREMOTE_STATE", str(state))
     monkeypatch.setenv("FAKE_MPY", str(sys_mpy("xtensawin")))
-    rc = _cli(monkeypatch, ["flash", "/dev/ttyFAKE", "--board", "esp32s3", "--no-identify",
-                            "--build-dir", str(tmp_path / "build")])
+    rc = _cli(
+        monkeypatch,
+        ["flash", "/dev/ttyFAKE", "--board", "esp32s3", "--no-identify", "--build-dir", str(tmp_path / "build")],
+    )
     assert rc == 0, capsys.readouterr().err
     calls = [json.loads(ln) for ln in (state / "calls.jsonl").read_text().splitlines()]
     assert [c[2] for c in calls] == ["exec", "exec", "fs", "exec", "reset"]
@@ -369,14 +413,42 @@ def test_cli_flash_with_a_fake_mpremote_on_the_command_line(tmp_path, monkeypatc
 
 
 def test_cli_dry_run_and_option_errors(tmp_path, monkeypatch, capsys, fake_modules):
-    rc = _cli(monkeypatch, ["flash", "/dev/null", "--board", "picow", "--dry-run", "--link", "tcp",
-                            "--wifi-ssid", "lab", "--wifi-password", "pw-1234", "--tcp-port", "4300"])
+    rc = _cli(
+        monkeypatch,
+        [
+            "flash",
+            "/dev/null",
+            "--board",
+            "picow",
+            "--dry-run",
+            "--link",
+            "tcp",
+            "--wifi-ssid",
+            "lab",
+            "--wifi-password",
+            "pw-1234",
+            "--tcp-port",
+            "4300",
+        ],
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "fast.mpy" in out and "-march=armv6m" in out and '"tcp_port": 4300' in out
     assert '"lab"' in out and "pw-1234" not in out and "/wifi.json" in out
     monkeypatch.setenv("PERIFACIAL_WIFI_PASSWORD", "env-pw")
-    rc = _cli(monkeypatch, ["flash", "/dev/null", "--board", "picow", "--dry-run", "--wifi-ssid", "lab",
-                            "--build-dir", str(tmp_path / "kept")])
+    rc = _cli(
+        monkeypatch,
+        [
+            "flash",
+            "/dev/null",
+            "--board",
+            "picow",
+            "--dry-run",
+            "--wifi-ssid",
+            "lab",
+            "--build-dir",
+            str(tmp_path / "kept"),
+        ],
+    )
     assert rc == 0 and json.loads((tmp_path / "kept" / "wifi.json").read_text())["password"] == "env-pw"
     assert json.loads((tmp_path / "kept" / "board.json").read_text())["link"] == {"type": "tcp"}
     capsys.readouterr()
@@ -384,12 +456,25 @@ def test_cli_dry_run_and_option_errors(tmp_path, monkeypatch, capsys, fake_modul
     assert rc == 2 and "--link tcp needs --wifi-ssid" in capsys.readouterr().err
     rc = _cli(monkeypatch, ["flash", "/dev/null", "--board", "picow", "--dry-run", "--link", "usb", "--wifi-ssid", "x"])
     assert rc == 2 and "only apply to --link tcp" in capsys.readouterr().err
-    rc = _cli(monkeypatch, ["flash", "/dev/null", "--board", "picow", "--dry-run", "--ble-name", "pf1",
-                            "--build-dir", str(tmp_path / "ble")])
+    rc = _cli(
+        monkeypatch,
+        [
+            "flash",
+            "/dev/null",
+            "--board",
+            "picow",
+            "--dry-run",
+            "--ble-name",
+            "pf1",
+            "--build-dir",
+            str(tmp_path / "ble"),
+        ],
+    )
     assert rc == 0 and json.loads((tmp_path / "ble" / "board.json").read_text())["link"] == {
-        "type": "ble", "ble_name": "pf1"}
+        "type": "ble",
+        "ble_name": "pf1",
+    }
     assert not (tmp_path / "ble" / "wifi.json").exists()
-
 
 
 def test_firmware_holding_the_port_is_asked_to_step_aside(tmp_path, fake_modules):
@@ -405,12 +490,20 @@ def test_firmware_holding_the_port_is_asked_to_step_aside(tmp_path, fake_modules
         state["blocked"] = False
         return "ok"
 
-    fl.flash("/dev/ttyFAKE", "picow", runner=runner, build_dir=tmp_path, out=lambda s: None, identify=False,
-             breaker=breaker)
+    fl.flash(
+        "/dev/ttyFAKE", "picow", runner=runner, build_dir=tmp_path, out=lambda s: None, identify=False, breaker=breaker
+    )
     assert "board.json" in board.files
     with pytest.raises(fl.FlashError, match="cannot enter the raw REPL.*nope"):
-        fl._probe(lambda a: subprocess.CompletedProcess(a, 1, "", "could not enter raw repl"), ["x"], "/dev/ttyFAKE",
-                  lambda p: "nope", lambda s: None, retries=2, delay=0.0)
+        fl._probe(
+            lambda a: subprocess.CompletedProcess(a, 1, "", "could not enter raw repl"),
+            ["x"],
+            "/dev/ttyFAKE",
+            lambda p: "nope",
+            lambda s: None,
+            retries=2,
+            delay=0.0,
+        )
 
 
 def test_identify_board_against_the_virtual_board():

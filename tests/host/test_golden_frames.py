@@ -1,6 +1,7 @@
 """The host decoder on the firmware's byte-exact golden frames (tests/data/golden_frames.*, written by the
 firmware's own IRQ handler -> ring -> framer path: tests/firmware/golden.py). The JSON describes every frame
 independently of the decoder; any byte split of the stream must decode to the same result."""
+
 import json
 from pathlib import Path
 
@@ -60,10 +61,13 @@ def _check(dec, res):
     assert [s.values for s in res.statuses] == [status]
     events = [(f["kind"], f["value"], f["sample"], f["device_time_us"]) for f in BOARD_FRAMES if f["type"] == "EVENT"]
     assert [(e.kind, e.value, e.sample, e.device_time_us) for e in res.events] == events
-    assert [(g.level, g.text) for g in res.logs] == [(f["level"], f["text"]) for f in BOARD_FRAMES if f["type"] == "LOG"]
+    assert [(g.level, g.text) for g in res.logs] == [
+        (f["level"], f["text"]) for f in BOARD_FRAMES if f["type"] == "LOG"
+    ]
     responses = [f["json"] for f in BOARD_FRAMES if f["type"] == "RESPONSE"]
-    assert [{k: v for k, v in r.items() if k in ("id", "ok", "error", "first_sample", "rate")} for r in res.responses] \
-        == responses
+    assert [
+        {k: v for k, v in r.items() if k in ("id", "ok", "error", "first_sample", "rate")} for r in res.responses
+    ] == responses
     assert st.frames == len(FRAMES)
 
 
@@ -81,4 +85,4 @@ def test_golden_stream_decodes_exactly_in_one_piece():
 
 @pytest.mark.parametrize("step", [1, 7, 27, 836, 1000])
 def test_golden_stream_decodes_exactly_in_any_chunking(step):
-    _check(*_decode([STREAM[i:i + step] for i in range(0, len(STREAM), step)]))
+    _check(*_decode([STREAM[i : i + step] for i in range(0, len(STREAM), step)]))

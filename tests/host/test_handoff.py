@@ -1,4 +1,5 @@
 """Hand-offs to MNE-Python and pandas: exact round trips, stable annotation descriptions, DataFrames."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,10 +19,18 @@ def pfr_rec(tmp_path_factory):
     path = d / "s.pfr"
     assert cli.main(["record", "sim://?seed=3", "-o", str(path), "--seconds", "8", "--quiet"]) == 0
     rec = load(path)
-    steps = [("prepare", "brow_raise"), ("contract", "brow_raise"), ("rest", "brow_raise"),
-             ("prepare", "smile"), ("contract", "smile"), ("rest", "smile")]
-    rec.markers = [{"sample": 200 + 250 * k, "value": k, "label": f"{kind}:{mov}:{rep}", "source": "host"}
-                   for k, ((kind, mov), rep) in enumerate((s, r) for r in (1, 2) for s in steps)]
+    steps = [
+        ("prepare", "brow_raise"),
+        ("contract", "brow_raise"),
+        ("rest", "brow_raise"),
+        ("prepare", "smile"),
+        ("contract", "smile"),
+        ("rest", "smile"),
+    ]
+    rec.markers = [
+        {"sample": 200 + 250 * k, "value": k, "label": f"{kind}:{mov}:{rep}", "source": "host"}
+        for k, ((kind, mov), rep) in enumerate((s, r) for r in (1, 2) for s in steps)
+    ]
     rec.gaps = [(1500, 1620)]
     rec.codes[:, 1500:1620] = 0
     rec.data[:, 1500:1620] = np.nan
@@ -40,7 +49,8 @@ def test_to_mne_round_trips_exactly(pfr_rec):
     assert np.array_equal(back.data, rec.data, equal_nan=True)  # and so the µV data, bit for bit
     assert back.gaps == rec.gaps and back.labels == rec.labels and back.types == ["EMG"] * 24
     assert [(m["sample"], m["value"], m["label"]) for m in back.markers] == [
-        (m["sample"], m["value"], m["label"]) for m in rec.markers]
+        (m["sample"], m["value"], m["label"]) for m in rec.markers
+    ]
 
 
 def test_annotations_map_to_few_event_ids(pfr_rec, tmp_path):
@@ -48,8 +58,14 @@ def test_annotations_map_to_few_event_ids(pfr_rec, tmp_path):
     raw = rec.to_mne()
     events, ids = mne.events_from_annotations(raw, verbose="error")
     # 12 markers of 3 kinds x 2 movements -> 6 ids, not 12 (MNE leaves BAD_ annotations such as the gap out)
-    assert set(ids) == {"prepare:brow_raise", "contract:brow_raise", "rest:brow_raise", "prepare:smile",
-                        "contract:smile", "rest:smile"}
+    assert set(ids) == {
+        "prepare:brow_raise",
+        "contract:brow_raise",
+        "rest:brow_raise",
+        "prepare:smile",
+        "contract:smile",
+        "rest:smile",
+    }
     assert len(events) == 12
     assert "BAD_ACQ_SKIP" in set(raw.annotations.description)
     # the same through the BDF export read by MNE's own reader
@@ -71,8 +87,13 @@ def test_mne_filter_skips_the_gap(pfr_rec):
 
 def test_foreign_recording_through_mne(tmp_path):
     x = np.random.default_rng(2).standard_normal((3, 2000))
-    rec = from_array(x, 500.0, ["zyg", "corr", "gsr"], ["mV", "mV", "uS"],
-                     markers=[{"sample": 10, "value": "", "label": "smile", "source": "file"}])
+    rec = from_array(
+        x,
+        500.0,
+        ["zyg", "corr", "gsr"],
+        ["mV", "mV", "uS"],
+        markers=[{"sample": 10, "value": "", "label": "smile", "source": "file"}],
+    )
     raw = rec.to_mne()
     assert raw.get_channel_types() == ["emg", "emg", "misc"]
     back = type(rec).from_mne(raw)
@@ -111,8 +132,15 @@ def test_pandas_tables(pfr_rec, tmp_path):
     from perifacial.dsp.quantification import quantify
 
     env = np.nan_to_num(res.envelope, nan=0.0)
-    table = quantify([e for e in res.events if e.is_expression], env, rec.fs, calibration=None, montage=rec.montage,
-                     classify="duration", use_event_channel=True)
+    table = quantify(
+        [e for e in res.events if e.is_expression],
+        env,
+        rec.fs,
+        calibration=None,
+        montage=rec.montage,
+        classify="duration",
+        use_event_channel=True,
+    )
     q = quantification_to_pandas(table)
     assert isinstance(q, pd.DataFrame) and list(q.columns) == list(table.columns()) and len(q) == len(table)
     assert q["onset"].tolist() == [r.onset for r in table]

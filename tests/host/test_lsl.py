@@ -1,4 +1,5 @@
 """LSL outlet against a local inlet (loopback). Skips cleanly when liblsl cannot start."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """The montage figure renders headless (Agg) with every channel label, the references and the muscles/AUs."""
+
 from __future__ import annotations
 
 import subprocess
@@ -54,13 +55,17 @@ def test_left_is_drawn_on_the_right_and_positions_are_distinct():
         for p in pts:
             assert p not in seen
             seen.add(p)
-    assert electrode_positions(m.region("LU"))[0][0] == (-electrode_positions(m.region("RU"))[0][0][0],
-                                                         electrode_positions(m.region("RU"))[0][0][1])
+    assert electrode_positions(m.region("LU"))[0][0] == (
+        -electrode_positions(m.region("RU"))[0][0][0],
+        electrode_positions(m.region("RU"))[0][0][1],
+    )
 
 
 def test_custom_montage_and_given_axes(tmp_path):
-    m = Montage("two", (Region("chin", "CH", "left", "jaw", (0, 1, 2)), Region("brow_right", "BR", "right", "upper",
-                                                                               (3, 4, 5, 6, 7))))
+    m = Montage(
+        "two",
+        (Region("chin", "CH", "left", "jaw", (0, 1, 2)), Region("brow_right", "BR", "right", "upper", (3, 4, 5, 6, 7))),
+    )
     fig, ax = plt.subplots()
     try:
         out = plot_montage(m, ax=ax, show_text=False, show_bias=False, title="custom")
@@ -87,7 +92,11 @@ def test_montage_json_documents_every_electrode():
 
 @pytest.mark.slow
 def test_the_script_writes_svg_and_png(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "hardware" / "make_montage_figure.py"), "--out-dir", str(tmp_path),
-                    "--dpi", "60"], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "hardware" / "make_montage_figure.py"), "--out-dir", str(tmp_path), "--dpi", "60"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     svg = (tmp_path / "montage.svg").read_text()
     assert "<svg" in svg and "LU1" in svg and "RL4" in svg and (tmp_path / "montage.png").stat().st_size > 5000

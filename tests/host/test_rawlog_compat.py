@@ -3,6 +3,7 @@
 ``data/legacy_v1.pfr`` was written by the format-1 writer (before issue 14) from the virtual board (1 chip, 500 SPS,
 5 samples per frame); ``legacy_v1_expected.npz`` holds what that version's ``load`` returned for it.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

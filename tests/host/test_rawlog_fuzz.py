@@ -7,6 +7,7 @@ is independent of the reader: from the chunking we know the file bytes of every 
 know which frames are still intact. ``load`` must never raise, never return a sample that differs from what was
 sent, and recover every sample of an intact frame (goal >= 99.9 %, printed).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,7 @@ def recording(tmp_path_factory):
     stream = sf.stream()
     rng = np.random.default_rng(1)
     path = tmp_path_factory.mktemp("fuzz") / "r.pfr"
-    session = {"format": "perifacial-raw", "fs": FS, "labels": [f"CH{i + 1}" for i in range(24)],
-               "gains": [24.0] * 24}
+    session = {"format": "perifacial-raw", "fs": FS, "labels": [f"CH{i + 1}" for i in range(24)], "gains": [24.0] * 24}
     rec = Recorder(path, session, fsync_interval=1e9, session_every=2 << 20)
     rec_stream = []  # (stream start, length, payload file offset) per raw record
     pos = 0
@@ -50,8 +50,18 @@ def recording(tmp_path_factory):
     rs = np.array([r[0] for r in rec_stream], dtype=np.int64)
     rl = np.array([r[1] for r in rec_stream], dtype=np.int64)
     ro = np.array([r[2] for r in rec_stream], dtype=np.int64)
-    return dict(path=path, data=path.read_bytes(), codes=sf.codes, first=1234, per_frame=10, frame_len=frame_len,
-                f_start=f_start, rs=rs, rl=rl, ro=ro)
+    return dict(
+        path=path,
+        data=path.read_bytes(),
+        codes=sf.codes,
+        first=1234,
+        per_frame=10,
+        frame_len=frame_len,
+        f_start=f_start,
+        rs=rs,
+        rl=rl,
+        ro=ro,
+    )
 
 
 def _file_to_frame(R, x: int) -> int:
@@ -128,8 +138,10 @@ def test_fuzz_flips_truncations_drops_duplicates(recording, tmp_path):
             intact &= ~((R["f_start"] < s1) & (R["f_start"] + R["frame_len"] > s0))
         _check(R, p, intact, tally)
     frac = tally["recovered"] / tally["intact"]
-    print(f"\nfuzz: recovered {tally['recovered']:,} of {tally['intact']:,} samples in intact frames "
-          f"({100 * frac:.4f} %); loads missing any: {tally['missed_loads']}")
+    print(
+        f"\nfuzz: recovered {tally['recovered']:,} of {tally['intact']:,} samples in intact frames "
+        f"({100 * frac:.4f} %); loads missing any: {tally['missed_loads']}"
+    )
     assert frac >= 0.999
 
 

@@ -7,6 +7,7 @@ text layouts), and `perifacial process` run on each.
 The signals are from the project's synthetic generator (seed 5, not a seed any detector was tuned on); the checks
 are of the reading (values, units, rate, gaps, markers), not of the spotting quality.
 """
+
 from __future__ import annotations
 
 import csv
@@ -101,16 +102,35 @@ def test_acqknowledge_text_layout(synth4, tmp_path):
 # ------------------------------------------------------------------------------------------------- XDF
 def _xdf_streams(data, gap=(4000, 5500)):
     n = data.shape[1]
-    keep = np.r_[0:gap[0], gap[1]:n]
+    keep = np.r_[0 : gap[0], gap[1] : n]
     ts = 1000.0 + np.arange(n) / FS
     chans = [{"label": lab, "unit": "microvolts", "type": "EMG", "region": "left_middle"} for lab in REGION]
     return [
-        {"name": "perifacial EMG", "type": "EMG", "srate": FS, "format": "float32", "timestamps": ts[keep],
-         "data": data[:, keep].T, "channels": chans},
-        {"name": "stim", "type": "Markers", "srate": 0, "format": "string", "timestamps": [1001.0, 1009.5],
-         "data": ["smile", "frown"]},
-        {"name": "accel", "type": "ACC", "srate": 100.0, "format": "double64",
-         "timestamps": 1000.0 + np.arange(1200) / 100.0, "data": np.zeros((1200, 3))},
+        {
+            "name": "perifacial EMG",
+            "type": "EMG",
+            "srate": FS,
+            "format": "float32",
+            "timestamps": ts[keep],
+            "data": data[:, keep].T,
+            "channels": chans,
+        },
+        {
+            "name": "stim",
+            "type": "Markers",
+            "srate": 0,
+            "format": "string",
+            "timestamps": [1001.0, 1009.5],
+            "data": ["smile", "frown"],
+        },
+        {
+            "name": "accel",
+            "type": "ACC",
+            "srate": 100.0,
+            "format": "double64",
+            "timestamps": 1000.0 + np.arange(1200) / 100.0,
+            "data": np.zeros((1200, 3)),
+        },
     ]
 
 
@@ -161,11 +181,13 @@ def test_edf_plus_written_by_mne(synth4, tmp_path):
     f = pyedflib.EdfReader(str(path))  # the independent reader
     try:
         for i in range(4):
-            ref = f.readSignal(i) * (1e6 if f.getPhysicalDimension(i) == "V" else
-                                     1e3 if f.getPhysicalDimension(i) == "mV" else 1.0)
+            ref = f.readSignal(i) * (
+                1e6 if f.getPhysicalDimension(i) == "V" else 1e3 if f.getPhysicalDimension(i) == "mV" else 1.0
+            )
             assert np.allclose(rec.data[i], ref[: rec.n_samples], rtol=1e-12, atol=1e-9)
-            step = (f.getPhysicalMaximum(i) - f.getPhysicalMinimum(i)) / (f.getDigitalMaximum(i) -
-                                                                           f.getDigitalMinimum(i))
+            step = (f.getPhysicalMaximum(i) - f.getPhysicalMinimum(i)) / (
+                f.getDigitalMaximum(i) - f.getDigitalMinimum(i)
+            )
     finally:
         f.close()
     n = synth4.shape[1]
@@ -178,10 +200,15 @@ def test_edf_plus_written_by_mne(synth4, tmp_path):
 
 def test_edf_written_by_edfio_in_millivolts(synth4, tmp_path):
     edfio = pytest.importorskip("edfio")
-    sig = [edfio.EdfSignal(synth4[i] / 1000.0, FS, label=f"EMG {lab}", physical_dimension="mV",
-                           physical_range=(-5.0, 5.0)) for i, lab in enumerate(REGION)]
-    sig.append(edfio.EdfSignal(np.zeros(synth4.shape[1] // 10), FS / 10, label="Temp", physical_dimension="degC",
-                               physical_range=(-1, 1)))
+    sig = [
+        edfio.EdfSignal(synth4[i] / 1000.0, FS, label=f"EMG {lab}", physical_dimension="mV", physical_range=(-5.0, 5.0))
+        for i, lab in enumerate(REGION)
+    ]
+    sig.append(
+        edfio.EdfSignal(
+            np.zeros(synth4.shape[1] // 10), FS / 10, label="Temp", physical_dimension="degC", physical_range=(-1, 1)
+        )
+    )
     path = tmp_path / "edfio.edf"
     edfio.Edf(sig, annotations=[edfio.EdfAnnotation(2.0, None, "marker 7 smile:3")]).write(path)
     rec = load(path)
@@ -198,16 +225,19 @@ def test_interrupted_edf_plus_d_keeps_its_gaps(tmp_path):
     edfio = pytest.importorskip("edfio")
     x = np.sin(np.arange(600) / 7.0)
     path = tmp_path / "d.edf"
-    edfio.Edf([edfio.EdfSignal(x, 100, label="EMG a", physical_range=(-1, 1))],
-              annotations=[edfio.EdfAnnotation(0.5, None, "smile")], data_record_duration=1).write(path)
+    edfio.Edf(
+        [edfio.EdfSignal(x, 100, label="EMG a", physical_range=(-1, 1))],
+        annotations=[edfio.EdfAnnotation(0.5, None, "smile")],
+        data_record_duration=1,
+    ).write(path)
     b = bytearray(path.read_bytes())
     assert b[192:197] == b"EDF+C"
     b[192:197] = b"EDF+D"
     header, record = int(b[184:192]), (100 + 9) * 2  # 100 samples + the annotation signal's 9, 2 bytes each
     for k in (3, 4, 5):
         i = header + k * record + 200
-        assert b[i:i + 4] == b"+%d\x14\x14" % k
-        b[i:i + 2] = b"+%d" % (k + 2)
+        assert b[i : i + 4] == b"+%d\x14\x14" % k
+        b[i : i + 2] = b"+%d" % (k + 2)
     path.write_bytes(bytes(b))
     rec = load(path, units="mV")  # the file names no physical dimension
     assert rec.n_samples == 800 and rec.gaps == [(300, 500)] and rec.units == ["µV"]
@@ -225,8 +255,9 @@ def test_own_bdf_export_round_trips_exactly(tmp_path):
     pfr = tmp_path / "s.pfr"
     assert cli.main(["record", "sim://?seed=4", "-o", str(pfr), "--seconds", "3", "--quiet"]) == 0
     rec = load(pfr)
-    rec.markers = [{"sample": 100 * k, "value": k, "label": f"contract:smile:{k}", "source": "host"}
-                   for k in range(1, 4)]
+    rec.markers = [
+        {"sample": 100 * k, "value": k, "label": f"contract:smile:{k}", "source": "host"} for k in range(1, 4)
+    ]
     rec.gaps = [(1000, 1100)]
     rec.codes[:, 1000:1100] = 0
     rec.data[:, 1000:1100] = np.nan
@@ -243,15 +274,23 @@ def test_openbci_gui_file(synth4, tmp_path):
     path = tmp_path / "OpenBCI-RAW-2026-01-01_10-00-00.txt"
     n = synth4.shape[1]
     with open(path, "w") as f:
-        f.write("%OpenBCI Raw EXG Data\n%Number of channels = 4\n%Sample Rate = 1000 Hz\n"
-                "%Board = OpenBCI_GUI$BoardCytonSerial\n")
-        cols = (["Sample Index"] + [f"EXG Channel {i}" for i in range(4)] + [f"Accel Channel {i}" for i in range(3)]
-                + ["Other", "Timestamp", "Timestamp (Formatted)"])
+        f.write(
+            "%OpenBCI Raw EXG Data\n%Number of channels = 4\n%Sample Rate = 1000 Hz\n"
+            "%Board = OpenBCI_GUI$BoardCytonSerial\n"
+        )
+        cols = (
+            ["Sample Index"]
+            + [f"EXG Channel {i}" for i in range(4)]
+            + [f"Accel Channel {i}" for i in range(3)]
+            + ["Other", "Timestamp", "Timestamp (Formatted)"]
+        )
         f.write(", ".join(cols) + "\n")
         for k in range(n):
-            vals = [f"{k % 256:.1f}"] + [f"{v:.6f}" for v in synth4[:, k]] + ["0.000", "0.000", "0.000", "0.0",
-                                                                              f"{1.7e9 + k / FS:.6f}",
-                                                                              "2026-01-01 10:00:00.000"]
+            vals = (
+                [f"{k % 256:.1f}"]
+                + [f"{v:.6f}" for v in synth4[:, k]]
+                + ["0.000", "0.000", "0.000", "0.0", f"{1.7e9 + k / FS:.6f}", "2026-01-01 10:00:00.000"]
+            )
             f.write(", ".join(vals) + "\n")
     assert detect_format(path) == "openbci"
     rec = load(path)

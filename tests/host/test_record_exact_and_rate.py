@@ -1,6 +1,7 @@
 """Recording length and rates (issue 16): ``duration_s`` gives exactly that many samples, a host-clock "rate" of a
 source running faster than real time is not reported as a sample rate, and the live status goes through tqdm
 (nothing written when the output is not a terminal)."""
+
 from __future__ import annotations
 
 import io
@@ -69,7 +70,7 @@ def test_host_clock_rate_kept_for_real_time_and_dropped_for_faster_sources(tmp_p
     pytest.importorskip("edfio")
     for rec, name in ((fast, "fast.bdf"), (real, "real.bdf")):
         bdf = export.to_bdf(rec, tmp_path / name)
-        header = bdf.read_bytes()[:256 * 30]
+        header = bdf.read_bytes()[: 256 * 30]
         assert (b"fs_measured" in header) == (name == "real.bdf")
 
 

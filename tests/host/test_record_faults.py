@@ -2,6 +2,7 @@
 
 Times are the fast virtual board's virtual seconds (deterministic); nothing here waits on or asserts wall time.
 """
+
 from __future__ import annotations
 
 import errno
@@ -61,8 +62,19 @@ def test_silent_board_becomes_a_gap_and_the_recording_ends(tmp_path):
 
 def test_max_silence_fails_and_keeps_the_file(tmp_path, capsys):
     path = tmp_path / "m.pfr"
-    rc = cli.main(["record", "sim://?seed=3&mute_at=2&mute_s=30", "-o", str(path), "--seconds", "20", "--quiet",
-                   "--max-silence", "1"])
+    rc = cli.main(
+        [
+            "record",
+            "sim://?seed=3&mute_at=2&mute_s=30",
+            "-o",
+            str(path),
+            "--seconds",
+            "20",
+            "--quiet",
+            "--max-silence",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "max-silence" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     rec = load(path, data=False)
@@ -124,8 +136,13 @@ def test_file_size_limit_in_a_subprocess(tmp_path):
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
 
-    p = subprocess.run([sys.executable, "-m", "perifacial", "record", "sim://?seed=5", "-o", str(path),
-                        "--seconds", "30", "--quiet"], capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "perifacial", "record", "sim://?seed=5", "-o", str(path), "--seconds", "30", "--quiet"],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        timeout=300,
+    )
     assert p.returncode == 2, p.stderr
     assert "Traceback" not in p.stderr and "size limit" in p.stderr
     assert path.stat().st_size == 400_000

@@ -3,6 +3,7 @@
 The device here (``_fakedevice``) runs behind a real TCP socket so a link drop is a real closed connection; the
 virtual board (sim://) tests are in ``test_sim.py``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,7 +50,7 @@ def test_record_with_link_drop_then_load_and_export(dropping_server, tmp_path):
     rec = load(path)
     assert rec.stats["complete"] and rec.fs == 1000.0
     assert rec.n_samples == 6000
-    (a, b), = rec.gaps
+    ((a, b),) = rec.gaps
     assert b - a == server.lost_on_drop
     ok = rec.valid
     assert np.array_equal(rec.codes[:, ok], dev.codes[:, :6000][:, ok])
@@ -125,8 +126,10 @@ def test_torn_file_loads_every_prefix(server, tmp_path):
     header_end = list(rawlog.read_records(path))[1].offset  # the session record ends here
     cut = tmp_path / "cut.pfr"
     rng = np.random.default_rng(0)
-    offsets = sorted(set(rng.integers(0, len(data), 40).tolist())
-                     | {0, 3, 8, 9, 30, header_end - 1, header_end, header_end + 5, len(data) - 1})
+    offsets = sorted(
+        set(rng.integers(0, len(data), 40).tolist())
+        | {0, 3, 8, 9, 30, header_end - 1, header_end, header_end + 5, len(data) - 1}
+    )
     prev = -1
     for off in offsets:
         cut.write_bytes(data[:off])

@@ -1,4 +1,5 @@
 """`perifacial selftest URL` and perifacial.host.selftest, against the virtual board."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,16 @@ def test_selftest_passes_on_the_virtual_board(main, capsys):
     rc = main(["selftest", "sim://?seed=3", "--seconds", "1.5"])
     out = capsys.readouterr().out
     assert rc == 0, out
-    for name in ("chip IDs", "register read-back", "board test signal", "board noise (shorted)", "noise vs datasheet",
-                 "test signal via host", "stream continuity", "sample rate"):
+    for name in (
+        "chip IDs",
+        "register read-back",
+        "board test signal",
+        "board noise (shorted)",
+        "noise vs datasheet",
+        "test signal via host",
+        "stream continuity",
+        "sample rate",
+    ):
         assert name in out
     assert "FAIL" not in out
     assert out.strip().splitlines()[-1].startswith("PASS")

@@ -1,6 +1,7 @@
 """The virtual board served over TCP on localhost (`perifacial serve`) with the firmware's own authenticated link:
 strangers get nothing, wrong keys and replays are refused, one owner, and a paired `perifacial record tcp://` is
 gapless. Real sockets: deadlines are generous and only bound waits (nothing asserts how long anything took)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -93,9 +94,20 @@ def test_stranger_gets_no_data_and_no_command_runs(served):
     hello = _line(c)
     assert hello.startswith(b"PFAUTH1 " + served.board_id.encode() + b" ")
     for i, (name, args) in enumerate((("stop", {}), ("set_config", {"mux": "test", "gain": 1}), ("repl", {}))):
-        c.sendall(wire.encode(wire.T_COMMAND, i, ('{"id": %d, "cmd": "%s"%s}' % (
-            i + 1, name, "".join(', "%s": %s' % (k, '"test"' if isinstance(v, str) else v) for k, v in args.items())
-        )).encode()))
+        c.sendall(
+            wire.encode(
+                wire.T_COMMAND,
+                i,
+                (
+                    '{"id": %d, "cmd": "%s"%s}'
+                    % (
+                        i + 1,
+                        name,
+                        "".join(', "%s": %s' % (k, '"test"' if isinstance(v, str) else v) for k, v in args.items()),
+                    )
+                ).encode(),
+            )
+        )
     rest = _until_closed(c)  # the board closes it (bad line or timeout) and sends no frame
     assert b"\xa5\x5a" not in rest and rest.startswith(b"DENIED")
     n = 0
@@ -178,14 +190,34 @@ def test_cli_serve_then_record_tcp_has_zero_gaps(keys, tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = dict(os.environ, PERIFACIAL_KEYS_DIR=str(keys))
-    proc = subprocess.Popen([sys.executable, "-m", "perifacial", "serve", "sim://?seed=7", "--tcp",
-                             f"127.0.0.1:{port}"], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perifacial", "serve", "sim://?seed=7", "--tcp", f"127.0.0.1:{port}"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stderr.readline()
         assert "virtual board" in line and f"tcp://127.0.0.1:{port}" in line, line
         out = tmp_path / "s.pfr"
-        rec = subprocess.run([sys.executable, "-m", "perifacial", "record", f"tcp://127.0.0.1:{port}", "-o", str(out),
-                              "--seconds", "2", "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+        rec = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "perifacial",
+                "record",
+                f"tcp://127.0.0.1:{port}",
+                "-o",
+                str(out),
+                "--seconds",
+                "2",
+                "--quiet",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert rec.returncode == 0, rec.stderr
         assert "0 gaps" in rec.stdout
         from perifacial.host.recording import load

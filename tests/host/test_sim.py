@@ -3,6 +3,7 @@
 References: the pure-Python frame-by-frame decoder (``refdecode``, built on the firmware's ``wire.check``) applied to
 the raw bytes, and the clean stream for the corruption test.
 """
+
 from __future__ import annotations
 
 import signal
@@ -15,7 +16,6 @@ import pytest
 import refdecode
 
 from perifacial.firmware import wire
-
 from perifacial.host import rawlog
 from perifacial.host.board import open_board
 from perifacial.host.decoder import Decoder
@@ -54,19 +54,41 @@ def test_sim_record_load_matches_reference_decoder(tmp_path):
 
 def test_cli_record_sim(tmp_path):
     out = tmp_path / "cli.pfr"
-    p = subprocess.run([sys.executable, "-c", CLI, "record", "sim://?seed=4", "-o", str(out), "--seconds", "3",
-                        "--quiet"], capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-c", CLI, "record", "sim://?seed=4", "-o", str(out), "--seconds", "3", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     assert " samples (" in p.stdout and "0 gaps" in p.stdout
-    again = subprocess.run([sys.executable, "-c", CLI, "record", "sim://", "-o", str(out), "--seconds", "1"],
-                           capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, "-c", CLI, "record", "sim://", "-o", str(out), "--seconds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 2 or "exists" in again.stderr
 
 
 def test_sigkill_mid_run_leaves_a_loadable_file(tmp_path):
     path = tmp_path / "killed.pfr"
-    proc = subprocess.Popen([sys.executable, "-c", CLI, "record", "sim://?seed=5&realtime=1", "-o", str(path),
-                             "--seconds", "120", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CLI,
+            "record",
+            "sim://?seed=5&realtime=1",
+            "-o",
+            str(path),
+            "--seconds",
+            "120",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # wait for ~3 s of data on disk
@@ -149,9 +171,11 @@ def test_decoder_on_10mb_with_1pct_corruption(per_frame):
     assert st.crc_errors + st.truncated > 0.5 * len(damaged)
     assert st.skipped_bytes >= sum(len(f.payload) + wire.OVERHEAD for f in damaged)
     assert st.lost_samples > 0 and st.resyncs > 0
-    print(f"\nper_frame={per_frame}: {len(frames)} frames, {len(intact)} intact (all recovered), "
-          f"{len(damaged)} damaged: crc {st.crc_errors}, truncated {st.truncated}, skipped {st.skipped_bytes} B, "
-          f"lost frames {st.lost_frames}, lost samples {st.lost_samples}")
+    print(
+        f"\nper_frame={per_frame}: {len(frames)} frames, {len(intact)} intact (all recovered), "
+        f"{len(damaged)} damaged: crc {st.crc_errors}, truncated {st.truncated}, skipped {st.skipped_bytes} B, "
+        f"lost frames {st.lost_frames}, lost samples {st.lost_samples}"
+    )
 
 
 def _edge_losses(frames, damaged) -> int:
@@ -183,13 +207,21 @@ def test_sixty_minute_session_records_every_sample(tmp_path):
     t_load = time.monotonic() - t1
     assert rec.n_samples >= 3_600_000 and rec.gaps == []
     st = rec.stats
-    assert (st["crc_errors"], st["truncated"], st["lost_frames"], st["lost_samples"], st["overrun_frames"],
-            st["skipped_bytes"]) == (0,) * 6
+    assert (
+        st["crc_errors"],
+        st["truncated"],
+        st["lost_frames"],
+        st["lost_samples"],
+        st["overrun_frames"],
+        st["skipped_bytes"],
+    ) == (0,) * 6
     # a read that overlaps a DRDY update returns a torn frame (modelled like the hardware): the board flags those
     # frames (FLAG_STATUS_ERROR) and the host counts the status words without the 0xC nibble: they must agree
     assert (st["status_misaligned"] == 0) == (st["device_status_errors"] == 0), st
     # every decoded sample is in the recording or counted as sent after the requested hour
     assert st["samples"] == rec.n_samples + st["samples_after_requested_end"] and rec.n_samples == 3_600_000
-    print(f"\n60 min sim: record {t_rec:.0f} s wall / {c_rec:.0f} s CPU ({3600 / t_rec:.0f}x real time), "
-          f"load {t_load:.1f} s, file {path.stat().st_size / 1e6:.0f} MB, fsyncs {summary.fsyncs}, "
-          f"torn frames flagged {st['device_status_errors']}, misaligned status words {st['status_misaligned']}")
+    print(
+        f"\n60 min sim: record {t_rec:.0f} s wall / {c_rec:.0f} s CPU ({3600 / t_rec:.0f}x real time), "
+        f"load {t_load:.1f} s, file {path.stat().st_size / 1e6:.0f} MB, fsyncs {summary.fsyncs}, "
+        f"torn frames flagged {st['device_status_errors']}, misaligned status words {st['status_misaligned']}"
+    )

@@ -1,4 +1,5 @@
 """Transports: URL dispatch, byte-exact loopback, TCP reconnect, and errors that say what to do."""
+
 from __future__ import annotations
 
 import socket
@@ -13,8 +14,8 @@ from perifacial.host.transport import (
     SerialTransport,
     TcpTransport,
     TransportOpenError,
-    sim_options,
     open_transport,
+    sim_options,
 )
 
 
@@ -66,7 +67,11 @@ def test_unknown_scheme_lists_the_choices():
 
 def test_sim_query_options_are_typed():
     assert sim_options("seed=1&rate=2000&realtime=0&clock_error=0.002") == {
-        "seed": 1, "rate": 2000, "realtime": False, "clock_error": 0.002}
+        "seed": 1,
+        "rate": 2000,
+        "realtime": False,
+        "clock_error": 0.002,
+    }
 
 
 def test_tcp_link_lost_raises_then_reconnects():

@@ -50,7 +50,7 @@ class Bus:
     def read_frames(self):
         """One chained RDATAC read of n_chips x 27 bytes: list of per-chip frames."""
         raw = self.xfer([0] * (27 * self.n))
-        return [raw[27 * i:27 * (i + 1)] for i in range(self.n)]
+        return [raw[27 * i : 27 * (i + 1)] for i in range(self.n)]
 
     def next_drdy(self):
         t = self.c.tick()

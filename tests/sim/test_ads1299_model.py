@@ -298,11 +298,14 @@ def test_test_signal_dc(bus, chain):
 
 
 # --- noise ----------------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("dr,gain_code,gain,uvrms", [
-    (0b100, 0b000, 1, 2.17),  # DS Table 1: gain 1, 1 kSPS: 2.17 uVrms
-    (0b101, 0b001, 2, 0.81),  # DS Table 1: gain 2, 500 SPS: 0.81 uVrms
-    (0b011, 0b000, 1, 3.06),  # DS Table 1: gain 1, 2 kSPS: 3.06 uVrms
-])
+@pytest.mark.parametrize(
+    "dr,gain_code,gain,uvrms",
+    [
+        (0b100, 0b000, 1, 2.17),  # DS Table 1: gain 1, 1 kSPS: 2.17 uVrms
+        (0b101, 0b001, 2, 0.81),  # DS Table 1: gain 2, 500 SPS: 0.81 uVrms
+        (0b011, 0b000, 1, 3.06),  # DS Table 1: gain 1, 2 kSPS: 3.06 uVrms
+    ],
+)
 def test_shorted_input_noise_matches_table(dr, gain_code, gain, uvrms, make_bus):
     chain = M.DaisyChain(n_chips=1, seed=11)
     bus = make_bus(chain)
@@ -322,12 +325,14 @@ def test_shorted_noise_gain24_is_about_1uvpp_in_70hz(make_bus):
     codes, _ = bus.collect(3000)
     uv = _codes_to_uv(codes[0], 24)
     assert 0.10 < np.std(uv) < 0.20
-    pp = [np.ptp(uv[i:i + 1000]) for i in range(0, 3000, 1000)]
+    pp = [np.ptp(uv[i : i + 1000]) for i in range(0, 3000, 1000)]
     assert 0.6 < np.mean(pp) < 1.4
 
 
 # --- gain, LSB, clipping, power-down ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("gain_code,gain", [(0, 1), (1, 2), (2, 4), (3, 6), (4, 8), (5, 12), (6, 24)])  # DS CHnSET GAIN[2:0]
+@pytest.mark.parametrize(
+    "gain_code,gain", [(0, 1), (1, 2), (2, 4), (3, 6), (4, 8), (5, 12), (6, 24)]
+)  # DS CHnSET GAIN[2:0]
 def test_gain_scaling_and_lsb(gain_code, gain, make_bus):
     # DS CHnSET GAIN: 000=1, 001=2, 010=4, 011=6, 100=8, 101=12, 110=24; LSB = 2 VREF / gain / 2^24 (e2e 465481)
     chain = M.DaisyChain(n_chips=1, seed=2, device_noise=False)

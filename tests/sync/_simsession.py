@@ -1,6 +1,7 @@
 """A simulated session for the sync tests: DATA frames arriving at the host, the host-driven ``screen`` display
 rendered off-screen (Agg), and a camera filming it with its own clock (drift), frame-time jitter, exposure blending
 (frames caught mid-update) and sensor noise."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,9 +24,21 @@ class Session:
     latency_s: float  # mean delay from sampling to the display change (transport + display)
 
 
-def simulate(duration_s: float = 60.0, *, rate: float = 1000.0, samples_per_frame: int = 10, every_frames: int = 12,
-             fps: float = 30.0, drift: float = 0.003, jitter_s: float = 0.002, exposure_s: float = 0.010,
-             digits: int = 4, start: int = 0, noise: float = 6.0, seed: int = 0) -> Session:
+def simulate(
+    duration_s: float = 60.0,
+    *,
+    rate: float = 1000.0,
+    samples_per_frame: int = 10,
+    every_frames: int = 12,
+    fps: float = 30.0,
+    drift: float = 0.003,
+    jitter_s: float = 0.002,
+    exposure_s: float = 0.010,
+    digits: int = 4,
+    start: int = 0,
+    noise: float = 6.0,
+    seed: int = 0,
+) -> Session:
     """``drift``: the camera's real frame rate is ``fps * (1 + drift)`` on the EMG board's clock."""
     rng = np.random.default_rng(seed)
     backend = ScreenBackend(digits, offscreen=True, width_px=40 * digits + 20, height_px=70)
@@ -46,15 +59,36 @@ def simulate(duration_s: float = 60.0, *, rate: float = 1000.0, samples_per_fram
             images.append(backend.render())
             lat.append(shown_at - row.sample / rate)
     values = np.array([r.value for r in display.rows])
-    frames, roi, true_sample, true_value = film(np.array(change_t), images, values, rate=rate, fps=fps, drift=drift,
-                                                jitter_s=jitter_s, exposure_s=exposure_s, noise=noise, rng=rng)
-    return Session(frames, roi, fps, rate, true_sample, true_value, SyncLog.from_rows(display.rows), display,
-                   float(np.mean(lat)))
+    frames, roi, true_sample, true_value = film(
+        np.array(change_t),
+        images,
+        values,
+        rate=rate,
+        fps=fps,
+        drift=drift,
+        jitter_s=jitter_s,
+        exposure_s=exposure_s,
+        noise=noise,
+        rng=rng,
+    )
+    return Session(
+        frames, roi, fps, rate, true_sample, true_value, SyncLog.from_rows(display.rows), display, float(np.mean(lat))
+    )
 
 
-def film(change_t: np.ndarray, images: list, values: np.ndarray, *, rate: float = 1000.0, fps: float = 30.0,
-         drift: float = 0.003, jitter_s: float = 0.002, exposure_s: float = 0.010, noise: float = 6.0,
-         rng: np.random.Generator | None = None):
+def film(
+    change_t: np.ndarray,
+    images: list,
+    values: np.ndarray,
+    *,
+    rate: float = 1000.0,
+    fps: float = 30.0,
+    drift: float = 0.003,
+    jitter_s: float = 0.002,
+    exposure_s: float = 0.010,
+    noise: float = 6.0,
+    rng: np.random.Generator | None = None,
+):
     """Film a display that shows ``images[k]`` (counter ``values[k]``) from ``change_t[k]`` (s, board clock) on.
     Returns ``(frames, roi, true_sample, true_value)``."""
     rng = rng if rng is not None else np.random.default_rng(0)
@@ -73,8 +107,11 @@ def film(change_t: np.ndarray, images: list, values: np.ndarray, *, rate: float 
     noise_bank = rng.standard_normal((16, H, W, 3), dtype=np.float32) * noise  # sensor noise, cycled
     for f, t in enumerate(t_frames):
         # fraction of the exposure [t, t + exposure] during which each value was shown
-        edges = np.clip(np.concatenate([[t], change_t[(change_t > t) & (change_t < t + exposure_s)],
-                                        [t + exposure_s]]), t, t + exposure_s)
+        edges = np.clip(
+            np.concatenate([[t], change_t[(change_t > t) & (change_t < t + exposure_s)], [t + exposure_s]]),
+            t,
+            t + exposure_s,
+        )
         img = np.zeros_like(stack[0])
         best, best_w = -1, 0.0
         for a, b in zip(edges[:-1], edges[1:]):
@@ -90,5 +127,3 @@ def film(change_t: np.ndarray, images: list, values: np.ndarray, *, rate: float 
         frames[f] = fr
     true_sample = (t_frames + exposure_s / 2) * rate
     return frames, (x0 + 2, y0 + 2, w_img - 4, h_img - 4), true_sample, true_value
-
-

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from perifacial.errors import PerifacialError
 from perifacial.commands import sync as sync_cmd
+from perifacial.errors import PerifacialError
 from perifacial.host.sync import write_observations_csv
 from perifacial.host.sync.sevenseg import readings_to_observations
 
@@ -34,9 +34,25 @@ def files(sim_session, sim_reads, tmp_path_factory):
 
 def test_cli_fit_lookup_and_events(files, sim_session, capsys):
     d, reads = files
-    code, out = run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30", "--fs", "1000",
-                     "--json", "--frame", "300", "--digit", str(reads[300].value), "--events",
-                     str(d / "events.csv")], capsys)
+    code, out = run(
+        [
+            str(d / "sync.csv"),
+            "--observations",
+            str(d / "obs.csv"),
+            "--fps",
+            "30",
+            "--fs",
+            "1000",
+            "--json",
+            "--frame",
+            "300",
+            "--digit",
+            str(reads[300].value),
+            "--events",
+            str(d / "events.csv"),
+        ],
+        capsys,
+    )
     assert code == 0
     res = json.loads(out)
     assert abs(res["fit"]["drift_ppm"] - (1 / 1.003 - 1) * 1e6) < 100
@@ -47,8 +63,20 @@ def test_cli_fit_lookup_and_events(files, sim_session, capsys):
     # back: samples -> frames (onset rounded down, offset up)
     with open(d / "spotted.csv", "w", newline="") as f:
         f.write(f"onset_sample,offset_sample\n{ev['onset_sample']},{ev['offset_sample']}\n")
-    code, out = run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30",
-                     "--events", str(d / "spotted.csv"), "-o", str(d / "spotted_frames.csv")], capsys)
+    code, out = run(
+        [
+            str(d / "sync.csv"),
+            "--observations",
+            str(d / "obs.csv"),
+            "--fps",
+            "30",
+            "--events",
+            str(d / "spotted.csv"),
+            "-o",
+            str(d / "spotted_frames.csv"),
+        ],
+        capsys,
+    )
     assert "drift" in out and "received" in out
     with open(d / "spotted_frames.csv") as f:
         row = next(csv.DictReader(f))
@@ -81,9 +109,33 @@ def test_cli_old_spellings_still_work_with_a_warning(files, capsys, caplog):
     assert any("--rate is deprecated: use --fs" in r.getMessage() for r in caplog.records)
     caplog.clear()
     with caplog.at_level("WARNING", logger="perifacial.cli"):
-        run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30", "--events",
-             str(d / "events.csv"), "--out", str(d / "old.csv")], capsys)
-    run([str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30", "--events",
-         str(d / "events.csv"), "--output", str(d / "new.csv")], capsys)
+        run(
+            [
+                str(d / "sync.csv"),
+                "--observations",
+                str(d / "obs.csv"),
+                "--fps",
+                "30",
+                "--events",
+                str(d / "events.csv"),
+                "--out",
+                str(d / "old.csv"),
+            ],
+            capsys,
+        )
+    run(
+        [
+            str(d / "sync.csv"),
+            "--observations",
+            str(d / "obs.csv"),
+            "--fps",
+            "30",
+            "--events",
+            str(d / "events.csv"),
+            "--output",
+            str(d / "new.csv"),
+        ],
+        capsys,
+    )
     assert (d / "old.csv").read_text() == (d / "new.csv").read_text() != ""
     assert any("--out is deprecated: use --output" in r.getMessage() for r in caplog.records)

@@ -30,8 +30,9 @@ def test_parse_display_spec():
             parse_display_spec(bad)
     assert open_display("none") is None
     d = open_display("board", every_samples=250)
-    assert d.mode == "board" and d.capacity == 10**4 and d.board_command() == {"mode": "board", "every": 250,
-                                                                               "value": 0}
+    assert (
+        d.mode == "board" and d.capacity == 10**4 and d.board_command() == {"mode": "board", "every": 250, "value": 0}
+    )
 
 
 def test_host_mode_every_n_frames_and_wrap():

@@ -1,6 +1,7 @@
 """Issue 7 "must show": screen backend rendered off-screen, a synthetic 30 fps video with frame-time jitter and a
 0.3 % clock drift; the reader and the fit recover the drift within 0.01 % and map frames to samples within one
 frame period; wrap-around and misread digits."""
+
 import numpy as np
 import pytest
 from _simsession import simulate
@@ -42,8 +43,13 @@ def test_fit_recovers_drift_and_maps_frames(sim_session, sim_reads):
     # the host-driven mark includes the transport + draw latency (a few ms) ...
     assert np.max(np.abs(err)) < frame_period
     # ... which a known mean latency removes
-    fit2 = fit_sync(readings_to_observations(reads), sim_session.log, sim_session.fps, rate=sim_session.rate,
-                    latency_s=sim_session.latency_s)
+    fit2 = fit_sync(
+        readings_to_observations(reads),
+        sim_session.log,
+        sim_session.fps,
+        rate=sim_session.rate,
+        latency_s=sim_session.latency_s,
+    )
     err2 = fit2.sample_at(np.arange(len(sim_session.frames))) - sim_session.true_sample
     assert abs(np.mean(err2)) < 3 and np.max(np.abs(err2)) < frame_period / 2
     # a coder's single look-up: the digit's sample range contains the frame's true sample (up to the latency)

@@ -1,5 +1,6 @@
 """The display board's protocol and command loop run under the real MicroPython runtime (WebAssembly, node) and
 produce byte-identical echoes to CPython's."""
+
 import json
 import os
 import shutil
@@ -86,17 +87,29 @@ def test_display_firmware_under_micropython(tmp_path):
     script = tmp_path / "script.py"
     script.write_text("STREAM = %r\n" % stream.hex() + SCRIPT)
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"files": {"/lib/proto.py": str(FW / "proto.py"),
-                                              "/lib/main.py": str(FW / "main.py"),
-                                              "/lib/tm1637.py": str(FW.parent / "tm1637.py")},
-                                    "path": ["/lib"], "script": str(script)}))
-    res = subprocess.run(["node", str(MPY / "run.mjs"), str(manifest)], capture_output=True, text=True,
-                         timeout=120, cwd=str(MPY))
+    manifest.write_text(
+        json.dumps(
+            {
+                "files": {
+                    "/lib/proto.py": str(FW / "proto.py"),
+                    "/lib/main.py": str(FW / "main.py"),
+                    "/lib/tm1637.py": str(FW.parent / "tm1637.py"),
+                },
+                "path": ["/lib"],
+                "script": str(script),
+            }
+        )
+    )
+    res = subprocess.run(
+        ["node", str(MPY / "run.mjs"), str(manifest)], capture_output=True, text=True, timeout=120, cwd=str(MPY)
+    )
     assert res.returncode == 0, res.stderr
     hexout, shown, tm = res.stdout.strip().splitlines()
     assert tm == "8765 2 True"
-    expected = (proto.pack_echo(proto.OP_HELLO, 0, 4, 0, 0, 1, 1000)
-                + proto.pack_echo(proto.OP_SHOW, 0, 4, 1, 2345, 2, 2000)
-                + proto.pack_echo(proto.OP_BLANK, 0, 4, 1, 2345, 4, 3000))
+    expected = (
+        proto.pack_echo(proto.OP_HELLO, 0, 4, 0, 0, 1, 1000)
+        + proto.pack_echo(proto.OP_SHOW, 0, 4, 1, 2345, 2, 2000)
+        + proto.pack_echo(proto.OP_BLANK, 0, 4, 1, 2345, 4, 3000)
+    )
     assert bytes.fromhex(hexout) == expected
     assert shown == "[2345, -1]"

@@ -1,5 +1,6 @@
 """``perifacial sync --events`` on the events table ``perifacial process`` writes (issue 16): it has both
 ``*_sample`` and ``*_frame`` columns; the frames are recomputed from the EMG samples with the video fit."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,24 +14,55 @@ from perifacial.host.workflow.process import EventRow, read_events_csv, write_ev
 
 
 def _row(i, onset, offset, frames=(0, 0, 0)):
-    return EventRow(index=i, onset_sample=onset, offset_sample=offset, apex_sample=(onset + offset) // 2,
-                    onset_s=onset / 1000, offset_s=(offset + 1) / 1000, duration_ms=float(offset - onset + 1),
-                    onset_frame=frames[0], apex_frame=frames[1], offset_frame=frames[2], region="left_middle",
-                    channel="LM2", peak_uv=12.5, peak_mvc_pct=8.0, iemg_pct_s=2.1, kind="ME", candidate_aus="AU6",
-                    score=9.0)
+    return EventRow(
+        index=i,
+        onset_sample=onset,
+        offset_sample=offset,
+        apex_sample=(onset + offset) // 2,
+        onset_s=onset / 1000,
+        offset_s=(offset + 1) / 1000,
+        duration_ms=float(offset - onset + 1),
+        onset_frame=frames[0],
+        apex_frame=frames[1],
+        offset_frame=frames[2],
+        region="left_middle",
+        channel="LM2",
+        peak_uv=12.5,
+        peak_mvc_pct=8.0,
+        iemg_pct_s=2.1,
+        kind="ME",
+        candidate_aus="AU6",
+        score=9.0,
+    )
 
 
 def test_sync_events_accepts_process_output(sim_session, sim_reads, tmp_path, capsys):
     sim_session.log.write_csv(tmp_path / "sync.csv")
     write_observations_csv(tmp_path / "obs.csv", readings_to_observations(sim_reads))
     # as `process` writes it without a video fit: frames assumed from t * fps (wrong for this video)
-    write_events_csv([_row(0, 12_000, 12_299, (360, 364, 369)), _row(1, 30_000, 31_199, (900, 918, 936))],
-                     tmp_path / "s01.events.csv")
+    write_events_csv(
+        [_row(0, 12_000, 12_299, (360, 364, 369)), _row(1, 30_000, 31_199, (900, 918, 936))],
+        tmp_path / "s01.events.csv",
+    )
     parser = argparse.ArgumentParser()
     sync_cmd.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["sync", str(tmp_path / "sync.csv"), "--observations", str(tmp_path / "obs.csv"),
-                              "--fps", "30", "--rate", "1000", "--json", "--events", str(tmp_path / "s01.events.csv"),
-                              "--out", str(tmp_path / "s01.synced.csv")])
+    args = parser.parse_args(
+        [
+            "sync",
+            str(tmp_path / "sync.csv"),
+            "--observations",
+            str(tmp_path / "obs.csv"),
+            "--fps",
+            "30",
+            "--rate",
+            "1000",
+            "--json",
+            "--events",
+            str(tmp_path / "s01.events.csv"),
+            "--out",
+            str(tmp_path / "s01.synced.csv"),
+        ]
+    )
     assert args.func(args) == 0
     res = json.loads(capsys.readouterr().out)
     fit = res["fit"]
@@ -38,8 +70,10 @@ def test_sync_events_accepts_process_output(sim_session, sim_reads, tmp_path, ca
     assert [r["onset_sample"] for r in rows] == ["12000", "30000"]  # the EMG samples are kept
     assert list(rows[0]) == list(read_events_csv(tmp_path / "s01.events.csv")[0])  # no duplicate columns
     for r in rows:
+
         def frame(s):
             return (float(s) - fit["offset"]) / fit["slope"] * fit["fps"]
+
         assert int(r["onset_frame"]) == math.floor(frame(r["onset_sample"]))
         assert int(r["offset_frame"]) == math.ceil(frame(r["offset_sample"]))
         assert int(r["apex_frame"]) == round(frame(r["apex_sample"]))

@@ -47,16 +47,29 @@ def test_cli_reads_video(sim_session, cam, tmp_path, capsys):
     import argparse
     import json
 
-    from perifacial.errors import PerifacialError
     from perifacial.commands import sync as sync_cmd
+    from perifacial.errors import PerifacialError
 
     path = cam
     sim_session.log.write_csv(tmp_path / "sync.csv")
     parser = argparse.ArgumentParser()
     sync_cmd.register(parser.add_subparsers(dest="command"))
     roi = ",".join(str(v) for v in sim_session.roi)
-    args = parser.parse_args(["sync", str(tmp_path / "sync.csv"), "--video", str(path), "--roi", roi, "--fs",
-                              "1000", "--save-observations", str(tmp_path / "obs.csv"), "--json"])
+    args = parser.parse_args(
+        [
+            "sync",
+            str(tmp_path / "sync.csv"),
+            "--video",
+            str(path),
+            "--roi",
+            roi,
+            "--fs",
+            "1000",
+            "--save-observations",
+            str(tmp_path / "obs.csv"),
+            "--json",
+        ]
+    )
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["fit"]["fps"] == 30 and out["fit"]["method"] == "transitions"

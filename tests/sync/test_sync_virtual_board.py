@@ -1,6 +1,7 @@
 """Recording from the virtual board (sim://) with the display hooked into Board.record: host-driven (screen
 backend rendered off-screen) and board-driven (the virtual board's on-board display), then filming the display,
 reading it and fitting against the recording's own sync log."""
+
 import numpy as np
 import pytest
 
@@ -26,8 +27,9 @@ def _check(path, images, latency_s, max_err_samples):
     rec = load(path, data=False)
     syncl = SyncLog.from_rows(rec.sync, capacity=10**4)
     change_t = syncl.samples / rec.fs + latency_s
-    frames, roi, true_sample, true_value = film(change_t, images, syncl.values, rate=rec.fs,
-                                                rng=np.random.default_rng(2))
+    frames, roi, true_sample, true_value = film(
+        change_t, images, syncl.values, rate=rec.fs, rng=np.random.default_rng(2)
+    )
     reads = SevenSegmentReader(4, roi).calibrate(frames).read_frames(frames)
     fit = fit_sync(readings_to_observations(reads), syncl, 30.0, rate=rec.fs)
     err = fit.sample_at(np.arange(len(frames))) - true_sample
@@ -86,8 +88,9 @@ def test_board_driven_display_on_virtual_board(tmp_path, capsys):
     write_observations_csv(tmp_path / "obs.csv", readings_to_observations(reads))
     parser = argparse.ArgumentParser()
     sync_cmd.register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["sync", str(tmp_path / "board.pfr"), "--observations", str(tmp_path / "obs.csv"),
-                              "--fps", "30", "--json"])
+    args = parser.parse_args(
+        ["sync", str(tmp_path / "board.pfr"), "--observations", str(tmp_path / "obs.csv"), "--fps", "30", "--json"]
+    )
     assert args.func(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["log"]["kind"] == "sampled" and out["log"]["capacity"] == 10**4

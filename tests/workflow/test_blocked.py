@@ -4,6 +4,7 @@ The data come from ``blocked.synthetic_source`` (our own generator: EMG-like noi
 offsets, bursts); the yardstick is the in-memory path (``mode="memory"``), itself tested against SciPy in
 tests/dsp. Block sizes and gap positions are chosen so that block boundaries fall inside events and next to gaps.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,7 @@ from scipy.signal import sosfilt
 
 from perifacial.dsp.filters import design_lowpass
 from perifacial.dsp.mains import MainsPlan, mains_frequencies, remove_mains
-from perifacial.host.workflow.blocked import (BlockSource, column_runs, decay_samples, source_recording,
-                                              synthetic_source)
+from perifacial.host.workflow.blocked import BlockSource, column_runs, decay_samples, source_recording, synthetic_source
 from perifacial.host.workflow.gapped import finite_runs
 from perifacial.host.workflow.process import ProcessOptions, process_recording
 
@@ -28,14 +28,15 @@ def test_ten_minutes_in_blocks_equal_in_memory(tmp_path):
     fs, seconds = 1000.0, 600
     src = synthetic_source(24, seconds, fs, seed=7)
     x = src.read(0, src.n_samples)
-    x[:, 250_321:250_900] = np.nan     # a gap
-    x[:, 251_900:252_000] = np.nan     # and a 1 s stretch between gaps: skipped (shorter than 2 s)
+    x[:, 250_321:250_900] = np.nan  # a gap
+    x[:, 251_900:252_000] = np.nan  # and a 1 s stretch between gaps: skipped (shorter than 2 s)
     full = BlockSource(24, src.n_samples, fs, lambda a, b: x[:, a:b])
     rec = source_recording(full)
     rec.gaps = finite_runs(np.where(np.isnan(x[:1]), 0.0, np.nan))  # the NaN runs
     mem = process_recording(rec, opts=ProcessOptions(mode="memory", figures=False), source=full)
-    blk = process_recording(rec, opts=ProcessOptions(mode="blocks", block_s=13.7), source=full,
-                            out_dir=tmp_path, stem="blk")
+    blk = process_recording(
+        rec, opts=ProcessOptions(mode="blocks", block_s=13.7), source=full, out_dir=tmp_path, stem="blk"
+    )
     assert blk.summary["chain"]["mode"] == "blocks" and mem.summary["chain"]["mode"] == "memory"
     assert [(s.start, s.stop, s.ok) for s in blk.segments] == [(s.start, s.stop, s.ok) for s in mem.segments]
     assert [s.ok for s in mem.segments] == [True, False, True]
@@ -85,7 +86,7 @@ def test_gap_runs_found_block_by_block(block):
     x = rng.normal(size=(3, 500))
     for _ in range(12):
         a = rng.integers(0, 500)
-        x[rng.integers(0, 3), a:a + rng.integers(1, 30)] = np.nan
+        x[rng.integers(0, 3), a : a + rng.integers(1, 30)] = np.nan
     x[:, :3] = np.nan
     src = BlockSource(3, 500, 100.0, lambda a, b: x[:, a:b])
     assert column_runs(src, block) == finite_runs(x)
@@ -97,8 +98,9 @@ def test_mains_removed_in_column_ranges_equals_the_whole_array():
     whole = remove_mains(x, fs, freq=50.0)
     plan = MainsPlan.make(x.shape[1], fs, mains_frequencies(50.0, fs))
     for a, b in [(0, 1), (0, 700), (333, 4021), (14_990, 15_000), (7000, 15_000)]:
-        np.testing.assert_allclose(plan.subtract(lambda lo, hi: x[:, lo:hi], a, b), whole[:, a:b], rtol=0,
-                                   atol=1e-12 * np.abs(x).max())
+        np.testing.assert_allclose(
+            plan.subtract(lambda lo, hi: x[:, lo:hi], a, b), whole[:, a:b], rtol=0, atol=1e-12 * np.abs(x).max()
+        )
 
 
 def test_process_file_pfr_in_blocks_equals_in_memory(tmp_path, cli_run):

@@ -1,4 +1,5 @@
 """Coder hand-off (export, corrected table, agreement), parallel processing, and the live monitor headless."""
+
 from __future__ import annotations
 
 import csv
@@ -22,7 +23,9 @@ def test_coding_export_and_agree(session_dir, cli_run, capsys, tmp_path):
     for r in rows[1:]:
         r["onset_frame"] = str(int(r["onset_frame"]) + 2)
         r["aus"] = "AU12"
-    rows.append({**{k: "" for k in CODER_COLUMNS}, "onset_frame": "5000", "offset_frame": "5010", "region": "left_upper"})
+    rows.append(
+        {**{k: "" for k in CODER_COLUMNS}, "onset_frame": "5000", "offset_frame": "5010", "region": "left_upper"}
+    )
     corrected = tmp_path / "s01.coded.csv"
     with open(corrected, "w", newline="") as f:
         w = csv.DictWriter(f, CODER_COLUMNS)
@@ -52,8 +55,22 @@ def test_process_parallel_jobs(session_dir, cli_run, tmp_path, capsys):
 
     for k in (1, 2):
         shutil.copy(session_dir / "s01.pfr", tmp_path / f"r{k}.pfr")
-    assert cli_run(["process", tmp_path / "r1.pfr", tmp_path / "r2.pfr", "-j", "2", "--no-figures",
-                    "--out", tmp_path / "o", "--quiet"]) == 0
+    assert (
+        cli_run(
+            [
+                "process",
+                tmp_path / "r1.pfr",
+                tmp_path / "r2.pfr",
+                "-j",
+                "2",
+                "--no-figures",
+                "--out",
+                tmp_path / "o",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.count("expressions") == 2
     a = (tmp_path / "o" / "r1.events.csv").read_text()
@@ -72,8 +89,7 @@ def test_monitor_headless_artists():
     from perifacial.host.workflow.monitor import run_monitor
 
     with open_board("sim://?seed=2") as board:
-        state, view = run_monitor(board, figure=Figure(figsize=(12, 9)), iterations=16, interactive=False,
-                                  window_s=8.0)
+        state, view = run_monitor(board, figure=Figure(figsize=(12, 9)), iterations=16, interactive=False, window_s=8.0)
     assert state.n_seen > 8_000
     assert len(view.axes_regions) == 6 and all(len(ls) == 4 for ls in view.lines)
     y = view.lines[0][0].get_ydata()

@@ -1,4 +1,5 @@
 """mvc -> record -> process on the virtual board: files, F1 against the simulator's ground truth, figures."""
+
 from __future__ import annotations
 
 import json
@@ -9,14 +10,19 @@ import pytest
 from perifacial.dsp.metrics import spotting_scores
 from perifacial.dsp.spotting import Event
 from perifacial.host.recording import load
-from perifacial.host.workflow.process import EVENT_COLUMNS, ProcessOptions, process_recording, read_events_csv
 from perifacial.host.sim.truth import sim_ground_truth, sim_seed
+from perifacial.host.workflow.process import EVENT_COLUMNS, ProcessOptions, process_recording, read_events_csv
 
 
 def test_files_written(session_dir):
     out = session_dir / "out"
-    for name in ("s01.events.csv", "s01.summary.json", "s01.preprocessing.png", "s01.regions.png",
-                 "s01.mvc_duration.png"):
+    for name in (
+        "s01.events.csv",
+        "s01.summary.json",
+        "s01.preprocessing.png",
+        "s01.regions.png",
+        "s01.mvc_duration.png",
+    ):
         assert (out / name).stat().st_size > 0, name
     rows = read_events_csv(out / "s01.events.csv")
     assert rows and tuple(rows[0]) == EVENT_COLUMNS
@@ -52,8 +58,10 @@ def test_f1_against_ground_truth(session_dir, sim_seed_used):
     assert sim_seed(rec) == sim_seed_used
     truth = sim_ground_truth(rec)
     assert len(truth) >= 10
-    pred = [Event(int(r["onset_sample"]), int(r["offset_sample"]), region=r["region"])
-            for r in read_events_csv(session_dir / "out" / "s01.events.csv")]
+    pred = [
+        Event(int(r["onset_sample"]), int(r["offset_sample"]), region=r["region"])
+        for r in read_events_csv(session_dir / "out" / "s01.events.csv")
+    ]
     sc = spotting_scores([(pred, truth)], rec.fs, by="region")
     print("workflow F1", sc.as_row())
     assert sc.f1 >= 0.8
@@ -68,7 +76,12 @@ def test_figures_have_expected_axes(session_dir):
     res = process_recording(rec, None, ProcessOptions(), session_dir / "figs", "s01", keep_figures=True)
     f = res.figures
     assert [a.get_title(loc="left").split(" (")[0] for a in f["preprocessing"].axes] == [
-        "raw", "DC removed", "band-passed", "rectified", "linear envelope"]
+        "raw",
+        "DC removed",
+        "band-passed",
+        "rectified",
+        "linear envelope",
+    ]
     titles = [a.get_title(loc="left") for a in f["regions"].axes]
     assert len(titles) == 6 and titles[0].startswith("left_upper") and titles[-1].startswith("right_lower")
     assert sum(len(a.patches) for a in f["regions"].axes) >= len(res.rows)  # shaded intervals
@@ -114,8 +127,14 @@ def test_peak_mvc_matches_truth_and_artefact_overlaps_are_flagged(session_dir):
     rows = read_events_csv(session_dir / "out" / "s01.events.csv")
     errs = []
     for t in truth:
-        m = [r for r in rows if r["region"] == t.region and int(r["onset_sample"]) <= t.offset
-             and int(r["offset_sample"]) >= t.onset and r["flagged"] == "False"]
+        m = [
+            r
+            for r in rows
+            if r["region"] == t.region
+            and int(r["onset_sample"]) <= t.offset
+            and int(r["offset_sample"]) >= t.onset
+            and r["flagged"] == "False"
+        ]
         if m:
             r = max(m, key=lambda r: float(r["peak_mvc_pct"]))
             errs.append(abs(float(r["peak_mvc_pct"]) - t.peak) / t.peak)
@@ -125,8 +144,9 @@ def test_peak_mvc_matches_truth_and_artefact_overlaps_are_flagged(session_dir):
     first = int(rec.first_sample)
     mont = default_montage()
     # visible contact changes: DC steps of at least 30 uV (a 2 uV step with a noise change is not an artefact)
-    arts = [(a - first, ch) for a, b, ch, k in st.artifacts_until(first + rec.n_samples, min_step_uv=30.0)
-            if a >= first]
+    arts = [
+        (a - first, ch) for a, b, ch, k in st.artifacts_until(first + rec.n_samples, min_step_uv=30.0) if a >= first
+    ]
     checked = 0
     for r in rows:
         on, off = int(r["onset_sample"]), int(r["offset_sample"])

@@ -1,6 +1,7 @@
 """Figure fixes (issue 16): µV in every label, text (legends included) >= 8 pt, the ME/MaE split labelled, a clear
 message instead of empty axes when nothing was spotted, no negative envelope at t = 0, and monitor panel titles
 that overlap nothing."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,10 +21,26 @@ def _texts(fig):
 
 
 def _row(kind, dur_ms, mvc):
-    return EventRow(index=0, onset_sample=0, offset_sample=int(dur_ms) - 1, apex_sample=0, onset_s=0.0,
-                    offset_s=dur_ms / 1000, duration_ms=dur_ms, onset_frame=0, apex_frame=0, offset_frame=0,
-                    region="left_middle", channel="LM1", peak_uv=20.0, peak_mvc_pct=mvc, iemg_pct_s=1.0, kind=kind,
-                    candidate_aus="", score=5.0)
+    return EventRow(
+        index=0,
+        onset_sample=0,
+        offset_sample=int(dur_ms) - 1,
+        apex_sample=0,
+        onset_s=0.0,
+        offset_s=dur_ms / 1000,
+        duration_ms=dur_ms,
+        onset_frame=0,
+        apex_frame=0,
+        offset_frame=0,
+        region="left_middle",
+        channel="LM1",
+        peak_uv=20.0,
+        peak_mvc_pct=mvc,
+        iemg_pct_s=1.0,
+        kind=kind,
+        candidate_aus="",
+        score=5.0,
+    )
 
 
 def _check_units_and_sizes(fig):

@@ -3,6 +3,7 @@
 The reference is the plain chain (``linear_envelope`` + ``spot``) run by hand on each stretch cut out of the
 array; the synthetic session (seed 41, 60 s, "medium" SNR) is not one the spotter was tuned on.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,8 +47,9 @@ def test_gaps_split_the_chain_and_no_event_spans_them(session):
 def test_without_gaps_it_is_the_plain_chain(session):
     x = session.data[:, :20_000]
     res = spot_gapped(x, FS)
-    assert [(e.onset, e.offset, e.kind) for e in res.events] == [(e.onset, e.offset, e.kind) for e in
-                                                                 spot(linear_envelope(x, FS), FS)]
+    assert [(e.onset, e.offset, e.kind) for e in res.events] == [
+        (e.onset, e.offset, e.kind) for e in spot(linear_envelope(x, FS), FS)
+    ]
 
 
 def test_short_stretches_are_skipped_and_reported(session):
@@ -59,8 +61,9 @@ def test_short_stretches_are_skipped_and_reported(session):
 
 def test_spot_cli_reads_a_pfr_with_a_gap(tmp_path, capsys):
     path = tmp_path / "g.pfr"
-    assert cli.main(["record", "sim://?seed=7&mute_at=3&mute_s=1.5", "-o", str(path), "--seconds", "8",
-                     "--quiet"]) == 1  # 1: samples were lost (the muted link), which is the point here
+    assert (
+        cli.main(["record", "sim://?seed=7&mute_at=3&mute_s=1.5", "-o", str(path), "--seconds", "8", "--quiet"]) == 1
+    )  # 1: samples were lost (the muted link), which is the point here
     capsys.readouterr()
     assert cli.main(["spot", str(path), "--all"]) == 0
     out = capsys.readouterr().out

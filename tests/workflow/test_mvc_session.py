@@ -1,4 +1,5 @@
 """MVC session: the protocol, the simulated participant, the response table and the dead-channel refusal."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,8 +19,15 @@ FAST = MvcProtocol(baseline_s=2.0, prepare_s=1.0, contract_s=1.2, rest_s=0.8, re
 
 def test_protocol_has_seven_movements_three_reps():
     p = MvcProtocol()
-    assert [m.key for m in p.movements] == ["brow_raise", "frown", "eye_squeeze", "nose_wrinkle", "smile",
-                                             "lip_press", "mouth_down"]
+    assert [m.key for m in p.movements] == [
+        "brow_raise",
+        "frown",
+        "eye_squeeze",
+        "nose_wrinkle",
+        "smile",
+        "lip_press",
+        "mouth_down",
+    ]
     steps = p.steps()
     assert sum(s.kind == "contract" for s in steps) == 21
     assert steps[0].kind == "baseline" and steps[-1].stop == pytest.approx(p.duration_s)
@@ -44,8 +52,25 @@ def test_cli_refuses_dead_channel(tmp_path, cli_run, capsys, monkeypatch):
         orig(self, *a, **kw)
 
     monkeypatch.setattr(SimulatedParticipant, "__init__", dead_init)
-    rc = cli_run(["mvc", "sim://?seed=5", "-o", tmp_path / "x.mvc.json", "--yes", "--baseline", "2", "--prepare",
-                  "0.5", "--contract", "1.2", "--rest", "0.8", "--repetitions", "1"])
+    rc = cli_run(
+        [
+            "mvc",
+            "sim://?seed=5",
+            "-o",
+            tmp_path / "x.mvc.json",
+            "--yes",
+            "--baseline",
+            "2",
+            "--prepare",
+            "0.5",
+            "--contract",
+            "1.2",
+            "--rest",
+            "0.8",
+            "--repetitions",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "calibration refused" in err and "RL1" in err
     assert not (tmp_path / "x.mvc.json").exists()

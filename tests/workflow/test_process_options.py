@@ -1,4 +1,5 @@
 """process: video frames from sync observations (board-driven display), notch and ICA paths."""
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,9 @@ from perifacial.host.workflow.process import ProcessOptions, process_recording, 
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory, cli_run):
     d = tmp_path_factory.mktemp("synced")
-    assert cli_run(["record", "sim://?seed=3", "-o", d / "v.pfr", "--seconds", 30, "--display", "board",
-                    "--quiet"]) == 0
+    assert (
+        cli_run(["record", "sim://?seed=3", "-o", d / "v.pfr", "--seconds", 30, "--display", "board", "--quiet"]) == 0
+    )
     return d
 
 
@@ -31,8 +33,21 @@ def test_frames_from_sync_observations(synced, cli_run):
         k = int((samples <= s).sum()) - 1
         obs.append(Observation(f, int(vals[k]) % 10000))
     write_observations_csv(synced / "obs.csv", obs)
-    assert cli_run(["process", synced / "v.pfr", "--sync-observations", synced / "obs.csv", "--no-figures",
-                    "--out", synced / "o", "--quiet"]) == 0
+    assert (
+        cli_run(
+            [
+                "process",
+                synced / "v.pfr",
+                "--sync-observations",
+                synced / "obs.csv",
+                "--no-figures",
+                "--out",
+                synced / "o",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     rows = read_events_csv(synced / "o" / "v.events.csv")
     assert rows
     for r in rows:
@@ -70,7 +85,7 @@ def test_link_drop_gap_on_virtual_board(tmp_path):
     rec = load(tmp_path / "g.pfr")
     assert len(rec.gaps) == 1
     res = process_recording(rec, None, ProcessOptions(figures=False))
-    (a, b), = rec.gaps
+    ((a, b),) = rec.gaps
     assert res.summary["gaps"]["count"] == 1 and "segment" in res.summary["gaps"]["note"]
     assert all(r.offset_sample < a or r.onset_sample >= b for r in res.rows)
 
@@ -93,6 +108,6 @@ def test_default_mains_removal_has_no_ring_up_at_segment_ends(synced):
     iir = linear_envelope(x, rec.fs, notch=50, mains_method="iir")
     # quiet reference level per channel: median of the envelope; the edge zone's excess over it
     med = np.median(auto, axis=1)
-    excess_auto = np.max(auto[:, :edge // 3].mean(axis=1) / med)
-    excess_iir = np.max(iir[:, :edge // 3].mean(axis=1) / np.median(iir, axis=1))
+    excess_auto = np.max(auto[:, : edge // 3].mean(axis=1) / med)
+    excess_iir = np.max(iir[:, : edge // 3].mean(axis=1) / np.median(iir, axis=1))
     assert excess_auto < 1.3 < excess_iir, (excess_auto, excess_iir)  # first 0.2 s, worst channel

@@ -3,6 +3,7 @@
 (Li et al. 2024 Table 4 layout) against the simulator's ground truth; resuming; failures; sequential fallback.
 
 The seeds (31-36) are not the ones the spotting and quantification were tuned on (0, 11 in tests/workflow)."""
+
 from __future__ import annotations
 
 import csv
@@ -23,8 +24,23 @@ def _participant(d: Path, i: int, seed: int) -> list[str]:
     """Shell-free command chain of one participant: MVC session, recording, BIDS export (no spotting)."""
     url = f"sim://?seed={seed}"
     return [
-        ["mvc", url, "-o", d / f"p{i}.mvc.json", "--yes", "--participant", f"P{i}", "--baseline", "3",
-         "--prepare", "1", "--contract", "1.5", "--rest", "1"],
+        [
+            "mvc",
+            url,
+            "-o",
+            d / f"p{i}.mvc.json",
+            "--yes",
+            "--participant",
+            f"P{i}",
+            "--baseline",
+            "3",
+            "--prepare",
+            "1",
+            "--contract",
+            "1.5",
+            "--rest",
+            "1",
+        ],
         ["record", url, "-o", d / f"s{i}.pfr", "--seconds", SECONDS, "--quiet"],
         ["export", d / f"s{i}.pfr", "--to", "bids", d / "ds", "--subject", f"{i:02d}", "--no-spot"],
     ]
@@ -38,10 +54,18 @@ def dataset(tmp_path_factory) -> Path:
     procs = []
     for i, seed in enumerate(SEEDS, 1):
         mvc, rec, _ = _participant(d, i, seed)
-        script = ("import sys; from perifacial import cli; "
-                  f"sys.exit(cli.main({[str(a) for a in mvc]!r}) or cli.main({[str(a) for a in rec]!r}))")
-        procs.append(subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE, env={**os.environ, "MPLBACKEND": "Agg"}))
+        script = (
+            "import sys; from perifacial import cli; "
+            f"sys.exit(cli.main({[str(a) for a in mvc]!r}) or cli.main({[str(a) for a in rec]!r}))"
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", script],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                env={**os.environ, "MPLBACKEND": "Agg"},
+            )
+        )
     for p in procs:
         _, err = p.communicate(timeout=900)
         assert p.returncode == 0, err.decode()[-2000:]
@@ -76,10 +100,14 @@ def _truth(d: Path):
     out = {}
     for i, seed in enumerate(SEEDS, 1):
         rec = load(d / f"s{i}.pfr")
-        scale = SynthStream(seed, fs=rec.fs).mvc_uv / MvcCalibration.load(
-            d / "ds" / "sourcedata" / "mvc" / f"sub-{i:02d}.mvc.json").mvc
-        out[f"{i:02d}"] = [(e.kind, (e.offset - e.onset + 1) / rec.fs, e.peak, e.peak * scale[e.channel])
-                           for e in sim_ground_truth(rec)]
+        scale = (
+            SynthStream(seed, fs=rec.fs).mvc_uv
+            / MvcCalibration.load(d / "ds" / "sourcedata" / "mvc" / f"sub-{i:02d}.mvc.json").mvc
+        )
+        out[f"{i:02d}"] = [
+            (e.kind, (e.offset - e.onset + 1) / rec.fs, e.peak, e.peak * scale[e.channel])
+            for e in sim_ground_truth(rec)
+        ]
     return out
 
 
@@ -114,9 +142,11 @@ def test_study_on_dask_matches_ground_truth_and_resumes(dataset, scheduler, caps
         r = rows[("all", "all", kind)]
         dur, true_mvc, mvc = (np.mean([x[k] for x in t]) for k in (1, 2, 3))
         with capsys.disabled():
-            print(f"{kind}: truth n={len(t)} duration {dur:.4f} s, %MVC {mvc:.3f} (of the true MVC {true_mvc:.3f}); "
-                  f"study n={r['n']} ({r['flagged_left_out']} flagged left out) duration {r['duration_mean_s']} s, "
-                  f"%MVC {r['mvc_mean_pct']}")
+            print(
+                f"{kind}: truth n={len(t)} duration {dur:.4f} s, %MVC {mvc:.3f} (of the true MVC {true_mvc:.3f}); "
+                f"study n={r['n']} ({r['flagged_left_out']} flagged left out) duration {r['duration_mean_s']} s, "
+                f"%MVC {r['mvc_mean_pct']}"
+            )
         assert abs(float(r["duration_mean_s"]) / dur - 1) <= 0.10
         assert abs(float(r["mvc_mean_pct"]) / mvc - 1) <= 0.10
         assert 0.8 * len(t) <= int(r["n"]) <= 1.25 * len(t)
@@ -158,11 +188,19 @@ def test_folder_with_participants_table_failure_does_not_stop_the_study(folder, 
     from perifacial.host.workflow.study import find_recordings, run_study
 
     items = find_recordings(folder, tmp_path / "d")
-    assert [(i.subject, i.path.name) for i in items] == [("A1", "A1_rest.npz"), ("B2", "B2_rest.npz"),
-                                                         ("C3", "C3_rest.npz")]
+    assert [(i.subject, i.path.name) for i in items] == [
+        ("A1", "A1_rest.npz"),
+        ("B2", "B2_rest.npz"),
+        ("C3", "C3_rest.npz"),
+    ]
     seen = []
-    res = run_study(folder, tmp_path / "d", ProcessOptions(figures=False), use_dask=False,
-                    progress=lambda it, st, k, n: seen.append((it.subject, st.split(":")[0], k, n)))
+    res = run_study(
+        folder,
+        tmp_path / "d",
+        ProcessOptions(figures=False),
+        use_dask=False,
+        progress=lambda it, st, k, n: seen.append((it.subject, st.split(":")[0], k, n)),
+    )
     assert seen == [("A1", "done", 1, 3), ("B2", "done", 2, 3), ("C3", "failed", 3, 3)]
     assert res.failed == [str(folder / "C3_rest.npz")]
     assert (tmp_path / "d" / "sub-A1" / "emg" / "A1_rest.events.csv").is_file()
@@ -172,8 +210,11 @@ def test_folder_with_participants_table_failure_does_not_stop_the_study(folder, 
     for kind in ("ME", "MaE"):
         rows = {r["participant"]: r for r in res.table if r["region"] == "all" and r["kind"] == kind}
         for pid in ("A1", "B2"):
-            ev = [e for e in read_events_csv(tmp_path / "d" / f"sub-{pid}" / "emg" / f"{pid}_rest.events.csv")
-                  if e["kind"] == kind and e["flagged"] != "True"]
+            ev = [
+                e
+                for e in read_events_csv(tmp_path / "d" / f"sub-{pid}" / "emg" / f"{pid}_rest.events.csv")
+                if e["kind"] == kind and e["flagged"] != "True"
+            ]
             assert rows[pid]["n"] == len(ev)
             if len(ev) > 1:
                 mean_s = np.mean([float(e["duration_ms"]) for e in ev]) / 1e3

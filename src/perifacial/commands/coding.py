@@ -1,4 +1,5 @@
 """``perifacial coding export|agree``: the EMG-assisted coding hand-off (Li et al. 2025 [ChinaXiv:202506.00079])."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,15 @@ def register(subparsers) -> argparse.ArgumentParser:
     a.add_argument("--video-fps", type=float, default=30.0, help="frame rate, for errors in seconds (30)")
     a.add_argument("--iou", type=float, default=0.5, help="IoU needed for a match (0.5)")
     a.add_argument("--by-region", action="store_true", help="match only within the same region")
-    add_option(a, "--json-output", deprecated=("--json",), type=Path, default=None, metavar="FILE",
-               help="also write the report as JSON to FILE")
+    add_option(
+        a,
+        "--json-output",
+        deprecated=("--json",),
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write the report as JSON to FILE",
+    )
     a.set_defaults(func=run_agree)
     return p
 

@@ -1,4 +1,5 @@
 """``perifacial devices``: serial ports and nearby BLE boards."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "devices",
         help="list serial ports and nearby BLE boards",
         description="List serial ports (with USB ids) and, where Bluetooth works, BLE boards advertising the "
-                    "perifacial service. sim:// (the virtual board) is always available.",
+        "perifacial service. sim:// (the virtual board) is always available.",
     )
     p.add_argument("--ble-seconds", type=nonneg_float_arg, default=3.0, help="BLE scan time (0 = skip BLE)")
     p.add_argument("--all", action="store_true", help="also list ports without a USB id")
@@ -28,13 +29,15 @@ def list_serial(show_all: bool = False) -> list[dict]:
     for p in sorted(list_ports.comports(), key=lambda p: p.device):
         if p.vid is None and not show_all:
             continue
-        out.append({
-            "url": p.device,
-            "description": p.description or "",
-            "usb": f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else "",
-            "serial": p.serial_number or "",
-            "micropython": (p.manufacturer or "").lower().startswith("micropython") or p.vid == 0x2E8A,
-        })
+        out.append(
+            {
+                "url": p.device,
+                "description": p.description or "",
+                "usb": f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else "",
+                "serial": p.serial_number or "",
+                "micropython": (p.manufacturer or "").lower().startswith("micropython") or p.vid == 0x2E8A,
+            }
+        )
     return out
 
 

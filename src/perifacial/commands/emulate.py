@@ -1,4 +1,5 @@
 """``perifacial emulate``: the firmware's real-time budget on the emulated RP2040 (see :mod:`perifacial.host.emu`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,10 +20,15 @@ def register(subparsers) -> argparse.ArgumentParser:
             "Exit code 0 if no sample was lost, 1 if samples were lost, 2 if the emulator cannot run."
         ),
     )
-    p.add_argument("--uf2", metavar="PATH", default=None,
-                   help="MicroPython RPI_PICO .uf2 (default: firmware.uf2 of PERIFACIAL_RP2EMU or ../shared/rp2emu)")
-    p.add_argument("--rate", type=int, choices=(500, 1000, 2000), default=1000,
-                   help="the board's data-rate setting, SPS (1000)")
+    p.add_argument(
+        "--uf2",
+        metavar="PATH",
+        default=None,
+        help="MicroPython RPI_PICO .uf2 (default: firmware.uf2 of PERIFACIAL_RP2EMU or ../shared/rp2emu)",
+    )
+    p.add_argument(
+        "--rate", type=int, choices=(500, 1000, 2000), default=1000, help="the board's data-rate setting, SPS (1000)"
+    )
     p.add_argument("--seconds", type=float, default=5.0, help="emulated seconds to stream (default 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(func=run)

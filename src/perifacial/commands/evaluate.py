@@ -2,6 +2,7 @@
 
 The options are parsed here only; :func:`perifacial.dsp.evaluate.run_evaluation` does the work.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,14 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--sessions", type=positive_int_arg, default=10, help="sessions per SNR level (default 10)")
-    add_option(p, "--seconds", deprecated=("--duration",), type=positive_float_arg, default=300.0,
-               help="session length in s (default 300)")
+    add_option(
+        p,
+        "--seconds",
+        deprecated=("--duration",),
+        type=positive_float_arg,
+        default=300.0,
+        help="session length in s (default 300)",
+    )
     p.add_argument("--snr", default="high,medium,low", help="comma-separated levels (high, medium, low) or dB")
     p.add_argument("--fs", type=positive_float_arg, default=1000.0, help="sampling rate in Hz (default 1000)")
     p.add_argument("--seed", type=nonneg_int_arg, default=0, help="first seed (default 0)")
@@ -32,10 +39,14 @@ def register(subparsers) -> None:
     p.add_argument("--oracle", action="store_true", help="also run CASMEMG's published GT +- 0.5 s clip protocol")
     p.add_argument("--markdown", action="store_true", help="print Markdown tables")
     p.add_argument("--quiet", action="store_true", help="no progress bar (it is only shown on a terminal anyway)")
-    p.add_argument("--families", metavar="FAMILY", default=None,
-                   help="instead: expression-episode F1 of the default chain on a family of dsp.families "
-                        "(tune or heldout) per distractor condition, SNR and mains frequency (50, 60), with the "
-                        "kind confusion; uses --sessions (seeds from --seed) and --seconds")
+    p.add_argument(
+        "--families",
+        metavar="FAMILY",
+        default=None,
+        help="instead: expression-episode F1 of the default chain on a family of dsp.families "
+        "(tune or heldout) per distractor condition, SNR and mains frequency (50, 60), with the "
+        "kind confusion; uses --sessions (seeds from --seed) and --seconds",
+    )
     p.set_defaults(func=_handler)
 
 
@@ -44,9 +55,18 @@ def _handler(args: argparse.Namespace) -> int:
     from perifacial.errors import CliError
 
     try:
-        text = run_evaluation(sessions=args.sessions, duration=args.seconds, snr=args.snr, fs=args.fs,
-                              seed=args.seed, methods=args.methods, oracle=args.oracle, markdown=args.markdown,
-                              families=args.families, progress=not args.quiet)
+        text = run_evaluation(
+            sessions=args.sessions,
+            duration=args.seconds,
+            snr=args.snr,
+            fs=args.fs,
+            seed=args.seed,
+            methods=args.methods,
+            oracle=args.oracle,
+            markdown=args.markdown,
+            families=args.families,
+            progress=not args.quiet,
+        )
     except ValueError as exc:
         raise CliError(str(exc)) from None
     print(text)

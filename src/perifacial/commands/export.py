@@ -1,4 +1,5 @@
 """``perifacial export FILE --to bdf|csv|npz|bids [OUT]``: convert a recording (any format perifacial reads)."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,10 +27,21 @@ def register(subparsers) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("file", type=Path, metavar="FILE", help="recording (.pfr, or any format perifacial reads)")
-    p.add_argument("out", type=Path, nargs="?", default=None, metavar="OUT",
-                   help="output file, or the dataset folder for --to bids (same as -o)")
-    p.add_argument("--to", required=True, nargs="+", metavar="FORMAT [OUT]",
-                   help=f"output format ({', '.join(FORMATS)}), optionally followed by the output (--to bids DIR)")
+    p.add_argument(
+        "out",
+        type=Path,
+        nargs="?",
+        default=None,
+        metavar="OUT",
+        help="output file, or the dataset folder for --to bids (same as -o)",
+    )
+    p.add_argument(
+        "--to",
+        required=True,
+        nargs="+",
+        metavar="FORMAT [OUT]",
+        help=f"output format ({', '.join(FORMATS)}), optionally followed by the output (--to bids DIR)",
+    )
     p.add_argument("-o", "--output", type=Path, default=None, help="output file (default: FILE with the new suffix)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     b = p.add_argument_group("--to bids")
@@ -38,8 +50,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--task", default="face", help="task label (default face)")
     b.add_argument("--run", type=int, default=None, help="run index")
     b.add_argument("--power-line", type=float, default=None, metavar="HZ", help="mains frequency at the site (50/60)")
-    b.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
-                   help="mains removal for the spotting, as in `perifacial process` (default auto)")
+    b.add_argument(
+        "--notch",
+        type=mains_arg,
+        default="auto",
+        metavar="auto|off|HZ",
+        help="mains removal for the spotting, as in `perifacial process` (default auto)",
+    )
     b.add_argument("--no-spot", action="store_true", help="events.tsv without spotted expressions (markers only)")
     b.add_argument("--authors", default=None, metavar="A;B", help="dataset authors, ';'-separated (new dataset)")
     add_reader_arguments(p)
@@ -79,10 +96,15 @@ def run(args: argparse.Namespace) -> int:
         fn = {"bdf": export.to_bdf, "csv": export.to_csv, "npz": export.to_npz}[args.to]
         fn(rec, out)
     except ImportError as exc:
-        raise CliError(str(exc) if "pip install" in str(exc) else
-                       f"{args.to} export needs an optional package ({exc}): pip install 'perifacial[{args.to}]'") from None
-    print(f"{out}: {rec.n_channels} channels x {rec.n_samples} samples ({rec.duration_s:.1f} s), "
-          f"{len(rec.gaps)} gaps, {len(rec.markers)} markers")
+        raise CliError(
+            str(exc)
+            if "pip install" in str(exc)
+            else f"{args.to} export needs an optional package ({exc}): pip install 'perifacial[{args.to}]'"
+        ) from None
+    print(
+        f"{out}: {rec.n_channels} channels x {rec.n_samples} samples ({rec.duration_s:.1f} s), "
+        f"{len(rec.gaps)} gaps, {len(rec.markers)} markers"
+    )
     return 0
 
 
@@ -108,9 +130,18 @@ def _bids(args: argparse.Namespace, root: Path | None) -> int:
             events = res.rows
     forced = args.notch if isinstance(args.notch, float) else None  # "auto"/off say nothing about the site
     try:
-        files = write_bids(rec, root, subject, task=args.task, session=args.session, run=args.run, events=events,
-                           power_line_hz=args.power_line or forced, overwrite=args.overwrite,
-                           authors=[a.strip() for a in args.authors.split(";")] if args.authors else None)
+        files = write_bids(
+            rec,
+            root,
+            subject,
+            task=args.task,
+            session=args.session,
+            run=args.run,
+            events=events,
+            power_line_hz=args.power_line or forced,
+            overwrite=args.overwrite,
+            authors=[a.strip() for a in args.authors.split(";")] if args.authors else None,
+        )
     except FileExistsError as exc:
         raise CliError(str(exc)) from None
     except ValueError as exc:
@@ -118,6 +149,8 @@ def _bids(args: argparse.Namespace, root: Path | None) -> int:
     except ImportError as exc:
         raise CliError(f"bids export needs an extra package: {exc}") from exc
     n_ev = 0 if events is None else len(events)
-    print(f"{files['data']}: sub-{subject}, {rec.n_channels} channels x {rec.n_samples} samples "
-          f"({rec.duration_s:.1f} s), {n_ev} spotted expressions, {len(rec.markers)} markers -> dataset {root}")
+    print(
+        f"{files['data']}: sub-{subject}, {rec.n_channels} channels x {rec.n_samples} samples "
+        f"({rec.duration_s:.1f} s), {n_ev} spotted expressions, {len(rec.markers)} markers -> dataset {root}"
+    )
     return 0

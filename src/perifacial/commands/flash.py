@@ -1,4 +1,5 @@
 """``perifacial flash PORT --board NAME``: compile the firmware, copy it with mpremote, verify, reset, identify."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,22 +24,37 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("port", metavar="PORT", help="serial port of the board's REPL, e.g. /dev/ttyACM0 or COM5")
     p.add_argument("--board", required=True, choices=BOARD_CHOICES, help="board profile (hardware/boards/NAME.json)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="build and print files, sizes, hashes and commands; touch no port")
-    p.add_argument("--link", choices=LINK_CHOICES, default=None,
-                   help="link the firmware uses after reset (the `link` section of /board.json; "
-                        "default: the profile's)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="build and print files, sizes, hashes and commands; touch no port"
+    )
+    p.add_argument(
+        "--link",
+        choices=LINK_CHOICES,
+        default=None,
+        help="link the firmware uses after reset (the `link` section of /board.json; default: the profile's)",
+    )
     p.add_argument("--wifi-ssid", default=None, help="Wi-Fi network for --link tcp (written to /wifi.json)")
-    p.add_argument("--wifi-password", default=None,
-                   help="Wi-Fi password (or set PERIFACIAL_WIFI_PASSWORD to keep it out of the shell history)")
-    p.add_argument("--tcp-port", type=int, default=None,
-                   help="TCP port the firmware listens on (--link tcp; firmware default 4242)")
+    p.add_argument(
+        "--wifi-password",
+        default=None,
+        help="Wi-Fi password (or set PERIFACIAL_WIFI_PASSWORD to keep it out of the shell history)",
+    )
+    p.add_argument(
+        "--tcp-port",
+        type=int,
+        default=None,
+        help="TCP port the firmware listens on (--link tcp; firmware default 4242)",
+    )
     p.add_argument("--ble-name", default=None, help="BLE advertising name (--link ble)")
-    p.add_argument("--build-dir", type=Path, default=None,
-                   help="keep the build in this folder (default: a temp folder)")
+    p.add_argument(
+        "--build-dir", type=Path, default=None, help="keep the build in this folder (default: a temp folder)"
+    )
     p.add_argument("--no-identify", action="store_true", help="do not check that the firmware answers after the reset")
-    p.add_argument("--check-url", default=None,
-                   help="where to send the identify command after the reset (default: PORT for a USB link)")
+    p.add_argument(
+        "--check-url",
+        default=None,
+        help="where to send the identify command after the reset (default: PORT for a USB link)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -60,8 +76,9 @@ def link_config(args: argparse.Namespace) -> tuple[dict | None, dict | None]:
     wifi = None
     if kind == "tcp":
         if not args.wifi_ssid:
-            raise CliError("--link tcp needs --wifi-ssid (and the password in --wifi-password or "
-                           "PERIFACIAL_WIFI_PASSWORD)")
+            raise CliError(
+                "--link tcp needs --wifi-ssid (and the password in --wifi-password or PERIFACIAL_WIFI_PASSWORD)"
+            )
         wifi = {"ssid": args.wifi_ssid, "password": password or ""}
         if args.tcp_port is not None:
             if not 0 < args.tcp_port < 65536:

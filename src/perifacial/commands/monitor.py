@@ -1,4 +1,5 @@
 """``perifacial monitor URL``: live view of envelopes, signal quality, spotted events and the sync counter."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,12 +24,27 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("url", metavar="URL", help="board: /dev/ttyACM0, tcp://HOST:PORT, ble://NAME or sim://")
     p.add_argument("--raw", action="store_true", help="start with raw traces instead of envelopes")
     p.add_argument("--window", type=positive_float_arg, default=10.0, help="seconds shown (10)")
-    p.add_argument("--notch", type=mains_arg, default=None, metavar="auto|off|HZ",
-                   help="mains removal in the envelope chain (default off; auto detects 50/60 Hz)")
-    p.add_argument("--headless", type=str, default=None, metavar="PNG",
-                   help="no window: draw the view into PNG (written when the monitor stops; works without a display)")
-    p.add_argument("--iterations", type=int, default=None, metavar="N",
-                   help="stop after N updates (about 20 per second; default: until the window closes or Ctrl-C)")
+    p.add_argument(
+        "--notch",
+        type=mains_arg,
+        default=None,
+        metavar="auto|off|HZ",
+        help="mains removal in the envelope chain (default off; auto detects 50/60 Hz)",
+    )
+    p.add_argument(
+        "--headless",
+        type=str,
+        default=None,
+        metavar="PNG",
+        help="no window: draw the view into PNG (written when the monitor stops; works without a display)",
+    )
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after N updates (about 20 per second; default: until the window closes or Ctrl-C)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -59,9 +75,11 @@ def run(args: argparse.Namespace) -> int:
     if args.headless is None:
         backend = _gui_backend()
         if backend is None:
-            raise CliError("no display to open a window on (matplotlib fell back to a non-interactive "
-                           "backend: no DISPLAY/WAYLAND_DISPLAY?). Run it where a desktop is available, or use "
-                           "--headless view.png [--iterations N] to draw the view into an image")
+            raise CliError(
+                "no display to open a window on (matplotlib fell back to a non-interactive "
+                "backend: no DISPLAY/WAYLAND_DISPLAY?). Run it where a desktop is available, or use "
+                "--headless view.png [--iterations N] to draw the view into an image"
+            )
     extra = {}
     parts = urlsplit(args.url)
     if parts.scheme.lower() == "sim" and "realtime" not in parts.query and args.headless is None:
@@ -76,8 +94,15 @@ def run(args: argparse.Namespace) -> int:
             from matplotlib.figure import Figure
 
             fig = Figure(figsize=(12, 9))
-        state, view = run_monitor(board, figure=fig, show_raw=args.raw, iterations=args.iterations,
-                                  window_s=args.window, notch=args.notch, interactive=args.headless is None)
+        state, view = run_monitor(
+            board,
+            figure=fig,
+            show_raw=args.raw,
+            iterations=args.iterations,
+            window_s=args.window,
+            notch=args.notch,
+            interactive=args.headless is None,
+        )
         if args.headless:
             view.fig.savefig(args.headless, dpi=80)
     except (TransportError, BoardTimeout, BoardError) as exc:

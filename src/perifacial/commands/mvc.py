@@ -1,4 +1,5 @@
 """``perifacial mvc URL -o participant.mvc.json [--participant ID] [--yes]``: the guided MVC calibration session."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,8 +8,14 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import (check_board_url, check_output_file, mains_arg, nonneg_float_arg, positive_float_arg,
-                        positive_int_arg)
+from ..validate import (
+    check_board_url,
+    check_output_file,
+    mains_arg,
+    nonneg_float_arg,
+    positive_float_arg,
+    positive_int_arg,
+)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -29,10 +36,19 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--participant", default="", help="participant ID stored in the calibration")
     p.add_argument("--yes", action="store_true", help="start without waiting for Enter (unattended, tests)")
     p.add_argument("--overwrite", action="store_true", help="replace the output files if they exist")
-    p.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
-                   help="mains removal in the envelope chain: auto (default, as in process), off, or the frequency")
-    p.add_argument("--min-ratio", type=positive_float_arg, default=5.0,
-                   help="a channel responds if its peak exceeds this x its resting noise floor (5)")
+    p.add_argument(
+        "--notch",
+        type=mains_arg,
+        default="auto",
+        metavar="auto|off|HZ",
+        help="mains removal in the envelope chain: auto (default, as in process), off, or the frequency",
+    )
+    p.add_argument(
+        "--min-ratio",
+        type=positive_float_arg,
+        default=5.0,
+        help="a channel responds if its peak exceeds this x its resting noise floor (5)",
+    )
     g = p.add_argument_group("timing (seconds)")
     g.add_argument("--baseline", type=positive_float_arg, default=5.0, help="initial rest (5)")
     g.add_argument("--prepare", type=nonneg_float_arg, default=3.0, help="announcement + countdown per movement (3)")
@@ -61,7 +77,12 @@ def _sim_participant(url: str, protocol):
 def run(args: argparse.Namespace) -> int:
     from perifacial.host.board import BoardError, BoardTimeout, open_board
     from perifacial.host.transport import TransportError
-    from perifacial.host.workflow.mvc_session import DeadChannelError, MvcProtocol, format_response_table, run_mvc_session
+    from perifacial.host.workflow.mvc_session import (
+        DeadChannelError,
+        MvcProtocol,
+        format_response_table,
+        run_mvc_session,
+    )
 
     out: Path = check_output_file(args.output, overwrite=args.overwrite, what="-o")
     check_board_url(args.url)
@@ -73,15 +94,23 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"folder {out.parent} does not exist")
     if min(args.contract, args.rest, args.baseline) <= 0.5 or args.prepare < 0 or args.repetitions < 1:
         raise CliError("--baseline/--contract/--rest must be > 0.5 s, --repetitions >= 1")
-    protocol = MvcProtocol(repetitions=args.repetitions, baseline_s=args.baseline, prepare_s=args.prepare,
-                           contract_s=args.contract, rest_s=args.rest)
+    protocol = MvcProtocol(
+        repetitions=args.repetitions,
+        baseline_s=args.baseline,
+        prepare_s=args.prepare,
+        contract_s=args.contract,
+        rest_s=args.rest,
+    )
     participant = _sim_participant(args.url, protocol)
     try:
         board = open_board(args.url, **({"source": participant} if participant is not None else {}))
     except (TransportError, BoardTimeout, BoardError) as exc:
         raise CliError(str(exc)) from exc
-    print(f"MVC calibration: {len(protocol.movements)} movements x {protocol.repetitions} repetitions, "
-          f"{protocol.duration_s:.0f} s", file=sys.stderr)
+    print(
+        f"MVC calibration: {len(protocol.movements)} movements x {protocol.repetitions} repetitions, "
+        f"{protocol.duration_s:.0f} s",
+        file=sys.stderr,
+    )
     for i, m in enumerate(protocol.movements, 1):
         print(f"  {i}. {m.instruction} ({m.target})", file=sys.stderr)
     if not args.yes:
@@ -104,10 +133,14 @@ def run(args: argparse.Namespace) -> int:
     finally:
         board.close()
     d = res.calibration.to_dict()
-    d["session"] = {"recording": str(raw), "movements": res.movements,
-                    "movement_per_channel": {lab: res.movements[int(b)] for lab, b in zip(res.labels, res.best)},
-                    "responses_uv": {lab: [None if v != v else round(float(v), 4) for v in row]
-                                     for lab, row in zip(res.labels, res.responses)}}
+    d["session"] = {
+        "recording": str(raw),
+        "movements": res.movements,
+        "movement_per_channel": {lab: res.movements[int(b)] for lab, b in zip(res.labels, res.best)},
+        "responses_uv": {
+            lab: [None if v != v else round(float(v), 4) for v in row] for lab, row in zip(res.labels, res.responses)
+        },
+    }
     out.write_text(json.dumps(d, indent=1), encoding="utf-8")
     print(format_response_table(res))
     print(f"{out}: MVC of {len(res.labels)} channels (participant {args.participant or '-'}); session in {raw}")

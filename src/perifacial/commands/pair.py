@@ -1,4 +1,5 @@
 """``perifacial pair PORT``: give a board a new random key over USB and store it for this host."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,11 @@ def register(subparsers) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("port", metavar="PORT", help="the board's USB serial port: /dev/ttyACM0, COM3 (sim:// for tests)")
-    p.add_argument("--remote-admin", action="store_true",
-                   help="also allow repl and reboot over the wireless links (test rigs without a participant)")
+    p.add_argument(
+        "--remote-admin",
+        action="store_true",
+        help="also allow repl and reboot over the wireless links (test rigs without a participant)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -31,8 +35,10 @@ def run(args: argparse.Namespace) -> int:
 
     scheme = args.port.split("://", 1)[0].lower() if "://" in args.port else ""
     if scheme in ("tcp", "ble", "socket", "rfc2217"):
-        raise CliError(f"{args.port!r}: pairing works over USB only (physical access is the proof); plug the board "
-                       "in and give its serial port, e.g. /dev/ttyACM0 or COM3")
+        raise CliError(
+            f"{args.port!r}: pairing works over USB only (physical access is the proof); plug the board "
+            "in and give its serial port, e.g. /dev/ttyACM0 or COM3"
+        )
     try:
         with open_board(args.port) as board:
             board_id, path = pair(board, remote_admin=args.remote_admin)

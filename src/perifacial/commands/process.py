@@ -1,5 +1,6 @@
 """``perifacial process RECORDING... [--mvc FILE] [--video-fps 30] [--notch 50] [--ica] [-o DIR] [-j N]``:
 envelopes, spotting, quantification, tables and figures of recorded sessions."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,24 +24,55 @@ def register(subparsers) -> argparse.ArgumentParser:
             "are handled by processing each gap-free segment on its own."
         ),
     )
-    p.add_argument("recordings", nargs="+", type=Path, metavar="RECORDING",
-                   help="recording file(s): .pfr or any format perifacial reads (EDF/BDF, .acq, XDF, OpenBCI, CSV...)")
+    p.add_argument(
+        "recordings",
+        nargs="+",
+        type=Path,
+        metavar="RECORDING",
+        help="recording file(s): .pfr or any format perifacial reads (EDF/BDF, .acq, XDF, OpenBCI, CSV...)",
+    )
     p.add_argument("--mvc", type=Path, default=None, help="MVC calibration (perifacial mvc) for %% MVC and iEMG")
-    p.add_argument("--video-fps", type=positive_float_arg, default=30.0, help="video frame rate for the frame columns (30)")
-    p.add_argument("--sync-observations", type=Path, default=None, metavar="CSV",
-                   help="(frame, digit) observations from the video (perifacial sync) for exact frames; "
-                        "without it frames assume the video started with the recording")
-    p.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
-                   help="mains removal: auto (default: detect 50/60 Hz and harmonics and subtract them), off, or "
-                        "the frequency to force")
+    p.add_argument(
+        "--video-fps", type=positive_float_arg, default=30.0, help="video frame rate for the frame columns (30)"
+    )
+    p.add_argument(
+        "--sync-observations",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="(frame, digit) observations from the video (perifacial sync) for exact frames; "
+        "without it frames assume the video started with the recording",
+    )
+    p.add_argument(
+        "--notch",
+        type=mains_arg,
+        default="auto",
+        metavar="auto|off|HZ",
+        help="mains removal: auto (default: detect 50/60 Hz and harmonics and subtract them), off, or "
+        "the frequency to force",
+    )
     p.add_argument("--ica", action="store_true", help="unmix each region with FastICA before the envelope")
-    add_option(p, "-o", "--output", deprecated=("--out",), type=Path, default=None, metavar="DIR",
-               help="output folder (default: beside each file)")
+    add_option(
+        p,
+        "-o",
+        "--output",
+        deprecated=("--out",),
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: beside each file)",
+    )
     p.add_argument("--no-figures", action="store_true", help="tables only")
-    p.add_argument("--mode", choices=("auto", "blocks", "memory"), default="auto",
-                   help="blocks: bounded memory (same results); memory: the whole recording in memory (faster for "
-                        "short files); auto (default): blocks above ~24 ch x 35 min at 1 kHz")
-    p.add_argument("-j", "--jobs", type=positive_int_arg, default=1, help="recordings processed in parallel processes (1)")
+    p.add_argument(
+        "--mode",
+        choices=("auto", "blocks", "memory"),
+        default="auto",
+        help="blocks: bounded memory (same results); memory: the whole recording in memory (faster for "
+        "short files); auto (default): blocks above ~24 ch x 35 min at 1 kHz",
+    )
+    p.add_argument(
+        "-j", "--jobs", type=positive_int_arg, default=1, help="recordings processed in parallel processes (1)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_reader_arguments(p)
     p.set_defaults(func=run)
@@ -82,9 +114,8 @@ def _check_mvc(path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from perifacial.host.workflow.process import ProcessOptions
-
     from perifacial.host.readers import detect_format
+    from perifacial.host.workflow.process import ProcessOptions
 
     if args.ica and args.mode == "blocks":
         raise CliError("--ica unmixes whole segments in memory: use --mode memory or auto with it")
@@ -105,10 +136,15 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("-j must be >= 1")
     if args.output is not None:
         check_output_dir(args.output, what="--output")
-    opts = ProcessOptions(notch=args.notch, ica=args.ica, video_fps=args.video_fps,
-                          observations=str(args.sync_observations) if args.sync_observations else None,
-                          figures=not args.no_figures, mode=args.mode,
-                          mains_hz=args.notch if isinstance(args.notch, float) else 50.0)
+    opts = ProcessOptions(
+        notch=args.notch,
+        ica=args.ica,
+        video_fps=args.video_fps,
+        observations=str(args.sync_observations) if args.sync_observations else None,
+        figures=not args.no_figures,
+        mode=args.mode,
+        mains_hz=args.notch if isinstance(args.notch, float) else 50.0,
+    )
     reader = reader_options(args)
     failures = 0
     results: list[tuple[Path, dict | Exception]] = []
@@ -141,8 +177,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{p}: failed: {r}", file=sys.stderr)
             continue
         c = r["counts"]
-        print(f"{p}: {c['expressions']} expressions ({c['ME']} ME, {c['MaE']} MaE), "
-              f"{r['gaps']['count']} gaps -> {r['files'].get('events')}")
+        print(
+            f"{p}: {c['expressions']} expressions ({c['ME']} ME, {c['MaE']} MaE), "
+            f"{r['gaps']['count']} gaps -> {r['files'].get('events')}"
+        )
     if failures and len(results) == 1:
         p, msg = results[0][0], str(results[0][1])
         raise CliError(msg if str(p) in msg else f"{p}: {msg}")

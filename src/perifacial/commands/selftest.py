@@ -1,4 +1,5 @@
 """``perifacial selftest URL``: the one-minute bring-up check of a board (see :mod:`perifacial.host.selftest`)."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,15 +22,26 @@ def register(subparsers) -> argparse.ArgumentParser:
             "reached. The board's configuration is restored afterwards."
         ),
     )
-    p.add_argument("url", metavar="URL",
-                   help="board: a serial port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim:// "
-                        "(the virtual board)")
+    p.add_argument(
+        "url",
+        metavar="URL",
+        help="board: a serial port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim:// (the virtual board)",
+    )
     p.add_argument("--json", action="store_true", help="print the full result as JSON instead of the table")
-    p.add_argument("--seconds", type=positive_float_arg, default=3.0,
-                   help="length of the continuity/rate stream in seconds (default 3)")
-    p.add_argument("--no-board-selftest", action="store_true",
-                   help="skip the firmware's own self-test command (host-side checks only)")
-    p.add_argument("--timeout", type=positive_float_arg, default=5.0, help="seconds to wait for a command's answer (default 5)")
+    p.add_argument(
+        "--seconds",
+        type=positive_float_arg,
+        default=3.0,
+        help="length of the continuity/rate stream in seconds (default 3)",
+    )
+    p.add_argument(
+        "--no-board-selftest",
+        action="store_true",
+        help="skip the firmware's own self-test command (host-side checks only)",
+    )
+    p.add_argument(
+        "--timeout", type=positive_float_arg, default=5.0, help="seconds to wait for a command's answer (default 5)"
+    )
     p.set_defaults(func=run)
     return p
 
@@ -56,16 +68,23 @@ def run(args: argparse.Namespace) -> int:
     check_board_url(args.url)
     progress = None if args.json else (lambda msg: print(f"... {msg}", file=sys.stderr, flush=True))
     try:
-        result = run_selftest(args.url, stream_seconds=args.seconds, board_selftest=not args.no_board_selftest,
-                              progress=progress, command_timeout=args.timeout)
+        result = run_selftest(
+            args.url,
+            stream_seconds=args.seconds,
+            board_selftest=not args.no_board_selftest,
+            progress=progress,
+            command_timeout=args.timeout,
+        )
     except (TransportError, BoardTimeout, BoardError) as exc:
         raise CliError(str(exc)) from exc
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, default=str))
     else:
         info = result.info
-        print(f"perifacial selftest {result.url}: firmware {info.get('firmware')}, board {info.get('board')}, "
-              f"{info.get('chips')} chips, {info.get('channels')} channels, link {info.get('link')}")
+        print(
+            f"perifacial selftest {result.url}: firmware {info.get('firmware')}, board {info.get('board')}, "
+            f"{info.get('chips')} chips, {info.get('channels')} channels, link {info.get('link')}"
+        )
         print(_table(result))
         n_fail = len(result.failed)
         judged = [c for c in result.checks if c.status in ("pass", "fail")]

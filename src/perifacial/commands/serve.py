@@ -1,4 +1,5 @@
 """``perifacial serve sim:// --tcp HOST:PORT``: serve the virtual board over its authenticated TCP link."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("url", metavar="URL", help="the virtual board and its options, e.g. sim://?seed=1&rate=1000")
     p.add_argument("--tcp", required=True, metavar="HOST:PORT", help="address to listen on, e.g. 127.0.0.1:4242")
-    p.add_argument("--remote-admin", action="store_true",
-                   help="allow repl/reboot over TCP (rigs only; off by default, as on a real board)")
+    p.add_argument(
+        "--remote-admin",
+        action="store_true",
+        help="allow repl/reboot over TCP (rigs only; off by default, as on a real board)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -42,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{args.url!r}: only the virtual board (sim://...) can be served")
 
     def ready(served) -> None:
-        print(f"virtual board {served.board_id} on {served.url} (key stored in {served.key_file}); Ctrl-C stops",
-              file=sys.stderr, flush=True)
+        print(
+            f"virtual board {served.board_id} on {served.url} (key stored in {served.key_file}); Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
+        )
 
     try:
         serve_virtual(args.url, host, port, ready=ready, remote_admin=args.remote_admin)

@@ -8,6 +8,7 @@ every channel is spotted on its own and the table says so.
 Gaps (NaN columns, e.g. samples a recording lost) are allowed: every gap-free stretch is enveloped and spotted
 on its own, and no event spans a gap.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,15 +25,28 @@ def register(subparsers) -> None:
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     )
     p.add_argument("file", help="recording (any supported format; e.g. .pfr, .bdf, .acq, .xdf, .csv with --fs)")
-    p.add_argument("--method", choices=("adaptive", "casmemg"), default="adaptive",
-                   help="adaptive (default, long recordings) or casmemg (the lab's baseline, one clip)")
-    p.add_argument("--envelope", action="store_true",
-                   help="the file already holds envelopes (skip the band-pass/rectify/low-pass chain)")
-    p.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
-                   help="mains removal before the envelope: auto (default), off, or the frequency to force")
+    p.add_argument(
+        "--method",
+        choices=("adaptive", "casmemg"),
+        default="adaptive",
+        help="adaptive (default, long recordings) or casmemg (the lab's baseline, one clip)",
+    )
+    p.add_argument(
+        "--envelope",
+        action="store_true",
+        help="the file already holds envelopes (skip the band-pass/rectify/low-pass chain)",
+    )
+    p.add_argument(
+        "--notch",
+        type=mains_arg,
+        default="auto",
+        metavar="auto|off|HZ",
+        help="mains removal before the envelope: auto (default), off, or the frequency to force",
+    )
     p.add_argument("--all", action="store_true", help="also list blinks, jaw and other artefacts")
-    add_option(p, "-o", "--output", deprecated=("--csv",), metavar="OUT.csv",
-               help="also write the events to this CSV file")
+    add_option(
+        p, "-o", "--output", deprecated=("--csv",), metavar="OUT.csv", help="also write the events to this CSV file"
+    )
     add_reader_arguments(p, "sampling rate in Hz (required for a CSV without a time column; overrides an .npz's)")
     p.set_defaults(func=_handler)
 
@@ -48,8 +62,10 @@ def _load(path: str, args):
     rec = load_recording(path, args)
     emg = rec.pick_emg()
     if emg.n_channels == 0:
-        raise CliError(f"{path}: no EMG channel (channel types: {', '.join(rec.types)}); give --units for a file "
-                       "whose voltage unit is not stated")
+        raise CliError(
+            f"{path}: no EMG channel (channel types: {', '.join(rec.types)}); give --units for a file "
+            "whose voltage unit is not stated"
+        )
     data = emg.data
     if data.ndim != 2 or data.shape[1] == 0:
         raise CliError(f"{path}: expected [channels, samples] data, got shape {data.shape}")
@@ -65,8 +81,10 @@ def _load(path: str, args):
         montage = default_montage()
         note = "24 unlabelled channels: assuming the perifacial 24-channel montage"
     elif montage is None:
-        note = ("no region context (no channel map): every channel is spotted on its own; ME/MaE are typed by "
-                "duration only, not told from blinks or jaw artefacts (give --channel-map)")
+        note = (
+            "no region context (no channel map): every channel is spotted on its own; ME/MaE are typed by "
+            "duration only, not told from blinks or jaw artefacts (give --channel-map)"
+        )
     labels = list(montage.labels) if montage is not None and note.startswith("24") else list(emg.labels)
     return data, float(emg.fs), labels, montage, note
 
@@ -74,8 +92,8 @@ def _load(path: str, args):
 def _handler(args: argparse.Namespace) -> int:
     import csv
 
-    from perifacial.errors import CliError
     from perifacial.dsp.spotting import events_to_table
+    from perifacial.errors import CliError
     from perifacial.host.workflow.gapped import spot_gapped
 
     if args.output:
@@ -92,18 +110,33 @@ def _handler(args: argparse.Namespace) -> int:
     rows = events_to_table(events, fs, labels)
     cols = ["onset_s", "offset_s", "duration_s", "kind", "region", "channel", "peak", "score", "onset", "offset"]
     out = sys.stdout
-    gaps = f", {len(res.segments) - 1 + len(res.skipped)} gaps (stretches spotted separately)" if (
-        len(res.segments) + len(res.skipped) > 1) else ""
-    out.write(f"# {args.file}: {data.shape[0]} channels, {data.shape[1]} samples at {fs:g} Hz, method {args.method}, "
-              f"{len(rows)} events{gaps}\n")
+    gaps = (
+        f", {len(res.segments) - 1 + len(res.skipped)} gaps (stretches spotted separately)"
+        if (len(res.segments) + len(res.skipped) > 1)
+        else ""
+    )
+    out.write(
+        f"# {args.file}: {data.shape[0]} channels, {data.shape[1]} samples at {fs:g} Hz, method {args.method}, "
+        f"{len(rows)} events{gaps}\n"
+    )
     if note:
         out.write(f"# {note}\n")
     fmt = "{:>9} {:>9} {:>8}  {:<10} {:<13} {:>7} {:>10} {:>7}\n"
     out.write(fmt.format("onset_s", "offset_s", "dur_s", "kind", "region", "channel", "peak", "score"))
     for r in rows:
         score = "" if r["score"] != r["score"] else f"{r['score']:.1f}"
-        out.write(fmt.format(f"{r['onset_s']:.3f}", f"{r['offset_s']:.3f}", f"{r['duration_s']:.3f}", r["kind"],
-                             r["region"] or "-", str(r["channel"]), f"{r['peak']:.3g}", score))
+        out.write(
+            fmt.format(
+                f"{r['onset_s']:.3f}",
+                f"{r['offset_s']:.3f}",
+                f"{r['duration_s']:.3f}",
+                r["kind"],
+                r["region"] or "-",
+                str(r["channel"]),
+                f"{r['peak']:.3g}",
+                score,
+            )
+        )
     if args.output:
         try:
             with open(args.output, "w", newline="", encoding="utf-8") as fh:

@@ -1,6 +1,7 @@
 """``perifacial study DATASET --out DERIV [--mvc DIR] [--scheduler ADDRESS | --workers N] [--memory-limit 4GiB]``:
 every recording of a BIDS EMG dataset processed into BIDS derivatives, then the group tables (Li et al. 2024
 Table 4 layout), on Dask when installed."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,21 +28,49 @@ def register(subparsers) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("dataset", type=Path, metavar="DATASET", help="BIDS dataset or folder with a participants table")
-    p.add_argument("--out", type=Path, default=None, metavar="DERIV",
-                   help="derivative dataset folder (default DATASET/derivatives/perifacial)")
-    p.add_argument("--mvc", type=Path, default=None, metavar="DIR",
-                   help="folder of MVC calibrations sub-<label>.mvc.json (default DATASET/sourcedata/mvc)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="address of a running dask.distributed scheduler (e.g. tcp://10.0.0.5:8786; a lab cluster or "
-                        "dask-jobqueue on SLURM) instead of a local cluster")
-    p.add_argument("--workers", type=positive_int_arg, default=None, metavar="N",
-                   help="local cluster: worker processes (default: one per core)")
-    p.add_argument("--memory-limit", default=None, metavar="SIZE",
-                   help="local cluster: memory per worker, e.g. 4GiB (default: Dask's auto, memory / workers)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DERIV",
+        help="derivative dataset folder (default DATASET/derivatives/perifacial)",
+    )
+    p.add_argument(
+        "--mvc",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder of MVC calibrations sub-<label>.mvc.json (default DATASET/sourcedata/mvc)",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="address of a running dask.distributed scheduler (e.g. tcp://10.0.0.5:8786; a lab cluster or "
+        "dask-jobqueue on SLURM) instead of a local cluster",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive_int_arg,
+        default=None,
+        metavar="N",
+        help="local cluster: worker processes (default: one per core)",
+    )
+    p.add_argument(
+        "--memory-limit",
+        default=None,
+        metavar="SIZE",
+        help="local cluster: memory per worker, e.g. 4GiB (default: Dask's auto, memory / workers)",
+    )
     p.add_argument("--sequential", action="store_true", help="no Dask: one recording after the other")
     p.add_argument("--force", action="store_true", help="reprocess recordings whose outputs are up to date")
-    p.add_argument("--notch", type=mains_arg, default="auto", metavar="auto|off|HZ",
-                   help="mains removal, as in `perifacial process` (default auto)")
+    p.add_argument(
+        "--notch",
+        type=mains_arg,
+        default="auto",
+        metavar="auto|off|HZ",
+        help="mains removal, as in `perifacial process` (default auto)",
+    )
     p.add_argument("--no-figures", action="store_true", help="no per-recording figures")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
@@ -59,8 +88,10 @@ def run(args: argparse.Namespace) -> int:
     if args.sequential and args.scheduler:
         raise CliError("--sequential and --scheduler exclude each other")
     if args.scheduler and (args.workers or args.memory_limit):
-        raise CliError("--workers and --memory-limit are for the local cluster; the --scheduler's workers are "
-                       "configured where they are started")
+        raise CliError(
+            "--workers and --memory-limit are for the local cluster; the --scheduler's workers are "
+            "configured where they are started"
+        )
     if args.memory_limit is not None:
         try:
             from dask.utils import parse_bytes
@@ -76,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(out, what="--out", create=False)
     if args.mvc is not None and not args.mvc.is_dir():
         raise CliError(f"--mvc {args.mvc}: not a folder (it holds sub-<label>.mvc.json calibrations)")
-    opts = ProcessOptions(notch=args.notch, figures=not args.no_figures,
-                          mains_hz=args.notch if isinstance(args.notch, float) else 50.0)
+    opts = ProcessOptions(
+        notch=args.notch, figures=not args.no_figures, mains_hz=args.notch if isinstance(args.notch, float) else 50.0
+    )
     bar = None
     if not args.quiet:
         from perifacial._progress import progress_bar
@@ -93,18 +125,29 @@ def run(args: argparse.Namespace) -> int:
         bar.write(f"[{k}/{n}] {item.path.name}: {status}", file=sys.stderr)  # above the bar on a terminal
 
     try:
-        res = run_study(args.dataset, out, opts, mvc_dir=args.mvc, scheduler=args.scheduler, workers=args.workers,
-                        memory_limit=args.memory_limit, use_dask=False if args.sequential else None,
-                        force=args.force, progress=progress)
+        res = run_study(
+            args.dataset,
+            out,
+            opts,
+            mvc_dir=args.mvc,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            memory_limit=args.memory_limit,
+            use_dask=False if args.sequential else None,
+            force=args.force,
+            progress=progress,
+        )
     except StudyError as exc:
         raise CliError(str(exc)) from None
     finally:
         if bar is not None:
             bar.close()
     st = list(res.status.values())
-    print(f"{args.dataset}: {len(res.items)} recordings of {len({i.subject for i in res.items})} participants: "
-          f"{st.count('done')} processed, {st.count('skipped')} up to date, {len(res.failed)} failed "
-          f"-> {res.files['table_md']}")
+    print(
+        f"{args.dataset}: {len(res.items)} recordings of {len({i.subject for i in res.items})} participants: "
+        f"{st.count('done')} processed, {st.count('skipped')} up to date, {len(res.failed)} failed "
+        f"-> {res.files['table_md']}"
+    )
     for k in res.failed:
         print(f"{k}: {res.status[k]}", file=sys.stderr)
     if res.failed and len(res.failed) == len(st):

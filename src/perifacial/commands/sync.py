@@ -6,6 +6,7 @@ by ``--save-observations``) or are read from ``--video FILE --roi x,y,w,h`` (nee
 The fit prints offset, drift (ppm), residual spread and rejected observations; ``--frame F --digit N`` maps one
 frame to its EMG sample range; ``--events EVENTS.csv`` adds *_sample columns to *_frame columns and vice versa.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,21 +28,39 @@ def register(subparsers) -> None:
     p.add_argument("--roi", metavar="x,y,w,h", help="the display's digits in the video, pixels (with --video)")
     p.add_argument("--save-observations", metavar="OUT.csv", help="write the digits read from --video")
     p.add_argument("--fps", type=float, help="video frame rate (default with --video: the file's)")
-    add_option(p, "--fs", deprecated=("--rate",), type=float,
-               help="nominal EMG rate for the drift, samples/s (default: the recording's; for a CSV log, the "
-                        "rate measured on the host clock)")
-    p.add_argument("--digits", type=int, help="digits of the display (capacity 10**digits; default: from the log, "
-                                              "else 4)")
-    p.add_argument("--latency-ms", type=float, default=0.0,
-                   help="mean delay from sampling to the display change for host-driven logs, ms (default 0)")
+    add_option(
+        p,
+        "--fs",
+        deprecated=("--rate",),
+        type=float,
+        help="nominal EMG rate for the drift, samples/s (default: the recording's; for a CSV log, the "
+        "rate measured on the host clock)",
+    )
+    p.add_argument(
+        "--digits", type=int, help="digits of the display (capacity 10**digits; default: from the log, else 4)"
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="mean delay from sampling to the display change for host-driven logs, ms (default 0)",
+    )
     p.add_argument("--frame", type=int, help="map this frame (with --digit) to its EMG sample range")
     p.add_argument("--digit", type=int, help="the digits seen in --frame")
-    p.add_argument("--events", metavar="EVENTS.csv",
-                   help="convert an events table: *_frame columns get *_sample twins and vice versa")
-    p.add_argument("--unit", choices=("frames", "samples"),
-                   help="unit of plain onset/apex/offset columns in --events")
-    add_option(p, "-o", "--output", deprecated=("--out",), metavar="OUT.csv",
-               help="where to write the converted events (default: stdout)")
+    p.add_argument(
+        "--events",
+        metavar="EVENTS.csv",
+        help="convert an events table: *_frame columns get *_sample twins and vice versa",
+    )
+    p.add_argument("--unit", choices=("frames", "samples"), help="unit of plain onset/apex/offset columns in --events")
+    add_option(
+        p,
+        "-o",
+        "--output",
+        deprecated=("--out",),
+        metavar="OUT.csv",
+        help="where to write the converted events (default: stdout)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_handler)
 
@@ -53,10 +72,21 @@ def _handler(args: argparse.Namespace) -> int:
 
     from perifacial.host.sync.align import align
 
-    res = align(args.recording, observations=args.observations, video=args.video, roi=args.roi,
-                save_observations=args.save_observations, fps=args.fps, fs=args.fs, digits=args.digits,
-                latency_s=args.latency_ms / 1e3, frame=args.frame, digit=args.digit, events=args.events,
-                unit=args.unit)
+    res = align(
+        args.recording,
+        observations=args.observations,
+        video=args.video,
+        roi=args.roi,
+        save_observations=args.save_observations,
+        fps=args.fps,
+        fs=args.fs,
+        digits=args.digits,
+        latency_s=args.latency_ms / 1e3,
+        frame=args.frame,
+        digit=args.digit,
+        events=args.events,
+        unit=args.unit,
+    )
     text = list(res.lines)
     if res.events is not None:
         if args.output:
