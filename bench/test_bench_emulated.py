@@ -10,7 +10,7 @@ do not depend on the machine's load and are asserted with PERIFACIAL_BENCH_STRIC
 
 Paths: :data:`perifacial.host.emu.budget.PATHS`: ``irq+dma`` (the rp2 boards': the DRDY hard IRQ starts a DMA read)
 carries issue 12's goals; ``irq`` (blocking SPI.readinto in the handler, the fallback where rp2.DMA is absent) is
-guarded against regressions only (measured 38.0 % and 66.8 % at 1000 and 2000 SPS). A new path (e.g. PIO + DMA) is
+guarded against regressions only (measured 32.1 % and 63.3 % at 1000 and 2000 SPS). A new path (e.g. PIO + DMA) is
 one entry there and shows up here as another row per rate.
 """
 
