@@ -120,7 +120,7 @@ def test_study_on_dask_matches_ground_truth_and_resumes(dataset, scheduler, caps
     from perifacial import cli
 
     ds, deriv = dataset / "ds", dataset / "deriv"
-    assert cli.main(["study", str(ds), "--out", str(deriv), "--scheduler", scheduler]) == 0
+    assert cli.main(["study", str(ds), "-o", str(deriv), "--scheduler", scheduler]) == 0
     out = capsys.readouterr()
     assert "6 recordings of 6 participants: 6 processed, 0 up to date, 0 failed" in out.out
     assert out.err.count(": done") == 6  # one progress line per recording
@@ -162,7 +162,7 @@ def test_study_on_dask_matches_ground_truth_and_resumes(dataset, scheduler, caps
     assert "| all | all | ME |" in md and "±" in md
     # a second run skips everything and leaves the outputs untouched
     stamp = {p: p.stat().st_mtime_ns for p in deriv.glob("sub-*/emg/*.summary.json")}
-    assert cli.main(["study", str(ds), "--out", str(deriv), "--scheduler", scheduler]) == 0
+    assert cli.main(["study", str(ds), "-o", str(deriv), "--scheduler", scheduler]) == 0
     assert "0 processed, 6 up to date, 0 failed" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in deriv.glob("sub-*/emg/*.summary.json")} == stamp
     assert _table(deriv) == list(rows.values())

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import check_output_dir, mains_arg, positive_int_arg
+from ..validate import add_option, check_output_dir, mains_arg, positive_int_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -28,8 +28,11 @@ def register(subparsers) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("dataset", type=Path, metavar="DATASET", help="BIDS dataset or folder with a participants table")
-    p.add_argument(
-        "--out",
+    add_option(
+        p,
+        "-o",
+        "--output",
+        deprecated=("--out",),
         type=Path,
         default=None,
         metavar="DERIV",
@@ -103,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
             raise CliError(f"--memory-limit {args.memory_limit!r}: give a size such as 4GiB or 500MB") from None
     if args.scheduler and not have_dask():
         raise CliError(f"--scheduler needs Dask: {DASK_HINT}")
-    out = args.out or args.dataset / "derivatives" / "perifacial"
-    check_output_dir(out, what="--out", create=False)
+    out = args.output or args.dataset / "derivatives" / "perifacial"
+    check_output_dir(out, what="-o", create=False)
     if args.mvc is not None and not args.mvc.is_dir():
         raise CliError(f"--mvc {args.mvc}: not a folder (it holds sub-<label>.mvc.json calibrations)")
     opts = ProcessOptions(
