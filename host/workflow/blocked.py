@@ -49,6 +49,11 @@ class BlockSource:
     leadoff: Callable[[int, int], np.ndarray] | None = None
 
 
+#: How ``process`` quantifies its events (both paths): typed by duration, on the event's own channel, above the
+#: envelope's local floor, the peak of the plateau (see :func:`perifacial.dsp.quantification.quantify`)
+QUANTIFY = {"classify": "duration", "use_event_channel": True, "subtract_floor": True, "peak": "plateau"}
+
+
 def source_of(recording) -> BlockSource:
     """A :class:`BlockSource` over a loaded recording: its ``data``, or (``load(..., data=False)``) its ADC codes
     converted block by block exactly as :func:`perifacial.host.recording.load` does (``codes * lsb_uv(gains)``,
@@ -467,18 +472,9 @@ def quantify_local(expr: list, envelope: np.ndarray, fs: float, calibration, mon
         w0, w1 = max(0, e.onset - half), min(n, e.offset + 1 + half)
         local = np.nan_to_num(np.asarray(envelope[:, w0:w1], dtype=np.float64), nan=0.0)
         ev = replace(e, onset=e.onset - w0, offset=e.offset - w0)
-        q = quantify(
-            [ev],
-            local,
-            fs,
-            calibration=calibration,
-            montage=montage,
-            classify="duration",
-            use_event_channel=True,
-            subtract_floor=True,
-            peak="plateau",
-            floor_window=floor_window,
-        )[0]
+        q = quantify([ev], local, fs, calibration=calibration, montage=montage, floor_window=floor_window, **QUANTIFY)[
+            0
+        ]
         rows.append(
             replace(
                 q, onset=q.onset + w0, offset=q.offset + w0, onset_s=(q.onset + w0) / fs, offset_s=(q.offset + w0) / fs

@@ -323,7 +323,7 @@ def process_recording(
     from perifacial.dsp.montage import default_montage
     from perifacial.dsp.quantification import quantify
 
-    from .blocked import BLOCKS_ABOVE, leadoff_fraction, quantify_local, run_blocked, source_of
+    from .blocked import BLOCKS_ABOVE, QUANTIFY, leadoff_fraction, quantify_local, run_blocked, source_of
 
     t0 = time.monotonic()
     say = progress or (lambda stage, frac: None)
@@ -385,17 +385,9 @@ def process_recording(
     if blocked:
         table = quantify_local(expr, chain.reader, fs, calibration, montage, FLOOR_WINDOW_S)
     else:
+        env0 = np.nan_to_num(env, nan=0.0)
         table = quantify(
-            expr,
-            np.nan_to_num(env, nan=0.0),
-            fs,
-            calibration=calibration,
-            montage=montage,
-            classify="duration",
-            use_event_channel=True,
-            subtract_floor=True,
-            peak="plateau",
-            floor_window=FLOOR_WINDOW_S,
+            expr, env0, fs, calibration=calibration, montage=montage, floor_window=FLOOR_WINDOW_S, **QUANTIFY
         )
     fmap = frame_map(recording, opts.video_fps, opts.observations)
     rows = []
