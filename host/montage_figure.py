@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from perifacial.dsp.montage import Montage, Region
 
-__all__ = ["plot_montage", "electrode_positions", "REGION_COLORS"]
+__all__ = ["plot_montage", "save_montage_figure", "electrode_positions", "REGION_COLORS"]
 
 # Schematic positions in "participant-left" coordinates: x > 0 is the participant's left (drawn on the right of the
 # figure), y up; the face outline is an ellipse of half-width 1.0 and half-height 1.35 centred on (0, 0).
@@ -253,3 +253,36 @@ def plot_montage(
         fontsize=10,
     )
     return fig
+
+
+def save_montage_figure(out_dir, montage: Montage | None = None, dpi: int = 150):
+    """Draw ``montage`` (default: the packaged 24-channel montage) with :func:`plot_montage` into
+    ``out_dir/montage.svg`` and ``out_dir/montage.png`` (``dpi``); returns the two paths.
+
+    The SVG keeps its text as text and carries no date or random ids, so the file only changes when the drawing
+    does (``hardware/montage.svg`` is committed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from perifacial.host.montage_figure import save_montage_figure
+    >>> svg, png = save_montage_figure(tempfile.mkdtemp(), dpi=40)
+    >>> svg.name, png.name
+    ('montage.svg', 'montage.png')
+    """
+    from pathlib import Path
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from perifacial.dsp.montage import default_montage
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "perifacial-montage"}):
+        fig = plot_montage(montage if montage is not None else default_montage())
+        svg, png = out / "montage.svg", out / "montage.png"
+        fig.savefig(svg, bbox_inches="tight", metadata={"Date": None})
+        fig.savefig(png, dpi=int(dpi), bbox_inches="tight")
+    plt.close(fig)
+    return svg, png

@@ -19,7 +19,7 @@ import pytest
 from perifacial.errors import PerifacialError
 
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARY = [ROOT / "host", ROOT / "dsp", ROOT / "firmware"]
+LIBRARY = [ROOT / "host", ROOT / "dsp", ROOT / "firmware", ROOT / "hardware"]
 
 
 def _py_files(dirs):

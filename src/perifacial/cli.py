@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "perifacial.commands.pair",
     "perifacial.commands.serve",
     "perifacial.commands.emulate",
+    "perifacial.commands.montage",
 )
 
 

@@ -100,3 +100,14 @@ def test_the_script_writes_svg_and_png(tmp_path):
     )
     svg = (tmp_path / "montage.svg").read_text()
     assert "<svg" in svg and "LU1" in svg and "RL4" in svg and (tmp_path / "montage.png").stat().st_size > 5000
+
+
+def test_montage_command_draws_the_same_figure(tmp_path):
+    """`perifacial montage -o DIR` writes what the hardware script writes (one library function draws both)."""
+    from perifacial import cli
+
+    assert cli.main(["montage", "-o", str(tmp_path), "--dpi", "40"]) == 0
+    svg = (tmp_path / "montage.svg").read_text()
+    assert "<svg" in svg and "LU1" in svg and "RL4" in svg and (tmp_path / "montage.png").stat().st_size > 2000
+    (tmp_path / "afile").write_text("x")
+    assert cli.main(["montage", "-o", str(tmp_path / "afile" / "sub")]) == 2  # under a file: a one-line error
