@@ -33,14 +33,9 @@ class Episode:
     --------
     >>> from perifacial.dsp import episodes
     >>> from perifacial.dsp.spotting import Event
-    >>> events = [Event(1000, 1200, channel=0, region="upper_left", peak=30.0, kind="ME", peak_index=1100),
-    ...           Event(1250, 1400, channel=9, region="middle_left", peak=50.0, kind="ME", peak_index=1300),
-    ...           Event(5000, 6200, channel=3, region="lower_left", peak=80.0, kind="MaE", peak_index=5500)]
-    >>> eps = episodes(events, fs=1000.0)                               # samples at 1000 Hz
-    >>> [(e.onset, e.offset, e.kind, e.regions) for e in eps]
-    [(1000, 1400, 'ME', ('upper_left', 'middle_left')), (5000, 6200, 'MaE', ('lower_left',))]
-    >>> eps[0].duration(1000.0), eps[0].peak_region                    # s
-    (0.401, 'middle_left')
+    >>> (ep,) = episodes([Event(200, 449, channel=4, region="upper_right", peak=12.0, kind="ME")], fs=1000.0)
+    >>> ep.regions, ep.kind, ep.duration(1000.0)                        # s
+    (('upper_right',), 'ME', 0.25)
     """
 
     onset: int
