@@ -4,7 +4,8 @@ A facial expression (an action unit, or a combination) usually shows in more tha
 and middle at once); :func:`perifacial.dsp.spotting.spot` reports one event per region. Researchers compare with
 video coding per *expression*, so :func:`episodes` unites the expression events (``Event.is_expression``) whose
 intervals overlap or are separated by less than ``gap`` s into one :class:`Episode` with the regions involved,
-onset/offset (the hull) and the peak region (the unflagged event with the highest ``score``, i.e. the largest peak above its
+onset/offset (the hull) and the peak region (the unflagged event with the highest ``score``, i.e. the largest peak
+above its
 noise floor in floor spreads; ``peak`` when scores are missing, e.g. ground truth). Events ``flagged`` as
 overlapping an electrode artefact join an episode they touch without stretching its onset/offset (or form their
 own, flagged, episode). Distractors (blink, jaw,

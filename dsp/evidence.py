@@ -166,7 +166,8 @@ def type_artifacts_by_lowband(
     (``lf_max_sd >= min_sd`` and ``lf_dominance >= min_dominance``; a muscle or an eye movement moves all the
     region's electrodes together) overlaps an electrode artefact. If fewer than ``keep_channels`` of the region's
     channels detected the burst, or its strongest channel is the electrode that jumped, it is the artefact itself
-    (``kind="artifact"``); otherwise it is kept and ``flagged`` (its intensity is not trustworthy). Features go to ``Event.evidence``."""
+    (``kind="artifact"``); otherwise it is kept and ``flagged`` (its intensity is not trustworthy). Features go to
+    ``Event.evidence``."""
     out = []
     for e in events:
         if e.kind != "artifact" and e.region:

@@ -132,7 +132,8 @@ def detect_mains(
     The Welch power spectrum (4 s Hann segments, half overlap, the central ``max_duration`` s, summed over channels)
     is searched within +-1 Hz of each candidate; a peak whose power exceeds ``ratio`` times the median of its
     +-10 Hz neighbourhood (excluding +-1 Hz around it) counts. The stronger candidate wins; its harmonics
-    ``h f0 < max_freq`` (default 0.45 fs) are kept when they pass the test at ``ratio / 2.5`` (search +-1 Hz + h x 0.1 Hz).
+    ``h f0 < max_freq`` (default 0.45 fs) are kept when they pass the test at ``ratio / 2.5`` (search +-1 Hz + h x 0.1
+    Hz).
     Returns None when no candidate passes (or the recording is shorter than 0.5 s).
 
     Examples

@@ -34,7 +34,8 @@ class AdaptiveParams:
     swallowing) is a pair of lower-region events (left and right) with onsets within ``jaw_sync`` s or overlapping
     by at least half of the shorter (rhythmic chewing blurs onsets), that shows the
     masseter's footprint: a simultaneous middle-region burst on the same side ``jaw_mid_ratio`` to ``jaw_mid_max``
-    times as high (above the floor) as the lower one (higher: a middle-face expression leaking downwards) (the masseter lies under both the lower and the middle electrodes; a
+    times as high (above the floor) as the lower one (higher: a middle-face expression leaking downwards) (the
+    masseter lies under both the lower and the middle electrodes; a
     lower-face expression muscle reaches the middle electrodes only as weak crosstalk), or that lasts at least
     ``jaw_min_duration`` s. Middle- and lower-region events lying mostly inside the artefact's interval are its
     volume-conducted copies and labelled ``"jaw"`` too. Upper-region events are labelled only when both upper

@@ -324,7 +324,7 @@ class App:
         p, n = interlock.electrode_map(self.montage, self.n_chips * 8, cfg["srb1"] if srb1 is None else srb1)
         interlock.check(p, n, cfg["enabled"] if enabled is None else enabled, current_na, self.bench)
 
-    # -- acquisition ----------------------------------------------------------------------------------------------------
+    # -- acquisition ---------------------------------------------------------------------------------------------------
     def _irq_on(self):
         if self.hard_irq:
             self.drdy.irq(trigger=self._pin_falling, handler=self.acq.handler, hard=True)
@@ -405,7 +405,7 @@ class App:
             self.apply_config()
         return lost
 
-    # -- display and markers --------------------------------------------------------------------------------------------
+    # -- display and markers -------------------------------------------------------------------------------------------
     def set_display(self, mode, every, value):
         if every is not None:
             self.disp_every = every
@@ -435,7 +435,7 @@ class App:
         self.framer.event(wire.EV_MARKER, value, s, self.time.ticks_us())
         return s
 
-    # -- status -----------------------------------------------------------------------------------------------------------
+    # -- status --------------------------------------------------------------------------------------------------------
     def status_values(self):
         t = self.time
         f = self.framer
@@ -467,7 +467,7 @@ class App:
             self.stop()
         self.machine.reset()
 
-    # -- link input -------------------------------------------------------------------------------------------------------
+    # -- link input ----------------------------------------------------------------------------------------------------
     def poll_link(self):
         n = self.rx_n
         rx = self.rx
@@ -543,7 +543,7 @@ class App:
             self.rx_partial_t = None
         return True
 
-    # -- main loop ----------------------------------------------------------------------------------------------------------
+    # -- main loop -----------------------------------------------------------------------------------------------------
     def step(self):
         """One main-loop iteration; sleeps when there was nothing to do."""
         busy = self.poll_link()

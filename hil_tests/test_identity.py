@@ -60,7 +60,8 @@ def test_firmware_version_and_channel_count(hil, hil_report):
 
 def test_register_readback_after_configure(hil):
     """After `set_config` with a per-channel pattern (gains 1..24 cycling, muxes normal/shorted/test, every fifth
-    channel powered down, the highest advertised rate (2000 SPS on sim://), CAL_AMP 2x), the registers read back over SPI hold exactly those fields:
+    channel powered down, the highest advertised rate (2000 SPS on sim://), CAL_AMP 2x), the registers read back over
+    SPI hold exactly those fields:
     CONFIG1.DR, CONFIG2.INT_CAL/CAL_AMP, CONFIG3.PD_REFBUF, CHnSET.PD/GAIN/MUX for every channel of every chip,
     and CONFIG1.CLK_EN only on chip 0 (one clock for the chain).
     Criterion: SBAS499C register map (CONFIG1-3, CHnSET); firmware/WIRE.md set_config ("read back from the chips")."""

@@ -92,7 +92,8 @@ def _finish(tmp: Path, path: Path) -> None:
 
 
 def to_bdf(rec, path: str | os.PathLike, patient_code: str = "X", equipment: str | None = None) -> Path:
-    """Write ``rec`` as BDF+ (see the module docstring). Returns the path. Needs edfio (the ``[bdf]`` or ``[io]`` extra)."""
+    """Write ``rec`` as BDF+ (see the module docstring). Returns the path. Needs edfio (the ``[bdf]`` or ``[io]``
+    extra)."""
     try:
         import edfio
     except ImportError:

@@ -425,7 +425,8 @@ def run_selftest(
                     Check(
                         "board noise (shorted)",
                         "pass" if nz.get("ok") else "fail",
-                        f"{_fmt_range(nz.get('rms_uv', []), ' uVrms', 2)}, {_fmt_range(nz.get('pp_uv', []), ' uVpp', 2)}",
+                        f"{_fmt_range(nz.get('rms_uv', []), ' uVrms', 2)}, "
+                        f"{_fmt_range(nz.get('pp_uv', []), ' uVpp', 2)}",
                         f"<= {nz.get('limit_rms_uv')} uVrms, <= {nz.get('limit_pp_uv')} uVpp",
                         "firmware/WIRE.md selftest",
                     )
@@ -535,7 +536,8 @@ def run_selftest(
                     Check(
                         "stream continuity",
                         "pass" if cont_ok else "fail",
-                        f"{got} samples; seq gaps {st.seq_gaps}, sample gaps {st.sample_gaps} ({st.lost_samples} lost), "
+                        f"{got} samples; seq gaps {st.seq_gaps}, sample gaps {st.sample_gaps} ({st.lost_samples} "
+                        "lost), "
                         f"CRC errors {st.crc_errors}, device lost {dev_lost}",
                         "zero gaps, zero CRC errors, zero device overruns",
                         "firmware/WIRE.md; DESIGN.md (no FIFO)",

@@ -21,7 +21,8 @@ def test_demo_records_processes_and_scores(tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "demo.summary.json").read_text())
     assert summary["gaps"]["count"] == 0 and summary["gaps"]["lost_samples"] == 0
-    # at least what was asked; whole received frames past the target are kept, never dropped (fast mode reads in batches)
+    # at least what was asked; whole received frames past the target are kept, never dropped (fast mode reads in
+    # batches)
     assert 30 <= summary["duration_s"] < 31.5
     rows = list(csv.DictReader(open(out / "demo.events.csv")))
     assert len(rows) == summary["counts"]["expressions"] > 0

@@ -394,7 +394,7 @@ class ADS1299Model:
     def _invalidate(self):
         self._blk = None
 
-    # --- conversions ---------------------------------------------------------------------------------------------------
+    # --- conversions --------------------------------------------------------------------------------------------------
     def start_active(self):
         return self.start_pin or self.start_cmd
 
@@ -990,7 +990,7 @@ class DaisyChain:
         self.chips[chip].gpio_in = levels & 0x0F
         self.chips[chip]._invalidate()
 
-    # --- pins ------------------------------------------------------------------------------------------------------------
+    # --- pins ---------------------------------------------------------------------------------------------------------
     def set_pin(self, name, level, t_us, chip=None):
         """The MCU drives a chain pin: name in 'cs', 'start', 'reset', 'pwdn'; chip None = all chips (tied)."""
         level = 1 if level else 0
@@ -1059,7 +1059,7 @@ class DaisyChain:
             return 1  # not read: DRDY goes back high just before the next conversion (DS Fig. 42)
         return 0
 
-    # --- time ------------------------------------------------------------------------------------------------------------
+    # --- time ---------------------------------------------------------------------------------------------------------
     def next_event_us(self):
         if self._sched_dirty:
             t = None
@@ -1105,7 +1105,7 @@ class DaisyChain:
         """Advance to the next DRDY (conversion) and return its time, or None when nothing is converting."""
         return self.process_next()
 
-    # --- the SPI bus ------------------------------------------------------------------------------------------------------
+    # --- the SPI bus --------------------------------------------------------------------------------------------------
     def _loaded(self, chip, t, from_drdy):
         # a chip's output shift register was (re)loaded
         self._dirty = True
@@ -1228,7 +1228,7 @@ class DaisyChain:
         self.advance_to(t_end)
         return t_end
 
-    # --- conveniences for tests and the virtual board (no SPI timing involved) ------------------------------------------
+    # --- conveniences for tests and the virtual board (no SPI timing involved) ----------------------------------------
     def peek_latest_frames(self):
         """bytes: every chip's latest frame concatenated (chip 0 first), as a chained RDATAC read would return."""
         return b"".join(bytes(c.frame(c.latest_k)) if c.latest_k >= 0 else bytes(CHIP_FRAME_BYTES) for c in self.chips)

@@ -177,7 +177,7 @@ class SimHardware:
     def _violate(self, code, msg):
         self.chain._violate(self.now_us, None, code, msg)
 
-    # --- the clock -------------------------------------------------------------------------------------------------------
+    # --- the clock ----------------------------------------------------------------------------------------------------
     def _next_time(self):
         t = self.chain.next_event_us()
         for tm in self.timers:
@@ -242,7 +242,7 @@ class SimHardware:
             self.wdt = None
             raise SimReset("watchdog timeout")
 
-    # --- IRQs ----------------------------------------------------------------------------------------------------------------
+    # --- IRQs ---------------------------------------------------------------------------------------------------------
     def _on_drdy(self, t, chip):
         for key, (role, idx) in self.roles.items():
             if role == "drdy" and idx == chip:
@@ -306,7 +306,7 @@ class SimHardware:
         finally:
             self.irq_depth -= 1
 
-    # --- pins ----------------------------------------------------------------------------------------------------------------
+    # --- pins ---------------------------------------------------------------------------------------------------------
     def pin_state(self, key):
         ps = self.pins.get(key)
         if ps is None:
@@ -349,7 +349,7 @@ class SimHardware:
                 self._raise(ps, self.now_us)
                 self._flush()
 
-    # --- SPI -----------------------------------------------------------------------------------------------------------------
+    # --- SPI ----------------------------------------------------------------------------------------------------------
     def spi_transfer(self, spi, tx, rx, tx_zero):
         if spi.polarity != 0 or spi.phase != 1:
             self._violate(
@@ -384,7 +384,7 @@ class SimHardware:
                     prev = b
         self.run_until(t_end)
 
-    # --- conveniences ---------------------------------------------------------------------------------------------------------
+    # --- conveniences -------------------------------------------------------------------------------------------------
     def modules(self):
         if self.machine is None:
             install(self)
@@ -394,9 +394,9 @@ class SimHardware:
         return (int(self.now_us) + self.ticks_offset_us) & TICKS_MASK
 
 
-# ---------------------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------------------
 # the `time` and `micropython` modules (one instance each per SimHardware)
-# ---------------------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------------------
 class SimTime:
     """The `time` (and `utime`) module of one SimHardware: ticks on the virtual clock (each call costs call_cost_us)."""
 
@@ -483,9 +483,9 @@ class SimMicropython:
     viper = native
 
 
-# ---------------------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------------------
 # the `machine` module: classes at module level, bound to one SimHardware by install() (class attribute `hw`)
-# ---------------------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------------------
 class Pin:
     IN = 0
     OUT = 1
@@ -600,7 +600,8 @@ class SPI:
         if not wired:
             hw._violate(
                 "spi-wiring",
-                f"SPI(id={self.id}, sck={self.sck}, mosi={self.mosi}, miso={self.miso}) is not the bus the ADS1299 chain is on "
+                f"SPI(id={self.id}, sck={self.sck}, mosi={self.mosi}, miso={self.miso}) is not the bus the ADS1299 "
+                "chain is on "
                 f"(board: id {hw.spi_id}, pins {hw.spi_pins})",
             )
 

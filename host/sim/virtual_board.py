@@ -22,7 +22,8 @@ Fault injection for tests and HIL: ``stall(ms)`` (the main loop stops; DRDY keep
 ``link_down(ms)`` (no peer: frames dropped and counted), ``reboot()`` (a brown-out or watchdog reset: the firmware
 starts over, stopped), ``reboot_at`` (virtual seconds; also a ``sim://?reboot_at=5`` URL option: reboot once then),
 ``mute_at``/``mute_s`` (virtual seconds; URL options too: the link carries nothing from ``mute_at`` for ``mute_s``,
-a silent board), ``set_electrode_open(channel)``, ``chain`` / ``hw`` / ``app`` attributes. ``display_value`` is the emulated on-board digit display.
+a silent board), ``set_electrode_open(channel)``, ``chain`` / ``hw`` / ``app`` attributes. ``display_value`` is the
+emulated on-board digit display.
 """
 
 from __future__ import annotations

@@ -46,7 +46,8 @@ def spot_gapped(
 ) -> GappedSpots:
     """Spot expression intervals in ``data`` ``[channels, samples]`` (raw EMG in uV, or envelopes with
     ``is_envelope``) sampled at ``fs`` Hz, with NaN columns as gaps: each gap-free stretch is enveloped (the chain
-    of Li et al. 2024 [arXiv:2409.00017], ``band`` Hz with its top kept below 0.45 ``fs``, mains removal ``notch`` as in :func:`~perifacial.dsp.filters.linear_envelope`) and spotted on its own with
+    of Li et al. 2024 [arXiv:2409.00017], ``band`` Hz with its top kept below 0.45 ``fs``, mains removal ``notch`` as
+    in :func:`~perifacial.dsp.filters.linear_envelope`) and spotted on its own with
     :func:`perifacial.dsp.spotting.spot` (``method``, ``spot_params``)."""
     from perifacial.dsp.filters import linear_envelope
     from perifacial.dsp.spotting import spot

@@ -53,7 +53,8 @@ class ProcessOptions:
     """Settings of :func:`process_recording`.
 
     notch: mains removal: ``"auto"`` (default: detect 50/60 Hz and harmonics in the data and subtract them, no
-    edge ring-up; see :mod:`perifacial.dsp.mains`), a frequency in Hz to force, or None to disable; ica: unmix each region with FastICA before the
+    edge ring-up; see :mod:`perifacial.dsp.mains`), a frequency in Hz to force, or None to disable; ica: unmix each
+    region with FastICA before the
     envelope (MVC % is then not defined: the calibration is not applied); video_fps: frame rate for the frame
     columns; observations: CSV of (frame, digit) sync observations (``perifacial sync``) for the frame mapping
     (without it frames assume the video started with the recording); band/cutoff: envelope chain (Hz);
@@ -121,7 +122,8 @@ EVENT_COLUMNS: tuple[str, ...] = tuple(EventRow.__dataclass_fields__)
 class ProcessResult:
     """What :func:`process_recording` produced: ``rows`` (expressions), ``events`` (all spotted
     :class:`~perifacial.dsp.spotting.Event`, including blinks/jaw/artefacts), ``episodes`` (expression episodes,
-    :func:`perifacial.dsp.episode.episodes`, also written as ``{stem}.episodes.csv``), ``envelope`` ``[channels, samples]``,
+    :func:`perifacial.dsp.episode.episodes`, also written as ``{stem}.episodes.csv``), ``envelope`` ``[channels,
+    samples]``,
     ``summary`` (the JSON summary as a dict), ``files`` written (name -> path), ``figures`` (name -> Figure, only
     when kept)."""
 

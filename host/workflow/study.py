@@ -566,7 +566,8 @@ def run_study(
 
     ``opts``: :class:`~perifacial.host.workflow.process.ProcessOptions`; ``mvc_dir``: folder of the participants'
     calibrations (default ``dataset/sourcedata/mvc``); ``scheduler``: address of a running ``dask.distributed``
-    scheduler (given up after ``connect_timeout``; else a ``LocalCluster`` of ``workers`` processes, default one per core, each of one thread with
+    scheduler (given up after ``connect_timeout``; else a ``LocalCluster`` of ``workers`` processes, default one per
+    core, each of one thread with
     ``memory_limit``, e.g. ``"4GiB"``, default Dask's ``"auto"``); ``use_dask``: None = when installed, False =
     sequential; ``force``: reprocess up-to-date recordings; ``progress(item, status, done, total)`` after each
     recording (status ``"done"``, ``"skipped"`` or ``"failed: ..."``)."""

@@ -1,6 +1,7 @@
 """The emulated ADS1299 chain also answers at bit level on the SPI pins (what a PIO acquisition path drives): a
 MicroPython script on the emulated RP2040 bit-bangs SPI mode 1 on GP18/19/16 and reads the ID registers through the
-daisy chain, sets every input to normal and reads one RDATAC frame, which must equal the independently computed frame."""
+daisy chain, sets every input to normal and reads one RDATAC frame, which must equal the independently computed
+frame."""
 
 from __future__ import annotations
 

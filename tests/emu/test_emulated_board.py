@@ -97,7 +97,8 @@ def test_emulated_budget_figures(emu_ready):
     """Emulated time is deterministic, so the figures can be asserted: issue 12's budget (irq+dma path, the picow
     profile's 40 samples per frame) is at most 35 % CPU busy at 1000 SPS and 60 % at 2000 SPS (measured 26.1 % and
     52.5 % over 10 s; any change to the firmware or board.json moves them by about 1 %); more work per second at
-    higher rates; the DRDY-to-read latency is the hard-IRQ entry plus the handler's bookkeeping (tens of us, far below a period)."""
+    higher rates; the DRDY-to-read latency is the hard-IRQ entry plus the handler's bookkeeping (tens of us, far below
+    a period)."""
     b500, b1000, b2000 = measured(500, SECONDS), measured(1000, SECONDS), measured(2000, SECONDS)
     assert 0.0 < b500.cpu_busy < b1000.cpu_busy < b2000.cpu_busy
     assert b1000.cpu_busy <= 0.35 and b2000.cpu_busy <= 0.60

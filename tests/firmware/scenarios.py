@@ -165,7 +165,7 @@ def check_seq(frames):
         assert frames[i][1] == (frames[i - 1][1] + 1) & 0xFFFFFFFF, "sequence gap at frame %d" % i
 
 
-# -- scenarios ------------------------------------------------------------------------------------------------------------
+# -- scenarios ---------------------------------------------------------------------------------------------------------
 def sc_boot_identify():
     r = Rig()
     ident = r.cmd("identify")

@@ -16,7 +16,7 @@ def _codes_to_uv(codes, gain):
     return np.asarray(codes, dtype=float) * (2 * VREF / gain / 2**24) * 1e6
 
 
-# --- registers ---------------------------------------------------------------------------------------------------------
+# --- registers --------------------------------------------------------------------------------------------------------
 def test_id_register_fields(bus, chain):
     bus.cmd(M.SDATAC)
     ids = bus.rreg(M.REG_ID, 1)
@@ -120,7 +120,7 @@ def test_multibyte_command_needs_4_tclk_per_byte(chain, make_bus):
     assert chain.violations == []
 
 
-# --- conversions, DRDY, data rate -----------------------------------------------------------------------------------------
+# --- conversions, DRDY, data rate -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dr,rate", [(0b100, 1000), (0b101, 500), (0b011, 2000), (0b110, 250)])
 @pytest.mark.parametrize("err", [0.0, 0.002, -0.005])
 def test_drdy_period_follows_dr_and_clock(dr, rate, err, make_bus):
@@ -251,7 +251,7 @@ def test_config1_write_restarts_conversions(bus, chain):
     assert t1 < t_w
 
 
-# --- test signal ----------------------------------------------------------------------------------------------------------
+# --- test signal ------------------------------------------------------------------------------------------------------
 def _transitions(x):
     s = np.sign(np.asarray(x))
     return np.nonzero(s[1:] != s[:-1])[0] + 1
@@ -297,7 +297,7 @@ def test_test_signal_dc(bus, chain):
     assert abs(abs(np.mean(_codes_to_uv(codes[0], 1))) - 1875.0) < 5
 
 
-# --- noise ----------------------------------------------------------------------------------------------------------------
+# --- noise ------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "dr,gain_code,gain,uvrms",
     [
@@ -329,7 +329,7 @@ def test_shorted_noise_gain24_is_about_1uvpp_in_70hz(make_bus):
     assert 0.6 < np.mean(pp) < 1.4
 
 
-# --- gain, LSB, clipping, power-down ----------------------------------------------------------------------------------------
+# --- gain, LSB, clipping, power-down ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "gain_code,gain", [(0, 1), (1, 2), (2, 4), (3, 6), (4, 8), (5, 12), (6, 24)]
 )  # DS CHnSET GAIN[2:0]
@@ -360,7 +360,7 @@ def test_full_scale_clipping_and_power_down(chain, make_bus):
     assert codes[2][-1] == 0
 
 
-# --- lead-off ---------------------------------------------------------------------------------------------------------------
+# --- lead-off ---------------------------------------------------------------------------------------------------------
 def test_lead_off_bits_in_status_and_registers(bus, chain):
     bus.setup(config4=0x02)  # CONFIG4 PD_LOFF_COMP = 1: comparators on
     bus.cmd(M.SDATAC)
@@ -400,7 +400,7 @@ def test_gpio_nibble_in_status(bus, chain):
     assert status[-1][0] & 0xF == 0xA
 
 
-# --- sources ----------------------------------------------------------------------------------------------------------------
+# --- sources ----------------------------------------------------------------------------------------------------------
 def test_source_stream_is_consumed_in_order_and_codes_path(chain, make_bus):
     fed = []
 
@@ -429,7 +429,7 @@ def test_pure_python_path_matches_datasheet_too(monkeypatch, make_bus):
     assert np.mean(_codes_to_uv(codes[0], 1)[np.asarray(codes[0]) > 0]) == pytest.approx(1875.0, abs=10)
 
 
-# --- clock distribution -------------------------------------------------------------------------------------------------------
+# --- clock distribution -----------------------------------------------------------------------------------------------
 def test_chip0_clock_mode_needs_clk_en_and_a_tpor_for_the_others(make_bus):
     # DS Table 6: chip 0 (CLKSEL=1) outputs its oscillator on CLK only with CONFIG1.CLK_EN = 1 (reset value 0x96:
     # off); the others (CLKSEL=0) have no clock before that, and their tPOR starts once CLK is valid

@@ -113,7 +113,7 @@ def _ch0(frames, chip=0):
     return [M.decode_frame(f[27 * chip : 27 * chip + 27])[1][0] for f in frames]
 
 
-# --- end to end -----------------------------------------------------------------------------------------------------------
+# --- end to end -------------------------------------------------------------------------------------------------------
 def test_firmware_flow_reads_ids_test_signal_and_no_violations(driver_cls):
     hw = SimHardware(PROFILE, clock_error=0.002, seed=3)
     machine = install(hw)
@@ -214,7 +214,7 @@ def test_pwdn_rising_edge_restarts_tpor(driver_cls):
     assert {v.code for v in hw.violations} == {"tPOR"}
 
 
-# --- SPI ------------------------------------------------------------------------------------------------------------------
+# --- SPI --------------------------------------------------------------------------------------------------------------
 def test_machine_classes_are_module_level_and_bound_per_hardware():
     from perifacial.host.sim import machine_shim
 
@@ -306,7 +306,7 @@ def test_spi_methods_and_timing():
     assert hw.violations == []
 
 
-# --- time, pins, IRQ plumbing ---------------------------------------------------------------------------------------------
+# --- time, pins, IRQ plumbing -----------------------------------------------------------------------------------------
 def test_ticks_wrap_like_micropython():
     hw = SimHardware(PROFILE, ticks_offset_us=(1 << 30) - 500)
     t = hw.time
@@ -399,7 +399,7 @@ def test_timer_schedule_reset_wdt_and_sys_modules():
     assert "machine" not in sys.modules or sys.modules["machine"] is not hw.machine
 
 
-# --- a long virtual run -----------------------------------------------------------------------------------------------------
+# --- a long virtual run -----------------------------------------------------------------------------------------------
 def test_five_virtual_seconds_run_clean(driver_cls):
     """5 s of virtual acquisition: every frame, no overwritten sample, no datasheet violation. (How fast the virtual
     board runs is a speed claim: it is not asserted here, see bench/; tests never depend on wall-clock time.)"""
@@ -414,7 +414,7 @@ def test_five_virtual_seconds_run_clean(driver_cls):
     assert len(d.frames) > 4900 and hw.chain.overwritten == 0 and hw.violations == []
 
 
-# --- the real MicroPython runtime --------------------------------------------------------------------------------------------
+# --- the real MicroPython runtime -------------------------------------------------------------------------------------
 MP_SCRIPT = (
     MINI_DRIVER
     + r"""

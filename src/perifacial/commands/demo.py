@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     path = out / "demo.pfr"
     url = f"sim://?seed={args.seed}&rate={args.rate}&realtime={int(args.realtime)}"
     print(
-        f"recording {args.seconds:g} s from {url} -> {path} (the first run also compiles the numba kernels once, ~30-60 s)",
+        f"recording {args.seconds:g} s from {url} -> {path} (the first run also compiles the numba kernels once, "
+        "~30-60 s)",
         file=sys.stderr,
     )
     with open_board(url) as board:
@@ -90,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         f"(board clock: {rec.fs_device:.2f} Hz), gaps: {len(rec.gaps)}, lost samples: {rec.lost_samples}"
     )
     print(
-        f"recorded in {summary.elapsed_s:.1f} s of host time ({rec.n_samples / rec.fs / max(summary.elapsed_s, 1e-9):.0f}x "
+        f"recorded in {summary.elapsed_s:.1f} s of host time "
+        f"({rec.n_samples / rec.fs / max(summary.elapsed_s, 1e-9):.0f}x "
         f"real time); CRC errors {summary.stats.get('crc_errors', 0)}"
     )
     counts = s["counts"]

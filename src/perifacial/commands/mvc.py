@@ -23,7 +23,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         "mvc",
         help="guided MVC calibration: seven facial movements x 3 maximal repetitions -> calibration file",
         description=(
-            "Guides the participant through the seven movements of Li et al. 2024 [arXiv:2409.00017] (brow raise, frown, eye squeeze, nose "
+            "Guides the participant through the seven movements of Li et al. 2024 [arXiv:2409.00017] (brow raise, "
+            "frown, eye squeeze, nose "
             "wrinkle, smile, lip press/pucker, mouth corners down), 3 maximal repetitions each, with prompts and "
             "countdowns on stderr; records the session (FILE with .pfr instead of .json), builds the per-channel "
             "MVC calibration and prints which channels responded to which movement. A channel that responds to "
