@@ -1,0 +1,158 @@
+"""``load(path, store=...)`` (codes on disk, bounded memory; issue 18) returns what ``load(path)`` returns.
+
+The reference is today's in-memory ``load`` of the same file; the files hold what makes loading non-trivial: a
+reboot (two segments), a silence (a gap), dropped frames, repeated frames (the repeat check compares codes read
+back from disk), a restart of the sample counter, a link drop, host and board markers, sync rows and byte damage.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from perifacial.host import rawlog
+from perifacial.host.board import open_board
+from perifacial.host.diskarray import DiskColumns
+from perifacial.host.recording import Recorder, load
+from perifacial.host.sim.frames import synth_frames
+
+SESSION = {"format": "perifacial-raw", "fs": 1000.0, "labels": [f"CH{i + 1}" for i in range(24)], "gains": [24.0] * 24}
+
+
+def open_files_in(folder) -> int:
+    """Files of this process open in ``folder`` (deleted or not: a disk store left open)."""
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        n += target.startswith(str(folder) + os.sep)
+    return n
+
+
+def assert_same_recording(a, b) -> None:
+    """Every field of two recordings equal (``repr`` for the nested ones: NaN equals NaN)."""
+    assert isinstance(b.codes, DiskColumns) and isinstance(b.status, DiskColumns)
+    assert a.codes.shape == b.codes.shape and a.status.shape == b.status.shape
+    assert np.array_equal(a.codes, np.asarray(b.codes)) and np.array_equal(a.status, np.asarray(b.status))
+    assert b.data.size == 0
+    for k in ("fs", "labels", "gaps", "first_sample", "n_samples", "link_events", "device_logs", "info"):
+        assert repr(getattr(a, k)) == repr(getattr(b, k)), k
+    for k in ("fs_measured", "fs_device"):
+        assert repr(getattr(a, k)) == repr(getattr(b, k)), k
+    assert np.array_equal(a.gains, b.gains)
+    assert repr(a.markers) == repr(b.markers) and repr(a.sync.tolist()) == repr(b.sync.tolist())
+    assert [s.to_dict() for s in a.segments] == [s.to_dict() for s in b.segments] or repr(a.segments) == repr(
+        b.segments
+    )
+    assert repr(a.stats) == repr(b.stats)
+    assert repr(a.clock) == repr(b.clock)
+
+
+def _check(path, tmp_path) -> None:
+    ref = load(path, data=False)
+    rec = load(path, store=tmp_path)
+    assert_same_recording(ref, rec)
+    assert open_files_in(tmp_path) == 2  # the column files (the arrival-order files are closed)
+    # windows of the store read the same columns as the in-memory arrays
+    n = ref.n_samples
+    for a, b in [(0, 1), (0, n), (n // 3, n // 2), (max(0, n - 7), n)]:
+        assert np.array_equal(rec.codes[:, a:b], ref.codes[:, a:b])
+        assert np.array_equal(rec.status[1, a:b], ref.status[1, a:b])
+    rec.codes.close()
+    rec.status.close()
+    assert open_files_in(tmp_path) == 0 and os.listdir(tmp_path) == []  # unlinked at once, closed at the end
+
+
+def test_reboot_and_silence_on_the_virtual_board(tmp_path):
+    path = tmp_path / "r.pfr"
+    with open_board("sim://?seed=1&reboot_at=2&mute_at=4&mute_s=1.5") as board:
+        board.record(path, duration_s=7, progress=False)
+    store = tmp_path / "store"
+    store.mkdir()
+    ref = load(path, data=False)
+    assert len(ref.segments) == 2 and len(ref.gaps) >= 2  # the file has what this test is about
+    _check(path, store)
+
+
+def test_board_and_host_markers_and_sync(tmp_path):
+    path = tmp_path / "m.pfr"
+    with open_board("sim://?seed=2") as board:
+        rec = Recorder(path, SESSION).attach(board)
+        board.start()
+        for i, _ in enumerate(board.blocks(n_samples=3000)):
+            if i % 3 == 1:
+                board.marker(i)
+                rec.marker(i, "host")
+                rec.sync(i)
+        board.stop()
+        rec.close()
+    ref = load(path, data=False)
+    assert {m["source"] for m in ref.markers} == {"host", "board"} and ref.sync.size
+    store = tmp_path / "store"
+    store.mkdir()
+    _check(path, store)
+
+
+def _faulty_stream_file(path) -> None:
+    """Frames with drops, repeats (a run sent twice), a restart of the counter and a link drop, in records of
+    random sizes, with host markers and sync rows."""
+    rng = np.random.default_rng(7)
+    a = synth_frames(20_000, seed=1, first_sample=500)
+    b = synth_frames(5_000, seed=2, first_sample=0, seq0=9)  # the counter restarts (a reboot)
+    frames = list(a.frames)
+    del frames[300:320]  # 200 samples lost
+    frames[900:900] = frames[850:880]  # a repeat of 300 samples already sent
+    frames += list(b.frames)
+    rec = Recorder(path, SESSION, fsync_interval=1e9, session_every=1 << 18)
+    t, i, dropped = 50.0, 0, False
+    while i < len(frames):
+        k = int(rng.integers(1, 60))
+        chunk = b"".join(frames[i : i + k])
+        rec.raw(chunk, t)
+        i += k
+        t += k * 10 / 1000.0
+        if rng.random() < 0.1:
+            rec.marker(int(rng.integers(100)), "m", sample=500 + i * 10, host_time=t)
+            rec.sync(i, sample=500 + i * 10, host_time=t)
+        if i >= 1200 and not dropped:
+            dropped = True
+            rec.link("lost", t)
+            rec.link("ok", t + 0.5)
+            t += 0.5
+    rec.close({"note": "faults"})
+
+
+def test_drops_repeats_restart_and_link_drop(tmp_path):
+    path = tmp_path / "f.pfr"
+    _faulty_stream_file(path)
+    ref = load(path, data=False)
+    assert ref.stats["repeated_blocks"] > 0 and len(ref.segments) == 2 and ref.gaps and ref.link_events
+    store = tmp_path / "store"
+    store.mkdir()
+    _check(path, store)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_damaged_bytes(tmp_path, seed):
+    path = tmp_path / "f.pfr"
+    _faulty_stream_file(path)
+    raw = bytearray(path.read_bytes())
+    rng = np.random.default_rng(seed)
+    for pos in rng.integers(len(rawlog.FILE_MAGIC), len(raw), 40):
+        raw[pos] ^= 1 << int(rng.integers(8))
+    path.write_bytes(bytes(raw[: len(raw) - int(rng.integers(0, 5000))]))
+    store = tmp_path / "store"
+    store.mkdir()
+    _check(path, store)
+
+
+def test_store_true_uses_the_system_temp_folder(tmp_path):
+    path = tmp_path / "f.pfr"
+    _faulty_stream_file(path)
+    rec = load(path, store=True)
+    assert_same_recording(load(path, data=False), rec)
+    rec.codes.close()
