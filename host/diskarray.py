@@ -110,7 +110,8 @@ class DiskColumns:
     def __getitem__(self, key) -> np.ndarray:
         rows, a, b = self._cols(key)
         x = self._file.read(self._start + a, self._start + b).T
-        return x if isinstance(rows, slice) and rows == slice(None) else x[rows]
+        # C order, as the in-memory arrays' windows (reductions downstream then sum in the same order)
+        return np.ascontiguousarray(x if isinstance(rows, slice) and rows == slice(None) else x[rows])
 
     def __setitem__(self, key, values) -> None:
         rows, a, b = self._cols(key)
