@@ -156,3 +156,26 @@ def test_store_true_uses_the_system_temp_folder(tmp_path):
     rec = load(path, store=True)
     assert_same_recording(load(path, data=False), rec)
     rec.codes.close()
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_reader_releasing_pages_reads_what_a_whole_file_read_gives(tmp_path, monkeypatch, seed):
+    """``rawlog.read_records`` maps the file and drops the pages behind it; with a window of one page (pages
+    dropped all the time, also while damaged regions are searched) the records equal those parsed from the whole
+    file's bytes in memory (the reader before issue 18), on a damaged file."""
+    path = tmp_path / "f.pfr"
+    _faulty_stream_file(path)
+    raw = bytearray(path.read_bytes())
+    rng = np.random.default_rng(seed)
+    for pos in rng.integers(len(rawlog.FILE_MAGIC), len(raw), 30):
+        raw[pos] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    ref_report, report = rawlog.ReadReport(), rawlog.ReadReport()
+    ref = [(r.kind, r.payload, r.offset, r.damaged) for r in rawlog._read_data(bytes(raw), ref_report, path)]
+    monkeypatch.setattr(rawlog._Mapped, "WINDOW", 0)
+    released = []
+    orig = rawlog._Mapped.release
+    monkeypatch.setattr(rawlog._Mapped, "release", lambda self, i: (orig(self, i), released.append(self.released)))
+    got = [(r.kind, r.payload, r.offset, r.damaged) for r in rawlog.read_records(path, report)]
+    assert got == ref and report == ref_report and ref_report.damaged
+    assert released[-1] > len(raw) // 2  # pages were released as the reader went
