@@ -90,6 +90,11 @@ class DiskColumns:
         return (self._file.rows, self._n)
 
     @property
+    def offset(self) -> int:
+        """Column of the whole file where this view starts."""
+        return self._start
+
+    @property
     def dtype(self) -> np.dtype:
         return self._file.dtype
 

@@ -903,8 +903,9 @@ def load(path: str | os.PathLike, data: bool = True, store: str | os.PathLike | 
     if spill is None:
         codes = np.zeros((nch, n), dtype=np.int32)
         status = np.zeros((nchips, n), dtype=np.uint32)
+        place = True
     else:
-        codes, status = spill.columns(nch, nchips, n)
+        codes, status, place = spill.columns(nch, nchips, n, pl, kept)
     have = np.zeros(n, dtype=bool)
     pts_s, pts_t, dev_s, dev_t = [], [], [], []
     for k, b in enumerate(kept):
@@ -913,8 +914,9 @@ def load(path: str | os.PathLike, data: bool = True, store: str | os.PathLike | 
             continue
         sk = int(pl.skip[k])
         m = b.n - sk
-        codes[:, c0 : c0 + m] = b.codes[:, sk:]
-        status[:, c0 : c0 + m] = b.status[:, sk:]
+        if place:
+            codes[:, c0 : c0 + m] = b.codes[:, sk:]
+            status[:, c0 : c0 + m] = b.status[:, sk:]
         have[c0 : c0 + m] = True
         if pl.segment_of[k] != 0:
             continue  # the clock fits use the first segment only (one device clock, one sample counter)
@@ -1075,10 +1077,19 @@ class _Spill:
         c, s = self.arrival[key]
         return replace(b, codes=c.append(b.codes), status=s.append(b.status))
 
-    def columns(self, nch: int, nchips: int, n: int):
+    def columns(self, nch: int, nchips: int, n: int, pl, kept):
+        """The column files ``(codes, status, place)``: new ones (``place``: blocks still to be copied there), or,
+        when every block landed at its arrival position (no gap, repeat or restart: the usual file), the arrival
+        files themselves (nothing to copy)."""
         from perifacial.host.diskarray import DiskColumns
 
-        return DiskColumns(nch, n, np.int32, self.dir), DiskColumns(nchips, n, np.uint32, self.dir)
+        c, s = self.arrival.get((nch, nchips), (None, None))
+        # the arrival file holds exactly the kept blocks, in order (another geometry goes to another file)
+        if c is not None and c.shape[1] == n and kept and not pl.skip.any():
+            if np.array_equal([b.codes.offset for b in kept], pl.columns):
+                del self.arrival[(nch, nchips)]
+                return c, s, False
+        return DiskColumns(nch, n, np.int32, self.dir), DiskColumns(nchips, n, np.uint32, self.dir), True
 
     def close_arrival(self) -> None:
         for c, s in self.arrival.values():

@@ -52,9 +52,18 @@ def assert_same_recording(a, b) -> None:
     assert repr(a.clock) == repr(b.clock)
 
 
-def _check(path, tmp_path) -> None:
+def _check(path, tmp_path, monkeypatch, in_place: bool | None = None) -> None:
+    """``load(store=tmp_path)`` equals ``load``; ``in_place``: the arrival-order files are (True) or are not
+    (False) the recording's own (every block at its arrival position: nothing copied)."""
+    from perifacial.host import diskarray
+
+    made = []
+    orig = diskarray._File.__init__
+    monkeypatch.setattr(diskarray._File, "__init__", lambda self, *a, **k: (made.append(1), orig(self, *a, **k))[1])
     ref = load(path, data=False)
     rec = load(path, store=tmp_path)
+    if in_place is not None:
+        assert len(made) == (2 if in_place else 4)
     assert_same_recording(ref, rec)
     assert open_files_in(tmp_path) == 2  # the column files (the arrival-order files are closed)
     # windows of the store read the same columns as the in-memory arrays
@@ -67,7 +76,7 @@ def _check(path, tmp_path) -> None:
     assert open_files_in(tmp_path) == 0 and os.listdir(tmp_path) == []  # unlinked at once, closed at the end
 
 
-def test_reboot_and_silence_on_the_virtual_board(tmp_path):
+def test_reboot_and_silence_on_the_virtual_board(tmp_path, monkeypatch):
     path = tmp_path / "r.pfr"
     with open_board("sim://?seed=1&reboot_at=2&mute_at=4&mute_s=1.5") as board:
         board.record(path, duration_s=7, progress=False)
@@ -75,10 +84,10 @@ def test_reboot_and_silence_on_the_virtual_board(tmp_path):
     store.mkdir()
     ref = load(path, data=False)
     assert len(ref.segments) == 2 and len(ref.gaps) >= 2  # the file has what this test is about
-    _check(path, store)
+    _check(path, store, monkeypatch, in_place=False)
 
 
-def test_board_and_host_markers_and_sync(tmp_path):
+def test_board_and_host_markers_and_sync(tmp_path, monkeypatch):
     path = tmp_path / "m.pfr"
     with open_board("sim://?seed=2") as board:
         rec = Recorder(path, SESSION).attach(board)
@@ -91,10 +100,10 @@ def test_board_and_host_markers_and_sync(tmp_path):
         board.stop()
         rec.close()
     ref = load(path, data=False)
-    assert {m["source"] for m in ref.markers} == {"host", "board"} and ref.sync.size
+    assert {m["source"] for m in ref.markers} == {"host", "board"} and ref.sync.size and not ref.gaps
     store = tmp_path / "store"
     store.mkdir()
-    _check(path, store)
+    _check(path, store, monkeypatch, in_place=True)
 
 
 def _faulty_stream_file(path) -> None:
@@ -126,18 +135,18 @@ def _faulty_stream_file(path) -> None:
     rec.close({"note": "faults"})
 
 
-def test_drops_repeats_restart_and_link_drop(tmp_path):
+def test_drops_repeats_restart_and_link_drop(tmp_path, monkeypatch):
     path = tmp_path / "f.pfr"
     _faulty_stream_file(path)
     ref = load(path, data=False)
     assert ref.stats["repeated_blocks"] > 0 and len(ref.segments) == 2 and ref.gaps and ref.link_events
     store = tmp_path / "store"
     store.mkdir()
-    _check(path, store)
+    _check(path, store, monkeypatch, in_place=False)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_damaged_bytes(tmp_path, seed):
+def test_damaged_bytes(tmp_path, monkeypatch, seed):
     path = tmp_path / "f.pfr"
     _faulty_stream_file(path)
     raw = bytearray(path.read_bytes())
@@ -147,7 +156,7 @@ def test_damaged_bytes(tmp_path, seed):
     path.write_bytes(bytes(raw[: len(raw) - int(rng.integers(0, 5000))]))
     store = tmp_path / "store"
     store.mkdir()
-    _check(path, store)
+    _check(path, store, monkeypatch)
 
 
 def test_store_true_uses_the_system_temp_folder(tmp_path):
@@ -156,6 +165,23 @@ def test_store_true_uses_the_system_temp_folder(tmp_path):
     rec = load(path, store=True)
     assert_same_recording(load(path, data=False), rec)
     rec.codes.close()
+
+
+def test_clean_file_cut_at_the_requested_length(tmp_path, monkeypatch):
+    """A gap-free file (the arrival files are the recording's) whose writer noted a requested length shorter than
+    what was sent: the store is cut like the in-memory arrays."""
+    path = tmp_path / "c.pfr"
+    sf = synth_frames(3000, seed=3, first_sample=77)
+    rec = Recorder(path, SESSION, fsync_interval=1e9)
+    rec.note(duration_samples={"first_sample": 77, "n_samples": 2345})
+    for i in range(0, len(sf.frames), 7):
+        rec.raw(b"".join(sf.frames[i : i + 7]), 10.0 + i / 100)
+    rec.close()
+    ref = load(path, data=False)
+    assert ref.n_samples == 2345 and ref.stats["samples_after_requested_end"] == 655
+    store = tmp_path / "store"
+    store.mkdir()
+    _check(path, store, monkeypatch, in_place=True)
 
 
 @pytest.mark.parametrize("seed", [0, 3])
