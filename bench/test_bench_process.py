@@ -17,7 +17,8 @@ goal; the table shows 0.5x (blocks within 2x of the in-memory time) for orientat
 synthetic samples as ADC codes in DATA frames of the wire format (40 samples a frame, as the board sends at 2000 SPS;
 :func:`perifacial.host.sim.frames.synth_frames`, no board run), written by :class:`Recorder` 10 s at a time, then
 ``process_file`` in block mode in a child; peak and wall time include reading the file (``load(store=...)``: codes
-on disk).
+on disk). Reference, same run: the same ``process_file`` reading the file with the in-memory ``load`` (``reader=
+{"store": None}``, as before the disk store), when the machine has the memory for it; same events asserted.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ matplotlib.use("Agg")
 from perifacial.host.workflow.process import ProcessOptions, process_file
 with tempfile.TemporaryDirectory() as d:
     t = time.perf_counter()
-    summary = process_file(sys.argv[1], opts=ProcessOptions(mode="blocks"), out_dir=d)
+    reader = {"store": None} if sys.argv[2] == "in-memory-load" else None
+    summary = process_file(sys.argv[1], opts=ProcessOptions(mode="blocks"), out_dir=d, reader=reader)
     sec = time.perf_counter() - t
 print(json.dumps({"seconds": sec, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "events": sum(summary["counts"]["spotted_by_kind"].values()),
@@ -179,12 +181,36 @@ def test_process_pfr_file(seconds, tmp_path, benchmark, ratios):
     path = tmp_path / "s.pfr"
     write_pfr(path, seconds)
     size_mb = path.stat().st_size / 2**20
-    ours = benchmark.pedantic(_child, args=("pfr", seconds, _PFR_CHILD, (str(path),)), rounds=1, iterations=1)
+    ours = benchmark.pedantic(_child, args=("pfr", seconds, _PFR_CHILD, (str(path), "store")), rounds=1, iterations=1)
+    need_mb = 2.5 * CH * seconds * FS * 4 / 2**20  # codes, status and the decoded blocks at once
+    ref = (
+        _child("pfr", seconds, _PFR_CHILD, (str(path), "in-memory-load")) if _available_mb() > need_mb + 3000 else None
+    )
     path.unlink()
     assert ours["mode"] == "blocks" and ours["events"] > seconds / 10
     label = f"process_file of a .pfr, 24 ch x {seconds // 60} min at 2000 SPS"
-    ratios.add_absolute(label, ours["seconds"], float("inf"), note=f"peak memory {ours['peak_mb']:.0f} MB")
-    benchmark.extra_info.update(peak_mb=ours["peak_mb"], seconds=ours["seconds"], file_mb=size_mb)
-    print(f"\n{label} ({size_mb:.0f} MB file): {ours['seconds']:.1f} s, peak {ours['peak_mb']:.0f} MB")
+    if ref is not None:
+        assert ours["events"] == ref["events"]
+        ratios.add(
+            label,
+            "in-memory load",
+            ref["seconds"],
+            ours["seconds"],
+            0.5,
+            note=f"peak memory {ours['peak_mb']:.0f} MB vs {ref['peak_mb']:.0f} MB",
+        )
+    else:
+        ratios.add_absolute(label, ours["seconds"], float("inf"), note=f"peak memory {ours['peak_mb']:.0f} MB")
+    benchmark.extra_info.update(
+        peak_mb=ours["peak_mb"],
+        seconds=ours["seconds"],
+        file_mb=size_mb,
+        ref_peak_mb=None if ref is None else ref["peak_mb"],
+        ref_seconds=None if ref is None else ref["seconds"],
+    )
+    print(
+        f"\n{label} ({size_mb:.0f} MB file): {ours['seconds']:.1f} s, peak {ours['peak_mb']:.0f} MB"
+        + ("" if ref is None else f"; in-memory load {ref['seconds']:.1f} s, peak {ref['peak_mb']:.0f} MB")
+    )
     if os.environ.get("PERIFACIAL_BENCH_STRICT") == "1":
         assert ours["peak_mb"] < GOAL_MB
