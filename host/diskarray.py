@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 
 import numpy as np
 
 __all__ = ["DiskColumns"]
+
+#: positional reads and writes (no shared file offset: safe from several threads); else seek + read under a lock
+_POSITIONAL = hasattr(os, "preadv") and hasattr(os, "pwrite")
 
 
 class _File:
@@ -30,25 +34,38 @@ class _File:
         self.f = tempfile.TemporaryFile(dir=directory, prefix="perifacial-")
         self.fd = self.f.fileno()
         self.row_bytes = self.rows * self.dtype.itemsize
+        self.lock = threading.Lock()
 
     def read(self, a: int, b: int) -> np.ndarray:
         """Columns ``[a, b)`` as ``[b - a, rows]``."""
         nbytes = (b - a) * self.row_bytes
         buf = bytearray(nbytes)
         view, got = memoryview(buf), 0
-        while got < nbytes:
-            k = os.preadv(self.fd, [view[got:]], a * self.row_bytes + got)
-            if k <= 0:  # past the end of a sparse file: zeros
-                break
-            got += k
+        with self.lock:
+            if not _POSITIONAL:
+                self.f.seek(a * self.row_bytes)
+            while got < nbytes:
+                if _POSITIONAL:
+                    k = os.preadv(self.fd, [view[got:]], a * self.row_bytes + got)
+                else:
+                    k = self.f.readinto(view[got:])
+                if not k:  # past the end of a sparse file: zeros
+                    break
+                got += k
         return np.frombuffer(buf, dtype=self.dtype).reshape(b - a, self.rows)
 
     def write(self, a: int, values: np.ndarray) -> None:
         """``values`` ``[rows, m]`` into columns ``[a, a + m)``."""
         data = memoryview(np.ascontiguousarray(np.asarray(values, dtype=self.dtype).T)).cast("B")
-        done = 0
-        while done < len(data):
-            done += os.pwrite(self.fd, data[done:], a * self.row_bytes + done)
+        with self.lock:
+            if not _POSITIONAL:
+                self.f.seek(a * self.row_bytes)
+                self.f.write(data)
+                self.f.flush()
+                return
+            done = 0
+            while done < len(data):
+                done += os.pwrite(self.fd, data[done:], a * self.row_bytes + done)
 
 
 class DiskColumns:

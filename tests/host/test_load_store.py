@@ -205,3 +205,32 @@ def test_reader_releasing_pages_reads_what_a_whole_file_read_gives(tmp_path, mon
     got = [(r.kind, r.payload, r.offset, r.damaged) for r in rawlog.read_records(path, report)]
     assert got == ref and report == ref_report and ref_report.damaged
     assert released[-1] > len(raw) // 2  # pages were released as the reader went
+
+
+@pytest.mark.parametrize("positional", [True, False])
+def test_disk_columns_against_an_array(monkeypatch, positional):
+    """DiskColumns reads what was written, as an in-memory array would (positional I/O, or seek + read where the
+    platform has no ``pread``/``pwrite``); unwritten columns read 0; views see their columns."""
+    from perifacial.host import diskarray
+
+    monkeypatch.setattr(diskarray, "_POSITIONAL", positional)
+    rng = np.random.default_rng(4)
+    ref = np.zeros((5, 1000), dtype=np.int32)
+    x = DiskColumns(5, 1000, np.int32)
+    for a, b in [(0, 10), (990, 1000), (300, 700), (10, 11)]:
+        v = rng.integers(-(1 << 23), 1 << 23, (5, b - a), dtype=np.int32)
+        ref[:, a:b] = v
+        x[:, a:b] = v
+    assert np.array_equal(np.asarray(x), ref) and np.asarray(x).flags.c_contiguous
+    assert np.array_equal(x[2, 295:705], ref[2, 295:705]) and np.array_equal(x[[0, 4], -3:], ref[[0, 4], -3:])
+    w = x.window(300, 700)
+    assert w.shape == (5, 400) and w.offset == 300 and np.array_equal(w[:, 5:9], ref[:, 305:309])
+    y = DiskColumns(5, 0, np.int32)
+    v1 = y.append(ref[:, :7])
+    v2 = y.append(ref[:, 7:20])
+    assert y.shape == (5, 20) and v2.offset == 7 and np.array_equal(v1[:, :], ref[:, :7])
+    assert np.array_equal(v2[:, 1:], ref[:, 8:20])
+    with pytest.raises(IndexError):
+        x[:, ::2]
+    x.close()
+    y.close()
