@@ -35,6 +35,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import mmap
 import os
 import struct
 import time
@@ -274,17 +275,61 @@ def looks_like_rawlog(path: str | os.PathLike) -> bool:
 def read_records(path: str | os.PathLike, report: ReadReport | None = None):
     """Yield :class:`Record` objects from ``path`` in file order; tolerant of a torn tail and of damage anywhere
     (see the module docstring). Raises :class:`perifacial.errors.RecordingError` if ``path`` is not a recording."""
+    with open(path, "rb") as f:
+        # mapped, not read: the pages behind the reader are released as it goes (:class:`_Mapped`), so reading
+        # a file of any size keeps only a window of it in memory
+        data = _Mapped(f) if os.fstat(f.fileno()).st_size else b""
+    try:
+        yield from _read_data(data, report, path)
+    finally:
+        if isinstance(data, _Mapped):
+            data.close()
+
+
+class _Mapped(mmap.mmap):
+    """A read-only map of a whole file whose pages behind ``release(i)`` are dropped from the process (they are
+    read again from the page cache if touched later), so that one pass over a long file keeps ~``WINDOW`` bytes
+    resident instead of the whole file."""
+
+    WINDOW = 64 << 20
+
+    def __new__(cls, f):
+        self = super().__new__(cls, f.fileno(), 0, access=mmap.ACCESS_READ)
+        self.released = 0
+        return self
+
+    def release(self, i: int) -> None:
+        upto = (i - self.WINDOW) // mmap.PAGESIZE * mmap.PAGESIZE
+        if upto > self.released and hasattr(mmap, "MADV_DONTNEED"):  # (not on Windows: the map stays resident)
+            self.madvise(mmap.MADV_DONTNEED, self.released, upto - self.released)
+            self.released = upto
+
+
+def _release(data, i: int) -> None:
+    if isinstance(data, _Mapped):
+        data.release(i)
+
+
+def _read_data(data, report: ReadReport | None, path):
+    rep = report if report is not None else ReadReport()
+    rep.file_bytes = len(data)
+    head = bytes(data[: len(FILE_MAGIC)])
+    mv = memoryview(data)
+    try:
+        yield from _read_format(data, mv, head, rep, path)
+    finally:
+        mv.release()
+
+
+def _read_format(data, mv: memoryview, head: bytes, rep: ReadReport, path):
     from perifacial.errors import RecordingError
 
-    data = Path(path).read_bytes()
-    rep = report if report is not None else ReadReport()
-    rep.file_bytes = n = len(data)
-    mv = memoryview(data)
-    if data.startswith(FILE_MAGIC_V2):
+    n = len(data)
+    if head.startswith(FILE_MAGIC_V2):
         fmt = 2
-    elif data.startswith(FILE_MAGIC_V1):
+    elif head.startswith(FILE_MAGIC_V1):
         fmt = 1
-    elif n < len(FILE_MAGIC) and (FILE_MAGIC_V2.startswith(data) or FILE_MAGIC_V1.startswith(data)):
+    elif n < len(FILE_MAGIC) and (FILE_MAGIC_V2.startswith(head) or FILE_MAGIC_V1.startswith(head)):
         rep.torn_tail = n
         return
     elif _hdr2_at(data, mv, 8) is not None or _close_to(data[:8], FILE_MAGIC_V2):
@@ -390,6 +435,7 @@ def _read2(data: bytes, mv: memoryview, rep: ReadReport, path):
             log.warning("%s: damaged %s record at byte %d", path, KIND_NAMES[kind], i)
         yield Record(kind, t, data[start:end], i, seq, not ok)
         i = end + CRC.size
+        _release(data, i)
 
 
 def _valid1_at(data: bytes, mv: memoryview, i: int) -> bool:
@@ -417,6 +463,7 @@ def _read1(data: bytes, mv: memoryview, rep: ReadReport, path):
             rep.records += 1
             yield Record(kind, t, data[i + H : end], i)
             i = end + CRC.size
+            _release(data, i)
             continue
         # damaged (or torn): the next record whose CRC checks out
         j = data.find(REC_MAGIC, i + 1)

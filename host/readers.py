@@ -340,6 +340,7 @@ def load(
     stream: str | None = None,
     board: int | str | None = None,
     data: bool = True,
+    store=None,
 ):
     """Read any supported recording (see the module docstring) into a :class:`Recording`.
 
@@ -365,6 +366,9 @@ def load(
         ``format="brainflow"``.
     data : bool
         ``.pfr`` only: False skips the float data (codes/status are kept).
+    store : path-like or bool, optional
+        ``.pfr`` only: keep the codes/status on disk in this folder (True: the system's temporary folder), for
+        bounded memory (see :func:`perifacial.host.recording.load`).
 
     Returns
     -------
@@ -398,7 +402,7 @@ def load(
     if fmt == "pfr":
         from perifacial.host.recording import load as load_pfr
 
-        rec = load_pfr(p, data=data)
+        rec = load_pfr(p, data=data, store=store)
         if not rec.units:
             rec.units = ["µV"] * rec.n_channels
             rec.types = ["EMG"] * rec.n_channels

@@ -713,7 +713,7 @@ def _num(x, default=None):
     return v if np.isfinite(v) else default
 
 
-def load(path: str | os.PathLike, data: bool = True) -> Recording:
+def load(path: str | os.PathLike, data: bool = True, store: str | os.PathLike | bool | None = None) -> Recording:
     """Decode the recording at ``path``.
 
     Tolerates a file whose writer was killed mid-record and damage anywhere (see :mod:`perifacial.host.rawlog`):
@@ -722,7 +722,10 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     ``CH1``...) and a warning (``stats["session_header"]`` is False). A restart of the board's sample index (reboot,
     stop/start) starts a new segment (:attr:`Recording.segments`); columns are in arrival order and segment
     boundaries are gaps of at least one column (see :mod:`perifacial.host.segments`). With ``data=False`` the float
-    ``data`` array is left empty (``codes``/``status`` are still there) to save memory.
+    ``data`` array is left empty (``codes``/``status`` are still there) to save memory. With ``store`` the codes
+    and status words stay on disk (:class:`perifacial.host.diskarray.DiskColumns`): memory stays bounded whatever
+    the length (per block only its timing is kept in memory), for block processing
+    (:func:`perifacial.host.workflow.blocked.source_of`); everything else is what ``load`` returns without it.
 
     Parameters
     ----------
@@ -730,6 +733,10 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
         A ``.pfr`` file written by :func:`record` / ``perifacial record``.
     data : bool
         Compute ``data`` (float64 uV); False keeps only the codes (less memory).
+    store : path-like or bool, optional
+        Keep ``codes`` and ``status`` in temporary files in this folder (True: the system's temporary folder)
+        instead of memory; implies ``data=False``. The files are deleted when the arrays are closed
+        (``rec.codes.close()``) or collected, or the process ends.
 
     Returns
     -------
@@ -754,6 +761,8 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     from perifacial.errors import RecordingError
     from perifacial.host.segments import plan as plan_segments
 
+    spill = _Spill(None if store is True else store) if store not in (None, False) else None
+    data = data and spill is None
     report = rawlog.ReadReport()
     dec = Decoder()
     session: dict = {}
@@ -775,7 +784,7 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     last_time = float("nan")
 
     def take(res):
-        blocks.extend(res.blocks)
+        blocks.extend(res.blocks if spill is None else map(spill.block, res.blocks))
         device_events.extend((len(blocks), ev) for ev in res.events)
         device_logs.extend(f"[{lg.level}] {lg.text}" for lg in res.logs)
 
@@ -891,8 +900,12 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
     arrival_end = np.array([time_at(int(b.frame_end[-1])) if b.frame_end is not None else np.nan for b in kept])
     pl = plan_segments(kept, arrival, fs if session else 2000.0, arrival_end=arrival_end)
     n = pl.n_columns
-    codes = np.zeros((nch, n), dtype=np.int32)
-    status = np.zeros((nchips, n), dtype=np.uint32)
+    if spill is None:
+        codes = np.zeros((nch, n), dtype=np.int32)
+        status = np.zeros((nchips, n), dtype=np.uint32)
+        place = True
+    else:
+        codes, status, place = spill.columns(nch, nchips, n, pl, kept)
     have = np.zeros(n, dtype=bool)
     pts_s, pts_t, dev_s, dev_t = [], [], [], []
     for k, b in enumerate(kept):
@@ -901,8 +914,9 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
             continue
         sk = int(pl.skip[k])
         m = b.n - sk
-        codes[:, c0 : c0 + m] = b.codes[:, sk:]
-        status[:, c0 : c0 + m] = b.status[:, sk:]
+        if place:
+            codes[:, c0 : c0 + m] = b.codes[:, sk:]
+            status[:, c0 : c0 + m] = b.status[:, sk:]
         have[c0 : c0 + m] = True
         if pl.segment_of[k] != 0:
             continue  # the clock fits use the first segment only (one device clock, one sample counter)
@@ -912,11 +926,16 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
             pts_t.append(times_arr[kk])
         dev_s.append(b.frame_first)
         dev_t.append(b.device_time_us)
+    if spill is not None:
+        spill.close_arrival()
     segments = pl.segments
     first = segments[0].first_sample if segments else 0
     n_keep = _requested_length(notes.get("duration_samples"), first, n)
     if n_keep < n:  # samples sent after the requested duration (record(duration_s=...)): still in the raw file
-        codes, status, have = codes[:, :n_keep], status[:, :n_keep], have[:n_keep]
+        if spill is None:
+            codes, status, have = codes[:, :n_keep], status[:, :n_keep], have[:n_keep]
+        else:
+            codes, status, have = codes.window(0, n_keep), status.window(0, n_keep), have[:n_keep]
         segments = [replace(sg, stop=min(sg.stop, n_keep)) for sg in segments if sg.start < n_keep]
     gaps = runs(~have)
     uv = np.empty((nch, 0)) if not data else codes * lsb_uv(gains)[:, None]
@@ -1036,6 +1055,47 @@ def load(path: str | os.PathLike, data: bool = True) -> Recording:
         device_logs=device_logs,
         segments=segments,
     )
+
+
+class _Spill:
+    """The disk side of ``load(..., store=...)``: decoded blocks go to arrival-order files at once (in memory only
+    their per-frame timing and a view of their columns there), then to the recording's column files."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.arrival: dict[tuple[int, int], tuple] = {}  # (channels, chips) -> (codes, status) files
+
+    def block(self, b):
+        from perifacial.host.diskarray import DiskColumns
+
+        key = (int(b.codes.shape[0]), int(b.status.shape[0]))
+        if key not in self.arrival:
+            self.arrival[key] = (
+                DiskColumns(key[0], 0, np.int32, self.dir),
+                DiskColumns(key[1], 0, np.uint32, self.dir),
+            )
+        c, s = self.arrival[key]
+        return replace(b, codes=c.append(b.codes), status=s.append(b.status))
+
+    def columns(self, nch: int, nchips: int, n: int, pl, kept):
+        """The column files ``(codes, status, place)``: new ones (``place``: blocks still to be copied there), or,
+        when every block landed at its arrival position (no gap, repeat or restart: the usual file), the arrival
+        files themselves (nothing to copy)."""
+        from perifacial.host.diskarray import DiskColumns
+
+        c, s = self.arrival.get((nch, nchips), (None, None))
+        # the arrival file holds exactly the kept blocks, in order (another geometry goes to another file)
+        if c is not None and c.shape[1] == n and kept and not pl.skip.any():
+            if np.array_equal([b.codes.offset for b in kept], pl.columns):
+                del self.arrival[(nch, nchips)]
+                return c, s, False
+        return DiskColumns(nch, n, np.int32, self.dir), DiskColumns(nchips, n, np.uint32, self.dir), True
+
+    def close_arrival(self) -> None:
+        for c, s in self.arrival.values():
+            c.close()
+            s.close()
+        self.arrival.clear()
 
 
 def _requested_length(spec, first: int, n: int) -> int:

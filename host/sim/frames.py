@@ -38,13 +38,17 @@ def synth_frames(
     seed: int = 0,
     first_sample: int = 0,
     seq0: int = 0,
+    codes: np.ndarray | None = None,
 ) -> SynthFrames:
-    """DATA frames holding ``n_samples`` samples (a multiple of ``per_frame`` is used: rounded up)."""
-    rng = np.random.default_rng(seed)
+    """DATA frames holding ``n_samples`` samples (a multiple of ``per_frame`` is used: rounded up); pseudo-random
+    codes, or ``codes`` int32 ``[8 * n_chips, n_samples]`` (``n_samples`` a multiple of ``per_frame``) if given."""
     n_frames = -(-int(n_samples) // per_frame)
     n = n_frames * per_frame
     nch = 8 * n_chips
-    codes = rng.integers(-(1 << 23), 1 << 23, size=(nch, n), dtype=np.int32)
+    if codes is None:
+        codes = np.random.default_rng(seed).integers(-(1 << 23), 1 << 23, size=(nch, n), dtype=np.int32)
+    elif codes.shape != (nch, n):
+        raise ValueError(f"codes must be [{nch}, {n}] (channels, a multiple of {per_frame} samples)")
     # payload sample bytes: per sample, per chip: 3 status bytes (0xC00000) + 8 x 24-bit big-endian codes
     words = np.empty((n, n_chips, 9), dtype=np.uint32)
     words[:, :, 0] = 0xC00000

@@ -576,7 +576,6 @@ def process_file(
 
     Any format :func:`perifacial.host.readers.load` reads (``reader``: its keyword arguments, e.g. ``fs``,
     ``units``, ``channel_map``); only the EMG channels are processed."""
-    from perifacial.dsp.mvc import MvcCalibration
     from perifacial.host.readers import load
 
     path = Path(path)
@@ -584,8 +583,24 @@ def process_file(
     say("load", 0.0)
     kw = dict(reader or {})
     if path.suffix.lower() == ".pfr" and opts.mode != "memory":
-        kw.setdefault("data", False)  # codes only (4 bytes a value); converted to uV block by block
+        # codes only, kept on disk (bounded memory at any length); converted to uV block by block. In mode "auto"
+        # process_recording reads them all back when the recording is short enough for the in-memory path.
+        kw.setdefault("data", False)
+        if out_dir is not None:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+        kw.setdefault("store", True if out_dir is None else out_dir)
     full = load(path, **kw)
+    try:
+        return _process_loaded(full, path, mvc, opts, out_dir, progress)
+    finally:
+        for arr in (full.codes, full.status):
+            if hasattr(arr, "close"):
+                arr.close()  # the temporary files of a disk store
+
+
+def _process_loaded(full, path: Path, mvc, opts: ProcessOptions, out_dir, progress) -> dict:
+    from perifacial.dsp.mvc import MvcCalibration
+
     rec = full.pick_emg()
     if rec.n_channels == 0:
         raise ValueError(f"{path}: no EMG channel (channel types: {', '.join(full.types)})")

@@ -155,3 +155,52 @@ def test_low_band_columns_equal_the_whole_segment():
     peak = np.abs(ref).max()
     for a, b in [(0, 50), (0, 900), (20_000, 20_017), (60_000, stop - start), (stop - start - 3, stop - start)]:
         np.testing.assert_allclose(lb[[0, 2, 3], a:b], ref[[0, 2, 3], a:b], rtol=0, atol=1e-9 * peak)
+
+
+def test_process_file_pfr_from_disk_store_equals_in_memory_load(tmp_path, monkeypatch):
+    """``process_file`` on a .pfr opens it with ``load(store=...)`` (codes on disk, bounded memory) outside mode
+    memory; the outputs are byte for byte those of the same block run on today's in-memory ``load`` (reader
+    ``store=None``), for a recording with a reboot (two segments) and a silence (gaps); no temporary file is left
+    open, also when processing fails."""
+    import json
+    import os
+
+    from perifacial.host.board import open_board
+    from perifacial.host.workflow import process as proc
+    from perifacial.host.workflow.process import process_file
+
+    def open_files_in(folder) -> int:
+        fds = [os.path.join("/proc/self/fd", f) for f in os.listdir("/proc/self/fd")]
+        return sum(os.readlink(f).startswith(f"{folder}{os.sep}") for f in fds if os.path.islink(f))
+
+    pfr = tmp_path / "s.pfr"
+    with open_board("sim://?seed=4&reboot_at=8&mute_at=14&mute_s=2") as board:
+        board.record(pfr, duration_s=25, progress=False)
+    opts = ProcessOptions(mode="blocks", block_s=6.3, figures=False)
+    out = {}
+    for name, reader in (("disk", None), ("memory", {"store": None})):
+        d = tmp_path / name
+        summary = process_file(pfr, opts=opts, out_dir=d, reader=reader)
+        assert summary["chain"]["mode"] == "blocks" and open_files_in(d) == 0
+        assert sorted(os.listdir(d)) == ["s.episodes.csv", "s.events.csv", "s.summary.json"]
+        out[name] = summary, {p: (d / p).read_bytes() for p in ("s.events.csv", "s.episodes.csv")}
+    (s_disk, f_disk), (s_mem, f_mem) = out["disk"], out["memory"]
+    assert f_disk == f_mem and f_mem["s.events.csv"].count(b"\n") > 2
+    assert s_mem["gaps"]["count"] == 2
+
+    def comparable(s):
+        s = json.loads(json.dumps(s))
+        s.pop("files")
+        s.pop("processing_s")  # wall time
+        return s
+
+    assert comparable(s_disk) == comparable(s_mem)
+
+    def fail(*a, **k):
+        raise RuntimeError("processing failed")
+
+    d = tmp_path / "fail"
+    monkeypatch.setattr(proc, "process_recording", fail)
+    with pytest.raises(RuntimeError, match="processing failed"):
+        process_file(pfr, opts=opts, out_dir=d)
+    assert open_files_in(d) == 0 and os.listdir(d) == []
