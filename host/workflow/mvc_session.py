@@ -7,8 +7,9 @@ and, ``repetitions`` times, ``contract_s`` of maximal contraction followed by ``
 
 Calibration: the recording is turned into linear envelopes (Li et al. 2024 chain, gap-aware), the noise floor of each
 channel is the mean envelope of the baseline, every channel's response to every movement is the mean over the
-repetitions of the peak 0.5 s moving mean; each channel is calibrated on the movement it responded to most
-(:func:`perifacial.dsp.mvc.calibrate_mvc` with a channel -> repetitions mapping). A channel that responds to no
+repetitions of the peak 0.5 s moving mean; each channel is calibrated on the movement it responded to most, its
+MVC the highest of that movement's repetitions (:func:`perifacial.dsp.mvc.calibrate_mvc` with a channel ->
+repetitions mapping; ``combine="mean"`` for the mean of the repetitions). A channel that responds to no
 movement (peak < ``min_ratio`` x its noise floor), or is flat, refuses the calibration with an error naming it.
 
 On ``sim://`` the participant is :class:`perifacial.host.sim.participant.SimulatedParticipant` (part of the
@@ -241,10 +242,12 @@ def calibrate_session(
     notch: float | str | None = "auto",
     min_ratio: float = 5.0,
     t0: int = 0,
+    combine: str = "max",
 ) -> MvcSessionResult:
     """Build the calibration from the session's raw data ``[channels, samples]`` (uV, NaN in gaps). Raises
     :class:`DeadChannelError` naming every channel without a response (flat, or below ``min_ratio`` x noise in all
-    movements)."""
+    movements). ``combine``: the MVC from the repetitions' peaks, "max" (the highest) or "mean"
+    (:func:`perifacial.dsp.mvc.calibrate_mvc`)."""
     from perifacial.dsp.mvc import calibrate_mvc
 
     from .process import ProcessOptions, envelope_segments
@@ -281,6 +284,7 @@ def calibrate_session(
         labels=labels,
         participant=participant,
         min_ratio=min_ratio,
+        combine=combine,
         chain={"band": list(emg_band(fs)), "cutoff": 6.0, "order": 2, "notch": notch, "zero_phase": True},
     )
     return MvcSessionResult(

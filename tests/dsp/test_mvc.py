@@ -53,9 +53,18 @@ def plateau_envelope(levels, noise=1.0, fs=FS, rep_s=1.5, gap_s=1.0):
     return env, reps
 
 
-def test_mvc_is_mean_of_repetition_peaks(tmp_path):
+def test_mvc_is_highest_repetition_peak_or_mean(tmp_path, caplog):
     levels = np.array([[100.0, 120.0, 110.0], [40.0, 50.0, 60.0], [300.0, 200.0, 250.0]])
     env, reps = plateau_envelope(levels)
+    with caplog.at_level("WARNING", logger="perifacial.dsp.mvc"):
+        cal = calibrate_mvc(env, FS, reps, labels=["LU1", "LU2", "LU3"])
+    np.testing.assert_allclose(cal.mvc, 1.0 + levels.max(axis=1), rtol=1e-12)
+    assert "highest of the 3 repetitions" in cal.method
+    # LU2 (41 vs 61 uV) and LU3 (201 vs 301 uV) spread by more than 1/0.7; LU1 does not
+    (msg,) = [r.getMessage() for r in caplog.records]
+    assert "LU2" in msg and "LU3" in msg and "LU1" not in msg and "submaximal" in msg
+    with pytest.raises(ValueError, match="combine"):
+        calibrate_mvc(env, FS, reps, combine="median")
     cal = calibrate_mvc(
         env,
         FS,
@@ -64,6 +73,7 @@ def test_mvc_is_mean_of_repetition_peaks(tmp_path):
         date="2026-11-22",
         labels=["LU1", "LU2", "LU3"],
         chain={"band": [20, 450], "cutoff": 6.0},
+        combine="mean",
     )
     np.testing.assert_allclose(cal.mvc, 1.0 + levels.mean(axis=1), rtol=1e-12)
     np.testing.assert_allclose(np.array(cal.peaks_uv), 1.0 + levels, rtol=1e-12)
@@ -89,7 +99,7 @@ def test_mvc_moving_mean_takes_a_robust_peak():
     env, reps = plateau_envelope([[100.0, 100.0, 100.0]])
     a = reps[0][0] + 400
     env[0, a : a + 50] += 1000.0
-    cal = calibrate_mvc(env, FS, reps, labels=["LM1"])
+    cal = calibrate_mvc(env, FS, reps, labels=["LM1"], combine="mean")
     # brute-force reference of the rule: max over windows of 500 samples inside repetition 1
     seg = env[0, reps[0][0] : reps[0][1]]
     ref1 = max(seg[i : i + 500].mean() for i in range(seg.size - 499))
@@ -104,7 +114,7 @@ def test_rest_segment_and_per_channel_repetitions():
     env[1] += 0.5  # channel 1 has a higher floor
     cal = calibrate_mvc(env, FS, {"A": reps, 1: reps[:2]}, rest=(0, 800), labels=["A", "B"])
     np.testing.assert_allclose(cal.noise_uv, [2.0, 2.5])
-    np.testing.assert_allclose(cal.mvc, [92.0, 32.5])
+    np.testing.assert_allclose(cal.mvc, [102.0, 32.5])
     assert len(cal.peaks_uv[1]) == 2
     with pytest.raises(ValueError, match="channel.*B"):
         calibrate_mvc(env, FS, {"A": reps}, labels=["A", "B"])

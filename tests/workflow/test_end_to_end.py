@@ -46,7 +46,8 @@ def test_mvc_calibration_matches_simulator(session_dir, sim_seed_used):
 
     cal = MvcCalibration.load(session_dir / "p01.mvc.json")
     assert cal.participant == "P01" and len(cal.labels) == 24
-    ratio = cal.mvc / SynthStream(sim_seed_used).mvc_uv  # the simulated participant contracts at 85-100 % MVC
+    # the simulated participant: 85-100 % effort per repetition, crosstalk of co-activated muscles
+    ratio = cal.mvc / SynthStream(sim_seed_used).mvc_uv
     assert np.all((ratio > 0.75) & (ratio < 1.2)), ratio
     d = json.loads((session_dir / "p01.mvc.json").read_text())
     assert d["session"]["movement_per_channel"]["LU1"] in ("brow_raise", "frown")
@@ -111,22 +112,13 @@ def test_gaps_are_segmented(session_dir):
     assert res.summary["quality"][0]["gap_fraction"] == pytest.approx(1900 / rec.n_samples)
 
 
-def test_peak_mvc_matches_truth_and_artefact_overlaps_are_flagged(session_dir):
-    """Issue 15: %MVC with the noise floor power-subtracted from the event and from the MVC reference, peak taken
-    as the event's plateau, against the simulator's truth (median absolute relative error over matched
-    expressions): 0.128 measured here (before: 0.22 with the max and no floor subtraction), still above the
-    issue's 10 % (on dsp.synth sessions with a noise-free MVC reference it is 0.05, tests/dsp/test_quantification
-    ::test_peak_mvc_matches_synth_truth): the remaining bias is on the MVC side of the virtual board's short
-    protocol and is not resolved here. Every reported
-    expression that overlaps an electrode artefact (contact change) on its region is flagged (or typed artefact)."""
-    from perifacial.dsp.montage import default_montage
-    from perifacial.dsp.synth import SynthStream
-
-    rec = load(session_dir / "s01.pfr")
-    truth = sim_ground_truth(rec)
-    rows = read_events_csv(session_dir / "out" / "s01.events.csv")
+def _peak_mvc_errors(d) -> list[float]:
+    """|relative error| of the reported peak %MVC of every simulated expression matched by an unflagged reported
+    expression of its region (the strongest if several), against the simulator's truth (% of the true MVC)."""
+    rec = load(d / "s01.pfr")
+    rows = read_events_csv(d / "out" / "s01.events.csv")
     errs = []
-    for t in truth:
+    for t in sim_ground_truth(rec):
         m = [
             r
             for r in rows
@@ -138,8 +130,48 @@ def test_peak_mvc_matches_truth_and_artefact_overlaps_are_flagged(session_dir):
         if m:
             r = max(m, key=lambda r: float(r["peak_mvc_pct"]))
             errs.append(abs(float(r["peak_mvc_pct"]) - t.peak) / t.peak)
+    return errs
+
+
+def test_peak_mvc_within_10_percent_of_truth(session_dir, session_argv, tmp_path):
+    """Issue 15: %MVC with the noise floor power-subtracted from the event and from the MVC reference, the peak
+    taken as the event's plateau, the MVC the highest calibration repetition (the simulated participant gives
+    85-100 % effort per repetition), against the simulator's truth: median |relative error| over the matched
+    expressions of 6 sessions (the fixture's seed 11 and the fresh seeds 21-25, each its own MVC session and 90 s
+    recording) <= 10 %. Measured: 7.6 % pooled (n = 140); per session 6.1-9.9 %; on seeds 0-13 7.2 % pooled,
+    5-11 % per session (a 90 s session holds only ~25 expressions). With the mean of the repetitions instead (the
+    rule before) seed 11 gave 12.8 %."""
+    import os
+    import subprocess
+    import sys
+
+    procs = []
+    for seed in range(21, 26):
+        d = tmp_path / f"seed{seed}"
+        d.mkdir()
+        script = (
+            f"import sys; from perifacial import cli; sys.exit(any(cli.main(a) for a in {session_argv(d, seed)!r}))"
+        )
+        env = {**os.environ, "MPLBACKEND": "Agg"}
+        p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        procs.append((d, p))
+    errs = _peak_mvc_errors(session_dir)
+    for d, p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err.decode()[-2000:]
+        errs += _peak_mvc_errors(d)
     print("median |rel err| of peak %MVC:", np.median(errs), "n =", len(errs))
-    assert len(errs) >= 10 and np.median(errs) <= 0.15
+    assert len(errs) >= 100 and np.median(errs) <= 0.10
+
+
+def test_artefact_overlaps_are_flagged(session_dir):
+    """Issue 15: every reported expression that overlaps an electrode artefact (contact change) on its region is
+    flagged (or typed artefact)."""
+    from perifacial.dsp.montage import default_montage
+    from perifacial.dsp.synth import SynthStream
+
+    rec = load(session_dir / "s01.pfr")
+    rows = read_events_csv(session_dir / "out" / "s01.events.csv")
     st = SynthStream(sim_seed(rec), fs=rec.fs)
     first = int(rec.first_sample)
     mont = default_montage()
