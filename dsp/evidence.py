@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ._api import keyword_only, renamed
+from .defaults import ME_MAX_DURATION_S
 
 __all__ = ["low_band", "blink_evidence", "type_blinks_by_eog"]
 
@@ -151,7 +152,48 @@ def electrode_evidence(
     return {"lf_max_sd": round(float(ptp[k]) / sd, 2), "lf_dominance": round(dom, 2), "lf_channel": chs[k]}
 
 
-@keyword_only("min_sd", "min_dominance", "keep_channels")
+def envelope_support(
+    envelope: Any, event: Any, montage: Any, jumped: int, *, fs: float, noise_window: float = 5.0, k: float = 2.0
+) -> tuple[float, int, int, int]:
+    """How the region's electrodes *other* than ``jumped`` carry ``event`` (a pop or a contact step moves one
+    electrode, a facial muscle lies under several).
+
+    Per other channel the rise = the envelope's peak over the event / its median over ``noise_window`` s around
+    it. Returns ``(support, onset, offset, channel)``: ``support`` the second largest rise (two electrodes), and
+    the event's extent on the other electrodes that rise to at least ``support`` (the hull of their peaks' runs
+    above their median + ``k`` spreads inside the event; spread = median minus the 15.87 % quantile, about one SD,
+    as the adaptive spotter's extension threshold), and the strongest of them. ``envelope``: ``[channels,
+    samples]``, anything indexable as ``envelope[channel, a:b]``."""
+    chs = [c for c in montage.region(event.region).channels if c != jumped]
+    n = envelope.shape[1]
+    A, B = max(0, event.onset - int(noise_window * fs)), min(n, event.offset + 1 + int(noise_window * fs))
+    rise, runs = [], []
+    for c in chs:
+        around = np.asarray(envelope[c, A:B], dtype=np.float64)
+        floor = float(np.median(around))
+        inside = around[event.onset - A : event.offset + 1 - A]
+        rise.append(float(inside.max()) / (floor + 1e-12))
+        above = inside > floor + k * (floor - float(np.quantile(around, 0.1587)))
+        top = int(np.argmax(inside))
+        if above[top]:  # the run of the peak (the spotter's hysteresis extends a burst while above)
+            below = np.flatnonzero(~above)
+            left, right = below[below < top], below[below > top]
+            runs.append((int(left[-1]) + 1 if left.size else 0, int(right[0]) - 1 if right.size else above.size - 1))
+        else:
+            runs.append(None)
+    if not rise:
+        return 0.0, event.onset, event.offset, event.channel
+    order = np.argsort(rise)[::-1]
+    support = rise[order[1]] if len(rise) > 1 else rise[order[0]]
+    used = [i for i in order if rise[i] >= support and runs[i] is not None]
+    if not used:
+        return support, event.onset, event.offset, event.channel
+    a = min(runs[i][0] for i in used)
+    b = max(runs[i][1] for i in used)
+    return support, event.onset + a, event.onset + b, chs[order[0]]
+
+
+@keyword_only("min_sd", "min_dominance", "keep_channels", "envelope", "min_support", "noise_window", "me_max_duration")
 def type_artifacts_by_lowband(
     events: Sequence,
     low: np.ndarray,
@@ -161,21 +203,41 @@ def type_artifacts_by_lowband(
     min_sd: float = 8.0,
     min_dominance: float = 4.0,
     keep_channels: int = 3,
+    envelope: Any = None,
+    min_support: float = 3.0,
+    noise_window: float = 5.0,
+    me_max_duration: float = ME_MAX_DURATION_S,
 ) -> list:
     """Electrode pops and motion steps: an event whose region shows a low-band jump on one electrode
     (``lf_max_sd >= min_sd`` and ``lf_dominance >= min_dominance``; a muscle or an eye movement moves all the
-    region's electrodes together) overlaps an electrode artefact. If fewer than ``keep_channels`` of the region's
-    channels detected the burst, or its strongest channel is the electrode that jumped, it is the artefact itself
-    (``kind="artifact"``); otherwise it is kept and ``flagged`` (its intensity is not trustworthy). Features go to
-    ``Event.evidence``."""
+    region's electrodes together) overlaps an electrode artefact; it is ``flagged`` (its intensity is not
+    trustworthy). It is the artefact itself (``kind="artifact"``) when fewer than ``keep_channels`` of the region's
+    channels detected the burst, or its strongest channel is the electrode that jumped, unless (with the
+    ``envelope`` the events were spotted on, ``[channels, samples]``) two of the region's *other* electrodes rise
+    to ``min_support`` x their floor during it (``emg_support``, :func:`envelope_support`). An expression kept
+    over a jump takes its extent and peak channel from those other electrodes (the artefact stretched the
+    region's union; ``extent_without_channel``), and ME/MaE from that extent (``me_max_duration``, s).
+    Features go to ``Event.evidence``."""
     out = []
     for e in events:
         if e.kind != "artifact" and e.region:
             f = electrode_evidence(low, fs, e, montage)
             if f and f["lf_max_sd"] >= min_sd and f["lf_dominance"] >= min_dominance:
-                if e.n_channels < keep_channels or f["lf_channel"] == e.channel:
-                    e = replace(e, kind="artifact", flagged=True, evidence=e.evidence + tuple(f.items()))
-                else:
-                    e = replace(e, flagged=True, evidence=e.evidence + tuple(f.items()))
+                artefact = e.n_channels < keep_channels or f["lf_channel"] == e.channel
+                changes: dict[str, Any] = {}
+                if envelope is not None and e.kind in ("ME", "MaE"):
+                    sup, a, b, ch = envelope_support(
+                        envelope, e, montage, f["lf_channel"], fs=fs, noise_window=noise_window
+                    )
+                    f["emg_support"] = round(sup, 2)
+                    if sup >= min_support:
+                        artefact = False
+                        if (a, b) != (e.onset, e.offset):
+                            f["extent_without_channel"] = f["lf_channel"]
+                            kind = "ME" if (b - a + 1) / fs < me_max_duration else "MaE"
+                            changes = dict(onset=a, offset=b, channel=ch, kind=kind)
+                e = replace(e, flagged=True, evidence=e.evidence + tuple(f.items()), **changes)
+                if artefact:
+                    e = replace(e, kind="artifact")
         out.append(e)
     return out

@@ -608,7 +608,8 @@ def spot_adaptive(
         low = np.asarray(lowband, dtype=np.float64)
         if low.shape != x2.shape:
             raise ValueError(f"lowband must have the envelope's shape {x2.shape}, got {low.shape}")
-        events = type_artifacts_by_lowband(type_blinks_by_eog(events, low, fs, montage), low, fs, montage)
+        events = type_blinks_by_eog(events, low, fs, montage)
+        events = type_artifacts_by_lowband(events, low, fs, montage, envelope=x2, me_max_duration=p.me_max_duration)
     if one_d:
         events = [replace(e, channel=0) for e in events]
     return events

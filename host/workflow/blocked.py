@@ -409,6 +409,7 @@ def run_blocked(
         plans.append(plan)
         spotter = SpotStream(fs, C, montage=montage)
         low_band = LowBand(source, plan) if with_low else None
+        seg_env = env_f.reader().window(a0, b0)  # what the typing reads: written before the events are ready
         seg_events, pending = [], []
         for a, env, low in segment_blocks(source, plan, block):
             g = a0 + a
@@ -425,14 +426,14 @@ def run_blocked(
                 pending += new
                 ready = [e for e in pending if e.offset + need <= avail]
                 pending = [e for e in pending if e.offset + need > avail]
-                seg_events += _type_by_lowband(ready, low_band, fs, montage)
+                seg_events += _type_by_lowband(ready, low_band, seg_env, fs, montage)
                 low_band.trim(min([avail - keep] + [e.onset - need for e in pending]))
             if progress is not None:
                 progress((g + env.shape[1]) / max(1, n))
         if low_band is None:
             seg_events += spotter.close()
         else:
-            seg_events += _type_by_lowband(pending + spotter.close(), low_band, fs, montage)
+            seg_events += _type_by_lowband(pending + spotter.close(), low_band, seg_env, fs, montage)
         seg_events.sort()
         segs.append(Segment(a0, b0, True))
         events += [
@@ -446,15 +447,17 @@ def run_blocked(
     return BlockedChain(env_f.array(), dec, env_f.reader(), step, segs, events, plans)
 
 
-def _type_by_lowband(events: list, low: np.ndarray, fs: float, montage) -> list:
-    """The low-band typing :func:`~perifacial.dsp.spotting.spot_adaptive` applies with ``lowband=``."""
+def _type_by_lowband(events: list, low, envelope, fs: float, montage) -> list:
+    """The low-band typing :func:`~perifacial.dsp.spotting.spot_adaptive` applies with ``lowband=`` (``low`` and
+    ``envelope``: the segment's low band and envelope, indexable as ``[channels, a:b]``)."""
     from perifacial.dsp.evidence import type_artifacts_by_lowband, type_blinks_by_eog
 
     if montage is None:
         from perifacial.dsp.montage import default_montage
 
         montage = default_montage()
-    return type_artifacts_by_lowband(type_blinks_by_eog(events, low, fs, montage), low, fs, montage)
+    events = type_blinks_by_eog(events, low, fs, montage)
+    return type_artifacts_by_lowband(events, low, fs, montage, envelope=envelope)
 
 
 def quantify_local(expr: list, envelope: np.ndarray, fs: float, calibration, montage, floor_window: float):

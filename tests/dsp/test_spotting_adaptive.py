@@ -265,3 +265,34 @@ def test_causal_online_pipeline_finds_the_offline_expressions_within_100_ms():
     assert len(off) > 15 and np.mean(found) >= 0.9
     shifts = [f.onset - e.onset for e in off for f in on if f.region == e.region and abs(f.onset - e.onset) <= 100]
     assert 0 < np.median(shifts) < 80  # the causal envelope lags
+
+
+def test_muscle_burst_over_an_electrode_artefact_is_kept_flagged_and_trimmed():
+    """Issue 15: a muscle burst seen by three electrodes of a region while a fourth picks up a motion artefact
+    (a DC step with broadband contact noise, stronger and longer than the burst) is the expression, flagged, with
+    the extent and peak of the three electrodes (the artefact no longer stretches it or turns it into an
+    artefact); the same artefact alone on one electrode is an artefact. Raw signal -> the default chain."""
+    from perifacial.dsp.evidence import low_band
+    from perifacial.dsp.filters import linear_envelope
+
+    rng = np.random.default_rng(3)
+    n = 40 * int(FS)
+    x = rng.normal(0.0, 2.0, (24, n))
+    a, b = 10_000, 10_300  # the burst, samples (0.3 s: a micro-expression)
+    for c in (8, 9, 10):  # left_lower
+        x[c, a:b] += rng.normal(0.0, 25.0, b - a)
+
+    def artefact(c, s0, s1):
+        x[c, s0:] += 400.0 * np.exp(-np.arange(n - s0) / (0.15 * FS))  # a step that decays
+        x[c, s0:s1] += rng.normal(0.0, 60.0, s1 - s0)  # contact noise
+
+    artefact(11, 10_200, 10_900)
+    artefact(20, 25_000, 25_700)  # alone, on right_lower
+    ev = spot(linear_envelope(x, FS), FS, lowband=low_band(x, FS))
+    (burst,) = [e for e in ev if e.region == "left_lower"]
+    assert burst.kind == "ME" and burst.flagged and burst.channel in (8, 9, 10)
+    assert abs(burst.onset - a) <= 60 and abs(burst.offset - (b - 1)) <= 60, (burst.onset, burst.offset)
+    f = dict(burst.evidence)
+    assert f["lf_channel"] == 11 and f["extent_without_channel"] == 11 and f["emg_support"] >= 3
+    assert [e.kind for e in ev if e.region == "right_lower"] == ["artifact"]
+    assert not [e for e in ev if e.region not in ("left_lower", "right_lower")]
