@@ -17,6 +17,7 @@ import csv
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -558,7 +559,9 @@ def process_recording(
         summary["files"] = {k: str(v) for k, v in res.files.items()}
         p_json = out / f"{stem}.summary.json"
         summary["files"]["summary"] = str(p_json)
-        p_json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        tmp = p_json.with_name(p_json.name + ".part")  # written last and atomically: `study` resumes on it
+        tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        os.replace(tmp, p_json)
         res.files["summary"] = p_json
     say("done", 1.0)
     return res

@@ -24,6 +24,8 @@ Outputs (``out``, a BIDS derivative dataset, e.g. ``DATASET/derivatives/perifaci
     out/group/study.json                  all of it: recordings (done / skipped / failed), the table rows
 
 Resuming: a recording whose ``<stem>.summary.json`` is newer than the recording (and its calibration) is skipped,
+the summary being the completion mark (removed before a recording is processed, written last and atomically: a
+run that crashed half-way through a recording leaves none, and the recording is redone),
 unless the processing options differ from the previous run's (``group/study.json``): then all are redone.
 Failures of one recording are reported and do not stop the study.
 
@@ -221,6 +223,7 @@ def _process_one(item: StudyItem, opts) -> dict:
 
     try:
         item.out_dir.mkdir(parents=True, exist_ok=True)
+        item.summary_path.unlink(missing_ok=True)  # the completion mark: back only when everything is written
         s = process_file(item.path, item.mvc, opts, item.out_dir)
         return {"counts": s.get("counts", {})}
     except Exception as exc:  # noqa: BLE001 - one recording's failure is reported, the study goes on

@@ -233,6 +233,41 @@ def test_folder_with_participants_table_failure_does_not_stop_the_study(folder, 
     assert [res3.status[str(i.path)].split(":")[0] for i in items] == ["done", "done", "failed"]
 
 
+def test_a_recording_whose_processing_crashed_half_way_is_redone(folder, tmp_path, monkeypatch):
+    """The summary is the completion mark: a worker that dies after writing some of a recording's outputs (here:
+    the events CSV of a second run, then an exception as from a killed process) leaves no summary, so the next
+    run redoes that recording instead of skipping it; a summary is never left half-written."""
+    from perifacial.host.workflow import process as P
+    from perifacial.host.workflow.process import ProcessOptions
+    from perifacial.host.workflow.study import run_study
+
+    opts = ProcessOptions(figures=False)
+    out = tmp_path / "d"
+    run_study(folder, out, opts, use_dask=False)
+    emg = out / "sub-A1" / "emg"
+    assert (emg / "A1_rest.summary.json").is_file() and not list(emg.glob("*.part"))
+    real = P.process_file
+
+    def crash(path, mvc, o, out_dir):
+        (Path(out_dir) / (Path(path).stem + ".events.csv")).write_text("onset_s\n")  # partly rewritten
+        raise MemoryError("killed half-way")
+
+    # the recording is newer than its outputs: it is processed again, and that run crashes
+    later = (emg / "A1_rest.summary.json").stat().st_mtime + 5
+    os.utime(folder / "A1_rest.npz", (later, later))
+    monkeypatch.setattr(P, "process_file", crash)
+    res = run_study(folder, out, opts, use_dask=False)
+    assert res.status[str(folder / "A1_rest.npz")].startswith("failed: MemoryError")
+    assert not (emg / "A1_rest.summary.json").exists()
+    monkeypatch.setattr(P, "process_file", real)
+    os.utime(folder / "A1_rest.npz", (later - 10, later - 10))  # older than the (partial) outputs now
+    res = run_study(folder, out, opts, use_dask=False)
+    assert res.status[str(folder / "A1_rest.npz")] == "done"
+    assert (emg / "A1_rest.summary.json").is_file()
+    header = (emg / "A1_rest.events.csv").read_text().splitlines()[0]
+    assert header.split(",") == list(P.EVENT_COLUMNS)  # the partial file was rewritten
+
+
 def test_without_dask_runs_sequentially_with_a_note(folder, tmp_path, monkeypatch, capsys):
     from perifacial import cli
     from perifacial.host.workflow import study
