@@ -153,7 +153,7 @@ def electrode_evidence(
 
 
 def envelope_support(
-    envelope: Any, event: Any, montage: Any, jumped: int, *, fs: float, noise_window: float = 5.0, k: float = 2.0
+    envelope: Any, event: Any, montage: Any, jumped: int, *, fs: float, noise_window: float = 5.0, k: float = 3.0
 ) -> tuple[float, int, int, int]:
     """How the region's electrodes *other* than ``jumped`` carry ``event`` (a pop or a contact step moves one
     electrode, a facial muscle lies under several).
@@ -193,7 +193,9 @@ def envelope_support(
     return support, event.onset + a, event.onset + b, chs[order[0]]
 
 
-@keyword_only("min_sd", "min_dominance", "keep_channels", "envelope", "min_support", "noise_window", "me_max_duration")
+@keyword_only(
+    "min_sd", "min_dominance", "keep_channels", "envelope", "min_support", "noise_window", "me_max_duration", "k_lo"
+)
 def type_artifacts_by_lowband(
     events: Sequence,
     low: np.ndarray,
@@ -207,6 +209,7 @@ def type_artifacts_by_lowband(
     min_support: float = 3.0,
     noise_window: float = 5.0,
     me_max_duration: float = ME_MAX_DURATION_S,
+    k_lo: float = 3.0,
 ) -> list:
     """Electrode pops and motion steps: an event whose region shows a low-band jump on one electrode
     (``lf_max_sd >= min_sd`` and ``lf_dominance >= min_dominance``; a muscle or an eye movement moves all the
@@ -216,7 +219,8 @@ def type_artifacts_by_lowband(
     ``envelope`` the events were spotted on, ``[channels, samples]``) two of the region's *other* electrodes rise
     to ``min_support`` x their floor during it (``emg_support``, :func:`envelope_support`). An expression kept
     over a jump takes its extent and peak channel from those other electrodes (the artefact stretched the
-    region's union; ``extent_without_channel``), and ME/MaE from that extent (``me_max_duration``, s).
+    region's union; ``extent_without_channel``; ``k_lo``: the spotter's extension threshold in spreads), and
+    ME/MaE from that extent (``me_max_duration``, s).
     Features go to ``Event.evidence``."""
     out = []
     for e in events:
@@ -227,7 +231,7 @@ def type_artifacts_by_lowband(
                 changes: dict[str, Any] = {}
                 if envelope is not None and e.kind in ("ME", "MaE"):
                     sup, a, b, ch = envelope_support(
-                        envelope, e, montage, f["lf_channel"], fs=fs, noise_window=noise_window
+                        envelope, e, montage, f["lf_channel"], fs=fs, noise_window=noise_window, k=k_lo
                     )
                     f["emg_support"] = round(sup, 2)
                     if sup >= min_support:

@@ -66,7 +66,7 @@ class AdaptiveParams:
     q_spread: float = 0.1587
     min_rel_spread: float = 0.01
     k_hi: float = 6.0
-    k_lo: float = 2.0
+    k_lo: float = 3.0
     merge_gap: float = 0.1
     min_duration: float = 0.12
     region_gap: float = 0.05
@@ -609,7 +609,8 @@ def spot_adaptive(
         if low.shape != x2.shape:
             raise ValueError(f"lowband must have the envelope's shape {x2.shape}, got {low.shape}")
         events = type_blinks_by_eog(events, low, fs, montage)
-        events = type_artifacts_by_lowband(events, low, fs, montage, envelope=x2, me_max_duration=p.me_max_duration)
+        kw = dict(envelope=x2, me_max_duration=p.me_max_duration, k_lo=p.k_lo)
+        events = type_artifacts_by_lowband(events, low, fs, montage, **kw)
     if one_d:
         events = [replace(e, channel=0) for e in events]
     return events
