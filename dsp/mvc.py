@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -46,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from ._api import renamed
+from ._json import read_json, write_json
 
 __all__ = ["MvcCalibration", "calibrate_mvc", "normalize_mvc", "iemg"]
 
@@ -182,19 +182,12 @@ class MvcCalibration:
 
     def save(self, path: str | Path) -> None:
         """Write the calibration as JSON (floats with full round-trip precision)."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
+        write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> MvcCalibration:
         """Read a file written by :meth:`save`."""
-        p = Path(path)
-        try:
-            d = json.loads(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ValueError(f"cannot read MVC calibration {p}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"MVC calibration {p} is not valid JSON: {exc}") from None
-        return cls.from_dict(d)
+        return cls.from_dict(read_json(path, "MVC calibration"))
 
 
 def _as_2d_finite(x, name: str) -> np.ndarray:
