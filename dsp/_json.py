@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-__all__ = ["read_json", "write_json"]
+__all__ = ["JsonFile", "read_json", "write_json"]
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -25,3 +25,19 @@ def read_json(path: str | Path, what: str) -> Any:
         raise ValueError(f"cannot read {what} {p}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{what} {p} is not valid JSON: {exc}") from None
+
+
+class JsonFile:
+    """Mixin for the DSP objects kept as JSON files: :meth:`save` writes the object's ``to_dict()``, :meth:`load`
+    reads it back through ``from_dict``; the class attribute ``_JSON_WHAT`` names the file in error messages."""
+
+    _JSON_WHAT = "JSON file"
+
+    def save(self, path: str | Path) -> None:
+        """Write the object to ``path`` as JSON (floats with full round-trip precision)."""
+        write_json(path, self.to_dict())  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read a file written by :meth:`save`; ValueError if it cannot be read or does not describe the object."""
+        return cls.from_dict(read_json(path, cls._JSON_WHAT))  # type: ignore[attr-defined]

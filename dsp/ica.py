@@ -23,14 +23,13 @@ import logging
 import numbers
 import warnings
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import linalg
 
 from . import _ica_kernels as _k
-from ._json import read_json, write_json
+from ._json import JsonFile
 
 __all__ = [
     "ConvergenceWarning",
@@ -475,7 +474,7 @@ class RegionICA:
     result: FastICAResult
 
 
-class RegionUnmixer:
+class RegionUnmixer(JsonFile):
     """Calibrated per-region unmixing, for new data: ``apply(chunk)`` maps ``[n_channels, n]`` recordings to
     ``[n_sources, n]`` sources, region after region (rows ``row_slice(region)``).
 
@@ -497,6 +496,7 @@ class RegionUnmixer:
 
     _FORMAT = "perifacial.region_unmixer"
     _VERSION = 1
+    _JSON_WHAT = "region unmixer file"
 
     def __init__(
         self,
@@ -595,15 +595,6 @@ class RegionUnmixer:
             )
         except KeyError as exc:
             raise ValueError(f"region unmixer description lacks the field {exc.args[0]!r}") from None
-
-    def save(self, path: str | Path) -> None:
-        """Write JSON to ``path``."""
-        write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> RegionUnmixer:
-        """Read a file written by :meth:`save`."""
-        return cls.from_dict(read_json(path, "region unmixer file"))
 
 
 @dataclass(frozen=True, eq=False)

@@ -39,13 +39,12 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._api import renamed
-from ._json import read_json, write_json
+from ._json import JsonFile
 
 __all__ = ["MvcCalibration", "calibrate_mvc", "normalize_mvc", "iemg"]
 
@@ -56,7 +55,7 @@ _VERSION = 1
 
 
 @dataclass(frozen=True)
-class MvcCalibration:
+class MvcCalibration(JsonFile):
     """Per-channel MVC of one participant and session.
 
     Attributes
@@ -91,6 +90,8 @@ class MvcCalibration:
     >>> MvcCalibration.from_dict(cal.to_dict()) == cal            # what save()/load() write and read (JSON)
     True
     """
+
+    _JSON_WHAT = "MVC calibration"
 
     participant: str
     date: str
@@ -179,15 +180,6 @@ class MvcCalibration:
             raise ValueError(f"MVC calibration lacks the field {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:  # e.g. "labels": null, "fs": "fast"
             raise ValueError(f"MVC calibration has a field of the wrong type ({exc})") from None
-
-    def save(self, path: str | Path) -> None:
-        """Write the calibration as JSON (floats with full round-trip precision)."""
-        write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> MvcCalibration:
-        """Read a file written by :meth:`save`."""
-        return cls.from_dict(read_json(path, "MVC calibration"))
 
 
 def _as_2d_finite(x, name: str) -> np.ndarray:
