@@ -182,7 +182,9 @@ class MvcCalibration(JsonFile):
             raise ValueError(f"MVC calibration has a field of the wrong type ({exc})") from None
 
 
-def _as_2d_finite(x, name: str) -> np.ndarray:
+def as_2d_real(x, name: str) -> np.ndarray:
+    """``x`` as float64 ``[channels, samples]`` (a 1-D ``x`` becomes one row); ValueError naming ``name`` for a
+    non-numeric dtype or more than 2 dimensions."""
     a = np.asarray(x)
     if a.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be real numeric, got dtype {a.dtype}")
@@ -190,7 +192,12 @@ def _as_2d_finite(x, name: str) -> np.ndarray:
         a = a[None, :]
     if a.ndim != 2:
         raise ValueError(f"{name} must be [channels, samples] (or 1-D), got shape {a.shape}")
-    a = np.asarray(a, dtype=np.float64)
+    return np.asarray(a, dtype=np.float64)
+
+
+def _as_2d_finite(x, name: str) -> np.ndarray:
+    """:func:`as_2d_real`, and ValueError naming the first NaN/inf sample."""
+    a = as_2d_real(x, name)
     if not np.isfinite(a).all():
         ch, s = np.argwhere(~np.isfinite(a))[0]
         raise ValueError(f"{name} contains NaN or infinite values (first at channel {ch}, sample {s})")
