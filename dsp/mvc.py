@@ -164,17 +164,14 @@ class MvcCalibration(JsonFile):
         if d.get("version") != _VERSION:
             raise ValueError(f"unsupported MVC calibration version {d.get('version')!r}")
         try:
+            # the sequences become tuples of str/float in __post_init__
+            required = {k: d[k] for k in ("participant", "date", "montage", "labels", "mvc_uv", "noise_uv")}
             return cls(
-                participant=d["participant"],
-                date=d["date"],
-                montage=d["montage"],
-                labels=tuple(d["labels"]),
-                mvc_uv=tuple(d["mvc_uv"]),
-                noise_uv=tuple(d["noise_uv"]),
+                **required,
                 fs=float(d["fs"]),
                 chain=dict(d.get("chain", {})),
                 method=d.get("method", ""),
-                peaks_uv=tuple(tuple(p) for p in d.get("peaks_uv", ())),
+                peaks_uv=d.get("peaks_uv", ()),
             )
         except KeyError as exc:
             raise ValueError(f"MVC calibration lacks the field {exc.args[0]!r}") from None
