@@ -28,14 +28,20 @@ __all__ = [
 ]
 
 
-def check_fs(fs: float) -> float:
+def _positive(value, not_a_number: str, not_positive: str) -> float:
+    """``value`` as a finite float > 0; else ValueError ``"<not_a_number>, got <value>"`` (no number) or
+    ``"<not_positive>, got <float(value)>"`` (NaN, inf, <= 0)."""
     try:
-        fs = float(fs)
+        v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"fs must be a positive number in Hz, got {fs!r}") from None
-    if not math.isfinite(fs) or fs <= 0:
-        raise ValueError(f"fs must be a positive, finite sampling rate in Hz, got {fs!r}")
-    return fs
+        raise ValueError(f"{not_a_number}, got {value!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{not_positive}, got {v!r}")
+    return v
+
+
+def check_fs(fs: float) -> float:
+    return _positive(fs, "fs must be a positive number in Hz", "fs must be a positive, finite sampling rate in Hz")
 
 
 def _check_order(order: int) -> int:
@@ -258,12 +264,9 @@ def notch_sos(freq: float, q: float, fs: float, harmonics: int = 1, max_freq: fl
     """
     fs = check_fs(fs)
     freq = check_edge(freq, fs, "notch frequency")
-    try:
-        q = float(q)
-    except (TypeError, ValueError):
-        raise ValueError(f"q must be a positive number, got {q!r}") from None
-    if not math.isfinite(q) or q <= 0:
-        raise ValueError(f"q (quality factor, centre frequency / -3 dB bandwidth) must be > 0, got {q!r}")
+    q = _positive(
+        q, "q must be a positive number", "q (quality factor, centre frequency / -3 dB bandwidth) must be > 0"
+    )
     if isinstance(harmonics, bool) or not isinstance(harmonics, (int, np.integer)) or harmonics < 1:
         raise ValueError(f"harmonics must be a positive integer (1 = the fundamental only), got {harmonics!r}")
     limit = fs / 2 if max_freq is None else min(float(max_freq), fs / 2)

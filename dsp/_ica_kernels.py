@@ -174,9 +174,7 @@ def chunk_cov(x, idx, mean, part, c0, c1):
     for c in range(c0, c1):
         start = c * CHUNK
         stop = min(n, start + CHUNK)
-        for a in range(m):
-            for b in range(m):
-                part[c, a, b] = 0.0
+        part[c] = 0.0
         for b0 in range(start, stop, BLOCK):
             nb = min(BLOCK, stop - b0)
             _load_centred(x, idx, mean, b0, nb, xc)
@@ -203,10 +201,8 @@ def chunk_contrast(x, idx, mean, wk, fun, alpha, part_g, part_d, c0, c1):
     for c in range(c0, c1):
         start = c * CHUNK
         stop = min(n, start + CHUNK)
-        for r in range(k):
-            part_d[c, r] = 0.0
-            for j in range(m):
-                part_g[c, r, j] = 0.0
+        part_d[c] = 0.0
+        part_g[c] = 0.0
         for b0 in range(start, stop, BLOCK):
             nb = min(BLOCK, stop - b0)
             _load_centred(x, idx, mean, b0, nb, xc)

@@ -128,14 +128,8 @@ def hysteresis(env, s0, M, S, h_base, hop, k_hi, k_lo, state_i, state_f, cap, ou
     """
     C, n = env.shape
     for c in nb.prange(C):
-        active = state_i[c, 0]
-        onset = state_i[c, 1]
-        last_below = state_i[c, 2]
-        pk_i = state_i[c, 3]
-        pk_v = state_f[c, 0]
-        pk_z = state_f[c, 1]
-        area = state_f[c, 2]
-        pk_h = state_f[c, 3]
+        active, onset, last_below, pk_i = state_i[c, 0], state_i[c, 1], state_i[c, 2], state_i[c, 3]
+        pk_v, pk_z, area, pk_h = state_f[c, 0], state_f[c, 1], state_f[c, 2], state_f[c, 3]
         k = 0
         j = 0
         while j < n:
@@ -189,12 +183,6 @@ def hysteresis(env, s0, M, S, h_base, hop, k_hi, k_lo, state_i, state_f, cap, ou
                             pk_z = (v - m) / s
                             pk_h = v - m
             j = jend
-        state_i[c, 0] = active
-        state_i[c, 1] = onset
-        state_i[c, 2] = last_below
-        state_i[c, 3] = pk_i
-        state_f[c, 0] = pk_v
-        state_f[c, 1] = pk_z
-        state_f[c, 2] = area
-        state_f[c, 3] = pk_h
+        state_i[c, 0], state_i[c, 1], state_i[c, 2], state_i[c, 3] = active, onset, last_below, pk_i
+        state_f[c, 0], state_f[c, 1], state_f[c, 2], state_f[c, 3] = pk_v, pk_z, area, pk_h
         counts[c] = k

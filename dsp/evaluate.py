@@ -246,81 +246,42 @@ def casmemg_oracle(sessions: Iterable[Any], snr: str = "", extend: float = 0.5) 
     )
 
 
-def format_table(rows: Sequence[EvalRow], markdown: bool = True) -> str:
-    """The metrics table as Markdown (or plain aligned text)."""
-    head = [
-        "SNR",
-        "method",
-        "GT",
-        "TP",
-        "FP",
-        "FN",
-        "precision",
-        "recall",
-        "F1",
-        "mean IoU",
-        "overlap ratio",
-        "onset MAE (s)",
-        "offset MAE (s)",
-    ]
-    lines = []
-    for r in rows:
-        s = r.scores
-        lines.append(
-            [
-                r.snr,
-                r.method,
-                str(r.n_truth),
-                str(s.tp),
-                str(s.fp),
-                str(s.fn),
-                f"{s.precision:.3f}",
-                f"{s.recall:.3f}",
-                f"{s.f1:.3f}",
-                f"{s.mean_iou:.3f}",
-                f"{s.mean_overlap_ratio:.3f}",
-                f"{s.errors.onset_mae:.3f}",
-                f"{s.errors.offset_mae:.3f}",
-            ]
-        )
+_MAE = ["onset MAE (s)", "offset MAE (s)"]
+
+
+def _render(head: list[str], rows: Iterable[Sequence], markdown: bool, align: bool) -> str:
+    """A table of ``rows`` under ``head`` as Markdown or plain text (columns padded to width if ``align``); floats
+    with 3 decimals, everything else as ``str``."""
+    lines = [[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
     if markdown:
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        out += ["| " + " | ".join(l) + " |" for l in lines]
-        return "\n".join(out)
+        return "\n".join(out + ["| " + " | ".join(l) + " |" for l in lines])
+    if not align:
+        return "\n".join(["  ".join(head)] + ["  ".join(l) for l in lines])
     w = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h) for i, h in enumerate(head)]
     out = ["  ".join(h.ljust(w[i]) for i, h in enumerate(head))]
     out += ["  ".join(v.ljust(w[i]) for i, v in enumerate(l)) for l in lines]
     return "\n".join(out)
 
 
+def format_table(rows: Sequence[EvalRow], markdown: bool = True) -> str:
+    """The metrics table as Markdown (or plain aligned text)."""
+    head = ["SNR", "method", "GT", "TP", "FP", "FN", "precision", "recall", "F1", "mean IoU", "overlap ratio", *_MAE]
+    lines = []
+    for r in rows:
+        s, e = r.scores, r.scores.errors
+        rates = (s.precision, s.recall, s.f1, s.mean_iou, s.mean_overlap_ratio, e.onset_mae, e.offset_mae)
+        lines.append((r.snr, r.method, r.n_truth, s.tp, s.fp, s.fn) + rates)
+    return _render(head, lines, markdown, align=True)
+
+
 def format_oracle(results: Sequence[OracleResult], markdown: bool = True) -> str:
-    head = [
-        "SNR",
-        "clips",
-        "missed",
-        "mean overlap ratio",
-        "ratio > 0.5",
-        "mean IoU",
-        "onset MAE (s)",
-        "offset MAE (s)",
-    ]
+    head = ["SNR", "clips", "missed", "mean overlap ratio", "ratio > 0.5", "mean IoU", *_MAE]
     lines = [
-        [
-            r.snr,
-            str(r.n_clips),
-            str(r.n_missed),
-            f"{r.mean_overlap_ratio:.3f}",
-            f"{r.share_above_half:.3f}",
-            f"{r.mean_iou:.3f}",
-            f"{r.onset_mae:.3f}",
-            f"{r.offset_mae:.3f}",
-        ]
+        (r.snr, r.n_clips, r.n_missed, r.mean_overlap_ratio, r.share_above_half, r.mean_iou, r.onset_mae, r.offset_mae)
         for r in results
     ]
-    if markdown:
-        out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        return "\n".join(out + ["| " + " | ".join(l) + " |" for l in lines])
-    return "\n".join(["  ".join(head)] + ["  ".join(l) for l in lines])
+    return _render(head, lines, markdown, align=False)
 
 
 def parse_snr(text) -> list[str | float]:

@@ -28,44 +28,30 @@ __all__ = ["FAMILIES", "CONDITIONS", "draw_session", "score_session", "evaluate"
 
 log = logging.getLogger(__name__)
 
+# parameter: (its range in "tune", its range in "heldout"); ranges are (min, max), tuples of choices where noted,
+# side by side so that the held-out ranges can be read against the tuned ones
+_RANGES: dict[str, tuple] = {
+    "mains_hz": ((50.0,), (60.0, 50.0)),  # choices
+    "mains_scale": ((0.5, 2.0), (2.0, 6.0)),
+    "mains_drift": ((0.0, 0.05), (0.05, 0.2)),
+    "mains_harmonics": ((1.0, 1 / 3, 1 / 5), (1.0, 0.5, 0.3)),  # relative amplitudes of h = 1, 3, 5
+    "leak_scale": ((0.8, 1.2), (1.2, 1.6)),
+    "carrier_low": ((18.0, 22.0), (25.0, 35.0)),
+    "carrier_high": ((280.0, 320.0), (200.0, 260.0)),
+    "pop_rate": ((0.1, 0.5), (0.5, 1.5)),
+    "contact_rate": ((0.3, 0.7), (0.7, 1.5)),
+    "eog_uv": ((30.0, 100.0), (100.0, 300.0)),
+    "p_eog": (0.8, 0.5),
+    "p_long_blink": (0.1, 0.3),
+    "jaw_mix": ((1.0, 0.5, 0.5), (1.0, 1.0, 1.0)),
+    "p_lower": (None, 0.5),
+    "tonic_pct": ((0.0, 0.5), (0.5, 1.5)),
+    "p_bilateral": ((0.3, 0.5), (0.5, 0.8)),
+}
+
 #: parameter ranges (min, max) per family; tuples of choices where noted
 FAMILIES: dict[str, dict] = {
-    "tune": dict(
-        mains_hz=(50.0,),
-        mains_scale=(0.5, 2.0),
-        mains_drift=(0.0, 0.05),
-        mains_harmonics=(1.0, 1 / 3, 1 / 5),
-        leak_scale=(0.8, 1.2),
-        carrier_low=(18.0, 22.0),
-        carrier_high=(280.0, 320.0),
-        pop_rate=(0.1, 0.5),
-        contact_rate=(0.3, 0.7),
-        eog_uv=(30.0, 100.0),
-        p_eog=0.8,
-        p_long_blink=0.1,
-        jaw_mix=(1.0, 0.5, 0.5),
-        p_lower=None,
-        tonic_pct=(0.0, 0.5),
-        p_bilateral=(0.3, 0.5),
-    ),
-    "heldout": dict(
-        mains_hz=(60.0, 50.0),
-        mains_scale=(2.0, 6.0),
-        mains_drift=(0.05, 0.2),
-        mains_harmonics=(1.0, 0.5, 0.3),
-        leak_scale=(1.2, 1.6),
-        carrier_low=(25.0, 35.0),
-        carrier_high=(200.0, 260.0),
-        pop_rate=(0.5, 1.5),
-        contact_rate=(0.7, 1.5),
-        eog_uv=(100.0, 300.0),
-        p_eog=0.5,
-        p_long_blink=0.3,
-        jaw_mix=(1.0, 1.0, 1.0),
-        p_lower=0.5,
-        tonic_pct=(0.5, 1.5),
-        p_bilateral=(0.5, 0.8),
-    ),
+    family: {name: ranges[k] for name, ranges in _RANGES.items()} for k, family in enumerate(("tune", "heldout"))
 }
 
 #: condition -> (kind_probs ME, MaE, blink, jaw; artefacts on?)

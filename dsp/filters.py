@@ -42,25 +42,13 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import _iir
+from . import _EXPORTS, _iir
 from ._api import fs_keyword, keyword_only
 from ._design import butter_sos, check_fs, filtfilt_padlen, notch_sos, sosfilt_zi
 from .defaults import EMG_BAND, emg_band
 
-__all__ = [
-    "remove_dc",
-    "bandpass",
-    "lowpass",
-    "notch",
-    "rectify",
-    "linear_envelope",
-    "EnvelopeStream",
-    "design_bandpass",
-    "design_lowpass",
-    "design_notch",
-    "filtfilt_padlen",
-    "sosfilt_zi",
-]
+# the public names are listed once, in the package's lazy export table; the SciPy-style helpers are extra
+__all__ = [*_EXPORTS["filters"], "filtfilt_padlen", "sosfilt_zi"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,10 +104,8 @@ def design_lowpass(cutoff: float = 6.0, *, fs: float, order: int = 2) -> np.ndar
     ----------
     cutoff : float
         -3 dB frequency, Hz.
-    fs : float
-        Sampling rate, Hz (keyword-only).
-    order : int
-        Butterworth order.
+    fs, order
+        As in :func:`design_bandpass`.
 
     Returns
     -------
@@ -331,15 +317,13 @@ def remove_dc(x, axis: int = -1) -> np.ndarray:
 
     Parameters
     ----------
-    x : array_like ``[channels, samples]`` or ``[samples]``
-        Signal, any unit (uV for EMG); any real dtype.
-    axis : int
-        The time axis (default -1).
+    x, axis
+        As in :func:`bandpass`: the signal ``[channels, samples]`` or ``[samples]`` and its time axis.
 
     Returns
     -------
     ndarray
-        float64, the shape of ``x``, in the unit of ``x``.
+        ``x`` minus its per-channel mean: float64, the shape and unit of ``x``.
 
     Examples
     --------
@@ -445,23 +429,17 @@ def lowpass(
 
     Parameters
     ----------
-    x : array_like ``[channels, samples]`` or ``[samples]``
-        Signal, any unit (uV for EMG); any real dtype.
-    fs : float
-        Sampling rate, Hz.
+    x, fs, zero_phase, axis
+        As in :func:`bandpass`.
     cutoff : float
         -3 dB frequency, Hz.
     order : int
         Butterworth order.
-    zero_phase : bool
-        True: forward-backward (``sosfiltfilt``); False: causal (``sosfilt``, steady state at the first sample).
-    axis : int
-        The time axis (default -1).
 
     Returns
     -------
-    ndarray
-        float64, the shape of ``x``, in the unit of ``x``.
+    y : ndarray
+        ``x`` low-passed: float64, the shape and unit of ``x``.
 
     Examples
     --------
@@ -493,25 +471,19 @@ def notch(
 
     Parameters
     ----------
-    x : array_like ``[channels, samples]`` or ``[samples]``
-        Signal, any unit (uV for EMG); any real dtype.
-    fs : float
-        Sampling rate, Hz.
+    x, fs, zero_phase, axis
+        As in :func:`bandpass`.
     freq : float
         Mains frequency, Hz (50 or 60).
     q : float
         Quality factor: centre frequency / -3 dB bandwidth.
     harmonics : int
         How many multiples of ``freq`` to notch (1 = the fundamental only).
-    zero_phase : bool
-        True: forward-backward (``sosfiltfilt``); False: causal (``sosfilt``, steady state at the first sample).
-    axis : int
-        The time axis (default -1).
 
     Returns
     -------
-    ndarray
-        float64, the shape of ``x``, in the unit of ``x``.
+    y : ndarray
+        ``x`` without ``freq`` and its notched harmonics: float64, the shape and unit of ``x``.
 
     Examples
     --------
@@ -575,10 +547,8 @@ def linear_envelope(
     notch : "auto", float or None
         Mains removal (see above): "auto" (default) detects 50/60 Hz, a number forces that fundamental (Hz), None
         disables it.
-    zero_phase : bool
-        True: forward-backward (``sosfiltfilt``); False: causal (``sosfilt``, steady state at the first sample).
-    axis : int
-        The time axis (default -1).
+    zero_phase, axis
+        As in :func:`bandpass`.
     notch_q : float
         Quality factor of the notch sections (``mains_method="iir"``).
     mains_method : {"fit", "iir"}

@@ -19,18 +19,17 @@ and saves to / loads from JSON.
 
 from __future__ import annotations
 
-import json
 import logging
 import numbers
 import warnings
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from scipy import linalg
 
 from . import _ica_kernels as _k
+from ._json import JsonFile
 
 __all__ = [
     "ConvergenceWarning",
@@ -188,18 +187,6 @@ def _sym_decorrelation(W: np.ndarray) -> np.ndarray:
     return np.linalg.multi_dot([u * (1.0 / np.sqrt(s)), u.T, W])
 
 
-@dataclass(frozen=True)
-class _Fit:
-    unmixing: np.ndarray
-    mixing: np.ndarray
-    mean: np.ndarray
-    whitening: np.ndarray | None
-    rotation: np.ndarray
-    n_iter: int
-    converged: bool
-    lim: float
-
-
 def _fit(
     x64: np.ndarray,
     idx: np.ndarray,
@@ -214,8 +201,9 @@ def _fit(
     w_init,
     label: str,
     workers: _k.Workers | None = None,
-) -> _Fit:
-    """FastICA on rows ``idx`` of ``x64`` (checked float64 C array). Parameters as :func:`fastica`."""
+) -> FastICAResult:
+    """FastICA on rows ``idx`` of ``x64`` (checked float64 C array). Parameters as :func:`fastica`; the result's
+    ``sources`` is None (the caller fills it)."""
     if fun not in _FUNS:
         raise ValueError(f"fun must be one of {sorted(_FUNS)}, got {fun!r}")
     if algorithm not in _ALGORITHMS:
@@ -337,7 +325,8 @@ def _fit(
         U = U / np.sqrt(n)  # scikit-learn's components_ = W @ whitening_, whitening_ = K / sqrt(n_samples)
     U = np.ascontiguousarray(U)
     mixing = np.asarray(linalg.pinv(U, check_finite=False))
-    return _Fit(
+    return FastICAResult(
+        sources=None,
         unmixing=U,
         mixing=mixing,
         mean=np.ascontiguousarray(mean),
@@ -345,7 +334,9 @@ def _fit(
         rotation=W,
         n_iter=int(n_iter),
         converged=bool(converged),
-        lim=lim,
+        fun=fun,
+        algorithm=algorithm,
+        whiten=whiten,
     )
 
 
@@ -428,19 +419,7 @@ def fastica(
         if compute_sources:
             sources = np.empty((f.unmixing.shape[0], x64.shape[1]))
             _k.apply_unmixing(x64, idx, f.mean, f.unmixing, sources, 0, w)
-    return FastICAResult(
-        sources=sources,
-        unmixing=f.unmixing,
-        mixing=f.mixing,
-        mean=f.mean,
-        whitening=f.whitening,
-        rotation=f.rotation,
-        n_iter=f.n_iter,
-        converged=f.converged,
-        fun=fun,
-        algorithm=algorithm,
-        whiten=whiten,
-    )
+    return replace(f, sources=sources)
 
 
 def amari_distance(unmixing, mixing) -> float:
@@ -495,7 +474,7 @@ class RegionICA:
     result: FastICAResult
 
 
-class RegionUnmixer:
+class RegionUnmixer(JsonFile):
     """Calibrated per-region unmixing, for new data: ``apply(chunk)`` maps ``[n_channels, n]`` recordings to
     ``[n_sources, n]`` sources, region after region (rows ``row_slice(region)``).
 
@@ -517,6 +496,7 @@ class RegionUnmixer:
 
     _FORMAT = "perifacial.region_unmixer"
     _VERSION = 1
+    _JSON_WHAT = "region unmixer file"
 
     def __init__(
         self,
@@ -616,22 +596,6 @@ class RegionUnmixer:
         except KeyError as exc:
             raise ValueError(f"region unmixer description lacks the field {exc.args[0]!r}") from None
 
-    def save(self, path: str | Path) -> None:
-        """Write JSON to ``path``."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
-
-    @classmethod
-    def load(cls, path: str | Path) -> RegionUnmixer:
-        """Read a file written by :meth:`save`."""
-        p = Path(path)
-        try:
-            d = json.loads(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ValueError(f"cannot read region unmixer file {p}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"region unmixer file {p} is not valid JSON: {exc}") from None
-        return cls.from_dict(d)
-
 
 @dataclass(frozen=True, eq=False)
 class RegionUnmixing:
@@ -719,19 +683,7 @@ def unmix_regions(x, montage: Any = None, *, compute_sources: bool = True, **fas
     for r, f in zip(regions, fits):
         k = f.unmixing.shape[0]
         src = None if sources is None else sources[r0 : r0 + k]
-        res = FastICAResult(
-            sources=src,
-            unmixing=f.unmixing,
-            mixing=f.mixing,
-            mean=f.mean,
-            whitening=f.whitening,
-            rotation=f.rotation,
-            n_iter=f.n_iter,
-            converged=f.converged,
-            fun=kw["fun"],
-            algorithm=kw["algorithm"],
-            whiten=kw["whiten"],
-        )
+        res = replace(f, sources=src)
         results.append(RegionICA(r.name, getattr(r, "code", r.name), tuple(int(c) for c in r.channels), res))
         r0 += k
     keep = ("n_components", "fun", "algorithm", "max_iter", "tol", "whiten")

@@ -237,10 +237,9 @@ def remove_mains(
     >>> import numpy as np
     >>> from perifacial.dsp import remove_mains
     >>> fs = 1000.0
-    >>> t = np.arange(10_000) / fs                                     # 10 s
-    >>> emg = np.random.default_rng(0).normal(0.0, 5.0, (2, t.size))   # 2 channels (uV)
-    >>> x = emg + 20.0 * np.sin(2 * np.pi * 50.0 * t)                  # + 20 uV of 50 Hz mains
-    >>> y = remove_mains(x, fs)                                        # detects 50 Hz, subtracts it
+    >>> mains = 20.0 * np.sin(2 * np.pi * 50.0 * np.arange(10_000) / fs)   # 10 s of 50 Hz mains, 20 uV
+    >>> emg = np.random.default_rng(0).normal(0.0, 5.0, (2, mains.size))   # 2 channels (uV)
+    >>> y = remove_mains(emg + mains, fs)                                  # detects 50 Hz, subtracts it
     >>> y.shape
     (2, 10000)
     >>> bool(np.std(y - emg) < 0.5)                                    # residual well under 1 uV RMS
@@ -395,12 +394,11 @@ class MainsCanceller:
     --------
     >>> import numpy as np
     >>> from perifacial.dsp import MainsCanceller
-    >>> fs = 1000.0
-    >>> t = np.arange(10_000) / fs                                     # 10 s
-    >>> emg = np.random.default_rng(0).normal(0.0, 5.0, (2, t.size))   # 2 channels (uV)
-    >>> x = emg + 20.0 * np.sin(2 * np.pi * 50.0 * t)                  # + 20 uV of 50 Hz mains
+    >>> fs, n = 1000.0, 10_000                                          # 10 s at 1 kHz
+    >>> emg = np.random.default_rng(0).normal(0.0, 5.0, (2, n))         # 2 channels (uV)
+    >>> x = emg + 20.0 * np.sin(2 * np.pi * 50.0 * np.arange(n) / fs)   # + 20 uV of 50 Hz mains
     >>> canceller = MainsCanceller(fs, n_channels=2, freq=50.0)
-    >>> y = np.hstack([canceller.process(x[:, i:i + 1000]) for i in range(0, t.size, 1000)])  # 1 s chunks
+    >>> y = np.hstack([canceller.process(x[:, i:i + 1000]) for i in range(0, n, 1000)])  # 1 s chunks
     >>> y.shape
     (2, 10000)
     >>> bool(np.std(y[:, 2000:] - emg[:, 2000:]) < 1.0)                # after start-up: < 1 uV RMS of mains left

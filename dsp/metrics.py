@@ -35,6 +35,7 @@ __all__ = [
     "boundary_errors",
     "Match",
     "match_events",
+    "EventScores",
     "SpottingScores",
     "spotting_scores",
     "prf",
@@ -85,13 +86,13 @@ def overlap_ratio(a: Any, b: Any) -> float:
 
     Parameters
     ----------
-    a, b : Event or (onset, offset)
-        Intervals in samples, offset inclusive.
+    a, b
+        As in :func:`iou`.
 
     Returns
     -------
-    float
-        In [0, 1].
+    ratio : float
+        ``#common samples / min(#samples)``, in [0, 1].
 
     Examples
     --------
@@ -265,8 +266,10 @@ def match_events(
 
 
 @dataclass(frozen=True)
-class SpottingScores:
-    """Event-level scores (MEGC convention) plus boundary errors of the hits (seconds) and mean overlap measures."""
+class EventScores:
+    """The event-level counts and scores every comparison of spotted intervals with a reference reports (the first
+    fields of :class:`SpottingScores` and of the coder agreement): ``tp``/``fp``/``fn`` counts, precision, recall,
+    F1 (:func:`prf`) and the mean IoU of the matched pairs (NaN without any)."""
 
     tp: int
     fp: int
@@ -275,6 +278,12 @@ class SpottingScores:
     recall: float
     f1: float
     mean_iou: float
+
+
+@dataclass(frozen=True)
+class SpottingScores(EventScores):
+    """Event-level scores (MEGC convention) plus boundary errors of the hits (seconds) and mean overlap measures."""
+
     mean_overlap_ratio: float
     errors: BoundaryErrors
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from ._json import read_json
+
 __all__ = ["Region", "Montage", "default_montage", "load_montage"]
 
 
@@ -188,14 +190,7 @@ def load_montage(path: str | Path) -> Montage:
     >>> load_montage(path).labels == default_montage().labels
     True
     """
-    p = Path(path)
-    try:
-        d = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"cannot read montage file {p}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"montage file {p} is not valid JSON: {exc}") from None
-    return Montage.from_dict(d)
+    return Montage.from_dict(read_json(path, "montage file"))
 
 
 def default_montage() -> Montage:

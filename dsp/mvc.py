@@ -35,17 +35,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._api import renamed
+from ._json import JsonFile
 
 __all__ = ["MvcCalibration", "calibrate_mvc", "normalize_mvc", "iemg"]
 
@@ -56,7 +55,7 @@ _VERSION = 1
 
 
 @dataclass(frozen=True)
-class MvcCalibration:
+class MvcCalibration(JsonFile):
     """Per-channel MVC of one participant and session.
 
     Attributes
@@ -91,6 +90,8 @@ class MvcCalibration:
     >>> MvcCalibration.from_dict(cal.to_dict()) == cal            # what save()/load() write and read (JSON)
     True
     """
+
+    _JSON_WHAT = "MVC calibration"
 
     participant: str
     date: str
@@ -163,41 +164,24 @@ class MvcCalibration:
         if d.get("version") != _VERSION:
             raise ValueError(f"unsupported MVC calibration version {d.get('version')!r}")
         try:
+            # the sequences become tuples of str/float in __post_init__
+            required = {k: d[k] for k in ("participant", "date", "montage", "labels", "mvc_uv", "noise_uv")}
             return cls(
-                participant=d["participant"],
-                date=d["date"],
-                montage=d["montage"],
-                labels=tuple(d["labels"]),
-                mvc_uv=tuple(d["mvc_uv"]),
-                noise_uv=tuple(d["noise_uv"]),
+                **required,
                 fs=float(d["fs"]),
                 chain=dict(d.get("chain", {})),
                 method=d.get("method", ""),
-                peaks_uv=tuple(tuple(p) for p in d.get("peaks_uv", ())),
+                peaks_uv=d.get("peaks_uv", ()),
             )
         except KeyError as exc:
             raise ValueError(f"MVC calibration lacks the field {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:  # e.g. "labels": null, "fs": "fast"
             raise ValueError(f"MVC calibration has a field of the wrong type ({exc})") from None
 
-    def save(self, path: str | Path) -> None:
-        """Write the calibration as JSON (floats with full round-trip precision)."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
 
-    @classmethod
-    def load(cls, path: str | Path) -> MvcCalibration:
-        """Read a file written by :meth:`save`."""
-        p = Path(path)
-        try:
-            d = json.loads(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ValueError(f"cannot read MVC calibration {p}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"MVC calibration {p} is not valid JSON: {exc}") from None
-        return cls.from_dict(d)
-
-
-def _as_2d_finite(x, name: str) -> np.ndarray:
+def as_2d_real(x, name: str) -> np.ndarray:
+    """``x`` as float64 ``[channels, samples]`` (a 1-D ``x`` becomes one row); ValueError naming ``name`` for a
+    non-numeric dtype or more than 2 dimensions."""
     a = np.asarray(x)
     if a.dtype.kind not in "biuf":
         raise ValueError(f"{name} must be real numeric, got dtype {a.dtype}")
@@ -205,7 +189,12 @@ def _as_2d_finite(x, name: str) -> np.ndarray:
         a = a[None, :]
     if a.ndim != 2:
         raise ValueError(f"{name} must be [channels, samples] (or 1-D), got shape {a.shape}")
-    a = np.asarray(a, dtype=np.float64)
+    return np.asarray(a, dtype=np.float64)
+
+
+def _as_2d_finite(x, name: str) -> np.ndarray:
+    """:func:`as_2d_real`, and ValueError naming the first NaN/inf sample."""
+    a = as_2d_real(x, name)
     if not np.isfinite(a).all():
         ch, s = np.argwhere(~np.isfinite(a))[0]
         raise ValueError(f"{name} contains NaN or infinite values (first at channel {ch}, sample {s})")

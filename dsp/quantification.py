@@ -23,7 +23,7 @@ import numpy as np
 
 from ._api import keyword_only
 from .defaults import ME_MAX_DURATION_MS
-from .mvc import MvcCalibration, iemg
+from .mvc import MvcCalibration, as_2d_real, iemg
 
 __all__ = [
     "QuantifiedEvent",
@@ -273,14 +273,7 @@ def quantify(
     fs = float(fs)
     if not (math.isfinite(fs) and fs > 0):
         raise ValueError(f"fs must be > 0 Hz, got {fs}")
-    env = np.asarray(envelope)
-    if env.dtype.kind not in "biuf":
-        raise ValueError(f"envelope must be real numeric, got dtype {env.dtype}")
-    if env.ndim == 1:
-        env = env[None, :]
-    if env.ndim != 2:
-        raise ValueError(f"envelope must be [channels, samples] (or 1-D), got shape {env.shape}")
-    env = np.asarray(env, dtype=np.float64)
+    env = as_2d_real(envelope, "envelope")
     n_ch, n = env.shape
     if calibration is not None and calibration.n_channels != n_ch:
         raise ValueError(f"envelope has {n_ch} channels, the calibration {calibration.n_channels}")

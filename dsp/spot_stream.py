@@ -53,9 +53,8 @@ class SpotStream:
     --------
     >>> import numpy as np
     >>> from perifacial.dsp import EnvelopeStream, SpotStream
-    >>> rng = np.random.default_rng(0)
-    >>> fs = 1000.0
-    >>> x = rng.normal(0.0, 2.0, (1, 20_000))
+    >>> fs, rng = 1000.0, np.random.default_rng(0)
+    >>> x = rng.normal(0.0, 2.0, (1, 20_000))                    # 20 s of one channel, 2 uV noise, a burst at 10 s
     >>> x[0, 10_000:10_300] += rng.normal(0.0, 30.0, 300)
     >>> env, spotter = EnvelopeStream(fs, n_channels=1), SpotStream(fs, n_channels=1)
     >>> events = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -47,13 +47,7 @@ class Segment:
         return self.start + (np.asarray(sample) - self.first_sample)
 
     def to_dict(self) -> dict:
-        return {
-            "start": self.start,
-            "stop": self.stop,
-            "first_sample": self.first_sample,
-            "host_time": self.host_time,
-            "reason": self.reason,
-        }
+        return asdict(self)
 
 
 @dataclass

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from perifacial.dsp.metrics import EventScores
+
 __all__ = [
     "CODER_COLUMNS",
     "CoderRow",
@@ -144,18 +146,11 @@ def read_coder_csv(path: str | Path) -> list[CoderRow]:
 
 
 @dataclass(frozen=True)
-class Agreement:
+class Agreement(EventScores):
     """EMG spotting vs the coder. Counts: ``tp`` matched, ``fp`` EMG candidates the coder rejected or moved beyond
     the threshold, ``fn`` coder intervals without a candidate. Errors are EMG minus coder, seconds (``*_s``) and
     frames; MAE = mean absolute error."""
 
-    tp: int
-    fp: int
-    fn: int
-    precision: float
-    recall: float
-    f1: float
-    mean_iou: float
     onset_mae_s: float
     offset_mae_s: float
     onset_bias_s: float
