@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..validate import add_option
+from ..validate import add_option, add_output_option
 
 
 def register(subparsers) -> None:
@@ -53,13 +53,8 @@ def register(subparsers) -> None:
         help="convert an events table: *_frame columns get *_sample twins and vice versa",
     )
     p.add_argument("--unit", choices=("frames", "samples"), help="unit of plain onset/apex/offset columns in --events")
-    add_option(
-        p,
-        "-o",
-        "--output",
-        deprecated=("--out",),
-        metavar="OUT.csv",
-        help="where to write the converted events (default: stdout)",
+    add_output_option(
+        p, "where to write the converted events (default: stdout)", deprecated=("--out",), metavar="OUT.csv"
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_handler)
