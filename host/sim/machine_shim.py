@@ -573,6 +573,7 @@ class SPI:
     ):
         self.id = id
         self.baudrate = self.hw.spi_baudrate_default
+        self.polarity, self.phase, self.bits, self.firstbit = 0, 0, 8, 0  # machine.SPI's defaults
         self.sck = self.mosi = self.miso = None
         self.init(baudrate, polarity, phase, bits, firstbit, sck, mosi, miso)
 
