@@ -35,6 +35,7 @@ __all__ = [
     "add_notch_option",
     "add_board_url",
     "add_remote_admin_option",
+    "options_of",
 ]
 
 _log = logging.getLogger("perifacial.cli")
@@ -280,3 +281,8 @@ def add_board_url(parser, help: str):
 def add_remote_admin_option(parser, help: str):
     """``--remote-admin``: the board also takes repl and reboot over its wireless links (off by default)."""
     return parser.add_argument("--remote-admin", action="store_true", help=help)
+
+
+def options_of(args: argparse.Namespace, *names: str) -> dict:
+    """The parsed options ``names`` as keyword arguments of the library call a command hands them to unchanged."""
+    return {name: getattr(args, name) for name in names}
