@@ -38,6 +38,7 @@ __all__ = [
     "leadoff_n_bits",
     "leadoff_p_bits",
     "DataBlock",
+    "SampleSpan",
     "DecodeResult",
     "Decoder",
     "DecoderStats",
