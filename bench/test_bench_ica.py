@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import pytest
+from semg import semg_sources
 
 from perifacial.dsp.ica import amari_distance, fastica, unmix_regions
 
@@ -33,25 +34,11 @@ STRICT = os.environ.get("PERIFACIAL_BENCH_STRICT") == "1"  # assert the 4x goal 
 GOAL = 4.0
 
 
-def semg_sources(rng, n_sources, n):
-    """Super-Gaussian sEMG-like sources: Gaussian carriers under random Hann bursts (0.2-1.5 s) over a floor."""
-    out = np.empty((n_sources, n))
-    for s in range(n_sources):
-        env = np.full(n, 0.1)
-        for _ in range(int(n / FS / 3)):
-            w = int(rng.uniform(0.2, 1.5) * FS) // 2 * 2
-            c = int(rng.integers(0, n))
-            lo, hi = max(0, c - w // 2), min(n, c + w // 2)
-            env[lo:hi] += rng.uniform(0.5, 3.0) * np.hanning(w)[lo - (c - w // 2) : hi - (c - w // 2)]
-        out[s] = env * rng.standard_normal(n)
-    return out
-
-
 @pytest.fixture(scope="module")
 def one_region():
     rng = np.random.default_rng(2026)
     A = rng.normal(size=(4, 4))
-    return A @ semg_sources(rng, 4, N) + 20.0, A
+    return A @ semg_sources(rng, 4, N, FS, laplace=False) + 20.0, A
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +57,7 @@ def six_regions():
     mixings = []
     for r in range(6):
         A = rng.normal(size=(4, 4))
-        X[4 * r : 4 * r + 4] = A @ semg_sources(rng, 4, N) + rng.normal(size=(4, 1)) * 10
+        X[4 * r : 4 * r + 4] = A @ semg_sources(rng, 4, N, FS, laplace=False) + rng.normal(size=(4, 1)) * 10
         mixings.append(A)
     return X, mixings
 

@@ -30,7 +30,16 @@ import numpy as np
 
 from perifacial.errors import BoardError, BoardTimeout  # defined there (recording catches them), exported here
 from perifacial.firmware import wire
-from perifacial.host.decoder import DataBlock, Decoder, DecodeResult, DecoderStats, DeviceEvent, leadoff_bits, lsb_uv
+from perifacial.host.decoder import (
+    DataBlock,
+    Decoder,
+    DecodeResult,
+    DecoderStats,
+    DeviceEvent,
+    SampleSpan,
+    leadoff_bits,
+    lsb_uv,
+)
 from perifacial.host.transport import LinkLost, Transport, TransportError, open_transport
 
 log = logging.getLogger(__name__)
@@ -43,7 +52,7 @@ DEFAULT_GAIN = 24
 READ_SIZE = 1 << 16
 
 
-class SampleBlock:
+class SampleBlock(SampleSpan):
     """Consecutive samples of all channels. ``data`` and ``leadoff`` are computed on first access.
 
     Attributes
@@ -112,14 +121,6 @@ class SampleBlock:
         self._leadoff = leadoff
         self.frame_first = frame_first  #: int64 [frames]: first sample of each DATA frame in the block (or None)
         self.frame_n = frame_n  #: int64 [frames]: samples per DATA frame (or None)
-
-    @property
-    def n(self) -> int:
-        return int(self.codes.shape[1])
-
-    @property
-    def stop_sample(self) -> int:
-        return self.first_sample + self.n
 
     @property
     def data(self) -> np.ndarray:

@@ -38,6 +38,7 @@ __all__ = [
     "leadoff_n_bits",
     "leadoff_p_bits",
     "DataBlock",
+    "SampleSpan",
     "DecodeResult",
     "Decoder",
     "DecoderStats",
@@ -147,8 +148,24 @@ def leadoff_bits(status: np.ndarray) -> np.ndarray:
     return leadoff_p_bits(status) | leadoff_n_bits(status)
 
 
+class SampleSpan:
+    """Mixin of a block of consecutive samples with ``first_sample`` (int) and ``codes`` ``[channels, n]``."""
+
+    __slots__ = ()
+
+    @property
+    def n(self) -> int:
+        """Samples in the block."""
+        return int(self.codes.shape[1])
+
+    @property
+    def stop_sample(self) -> int:
+        """One past the last sample index."""
+        return self.first_sample + self.n
+
+
 @dataclass
-class DataBlock:
+class DataBlock(SampleSpan):
     """A run of consecutive samples from one or more DATA frames (no gap and no repeat inside).
 
     ``codes`` int32 ``[channels, n]`` raw ADC codes (channel ``8 * chip + k``); ``status`` uint32
@@ -168,15 +185,6 @@ class DataBlock:
     seq: np.ndarray
     host_time: float | None = None
     frame_end: np.ndarray | None = None  #: stream offset (bytes fed so far) just past each frame
-
-    @property
-    def n(self) -> int:
-        return int(self.codes.shape[1])
-
-    @property
-    def stop_sample(self) -> int:
-        """One past the last sample index."""
-        return self.first_sample + self.n
 
     @property
     def channels(self) -> int:

@@ -145,6 +145,11 @@ def plot_montage(
     else:
         fig = ax.figure
     _draw_face(ax)
+
+    def tag(text, xy, dy, **kw):  # a label centred dy points above (> 0) or below (< 0) the point xy
+        va = "bottom" if dy > 0 else "top"
+        ax.annotate(text, xy, xytext=(0, dy), textcoords="offset points", ha="center", va=va, zorder=4, **kw)
+
     other = iter(_OTHER_COLORS)
     text_slots = {-1: [], 1: []}
     for ri, region in enumerate(montage.regions):
@@ -153,46 +158,15 @@ def plot_montage(
         xs, ys = zip(*pts)
         ax.scatter(xs, ys, s=70, color=color, edgecolor="k", lw=0.6, zorder=3)
         for ch, (x, y) in zip(region.channels, pts):
-            label = montage.labels[ch]
-            ax.annotate(
-                label,
-                (x, y),
-                xytext=(0, 7),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize=7.5,
-                color=color,
-                fontweight="bold",
-                zorder=4,
-            )
+            tag(montage.labels[ch], (x, y), 7, fontsize=7.5, color=color, fontweight="bold")
         ax.scatter([ref[0]], [ref[1]], s=70, marker="s", facecolor="white", edgecolor=color, lw=1.8, zorder=3)
-        ax.annotate(
-            f"{region.code} ref",
-            ref,
-            xytext=(0, -8),
-            textcoords="offset points",
-            ha="center",
-            va="top",
-            fontsize=7,
-            color=color,
-            zorder=4,
-            bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8),
-        )
+        box = dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8)
+        tag(f"{region.code} ref", ref, -8, fontsize=7, color=color, bbox=box)
         ax.plot([p[0] for p in pts] + [ref[0]], [p[1] for p in pts] + [ref[1]], color=color, lw=0.6, ls=":", zorder=2)
         text_slots[1 if _side_sign(region) > 0 else -1].append((region, color))
     if show_bias:
         ax.scatter([BIAS_POSITION[0]], [BIAS_POSITION[1]], s=80, marker="^", color="orange", edgecolor="k", zorder=3)
-        ax.annotate(
-            "BIAS",
-            BIAS_POSITION,
-            xytext=(0, -9),
-            textcoords="offset points",
-            ha="center",
-            va="top",
-            fontsize=7,
-            zorder=4,
-        )
+        tag("BIAS", BIAS_POSITION, -9, fontsize=7)
     if show_text:
         for side, items in text_slots.items():
             order = {"upper": 0, "middle": 1, "lower": 2}

@@ -278,6 +278,11 @@ class Check:
     def ok(self) -> bool:
         return self.status != "fail"
 
+    @classmethod
+    def judged(cls, name: str, ok: bool, measured: str, criterion: str, source: str, details=None) -> Check:
+        """A judged row: "pass" if ``ok`` else "fail"."""
+        return cls(name, "pass" if ok else "fail", measured, criterion, source, {} if details is None else details)
+
 
 @dataclass
 class SelftestResult:
@@ -358,9 +363,9 @@ def run_selftest(
         # identity
         fw_ok = info.get("name") == "perifacial" and info.get("wire") == wire.VERSION and not info.get("fault")
         checks.append(
-            Check(
+            Check.judged(
                 "identify",
-                "pass" if fw_ok else "fail",
+                fw_ok,
                 f"firmware {info.get('firmware')}, wire {info.get('wire')}, fault {info.get('fault')}",
                 f"name perifacial, wire {wire.VERSION}, no fault",
                 "firmware/WIRE.md identify",
@@ -371,9 +376,9 @@ def run_selftest(
         id_rows = [check_id(int(v)) for v in ids]
         ids_ok = len(ids) == chips and chips > 0 and all(ok for ok, _ in id_rows)
         checks.append(
-            Check(
+            Check.judged(
                 "chip IDs",
-                "pass" if ids_ok else "fail",
+                ids_ok,
                 "; ".join(t for _, t in id_rows) or "none",
                 "every chip: DEV_ID = 11, NU_CH = 10 (8-channel ADS1299)",
                 "SBAS499C ID register (0x00)",
@@ -381,9 +386,9 @@ def run_selftest(
         )
         ch_ok = channels == 8 * chips and channels > 0
         checks.append(
-            Check(
+            Check.judged(
                 "channel count",
-                "pass" if ch_ok else "fail",
+                ch_ok,
                 f"{channels} channels, {chips} chips",
                 "channels = 8 x chips",
                 "firmware/WIRE.md identify",
@@ -400,31 +405,30 @@ def run_selftest(
             else:
                 regs_ok = all(c.get("regs_ok") for c in report.get("chips", []))
                 bad = [m for c in report.get("chips", []) for m in c.get("mismatches", [])]
+                ts, nz = report.get("test_signal", {}), report.get("noise", {})
                 checks.append(
-                    Check(
+                    Check.judged(
                         "register read-back",
-                        "pass" if regs_ok else "fail",
+                        regs_ok,
                         "all registers as written" if regs_ok else f"mismatches {bad}",
                         "read-back = written",
                         "SBAS499C 9.5.3 RREG; firmware selftest",
                     )
                 )
-                ts = report.get("test_signal", {})
                 checks.append(
-                    Check(
+                    Check.judged(
                         "board test signal",
-                        "pass" if ts.get("ok") else "fail",
+                        ts.get("ok"),
                         f"period {_fmt_range(ts.get('period', []))}, amplitude "
                         f"{_fmt_range(ts.get('amplitude_uv', []), ' uV')}",
                         f"period {ts.get('expected_period')} samples; firmware amplitude window",
                         "firmware/WIRE.md selftest",
                     )
                 )
-                nz = report.get("noise", {})
                 checks.append(
-                    Check(
+                    Check.judged(
                         "board noise (shorted)",
-                        "pass" if nz.get("ok") else "fail",
+                        nz.get("ok"),
                         f"{_fmt_range(nz.get('rms_uv', []), ' uVrms', 2)}, "
                         f"{_fmt_range(nz.get('pp_uv', []), ' uVpp', 2)}",
                         f"<= {nz.get('limit_rms_uv')} uVrms, <= {nz.get('limit_pp_uv')} uVpp",
@@ -443,9 +447,9 @@ def run_selftest(
                     ]
                     lim = sorted({noise_limits(g, nrate) for g in gains})
                     checks.append(
-                        Check(
+                        Check.judged(
                             "noise vs datasheet",
-                            "fail" if bad else "pass",
+                            not bad,
                             f"max {max(rms):.3f} uVrms, {max(pp):.2f} uVpp"
                             + (f"; over on channels {bad}" if bad else ""),
                             "<= " + ", ".join(f"{r} uVrms / {p} uVpp" for r, p in lim) + f" at {nrate} SPS",
@@ -465,9 +469,9 @@ def run_selftest(
                 )
                 lost = int(report.get("lost", 0) or 0)
                 checks.append(
-                    Check(
+                    Check.judged(
                         "board self-test verdict",
-                        "pass" if report.get("pass") and lost == 0 else "fail",
+                        report.get("pass") and lost == 0,
                         f"pass={report.get('pass')}, lost {lost}",
                         "pass, 0 samples lost",
                         "firmware/WIRE.md selftest",
@@ -494,9 +498,9 @@ def run_selftest(
             bad = [i for i in range(len(per_ok)) if not (per_ok[i] and amp_ok[i])]
             all_p = [v for p in sw["periods"] for v in p]
             checks.append(
-                Check(
+                Check.judged(
                     "test signal via host",
-                    "fail" if bad or not per_ok else "pass",
+                    per_ok and not bad,
                     f"period {_fmt_range(all_p, nd=0)} samples, amplitude {_fmt_range(sw['amplitude_uv'], ' uV')}"
                     + (f"; bad channels {bad}" if bad else ""),
                     f"period = {period} samples exactly; amplitude {amp0:.0f} uV +- {TEST_AMP_TOLERANCE:.0%}",
@@ -533,9 +537,9 @@ def run_selftest(
                     and got >= n
                 )
                 checks.append(
-                    Check(
+                    Check.judged(
                         "stream continuity",
-                        "pass" if cont_ok else "fail",
+                        cont_ok,
                         f"{got} samples; seq gaps {st.seq_gaps}, sample gaps {st.sample_gaps} ({st.lost_samples} "
                         "lost), "
                         f"CRC errors {st.crc_errors}, device lost {dev_lost}",
@@ -554,9 +558,9 @@ def run_selftest(
                 else:
                     err = r_dev / rate - 1.0
                     checks.append(
-                        Check(
+                        Check.judged(
                             "sample rate",
-                            "pass" if abs(err) <= RATE_TOLERANCE else "fail",
+                            abs(err) <= RATE_TOLERANCE,
                             f"{r_dev:.2f} SPS ({err * 100:+.3f} %) by the board clock"
                             + (f"; {r_host:.1f} SPS by the host clock" if r_host else ""),
                             f"{rate} SPS +- {RATE_TOLERANCE:.1%}",

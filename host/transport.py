@@ -280,6 +280,21 @@ def _explain_serial(port: str, exc: BaseException) -> str:
     return f"could not open serial port {port!r}: {text}"
 
 
+def _recv(sock, n: int, timeout: float, url: str, error: type[Exception], during: str = "", hint: str = "") -> bytes:
+    """``sock.recv(n)`` waiting at most ``timeout`` s: b"" when nothing came; ``error`` when the connection failed
+    (its message: ``url``, what happened, ``during``, ``hint``) or the board closed it."""
+    try:
+        sock.settimeout(timeout)
+        data = sock.recv(n)
+    except TimeoutError:
+        return b""
+    except OSError as exc:
+        raise error(f"{url}: connection lost{during} ({exc}){hint}") from exc
+    if not data:
+        raise error(f"{url}: the board closed the connection{during}")
+    return data
+
+
 class TcpTransport(Transport):
     """The board's TCP link (``tcp://host:port``): challenge-response with the pairing key, then the byte stream.
 
@@ -337,16 +352,7 @@ class TcpTransport(Transport):
         from perifacial.host.pairing import authenticate, read_line_from
 
         def recv1(n: int, timeout: float) -> bytes:
-            sock.settimeout(max(timeout, 1e-3))
-            try:
-                b = sock.recv(1)
-            except TimeoutError:
-                return b""
-            except OSError as exc:
-                raise TransportOpenError(f"{self.url}: connection lost during authentication ({exc})") from exc
-            if not b:
-                raise TransportOpenError(f"{self.url}: the board closed the connection during authentication")
-            return b
+            return _recv(sock, 1, max(timeout, 1e-3), self.url, TransportOpenError, during=" during authentication")
 
         def read_line(deadline: float) -> bytes:
             return read_line_from(recv1, deadline, self.url)
@@ -370,16 +376,7 @@ class TcpTransport(Transport):
         if sock is None:
             raise LinkLost(f"{self.url}: socket closed")
         self._keepalive()
-        try:
-            sock.settimeout(max(timeout, 1e-6))
-            data = sock.recv(n)
-        except TimeoutError:
-            return b""
-        except OSError as exc:
-            raise LinkLost(f"{self.url}: connection lost ({exc}); the host will try to reconnect") from exc
-        if not data:
-            raise LinkLost(f"{self.url}: the board closed the connection")
-        return data
+        return _recv(sock, n, max(timeout, 1e-6), self.url, LinkLost, hint="; the host will try to reconnect")
 
     def write(self, data: bytes) -> None:
         if self._sock is None:

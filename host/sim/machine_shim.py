@@ -178,8 +178,11 @@ class SimHardware:
         self.chain._violate(self.now_us, None, code, msg)
 
     # --- the clock ----------------------------------------------------------------------------------------------------
-    def _next_time(self):
-        t = self.chain.next_event_us()
+    def _next_time(self, t=None):
+        """The earliest of ``t`` (default: the chain's next event), due timers and pending IRQs (those only when
+        they may run now)."""
+        if t is None:
+            t = self.chain.next_event_us()
         for tm in self.timers:
             if tm.active and (t is None or tm.next_us < t):
                 t = tm.next_us
@@ -196,15 +199,7 @@ class SimHardware:
         chain = self.chain
         while True:
             ct = chain.next_event_us()
-            t = ct
-            if self.timers:
-                for tm in self.timers:
-                    if tm.active and (t is None or tm.next_us < t):
-                        t = tm.next_us
-            if self.pending and self.irq_depth == 0 and not self.in_spi and not self.irq_disabled:
-                for p in self.pending:
-                    if t is None or p[0] < t:
-                        t = p[0]
+            t = self._next_time(ct) if self.timers or self.pending else ct
             if t is None or t > target:
                 break
             if t > self.now_us:
@@ -577,15 +572,10 @@ class SPI:
         self, id=0, baudrate=None, polarity=0, phase=0, bits=8, firstbit=0, sck=None, mosi=None, miso=None, **kw
     ):
         self.id = id
-        self.baudrate = self.hw.spi_baudrate_default if baudrate is None else baudrate
-        self.polarity = polarity
-        self.phase = phase
-        self.bits = bits
-        self.firstbit = firstbit
-        self.sck = sck
-        self.mosi = mosi
-        self.miso = miso
-        self._check()
+        self.baudrate = self.hw.spi_baudrate_default
+        self.polarity, self.phase, self.bits, self.firstbit = 0, 0, 8, 0  # machine.SPI's defaults
+        self.sck = self.mosi = self.miso = None
+        self.init(baudrate, polarity, phase, bits, firstbit, sck, mosi, miso)
 
     def _check(self):
         hw = self.hw
@@ -608,22 +598,10 @@ class SPI:
     def init(
         self, baudrate=None, polarity=None, phase=None, bits=None, firstbit=None, sck=None, mosi=None, miso=None, **kw
     ):
-        if baudrate is not None:
-            self.baudrate = baudrate
-        if polarity is not None:
-            self.polarity = polarity
-        if phase is not None:
-            self.phase = phase
-        if bits is not None:
-            self.bits = bits
-        if firstbit is not None:
-            self.firstbit = firstbit
-        if sck is not None:
-            self.sck = sck
-        if mosi is not None:
-            self.mosi = mosi
-        if miso is not None:
-            self.miso = miso
+        given = dict(baudrate=baudrate, polarity=polarity, phase=phase, bits=bits, firstbit=firstbit)
+        for name, value in dict(given, sck=sck, mosi=mosi, miso=miso).items():
+            if value is not None:  # as machine.SPI.init: what is not given stays as it was
+                setattr(self, name, value)
         self._check()
 
     def deinit(self):

@@ -31,6 +31,11 @@ __all__ = [
     "fraction_arg",
     "mains_arg",
     "add_option",
+    "add_output_option",
+    "add_notch_option",
+    "add_board_url",
+    "add_remote_admin_option",
+    "options_of",
 ]
 
 _log = logging.getLogger("perifacial.cli")
@@ -254,3 +259,30 @@ def add_option(parser, *flags: str, deprecated: tuple[str, ...] = (), **kwargs):
         kwargs["help"] = f"{help_text} ({', '.join(deprecated)}: old spelling, deprecated)"
     kwargs.setdefault("dest", new.lstrip("-").replace("-", "_"))
     return parser.add_argument(*flags, *deprecated, action=_Deprecating, **kwargs)
+
+
+def add_output_option(parser, help: str, *, deprecated: tuple[str, ...] = (), **kwargs):
+    """``-o/--output``: what the command writes (a file or a folder, ``kwargs`` as for ``add_argument``), with its
+    old spellings ``deprecated`` (see :func:`add_option`)."""
+    return add_option(parser, "-o", "--output", deprecated=deprecated, help=help, **kwargs)
+
+
+def add_notch_option(parser, help: str, default="auto"):
+    """``--notch auto|off|HZ`` (:func:`mains_arg`): mains removal, as every command that makes envelopes has it."""
+    return parser.add_argument("--notch", type=mains_arg, default=default, metavar="auto|off|HZ", help=help)
+
+
+def add_board_url(parser, help: str):
+    """The ``URL`` positional of a command that opens a board (``/dev/ttyACM0``, ``tcp://``, ``ble://``, ``sim://``;
+    :func:`check_board_url` checks it)."""
+    return parser.add_argument("url", metavar="URL", help=help)
+
+
+def add_remote_admin_option(parser, help: str):
+    """``--remote-admin``: the board also takes repl and reboot over its wireless links (off by default)."""
+    return parser.add_argument("--remote-admin", action="store_true", help=help)
+
+
+def options_of(args: argparse.Namespace, *names: str) -> dict:
+    """The parsed options ``names`` as keyword arguments of the library call a command hands them to unchanged."""
+    return {name: getattr(args, name) for name in names}

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from semg import semg_sources
 
 from perifacial.dsp import _ica_kernels as K
 from perifacial.dsp.ica import (
@@ -16,28 +17,11 @@ from perifacial.dsp.ica import (
     fastica,
     unmix_regions,
 )
+from perifacial.dsp.montage import default_montage
 
 sklearn_fastica = pytest.importorskip("sklearn.decomposition").FastICA
 
 FS = 1000.0
-
-
-def semg_sources(rng, n_sources, n, fs=FS, laplace=True):
-    """Super-Gaussian, sEMG-like sources: Gaussian carriers amplitude-modulated by random Hann-shaped bursts
-    (0.2-1.5 s) over a low floor; the last one Laplacian if ``laplace``."""
-    out = np.empty((n_sources, n))
-    for s in range(n_sources):
-        if laplace and s == n_sources - 1:
-            out[s] = rng.laplace(size=n)
-            continue
-        env = np.full(n, 0.1)
-        for _ in range(max(1, int(n / fs / 3))):
-            w = int(rng.uniform(0.2, 1.5) * fs) // 2 * 2
-            c = int(rng.integers(0, n))
-            lo, hi = max(0, c - w // 2), min(n, c + w // 2)
-            env[lo:hi] += rng.uniform(0.5, 3.0) * np.hanning(w)[lo - (c - w // 2) : hi - (c - w // 2)]
-        out[s] = env * rng.standard_normal(n)
-    return out
 
 
 def mixture(seed, n_ch=4, n=60_000, dc=30.0):
@@ -381,14 +365,7 @@ def regional_mixture(seed, n=30_000):
 def test_unmix_regions_default_montage(tmp_path):
     X, mixings = regional_mixture(0)
     res = unmix_regions(X, random_state=1)
-    assert [r.name for r in res.regions] == [
-        "left_upper",
-        "left_middle",
-        "left_lower",
-        "right_upper",
-        "right_middle",
-        "right_lower",
-    ]
+    assert [r.name for r in res.regions] == [r.name for r in default_montage().regions]  # (test_montage.py)
     assert res.sources.shape == (24, X.shape[1]) and res.converged
     for r, A in zip(res.regions, mixings):
         assert amari_distance(r.result.unmixing, A) < 0.05

@@ -271,10 +271,7 @@ def sc_test_signal(rate=1000, clock_error=0.0, channels=(0, 9, 23)):
 
 
 def sc_overrun():
-    r = Rig()
-    ramp_source(r.chain)
-    r.cmd("start")
-    r.run_ms(300)
+    r = started_rig(300)
     # the main loop stalls (a long GC, a blocking call): DRDY keeps firing, the 256-slot ring fills up
     r.clock.advance(500 * 1000)
     r.run_ms(300)
@@ -301,6 +298,15 @@ def sc_overrun():
     assert got + lost == stop["samples"], (got, lost, stop)
     check_ramp(data)
     return {"gap": list(gaps[0]), "lost": lost}
+
+
+def started_rig(ms, **kw):
+    """A :class:`Rig` (``kw``) on the :func:`ramp_source`, started and run for ``ms`` ms."""
+    r = Rig(**kw)
+    ramp_source(r.chain)
+    assert r.cmd("start")["ok"]
+    r.run_ms(ms)
+    return r
 
 
 def ramp_source(chain):
@@ -335,10 +341,7 @@ def sc_late_reads():
     for k in PROFILE:
         p[k] = PROFILE[k]
     p["hard_irq"] = False
-    r = Rig(profile=p)  # injects late handler calls (SimHardware.late_once_us)
-    ramp_source(r.chain)
-    r.cmd("start")
-    r.run_ms(100)
+    r = started_rig(100, profile=p)  # injects late handler calls (SimHardware.late_once_us)
     r.hw.late_once_us = 2600  # the next DRDY is handled 2.6 periods late (DRDYs meanwhile queue behind it)
     r.run_ms(100)
     r.hw.late_once_us = 1400
@@ -556,10 +559,7 @@ def sc_machine_shim_stream():
 
 def sc_backpressure():
     """A busy link (connected, not taking frames): the frame waits, the ring absorbs, then overruns are counted."""
-    r = Rig()
-    ramp_source(r.chain)
-    r.cmd("start")
-    r.run_ms(100)
+    r = started_rig(100)
     r.link.busy = True
     r.run_ms(150)  # 150 samples: fit in the 256-slot ring, nothing lost
     r.link.busy = False
@@ -664,10 +664,7 @@ def sc_drdy_stall():
     """The DRDY interrupt is lost while streaming (here: its handler removed behind the firmware's back): within a
     few sample periods the main loop reports the stall, re-arms, and streaming goes on; the samples missed meanwhile
     are a flagged, counted gap."""
-    r = Rig()
-    ramp_source(r.chain)
-    assert r.cmd("start")["ok"]
-    r.run_ms(100)
+    r = started_rig(100)
     r.app.drdy.irq(handler=None)
     r.run_ms(200)
     st = r.cmd("status")

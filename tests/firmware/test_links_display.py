@@ -4,6 +4,7 @@ import socket
 import time
 
 import scenarios
+from fakebluetooth import BluetoothModule
 from test_auth import Clock
 
 from perifacial.firmware import auth, links, tm1637, wire
@@ -248,22 +249,11 @@ class FakeBLE:
         self.notified.append(bytes(data))
 
 
-class FakeBluetooth:
-    def __init__(self):
-        self.ble = FakeBLE()
-
-    def BLE(self):
-        return self.ble
-
-    def UUID(self, s):
-        return s
-
-
 BLE_KEY = bytes(range(100, 132))
 
 
 def _ble(notify_per_s=100, reject_security=False, key=BLE_KEY):
-    bt = FakeBluetooth()
+    bt = BluetoothModule(FakeBLE())
     bt.ble.reject_security = reject_security
     link = links.BleLink("perifacial", bluetooth_mod=bt, notify_per_s=notify_per_s)
     a = auth.Auth(auth.MemStore(), "ble-1")
@@ -413,7 +403,7 @@ class CapacityOf:
 
 def test_ble_rate_the_link_cannot_carry_is_refused_or_lowered():
     r = scenarios.Rig()
-    bt = FakeBluetooth()
+    bt = BluetoothModule(FakeBLE())
     ble = links.BleLink(bluetooth_mod=bt, notify_per_s=300)
     ble._irq(1, (7, 0, b""))
     ble._irq(21, (7, 185))  # 182 x 300 = 54.6 kB/s: carries 500 SPS (~42 kB/s), not 1000 (~84 kB/s)

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from fakebluetooth import BluetoothModule
 
 from perifacial.firmware import auth, links, wire
 from perifacial.host import ble as host_ble
@@ -66,22 +67,11 @@ class BoardBLE:
         return True
 
 
-class BoardBluetooth:
-    def __init__(self):
-        self.ble = BoardBLE()
-
-    def BLE(self):
-        return self.ble
-
-    def UUID(self, s):
-        return s
-
-
 class Board:
     """A BleLink (the firmware's) with a paired key, its main loop in a thread."""
 
     def __init__(self, key):
-        self.bt = BoardBluetooth()
+        self.bt = BluetoothModule(BoardBLE())
         self.link = links.BleLink("perifacial", bluetooth_mod=self.bt, auth_timeout_ms=1000)
         self.auth = auth.Auth(auth.MemStore(), BOARD_ID)
         self.auth.pair(key.hex())

@@ -413,67 +413,23 @@ def test_cli_flash_with_a_fake_mpremote_on_the_command_line(tmp_path, monkeypatc
 
 
 def test_cli_dry_run_and_option_errors(tmp_path, monkeypatch, capsys, fake_modules):
-    rc = _cli(
-        monkeypatch,
-        [
-            "flash",
-            "/dev/null",
-            "--board",
-            "picow",
-            "--dry-run",
-            "--link",
-            "tcp",
-            "--wifi-ssid",
-            "lab",
-            "--wifi-password",
-            "pw-1234",
-            "--tcp-port",
-            "4300",
-        ],
-    )
+    dry = ["flash", "/dev/null", "--board", "picow", "--dry-run"]
+    rc = _cli(monkeypatch, [*dry, *"--link tcp --wifi-ssid lab --wifi-password pw-1234 --tcp-port 4300".split()])
     out = capsys.readouterr().out
     assert rc == 0 and "fast.mpy" in out and "-march=armv6m" in out and '"tcp_port": 4300' in out
     assert '"lab"' in out and "pw-1234" not in out and "/wifi.json" in out
     monkeypatch.setenv("PERIFACIAL_WIFI_PASSWORD", "env-pw")
-    rc = _cli(
-        monkeypatch,
-        [
-            "flash",
-            "/dev/null",
-            "--board",
-            "picow",
-            "--dry-run",
-            "--wifi-ssid",
-            "lab",
-            "--build-dir",
-            str(tmp_path / "kept"),
-        ],
-    )
+    rc = _cli(monkeypatch, [*dry, "--wifi-ssid", "lab", "--build-dir", str(tmp_path / "kept")])
     assert rc == 0 and json.loads((tmp_path / "kept" / "wifi.json").read_text())["password"] == "env-pw"
     assert json.loads((tmp_path / "kept" / "board.json").read_text())["link"] == {"type": "tcp"}
     capsys.readouterr()
-    rc = _cli(monkeypatch, ["flash", "/dev/null", "--board", "picow", "--dry-run", "--link", "tcp"])
+    rc = _cli(monkeypatch, [*dry, "--link", "tcp"])
     assert rc == 2 and "--link tcp needs --wifi-ssid" in capsys.readouterr().err
-    rc = _cli(monkeypatch, ["flash", "/dev/null", "--board", "picow", "--dry-run", "--link", "usb", "--wifi-ssid", "x"])
+    rc = _cli(monkeypatch, [*dry, "--link", "usb", "--wifi-ssid", "x"])
     assert rc == 2 and "only apply to --link tcp" in capsys.readouterr().err
-    rc = _cli(
-        monkeypatch,
-        [
-            "flash",
-            "/dev/null",
-            "--board",
-            "picow",
-            "--dry-run",
-            "--ble-name",
-            "pf1",
-            "--build-dir",
-            str(tmp_path / "ble"),
-        ],
-    )
-    assert rc == 0 and json.loads((tmp_path / "ble" / "board.json").read_text())["link"] == {
-        "type": "ble",
-        "ble_name": "pf1",
-    }
+    rc = _cli(monkeypatch, [*dry, "--ble-name", "pf1", "--build-dir", str(tmp_path / "ble")])
+    link = json.loads((tmp_path / "ble" / "board.json").read_text())["link"]
+    assert rc == 0 and link == {"type": "ble", "ble_name": "pf1"}
     assert not (tmp_path / "ble" / "wifi.json").exists()
 
 

@@ -20,13 +20,19 @@ from perifacial.host.board import open_board
 from perifacial.host.recording import SilenceError, load
 
 
-def test_reboot_mid_recording_ends_on_time_keeps_both_parts(tmp_path):
-    path = tmp_path / "r.pfr"
-    with open_board("sim://?seed=1&reboot_at=5") as board:
+def _record_virtual(url, path, seconds):
+    """Record ``seconds`` of the virtual board at ``url`` to ``path``: (virtual board, summary, virtual seconds it
+    took)."""
+    with open_board(url) as board:
         vb = board.transport.board
         t0 = vb.now_s
-        summary = board.record(path, duration_s=10, progress=False)
-        elapsed = vb.now_s - t0
+        summary = board.record(path, duration_s=seconds, progress=False)
+        return vb, summary, vb.now_s - t0
+
+
+def test_reboot_mid_recording_ends_on_time_keeps_both_parts(tmp_path):
+    path = tmp_path / "r.pfr"
+    vb, summary, elapsed = _record_virtual("sim://?seed=1&reboot_at=5", path, 10)
     assert vb.reboots == 1
     assert elapsed <= 12.0  # virtual seconds: it used to run forever at 0 Hz
     assert [e["event"] for e in summary.events] == ["reboot"] and summary.segments == 2
@@ -49,11 +55,8 @@ def test_reboot_via_cli_is_reported(tmp_path, capsys):
 
 def test_silent_board_becomes_a_gap_and_the_recording_ends(tmp_path):
     path = tmp_path / "s.pfr"
-    with open_board("sim://?seed=3&mute_at=3&mute_s=3") as board:
-        vb = board.transport.board
-        t0 = vb.now_s
-        summary = board.record(path, duration_s=9, progress=False)
-        assert vb.now_s - t0 <= 11.0
+    _vb, summary, elapsed = _record_virtual("sim://?seed=3&mute_at=3&mute_s=3", path, 9)
+    assert elapsed <= 11.0  # virtual seconds
     assert summary.events and summary.events[0]["event"] == "silent"
     rec = load(path, data=False)
     assert rec.lost_samples >= 2900  # the 3 s of silence (the board kept counting: one gap)

@@ -19,6 +19,11 @@ def run(argv, capsys):
     return code, capsys.readouterr().out
 
 
+def fit_args(d) -> list[str]:
+    """The sync log, the video observations and the video frame rate: what every fit needs."""
+    return [str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30"]
+
+
 @pytest.fixture(scope="module")
 def files(sim_session, sim_reads, tmp_path_factory):
     d = tmp_path_factory.mktemp("sync_cli")
@@ -34,25 +39,8 @@ def files(sim_session, sim_reads, tmp_path_factory):
 
 def test_cli_fit_lookup_and_events(files, sim_session, capsys):
     d, reads = files
-    code, out = run(
-        [
-            str(d / "sync.csv"),
-            "--observations",
-            str(d / "obs.csv"),
-            "--fps",
-            "30",
-            "--fs",
-            "1000",
-            "--json",
-            "--frame",
-            "300",
-            "--digit",
-            str(reads[300].value),
-            "--events",
-            str(d / "events.csv"),
-        ],
-        capsys,
-    )
+    lookup = ["--frame", "300", "--digit", str(reads[300].value)]
+    code, out = run([*fit_args(d), "--fs", "1000", "--json", *lookup, "--events", str(d / "events.csv")], capsys)
     assert code == 0
     res = json.loads(out)
     assert abs(res["fit"]["drift_ppm"] - (1 / 1.003 - 1) * 1e6) < 100
@@ -63,20 +51,7 @@ def test_cli_fit_lookup_and_events(files, sim_session, capsys):
     # back: samples -> frames (onset rounded down, offset up)
     with open(d / "spotted.csv", "w", newline="") as f:
         f.write(f"onset_sample,offset_sample\n{ev['onset_sample']},{ev['offset_sample']}\n")
-    code, out = run(
-        [
-            str(d / "sync.csv"),
-            "--observations",
-            str(d / "obs.csv"),
-            "--fps",
-            "30",
-            "--events",
-            str(d / "spotted.csv"),
-            "-o",
-            str(d / "spotted_frames.csv"),
-        ],
-        capsys,
-    )
+    code, out = run([*fit_args(d), "--events", str(d / "spotted.csv"), "-o", str(d / "spotted_frames.csv")], capsys)
     assert "drift" in out and "received" in out
     with open(d / "spotted_frames.csv") as f:
         row = next(csv.DictReader(f))
@@ -101,41 +76,16 @@ def test_cli_old_spellings_still_work_with_a_warning(files, capsys, caplog):
     """``--rate`` (now ``--fs``) and ``--out`` (now ``-o/--output``) are accepted, logged as deprecated, and give the
     same result as the new spellings."""
     d, reads = files
-    new = [str(d / "sync.csv"), "--observations", str(d / "obs.csv"), "--fps", "30", "--json"]
+    new = [*fit_args(d), "--json"]
     code, out_new = run([*new, "--fs", "1000"], capsys)
     with caplog.at_level("WARNING", logger="perifacial.cli"):
         code_old, out_old = run([*new, "--rate", "1000"], capsys)
     assert code == code_old == 0 and json.loads(out_old) == json.loads(out_new)
     assert any("--rate is deprecated: use --fs" in r.getMessage() for r in caplog.records)
     caplog.clear()
+    events = [*fit_args(d), "--events", str(d / "events.csv")]
     with caplog.at_level("WARNING", logger="perifacial.cli"):
-        run(
-            [
-                str(d / "sync.csv"),
-                "--observations",
-                str(d / "obs.csv"),
-                "--fps",
-                "30",
-                "--events",
-                str(d / "events.csv"),
-                "--out",
-                str(d / "old.csv"),
-            ],
-            capsys,
-        )
-    run(
-        [
-            str(d / "sync.csv"),
-            "--observations",
-            str(d / "obs.csv"),
-            "--fps",
-            "30",
-            "--events",
-            str(d / "events.csv"),
-            "--output",
-            str(d / "new.csv"),
-        ],
-        capsys,
-    )
+        run([*events, "--out", str(d / "old.csv")], capsys)
+    run([*events, "--output", str(d / "new.csv")], capsys)
     assert (d / "old.csv").read_text() == (d / "new.csv").read_text() != ""
     assert any("--out is deprecated: use --output" in r.getMessage() for r in caplog.records)

@@ -7,33 +7,12 @@ import argparse
 import json
 import math
 
+from eventrows import event_row
+
 from perifacial.commands import sync as sync_cmd
 from perifacial.host.sync import write_observations_csv
 from perifacial.host.sync.sevenseg import readings_to_observations
-from perifacial.host.workflow.process import EventRow, read_events_csv, write_events_csv
-
-
-def _row(i, onset, offset, frames=(0, 0, 0)):
-    return EventRow(
-        index=i,
-        onset_sample=onset,
-        offset_sample=offset,
-        apex_sample=(onset + offset) // 2,
-        onset_s=onset / 1000,
-        offset_s=(offset + 1) / 1000,
-        duration_ms=float(offset - onset + 1),
-        onset_frame=frames[0],
-        apex_frame=frames[1],
-        offset_frame=frames[2],
-        region="left_middle",
-        channel="LM2",
-        peak_uv=12.5,
-        peak_mvc_pct=8.0,
-        iemg_pct_s=2.1,
-        kind="ME",
-        candidate_aus="AU6",
-        score=9.0,
-    )
+from perifacial.host.workflow.process import read_events_csv, write_events_csv
 
 
 def test_sync_events_accepts_process_output(sim_session, sim_reads, tmp_path, capsys):
@@ -41,7 +20,7 @@ def test_sync_events_accepts_process_output(sim_session, sim_reads, tmp_path, ca
     write_observations_csv(tmp_path / "obs.csv", readings_to_observations(sim_reads))
     # as `process` writes it without a video fit: frames assumed from t * fps (wrong for this video)
     write_events_csv(
-        [_row(0, 12_000, 12_299, (360, 364, 369)), _row(1, 30_000, 31_199, (900, 918, 936))],
+        [event_row(12_000, 12_299, (360, 364, 369)), event_row(30_000, 31_199, (900, 918, 936), index=1)],
         tmp_path / "s01.events.csv",
     )
     parser = argparse.ArgumentParser()

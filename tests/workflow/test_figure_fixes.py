@@ -5,42 +5,19 @@ that overlap nothing."""
 from __future__ import annotations
 
 import numpy as np
+from eventrows import event_row
 from matplotlib.figure import Figure
 
 from perifacial.dsp.montage import default_montage
 from perifacial.dsp.spotting import Event
 from perifacial.host.workflow import figures as F
 from perifacial.host.workflow.monitor import LiveState, MonitorView
-from perifacial.host.workflow.process import EventRow
 
 
 def _texts(fig):
     fig.canvas.draw()
     out = list(fig.findobj(lambda a: hasattr(a, "get_text") and hasattr(a, "get_fontsize")))
     return [t for t in out if t.get_text().strip() and t.get_visible()]
-
-
-def _row(kind, dur_ms, mvc):
-    return EventRow(
-        index=0,
-        onset_sample=0,
-        offset_sample=int(dur_ms) - 1,
-        apex_sample=0,
-        onset_s=0.0,
-        offset_s=dur_ms / 1000,
-        duration_ms=dur_ms,
-        onset_frame=0,
-        apex_frame=0,
-        offset_frame=0,
-        region="left_middle",
-        channel="LM1",
-        peak_uv=20.0,
-        peak_mvc_pct=mvc,
-        iemg_pct_s=1.0,
-        kind=kind,
-        candidate_aus="",
-        score=5.0,
-    )
 
 
 def _check_units_and_sizes(fig):
@@ -73,7 +50,9 @@ def test_regions_figure_legends_readable():
 
 
 def test_mvc_duration_split_labelled_and_empty_case_says_so():
-    fig = F.mvc_duration_figure([_row("ME", 310, 8.0), _row("MaE", 1200, 22.0)], calibrated=True)
+    fig = F.mvc_duration_figure(
+        [event_row(0, 309, kind="ME"), event_row(0, 1199, kind="MaE", peak_mvc_pct=22.0)], calibrated=True
+    )
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "ME/MaE split (0.5 s)" in labels and "ME (n=1)" in labels
     _check_units_and_sizes(fig)

@@ -19,33 +19,28 @@ def add_reader_arguments(p: argparse.ArgumentParser, fs_help: str | None = None)
     g.add_argument(
         "--fs",
         type=positive_float_arg,
-        default=None,
         help=fs_help or "sampling rate in Hz, where the file has none (CSV without a time column)",
     )
     g.add_argument(
         "--units",
-        default=None,
         metavar="UNIT[,UNIT...]",
         help="unit of the values where the file does not say (uV, mV, V; one, or one per channel)",
     )
-    g.add_argument("--labels", default=None, metavar="A,B,...", help="channel names, comma separated")
+    g.add_argument("--labels", metavar="A,B,...", help="channel names, comma separated")
     g.add_argument(
         "--channel-map",
-        default=None,
         metavar="FILE",
         help="JSON/TOML file mapping channel labels to facial regions (region-aware spotting)",
     )
-    g.add_argument("--stream", default=None, metavar="NAME", help="XDF: the stream to read (name or type)")
+    g.add_argument("--stream", metavar="NAME", help="XDF: the stream to read (name or type)")
     g.add_argument(
         "--board",
-        default=None,
         metavar="BOARD",
         help="BrainFlow board (id or name, e.g. CYTON_BOARD) of a file written by BrainFlow's write_file",
     )
     g.add_argument(
         "--format",
         dest="in_format",
-        default=None,
         choices=("pfr", "edf", "bdf", "acq", "acq-text", "xdf", "openbci", "brainflow", "csv", "npz"),
         help="force the input format instead of detecting it",
     )

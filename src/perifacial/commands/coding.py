@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import add_option
+from ..validate import add_option, add_output_option
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -24,7 +24,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="coding_command", metavar="ACTION", required=True)
     e = sub.add_parser("export", help="events CSV -> coder CSV")
     e.add_argument("events", type=Path, help="STEM.events.csv from perifacial process")
-    e.add_argument("-o", "--output", type=Path, default=None, help="coder CSV (default STEM.coding.csv)")
+    add_output_option(e, "coder CSV (default STEM.coding.csv)", type=Path, default=None)
     e.add_argument("--overwrite", action="store_true")
     e.set_defaults(func=run_export)
     a = sub.add_parser("agree", help="agreement of the EMG candidates with the coder's corrected table")
@@ -38,7 +38,6 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--json-output",
         deprecated=("--json",),
         type=Path,
-        default=None,
         metavar="FILE",
         help="also write the report as JSON to FILE",
     )

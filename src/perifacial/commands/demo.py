@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import add_option, check_output_dir, nonneg_int_arg, positive_float_arg
+from ..validate import add_output_option, check_output_dir, nonneg_int_arg, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -35,14 +35,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         default=1000,
         help="the virtual board's data rate setting, SPS (1000)",
     )
-    add_option(
-        p,
-        "-o",
-        "--output",
-        deprecated=("--out",),
-        type=Path,
-        default=Path("perifacial-demo"),
-        help="output folder (./perifacial-demo)",
+    add_output_option(
+        p, "output folder (./perifacial-demo)", deprecated=("--out",), type=Path, default=Path("perifacial-demo")
     )
     p.add_argument("--realtime", action="store_true", help="pace the virtual board at real time")
     p.add_argument("--quiet", action="store_true", help="no progress line")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..validate import add_option, nonneg_int_arg, positive_float_arg, positive_int_arg
+from ..validate import add_option, nonneg_int_arg, options_of, positive_float_arg, positive_int_arg
 
 #: perifacial.dsp.evaluate.METHODS, repeated so that building the parser does not import NumPy (a test checks)
 METHODS = ("adaptive", "casmemg-clip", "casmemg-session")
@@ -55,18 +55,8 @@ def _handler(args: argparse.Namespace) -> int:
     from perifacial.errors import CliError
 
     try:
-        text = run_evaluation(
-            sessions=args.sessions,
-            duration=args.seconds,
-            snr=args.snr,
-            fs=args.fs,
-            seed=args.seed,
-            methods=args.methods,
-            oracle=args.oracle,
-            markdown=args.markdown,
-            families=args.families,
-            progress=not args.quiet,
-        )
+        same = options_of(args, "sessions", "snr", "fs", "seed", "methods", "oracle", "markdown", "families")
+        text = run_evaluation(duration=args.seconds, progress=not args.quiet, **same)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     print(text)

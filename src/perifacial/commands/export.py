@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import check_input_file, check_output_file, mains_arg
+from ..validate import add_notch_option, add_output_option, check_input_file, check_output_file
 from ._reader import add_reader_arguments
 
 FORMATS = ("bdf", "csv", "npz", "bids")
@@ -43,7 +43,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         metavar="FORMAT [OUT]",
         help=f"output format ({', '.join(FORMATS)}), optionally followed by the output (--to bids DIR)",
     )
-    p.add_argument("-o", "--output", type=Path, default=None, help="output file (default: FILE with the new suffix)")
+    add_output_option(p, "output file (default: FILE with the new suffix)", type=Path, default=None)
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     b = p.add_argument_group("--to bids")
     b.add_argument("--subject", default=None, help="participant label (letters/digits; default from the file name)")
@@ -51,13 +51,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     b.add_argument("--task", default="face", help="task label (default face)")
     b.add_argument("--run", type=int, default=None, help="run index")
     b.add_argument("--power-line", type=float, default=None, metavar="HZ", help="mains frequency at the site (50/60)")
-    b.add_argument(
-        "--notch",
-        type=mains_arg,
-        default="auto",
-        metavar="auto|off|HZ",
-        help="mains removal for the spotting, as in `perifacial process` (default auto)",
-    )
+    add_notch_option(b, "mains removal for the spotting, as in `perifacial process` (default auto)")
     b.add_argument("--no-spot", action="store_true", help="events.tsv without spotted expressions (markers only)")
     b.add_argument("--authors", default=None, metavar="A;B", help="dataset authors, ';'-separated (new dataset)")
     add_reader_arguments(p)

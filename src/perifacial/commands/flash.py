@@ -30,30 +30,18 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument(
         "--link",
         choices=LINK_CHOICES,
-        default=None,
         help="link the firmware uses after reset (the `link` section of /board.json; default: the profile's)",
     )
-    p.add_argument("--wifi-ssid", default=None, help="Wi-Fi network for --link tcp (written to /wifi.json)")
+    p.add_argument("--wifi-ssid", help="Wi-Fi network for --link tcp (written to /wifi.json)")
     p.add_argument(
-        "--wifi-password",
-        default=None,
-        help="Wi-Fi password (or set PERIFACIAL_WIFI_PASSWORD to keep it out of the shell history)",
+        "--wifi-password", help="Wi-Fi password (or set PERIFACIAL_WIFI_PASSWORD to keep it out of the shell history)"
     )
-    p.add_argument(
-        "--tcp-port",
-        type=int,
-        default=None,
-        help="TCP port the firmware listens on (--link tcp; firmware default 4242)",
-    )
-    p.add_argument("--ble-name", default=None, help="BLE advertising name (--link ble)")
-    p.add_argument(
-        "--build-dir", type=Path, default=None, help="keep the build in this folder (default: a temp folder)"
-    )
+    p.add_argument("--tcp-port", type=int, help="TCP port the firmware listens on (--link tcp; firmware default 4242)")
+    p.add_argument("--ble-name", help="BLE advertising name (--link ble)")
+    p.add_argument("--build-dir", type=Path, help="keep the build in this folder (default: a temp folder)")
     p.add_argument("--no-identify", action="store_true", help="do not check that the firmware answers after the reset")
     p.add_argument(
-        "--check-url",
-        default=None,
-        help="where to send the identify command after the reset (default: PORT for a USB link)",
+        "--check-url", help="where to send the identify command after the reset (default: PORT for a USB link)"
     )
     p.set_defaults(func=run)
     return p

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import CliError
-from ..validate import check_board_url, mains_arg, positive_float_arg
+from ..validate import add_board_url, add_notch_option, check_board_url, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -21,27 +21,18 @@ def register(subparsers) -> argparse.ArgumentParser:
             "into an image instead."
         ),
     )
-    p.add_argument("url", metavar="URL", help="board: /dev/ttyACM0, tcp://HOST:PORT, ble://NAME or sim://")
+    add_board_url(p, "board: /dev/ttyACM0, tcp://HOST:PORT, ble://NAME or sim://")
     p.add_argument("--raw", action="store_true", help="start with raw traces instead of envelopes")
     p.add_argument("--window", type=positive_float_arg, default=10.0, help="seconds shown (10)")
-    p.add_argument(
-        "--notch",
-        type=mains_arg,
-        default=None,
-        metavar="auto|off|HZ",
-        help="mains removal in the envelope chain (default off; auto detects 50/60 Hz)",
-    )
+    add_notch_option(p, "mains removal in the envelope chain (default off; auto detects 50/60 Hz)", default=None)
     p.add_argument(
         "--headless",
-        type=str,
-        default=None,
         metavar="PNG",
         help="no window: draw the view into PNG (written when the monitor stops; works without a display)",
     )
     p.add_argument(
         "--iterations",
         type=int,
-        default=None,
         metavar="N",
         help="stop after N updates (about 20 per second; default: until the window closes or Ctrl-C)",
     )

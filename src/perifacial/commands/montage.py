@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..validate import add_option, check_input_file, check_output_dir, positive_int_arg
+from ..validate import add_output_option, check_input_file, check_output_dir, positive_int_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -18,15 +18,13 @@ def register(subparsers) -> argparse.ArgumentParser:
             "changes when the drawing does."
         ),
     )
-    add_option(
+    add_output_option(
         p,
-        "-o",
-        "--output",
+        "output folder (default: the current folder)",
         deprecated=("--out-dir",),
         type=Path,
         default=Path("."),
         metavar="DIR",
-        help="output folder (default: the current folder)",
     )
     p.add_argument("--montage", type=Path, default=None, help="a montage JSON file (default: the packaged one)")
     p.add_argument("--dpi", type=positive_int_arg, default=150, help="resolution of the PNG (150)")

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from ..errors import CliError
 from ..validate import (
+    add_board_url,
+    add_notch_option,
+    add_output_option,
     check_board_url,
     check_output_file,
-    mains_arg,
     nonneg_float_arg,
     positive_float_arg,
     positive_int_arg,
@@ -32,18 +34,12 @@ def register(subparsers) -> argparse.ArgumentParser:
             "follows the prompts."
         ),
     )
-    p.add_argument("url", metavar="URL", help="board: /dev/ttyACM0, tcp://HOST:PORT, ble://NAME or sim://?seed=1")
-    p.add_argument("-o", "--output", required=True, type=Path, help="calibration file to write (.mvc.json)")
+    add_board_url(p, "board: /dev/ttyACM0, tcp://HOST:PORT, ble://NAME or sim://?seed=1")
+    add_output_option(p, "calibration file to write (.mvc.json)", required=True, type=Path)
     p.add_argument("--participant", default="", help="participant ID stored in the calibration")
     p.add_argument("--yes", action="store_true", help="start without waiting for Enter (unattended, tests)")
     p.add_argument("--overwrite", action="store_true", help="replace the output files if they exist")
-    p.add_argument(
-        "--notch",
-        type=mains_arg,
-        default="auto",
-        metavar="auto|off|HZ",
-        help="mains removal in the envelope chain: auto (default, as in process), off, or the frequency",
-    )
+    add_notch_option(p, "mains removal in the envelope chain: auto (default, as in process), off, or the frequency")
     p.add_argument(
         "--min-ratio",
         type=positive_float_arg,

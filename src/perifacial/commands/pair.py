@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import CliError
+from ..validate import add_remote_admin_option
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -19,11 +20,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("port", metavar="PORT", help="the board's USB serial port: /dev/ttyACM0, COM3 (sim:// for tests)")
-    p.add_argument(
-        "--remote-admin",
-        action="store_true",
-        help="also allow repl and reboot over the wireless links (test rigs without a participant)",
-    )
+    add_remote_admin_option(p, "also allow repl and reboot over the wireless links (test rigs without a participant)")
     p.set_defaults(func=run)
     return p
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import add_option, check_input_file, check_output_dir, mains_arg, positive_float_arg, positive_int_arg
+from ..validate import add_notch_option, add_output_option, positive_float_arg, positive_int_arg
 from ._reader import add_reader_arguments, reader_options
 
 
@@ -43,24 +43,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="(frame, digit) observations from the video (perifacial sync) for exact frames; "
         "without it frames assume the video started with the recording",
     )
-    p.add_argument(
-        "--notch",
-        type=mains_arg,
-        default="auto",
-        metavar="auto|off|HZ",
-        help="mains removal: auto (default: detect 50/60 Hz and harmonics and subtract them), off, or "
+    add_notch_option(
+        p,
+        "mains removal: auto (default: detect 50/60 Hz and harmonics and subtract them), off, or "
         "the frequency to force",
     )
     p.add_argument("--ica", action="store_true", help="unmix each region with FastICA before the envelope")
-    add_option(
-        p,
-        "-o",
-        "--output",
-        deprecated=("--out",),
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="output folder (default: beside each file)",
+    add_output_option(
+        p, "output folder (default: beside each file)", deprecated=("--out",), type=Path, default=None, metavar="DIR"
     )
     p.add_argument("--no-figures", action="store_true", help="tables only")
     p.add_argument(
@@ -105,6 +95,7 @@ def _one(path: Path, mvc, opts, out, quiet: bool, reader: dict | None = None) ->
 def _check_mvc(path: Path) -> None:
     """The --mvc file must be a calibration written by `perifacial mvc` (read it now, not after the envelopes)."""
     from perifacial.dsp.mvc import MvcCalibration
+    from perifacial.validate import check_input_file
 
     check_input_file(path, what="--mvc")
     try:
@@ -116,6 +107,7 @@ def _check_mvc(path: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from perifacial.host.readers import detect_format
     from perifacial.host.workflow.process import ProcessOptions
+    from perifacial.validate import check_input_file, check_output_dir
 
     if args.ica and args.mode == "blocks":
         raise CliError("--ica unmixes whole segments in memory: use --mode memory or auto with it")

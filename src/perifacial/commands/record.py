@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import check_board_url, check_output_file, positive_float_arg
+from ..validate import add_board_url, add_output_option, check_board_url, check_output_file, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -22,10 +22,8 @@ def register(subparsers) -> argparse.ArgumentParser:
             "samples were lost (gaps), 2 on errors."
         ),
     )
-    p.add_argument(
-        "url", metavar="URL", help="board: /dev/ttyACM0, COM3, tcp://HOST:PORT, ble://NAME, or sim://?seed=1&realtime=0"
-    )
-    p.add_argument("-o", "--output", required=True, type=Path, help="recording file to create (.pfr)")
+    add_board_url(p, "board: /dev/ttyACM0, COM3, tcp://HOST:PORT, ble://NAME, or sim://?seed=1&realtime=0")
+    add_output_option(p, "recording file to create (.pfr)", required=True, type=Path)
     p.add_argument(
         "--seconds",
         type=positive_float_arg,

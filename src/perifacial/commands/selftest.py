@@ -7,7 +7,7 @@ import json
 import sys
 
 from ..errors import CliError
-from ..validate import check_board_url, positive_float_arg
+from ..validate import add_board_url, check_board_url, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -22,10 +22,8 @@ def register(subparsers) -> argparse.ArgumentParser:
             "reached. The board's configuration is restored afterwards."
         ),
     )
-    p.add_argument(
-        "url",
-        metavar="URL",
-        help="board: a serial port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim:// (the virtual board)",
+    add_board_url(
+        p, "board: a serial port (/dev/ttyACM0, COM3), tcp://host:port, ble://name or sim:// (the virtual board)"
     )
     p.add_argument("--json", action="store_true", help="print the full result as JSON instead of the table")
     p.add_argument(

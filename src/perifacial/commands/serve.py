@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from ..errors import CliError
+from ..validate import add_board_url, add_remote_admin_option
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -19,13 +20,9 @@ def register(subparsers) -> argparse.ArgumentParser:
             "here with no extra step. Other machines need the key (tcp://HOST:PORT?key=HEX). Stop with Ctrl-C."
         ),
     )
-    p.add_argument("url", metavar="URL", help="the virtual board and its options, e.g. sim://?seed=1&rate=1000")
+    add_board_url(p, "the virtual board and its options, e.g. sim://?seed=1&rate=1000")
     p.add_argument("--tcp", required=True, metavar="HOST:PORT", help="address to listen on, e.g. 127.0.0.1:4242")
-    p.add_argument(
-        "--remote-admin",
-        action="store_true",
-        help="allow repl/reboot over TCP (rigs only; off by default, as on a real board)",
-    )
+    add_remote_admin_option(p, "allow repl/reboot over TCP (rigs only; off by default, as on a real board)")
     p.set_defaults(func=run)
     return p
 

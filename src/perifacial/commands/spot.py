@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..validate import add_option, check_output_file, mains_arg
+from ..validate import add_notch_option, add_output_option, check_output_file
 from ._reader import add_reader_arguments
 
 
@@ -36,17 +36,9 @@ def register(subparsers) -> None:
         action="store_true",
         help="the file already holds envelopes (skip the band-pass/rectify/low-pass chain)",
     )
-    p.add_argument(
-        "--notch",
-        type=mains_arg,
-        default="auto",
-        metavar="auto|off|HZ",
-        help="mains removal before the envelope: auto (default), off, or the frequency to force",
-    )
+    add_notch_option(p, "mains removal before the envelope: auto (default), off, or the frequency to force")
     p.add_argument("--all", action="store_true", help="also list blinks, jaw and other artefacts")
-    add_option(
-        p, "-o", "--output", deprecated=("--csv",), metavar="OUT.csv", help="also write the events to this CSV file"
-    )
+    add_output_option(p, "also write the events to this CSV file", deprecated=("--csv",), metavar="OUT.csv")
     add_reader_arguments(p, "sampling rate in Hz (required for a CSV without a time column; overrides an .npz's)")
     p.set_defaults(func=_handler)
 

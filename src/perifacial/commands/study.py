@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import add_option, check_output_dir, mains_arg, positive_int_arg
+from ..validate import add_notch_option, add_output_option, check_output_dir, positive_int_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -28,15 +28,13 @@ def register(subparsers) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("dataset", type=Path, metavar="DATASET", help="BIDS dataset or folder with a participants table")
-    add_option(
+    add_output_option(
         p,
-        "-o",
-        "--output",
+        "derivative dataset folder (default DATASET/derivatives/perifacial)",
         deprecated=("--out",),
         type=Path,
         default=None,
         metavar="DERIV",
-        help="derivative dataset folder (default DATASET/derivatives/perifacial)",
     )
     p.add_argument(
         "--mvc",
@@ -67,13 +65,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--sequential", action="store_true", help="no Dask: one recording after the other")
     p.add_argument("--force", action="store_true", help="reprocess recordings whose outputs are up to date")
-    p.add_argument(
-        "--notch",
-        type=mains_arg,
-        default="auto",
-        metavar="auto|off|HZ",
-        help="mains removal, as in `perifacial process` (default auto)",
-    )
+    add_notch_option(p, "mains removal, as in `perifacial process` (default auto)")
     p.add_argument("--no-figures", action="store_true", help="no per-recording figures")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..validate import add_option
+from ..validate import add_option, add_output_option, options_of
 
 
 def register(subparsers) -> None:
@@ -53,13 +53,8 @@ def register(subparsers) -> None:
         help="convert an events table: *_frame columns get *_sample twins and vice versa",
     )
     p.add_argument("--unit", choices=("frames", "samples"), help="unit of plain onset/apex/offset columns in --events")
-    add_option(
-        p,
-        "-o",
-        "--output",
-        deprecated=("--out",),
-        metavar="OUT.csv",
-        help="where to write the converted events (default: stdout)",
+    add_output_option(
+        p, "where to write the converted events (default: stdout)", deprecated=("--out",), metavar="OUT.csv"
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_handler)
@@ -72,21 +67,8 @@ def _handler(args: argparse.Namespace) -> int:
 
     from perifacial.host.sync.align import align
 
-    res = align(
-        args.recording,
-        observations=args.observations,
-        video=args.video,
-        roi=args.roi,
-        save_observations=args.save_observations,
-        fps=args.fps,
-        fs=args.fs,
-        digits=args.digits,
-        latency_s=args.latency_ms / 1e3,
-        frame=args.frame,
-        digit=args.digit,
-        events=args.events,
-        unit=args.unit,
-    )
+    same = options_of(args, *"observations video roi save_observations fps fs digits frame digit events unit".split())
+    res = align(args.recording, latency_s=args.latency_ms / 1e3, **same)
     text = list(res.lines)
     if res.events is not None:
         if args.output:
