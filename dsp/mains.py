@@ -15,7 +15,11 @@ mains waveform and subtract it, so nothing else in the signal is filtered and th
     polynomial trend that is fitted but not subtracted (baseline wander and EOG would otherwise leak into the line
     estimate near block edges). The fitted waveforms are
     cross-faded with a Hann window (weights normalised, so the first and last half blocks use their one block) and
-    subtracted. The fit is a linear, time-local projection: its "notch" is ~2/block Hz wide per harmonic
+    subtracted. In a block that holds a strong short burst (a blink at high SNR) the plain fit would take up the
+    burst's own 50/60 Hz content and subtract it from the whole block, smearing the burst over ~1 s of envelope; so
+    the samples of windows whose residual power stands 9x above the block's quiet level are left out of that
+    block's fit (a robust refit, only where a burst is; quiet blocks keep the plain projection). The fit is a
+    time-local projection: its "notch" is ~2/block Hz wide per harmonic
     (2 Hz at 1 s) and has no memory beyond one block, hence no ring-up at the ends. ``f0`` comes from
     :func:`detect_mains` (Welch spectrum summed over channels, peak refined by parabolic interpolation).
 
@@ -312,11 +316,51 @@ class MainsPlan:
         wsum = np.zeros(hi - lo)
         for s in sel - lo:
             seg = xr[:, s : s + L]
-            coef = seg @ P.T  # [C, K+2], block-local phase (the reconstruction uses the same basis)
+            coef = _robust_block_fit(seg, B, P)  # [C, K+poly], block-local phase (the reconstruction uses B too)
             fit = coef[:, :K] @ B[:, :K].T
             acc[:, s : s + L] += fit * win
             wsum[s : s + L] += win
         return xr[:, a - lo : b - lo] - acc[:, a - lo : b - lo] / wsum[a - lo : b - lo]
+
+
+#: short windows (s) whose residual power decides which samples of a block a burst occupies
+_LOUD_WINDOW = 0.05
+#: a window is loud when its residual power exceeds this many times the block's quiet (25th percentile) power
+_LOUD_POWER = 9.0
+
+
+def _robust_block_fit(seg: np.ndarray, B: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """Least-squares coefficients ``[C, M]`` of the basis ``B`` ``[L, M]`` for each row of ``seg`` ``[C, L]``,
+    leaving out the part of the block a burst occupies.
+
+    The plain fit (``seg @ P.T``) of a block holding a strong short burst (a blink at high SNR) takes up the burst's
+    own 50/60 Hz content as "mains" and subtracts it from the whole block: the envelope then shows the burst smeared
+    over the block (~1 s; it turned blinks into MaEs and moved crosstalk out of its event). So: residual of the
+    plain fit in ``_LOUD_WINDOW`` s windows; windows above ``_LOUD_POWER`` x the block's 25th-percentile window
+    power (and their neighbours) are loud; rows with loud windows covering at most 3/4 of the block are refitted
+    on the quiet samples only. Quiet blocks keep the plain fit."""
+    coef = seg @ P.T
+    C, L = seg.shape
+    M = B.shape[1]
+    w = max(1, int(round(L * _LOUD_WINDOW)))  # L = block samples of 1 s: 50 ms windows
+    nw = L // w
+    if nw < 8:
+        return coef
+    res = seg - coef @ B.T
+    pw = (res[:, : nw * w] ** 2).reshape(C, nw, w).mean(axis=2)
+    q = np.quantile(pw, 0.25, axis=1)
+    loud = pw > _LOUD_POWER * q[:, None]
+    loud[:, 1:] |= loud[:, :-1].copy()
+    loud[:, :-1] |= loud[:, 1:].copy()
+    frac = loud.mean(axis=1)
+    for c in np.flatnonzero((frac > 0) & (frac <= 0.75)):
+        keep = np.ones(L, dtype=bool)
+        keep[: nw * w] = ~np.repeat(loud[c], w)
+        if nw * w < L and loud[c, -1]:
+            keep[nw * w :] = False
+        if keep.sum() >= 2 * M:
+            coef[c] = np.linalg.lstsq(B[keep], seg[c, keep], rcond=None)[0]
+    return coef
 
 
 @numba.njit(cache=True, nogil=True)
