@@ -8,12 +8,10 @@ or other heavy dependencies at import time, only inside its handler.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import logging
 import sys
 
-from ._version import __version__
+from .commands.options import one_line as _one_line
 from .errors import CliError, PerifacialError
 
 __all__ = ["COMMAND_MODULES", "CliError", "build_parser", "main"]  # CliError: kept here for old imports
@@ -41,31 +39,11 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: ``perifacial CMD: error: MESSAGE (see perifacial CMD --help)``."""
+def build_parser():
+    """The ``perifacial`` argparse parser with every command of :data:`COMMAND_MODULES`."""
+    from .commands.options import build_parser as _build
 
-    def error(self, message: str):  # noqa: D102 - argparse API
-        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
-
-
-def _one_line(text) -> str:
-    return " ".join(str(text).split())
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="perifacial",
-        description=(
-            "Record and analyse perifacial surface EMG (ADS1299 boards or the built-in virtual board sim://)."
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"perifacial {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
-    parser.add_argument("--debug", action="store_true", help="show the Python traceback of unexpected errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
-    return parser
+    return _build(COMMAND_MODULES)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..validate import positive_float_arg
+from .options import positive_float_arg
 
 FORMATS_HELP = (
     ".pfr, EDF/EDF+/BDF/BDF+, BIOPAC .acq or AcqKnowledge text, XDF, OpenBCI GUI .txt, BrainFlow "

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import add_option, add_output_option
+from .options import add_option, add_output_option
 
 
 def register(subparsers) -> argparse.ArgumentParser:

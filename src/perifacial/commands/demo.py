@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import add_output_option, check_output_dir, nonneg_int_arg, positive_float_arg
+from ..validate import check_output_dir
+from .options import add_output_option, nonneg_int_arg, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:

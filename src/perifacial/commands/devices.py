@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..validate import nonneg_float_arg
+from .options import nonneg_float_arg
 
 BLE_HINT = "finding BLE boards needs bleak: pip install 'perifacial[ble]'"
 

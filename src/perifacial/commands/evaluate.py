@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..validate import add_option, nonneg_int_arg, options_of, positive_float_arg, positive_int_arg
+from .options import add_option, nonneg_int_arg, options_of, positive_float_arg, positive_int_arg
 
 #: perifacial.dsp.evaluate.METHODS, repeated so that building the parser does not import NumPy (a test checks)
 METHODS = ("adaptive", "casmemg-clip", "casmemg-session")

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import add_notch_option, add_output_option, check_input_file, check_output_file
+from ..validate import check_input_file, check_output_file
 from ._reader import add_reader_arguments
+from .options import add_notch_option, add_output_option
 
 FORMATS = ("bdf", "csv", "npz", "bids")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import CliError
-from ..validate import add_board_url, add_notch_option, check_board_url, positive_float_arg
+from ..validate import check_board_url
+from .options import add_board_url, add_notch_option, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..validate import add_output_option, check_input_file, check_output_dir, positive_int_arg
+from ..validate import check_input_file, check_output_dir
+from .options import add_output_option, positive_int_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:

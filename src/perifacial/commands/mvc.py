@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import (
+from ..validate import check_board_url, check_output_file
+from .options import (
     add_board_url,
     add_notch_option,
     add_output_option,
-    check_board_url,
-    check_output_file,
     nonneg_float_arg,
     positive_float_arg,
     positive_int_arg,

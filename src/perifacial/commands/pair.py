@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import CliError
-from ..validate import add_remote_admin_option
+from .options import add_remote_admin_option
 
 
 def register(subparsers) -> argparse.ArgumentParser:

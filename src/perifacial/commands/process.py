@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import add_notch_option, add_output_option, positive_float_arg, positive_int_arg
 from ._reader import add_reader_arguments, reader_options
+from .options import add_notch_option, add_output_option, positive_float_arg, positive_int_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import add_board_url, add_output_option, check_board_url, check_output_file, positive_float_arg
+from ..validate import check_board_url, check_output_file
+from .options import add_board_url, add_output_option, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:

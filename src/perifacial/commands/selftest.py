@@ -7,7 +7,8 @@ import json
 import sys
 
 from ..errors import CliError
-from ..validate import add_board_url, check_board_url, positive_float_arg
+from ..validate import check_board_url
+from .options import add_board_url, positive_float_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:

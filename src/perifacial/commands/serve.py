@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ..errors import CliError
-from ..validate import add_board_url, add_remote_admin_option
+from .options import add_board_url, add_remote_admin_option
 
 
 def register(subparsers) -> argparse.ArgumentParser:

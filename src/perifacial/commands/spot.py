@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..validate import add_notch_option, add_output_option, check_output_file
+from ..validate import check_output_file
 from ._reader import add_reader_arguments
+from .options import add_notch_option, add_output_option
 
 
 def register(subparsers) -> None:

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from ..errors import CliError
-from ..validate import add_notch_option, add_output_option, check_output_dir, positive_int_arg
+from ..validate import check_output_dir
+from .options import add_notch_option, add_output_option, positive_int_arg
 
 
 def register(subparsers) -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..validate import add_option, add_output_option, options_of
+from .options import add_option, add_output_option, options_of
 
 
 def register(subparsers) -> None:
