@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import importlib
 
-_EXPORTS = {
+#: the lazy export table: submodule -> the public names the package takes from it (``filters.__all__`` is built
+#: from its entry, so each name is listed once)
+EXPORTS = {
     "filters": (
         "remove_dc",
         "bandpass",
@@ -45,7 +47,7 @@ _EXPORTS = {
     "synth": ("synthesize", "SynthStream"),
     "montage": ("default_montage", "load_montage", "Montage", "Region"),
 }
-_WHERE = {name: mod for mod, names in _EXPORTS.items() for name in names}
+_WHERE = {name: mod for mod, names in EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 

@@ -347,7 +347,7 @@ def run_evaluation(
             raise ValueError(f"unknown method {m!r} (known: {', '.join(METHODS)})")
     if sessions < 1 or duration <= 10:
         raise ValueError("need at least 1 session of more than 10 s")
-    from perifacial._progress import (
+    from perifacial.progress import (
         progress_bar,  # tqdm: a live bar on a terminal, nothing in a log
     )
 

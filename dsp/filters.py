@@ -42,13 +42,13 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from . import _EXPORTS, _iir
+from . import EXPORTS, _iir
 from ._api import fs_keyword, keyword_only
 from ._design import butter_sos, check_fs, filtfilt_padlen, notch_sos, sosfilt_zi
 from .defaults import EMG_BAND, emg_band
 
 # the public names are listed once, in the package's lazy export table; the SciPy-style helpers are extra
-__all__ = [*_EXPORTS["filters"], "filtfilt_padlen", "sosfilt_zi"]
+__all__ = [*EXPORTS["filters"], "filtfilt_padlen", "sosfilt_zi"]
 
 logger = logging.getLogger(__name__)
 

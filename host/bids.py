@@ -91,7 +91,7 @@ def _write_json(path: Path, obj: dict) -> None:
 
 
 def _dataset_files(root: Path, name: str, authors: list[str] | None = None) -> None:
-    from perifacial._version import __version__
+    from perifacial import __version__
 
     dd = root / "dataset_description.json"
     if not dd.exists():
@@ -314,7 +314,7 @@ def write_bids(
     >>> os.path.basename(files["data"])
     'sub-01_task-face_emg.bdf'
     """
-    from perifacial._version import __version__
+    from perifacial import __version__
     from perifacial.host import export
 
     root = Path(root)

@@ -45,7 +45,7 @@ FORMAT_VERSION = 1
 
 
 def _software_version() -> str:
-    from perifacial._version import __version__
+    from perifacial import __version__
 
     return __version__
 
@@ -217,14 +217,14 @@ class Recorder:
 
 
 class Progress:
-    """The live status of a recording, through tqdm (:func:`perifacial._progress.progress_bar`): samples (of the
+    """The live status of a recording, through tqdm (:func:`perifacial.progress.progress_bar`): samples (of the
     requested total), elapsed time, gaps, CRC errors, the link, and the measured rate; a live line on a terminal, a
     widget in Jupyter, nothing in a log or pipe. The rate is shown only while it is a sample rate (within
     ``HOST_RATE_TOLERANCE`` of the nominal one); a source running faster than real time (``sim://?realtime=0``)
     shows how many times real time instead."""
 
     def __init__(self, board, stream=None, interval: float = 0.5, enabled: bool = True, total: int | None = None):
-        from perifacial._progress import progress_bar
+        from perifacial.progress import progress_bar
 
         self.board = board
         self.interval = interval

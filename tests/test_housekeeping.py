@@ -186,3 +186,63 @@ def test_event_codes_come_from_the_wire_module():
     from perifacial.host.sync import display
 
     assert display.EV_DISPLAY is wire.EV_DISPLAY
+
+
+def _package_of(path: Path) -> str:
+    """Dotted package of a source file in the mapped layout (host/ -> perifacial.host, src/perifacial -> perifacial)."""
+    rel = path.relative_to(ROOT).parent.parts
+    if rel[:2] == ("src", "perifacial"):
+        return ".".join(("perifacial",) + rel[2:])
+    return ".".join(("perifacial",) + rel)
+
+
+def _module_file(mod: str) -> Path | None:
+    parts = mod.split(".")[1:]
+    for d in (ROOT / "src" / "perifacial", ROOT):
+        if (d.joinpath(*parts).with_suffix(".py")).is_file() or (d.joinpath(*parts) / "__init__.py").is_file():
+            return d.joinpath(*parts)
+    return None
+
+
+def _private_imports(path: Path, text: str | None = None) -> list[str]:
+    """Violations in one file: a ``_helper`` imported from another module, or a ``_private`` module imported from
+    outside the package that owns it."""
+    pkg, out = _package_of(path), []
+
+    def inside(owner: str) -> bool:
+        return pkg == owner or pkg.startswith(owner + ".")
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8") if text is None else text)):
+        if not isinstance(node, ast.ImportFrom) or node.module == "__future__":
+            continue
+        base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1] if node.level else []
+        mod = ".".join(base + ([node.module] if node.module else []))
+        parts = mod.split(".")
+        for i, c in enumerate(parts):
+            if c.startswith("_") and not c.startswith("__") and not inside(".".join(parts[:i])):
+                out.append(f"{mod} is private to {'.'.join(parts[:i])}")
+        for a in node.names:
+            n = a.name
+            if not n.startswith("_") or n.startswith("__"):
+                continue
+            d = _module_file(mod)
+            is_module = d is not None and ((d / f"{n}.py").is_file() or (d / n / "__init__.py").is_file())
+            if not is_module:
+                out.append(f"from {mod} import {n} (a private helper of another module)")
+            elif not inside(mod):
+                out.append(f"{mod}.{n} is private to {mod}")
+    return out
+
+
+def test_no_private_name_is_imported_across_modules():
+    """No module imports another module's ``_private`` helper (``from x import _name``), and a ``_private`` module
+    is imported only from inside its own package (``dsp._api`` by dsp's modules, never by host)."""
+    bad = [
+        f"{p.relative_to(ROOT)}: {v}"
+        for p in _py_files(LIBRARY + [ROOT / "src/perifacial"])
+        for v in _private_imports(p)
+    ]
+    assert bad == []
+    # the check itself sees both kinds of violation (a source text as if it were host/x.py)
+    probe = "from perifacial.dsp._api import keyword_only\nfrom .quality import _x\nfrom ..dsp import _iir\n"
+    assert len(_private_imports(ROOT / "host" / "x.py", probe)) == 3

@@ -518,7 +518,7 @@ def _scatter(items: list[StudyItem], path: Path) -> None:
 def write_description(out: Path, dataset: Path) -> Path:
     """``out/dataset_description.json`` of the derivative dataset (BIDS: DatasetType, GeneratedBy,
     SourceDatasets)."""
-    from perifacial._version import __version__
+    from perifacial import __version__
     from perifacial.host.bids import BIDS_VERSION
 
     p = out / "dataset_description.json"

@@ -9,7 +9,7 @@ import argparse
 import importlib
 import logging
 
-from perifacial._version import __version__
+from perifacial import __version__
 from perifacial.errors import InvalidArgument
 from perifacial.validate import integer, number
 

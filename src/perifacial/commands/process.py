@@ -73,7 +73,7 @@ def _progress(name: str, quiet: bool):
     if quiet:
         return None
 
-    from perifacial._progress import progress_bar  # tqdm: a live bar on a terminal, nothing in a log
+    from perifacial.progress import progress_bar  # tqdm: a live bar on a terminal, nothing in a log
 
     bar = progress_bar(total=100, desc=name, bar_format="{desc}: {percentage:3.0f}%|{bar:20}| {postfix}")
 

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     )
     bar = None
     if not args.quiet:
-        from perifacial._progress import progress_bar
+        from perifacial.progress import progress_bar
 
         bar = progress_bar(total=None, desc="study", unit="recording")
 
