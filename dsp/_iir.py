@@ -1085,12 +1085,18 @@ def causal_chain(x, sos, zi, bounds, rect, state, init, out):
 
 
 @njit(**_OPTS)
-def causal_chunk(x, sos, zi, bounds, rect, state, backup, init, out):
+def causal_chunk(x, sos, zi, bounds, rect, state, backup, init, out, clip):
     """Serial twin of :func:`causal_chain` for small streaming chunks (no thread start-up); copies ``state`` into
-    ``backup`` first so the caller can roll back after a non-finite chunk (returns False then)."""
+    ``backup`` first so the caller can roll back after a non-finite chunk (returns False then). ``clip``: set
+    negative outputs to 0 (the envelope's edge handling, here without a second call)."""
     backup[...] = state
     for g in range(state.shape[0]):
         _causal_group(x, sos, zi, bounds, rect, state[g], init, out, g)
+    if clip:
+        for c in range(out.shape[0]):
+            for i in range(out.shape[1]):
+                if out[c, i] < 0.0:
+                    out[c, i] = 0.0
     return _all_finite(state)
 
 
@@ -1147,6 +1153,7 @@ filtfilt_chain = _Kernel(
 )
 causal_chain = _Kernel(causal_chain, f"boolean({_F2}, {_F2}, {_F2}, int64[::1], int64[::1], {_STATE}, int64, {_F2})")
 causal_chunk = _Kernel(
-    causal_chunk, f"boolean({_F2}, {_F2}, {_F2}, int64[::1], int64[::1], {_STATE}, {_STATE}, int64, {_F2})"
+    causal_chunk,
+    f"boolean({_F2}, {_F2}, {_F2}, int64[::1], int64[::1], {_STATE}, {_STATE}, int64, {_F2}, boolean)",
 )
 KERNELS = (row_sums, first_nonfinite, filtfilt_chain, causal_chain, causal_chunk)

@@ -587,20 +587,38 @@ def linear_envelope(
     sub, iir = mains_mode(notch, mains_method)
     stages = envelope_stages(fs, band, cutoff, order, iir, notch_q)
     if sub is not None:
-        from .mains import cancel_mains, remove_mains
+        from .mains import cancel_mains, detect_mains, remove_mains
 
         top = emg_band(fs, band)[1]
-        if zero_phase:
-            x = remove_mains(x, fs, freq=sub, max_freq=top, axis=axis)
-        else:
+        if not zero_phase:
             x = cancel_mains(x, fs, freq=sub, max_freq=top, axis=axis)
+        elif sub != "auto":
+            x = remove_mains(x, fs, freq=sub, max_freq=top, axis=axis)
+        else:  # detected first: no mains, no float64 copy of the recording
+            info = detect_mains(x, fs, max_freq=top, axis=axis)
+            if info is not None:
+                x = remove_mains(x, fs, max_freq=top, axis=axis, info=info)
     return clip_negative(run_stages(stages, x, axis, zero_phase, demean=True))
 
 
 def clip_negative(env: np.ndarray) -> np.ndarray:
     """The envelope's edge handling: values below 0 (the low-pass's undershoot, largest at the ends where the
-    zero-phase padding extends the rectified signal) are set to 0, in place."""
+    zero-phase padding extends the rectified signal) are set to 0, in place (a parallel kernel on long 2-D
+    envelopes, NumPy on short chunks)."""
+    if env.ndim == 2 and env.size >= 1 << 16 and env.flags.c_contiguous and env.dtype == np.float64:
+        _clip_rows(env)
+        return env
     return np.maximum(env, 0.0, out=env)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _clip_rows(a):  # pragma: no cover - compiled
+    """``a[a < 0] = 0`` row-parallel, in place (``a`` C-contiguous ``[rows, n]``; NaN stays NaN)."""
+    for c in numba.prange(a.shape[0]):
+        row = a[c]
+        for i in range(row.shape[0]):
+            if row[i] < 0.0:
+                row[i] = 0.0
 
 
 class EnvelopeStream:
@@ -702,12 +720,11 @@ class EnvelopeStream:
                     _raise_nonfinite(x, -1, 1 if one_d else 2, offset=self._n_seen)
                 x = self._mains.process(x)
             ok = self._kernel(
-                x, self._sos, self._zi, self._bounds, self._rect, self._state, self._backup, self._init, out
+                x, self._sos, self._zi, self._bounds, self._rect, self._state, self._backup, self._init, out, True
             )
             if not ok:
                 self._state[...] = self._backup
                 _raise_nonfinite(x, -1, 1 if one_d else 2, offset=self._n_seen)
             self._init = 0
             self._n_seen += n
-            clip_negative(out)
         return out[0] if one_d else out

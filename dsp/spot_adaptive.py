@@ -409,6 +409,12 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
         b = np.searchsorted(onsets[sel], t + tol, side="right")
         return sel[a:b]
 
+    longest = int((offsets - onsets).max()) + 1 if events else 0
+
+    def overlapping(sel: np.ndarray, start: int, end: int) -> np.ndarray:
+        """Members of ``sel`` (ascending, so onsets sorted) that can overlap ``[start, end]``."""
+        return within(sel, (start - longest + end) / 2, (end - start + longest) / 2)
+
     bsync, bmax = p.blink_sync * fs, p.blink_max_width
     ev_info: dict[int, tuple] = {}
     peaks = np.array([e.peak_index for e in events], dtype=np.int64)
@@ -470,7 +476,7 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
                 ev_info[i] = ev_info[j] = ev
                 # the masseter's volume-conducted copies: middle/lower events mostly inside the artefact
                 start, end = min(onsets[i], onsets[j]) - jsync, max(offsets[i], offsets[j]) + jsync
-                for m in lower_mid:
+                for m in overlapping(lower_mid, start, end):
                     if m in (i, j) or kinds[m] == "artifact":
                         continue
                     inside = min(offsets[m], end) - max(onsets[m], start) + 1
@@ -482,7 +488,7 @@ def _classify(events: list[Event], fs: float, p: AdaptiveParams) -> list[Event]:
                 for side, sel in uppers.items():
                     weak_inside[side] = [
                         m
-                        for m in sel
+                        for m in overlapping(sel, start, end)
                         if kinds[m] in EXPRESSION_KINDS
                         and min(offsets[m], end) - max(onsets[m], start) + 1 >= 0.5 * (offsets[m] - onsets[m] + 1)
                         and heights[m] <= p.jaw_upper_ratio * top
