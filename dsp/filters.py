@@ -595,7 +595,9 @@ def linear_envelope(
         elif sub != "auto":
             x = remove_mains(x, fs, freq=sub, max_freq=top, axis=axis)
         else:  # detected first: no mains, no float64 copy of the recording
-            info = detect_mains(x, fs, max_freq=top, axis=axis)
+            x2, shape, ax = as_2d(x, axis)
+            check_finite(x2, ax, len(shape))  # before the spectrum: the error names the bad sample
+            info = detect_mains(x2, fs, max_freq=top)
             if info is not None:
                 x = remove_mains(x, fs, max_freq=top, axis=axis, info=info)
     return clip_negative(run_stages(stages, x, axis, zero_phase, demean=True))
