@@ -22,6 +22,7 @@ import numpy as np
 
 from ._api import keyword_only, renamed
 from .defaults import ME_MAX_DURATION_S
+from .spot_events import EXPRESSION_KINDS
 
 __all__ = ["low_band", "blink_evidence", "type_blinks_by_eog"]
 
@@ -229,7 +230,7 @@ def type_artifacts_by_lowband(
             if f and f["lf_max_sd"] >= min_sd and f["lf_dominance"] >= min_dominance:
                 artefact = e.n_channels < keep_channels or f["lf_channel"] == e.channel
                 changes: dict[str, Any] = {}
-                if envelope is not None and e.kind in ("ME", "MaE"):
+                if envelope is not None and e.kind in EXPRESSION_KINDS:
                     sup, a, b, ch = envelope_support(
                         envelope, e, montage, f["lf_channel"], fs=fs, noise_window=noise_window, k=k_lo
                     )
