@@ -33,7 +33,8 @@ _ROW_ARGS = "s0, s1, s2, s3, s4, s5, s6, s7, d0, d1, d2, d3, d4, d5, d6, d7"
 @dataclass(frozen=True)
 class Kernel:
     """One unrolled kernel: ``steps`` is the loop body, a sequence of section indices (relative to ``s``) and
-    names of boolean arguments that rectify (``abs``) the running value when true."""
+    names of integer arguments that post-process the running value: ``RECTIFY`` (``abs``), ``CLIP`` (negative
+    values to 0, NaN kept) or anything else (as is)."""
 
     name: str
     decorator: str
@@ -95,7 +96,8 @@ def render(kern: Kernel) -> str:
         if isinstance(step, int):
             lines += _section(step)
         else:
-            lines += [f"        if {step}:"] + _lanes("x{l} = abs(x{l})", " " * 12)
+            lines += [f"        if {step} == RECTIFY:"] + _lanes("x{l} = abs(x{l})", " " * 12)
+            lines += [f"        elif {step} == CLIP:"] + _lanes("x{l} = 0.0 if x{l} < 0.0 else x{l}", " " * 12)
     lines += _lanes("d{l}[t] = x{l}" if kern.rows else "blk[i, {l}] = x{l}", " " * 8)
     for k in kern.sections:
         lines += _state(k, store=True)
@@ -122,34 +124,34 @@ KERNELS = (
     Kernel(
         "_pair_rows",
         "@njit(**_OPTS)",
-        f"(\n    {_ROW_ARGS}, off, t_first, step, cnt, sos, z, s, rect\n):",
+        f"(\n    {_ROW_ARGS}, off, t_first, step, cnt, sos, z, s, post\n):",
         '    """Sections ``s``, ``s + 1`` over samples ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` '
-        "minus ``off``,\n    into the rows ``d0..d7`` (may be the same rows), ``abs`` applied to the stored value "
-        'if ``rect``."""',
-        (0, 1, "rect"),
+        "minus ``off``,\n    into the rows ``d0..d7`` (may be the same rows), ``post`` (``RECTIFY``, ``CLIP``) on the "
+        'stored value."""',
+        (0, 1, "post"),
         rows=True,
         offset=True,
     ),
     Kernel(
         "_single_rows",
         "@njit(**_OPTS)",
-        f"(\n    {_ROW_ARGS}, off, t_first, step, cnt, sos, z, s, rect\n):",
+        f"(\n    {_ROW_ARGS}, off, t_first, step, cnt, sos, z, s, post\n):",
         '    """Section ``s`` over samples ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` minus '
-        "``off``,\n    into the rows ``d0..d7`` (may be the same rows), ``abs`` applied to the stored value if "
-        '``rect``."""',
-        (0, "rect"),
+        "``off``,\n    into the rows ``d0..d7`` (may be the same rows), ``post`` (``RECTIFY``, ``CLIP``) on the "
+        'stored value."""',
+        (0, "post"),
         rows=True,
         offset=True,
     ),
     Kernel(
         "_pair_single_rows",
         "@njit(**_OPTS)",
-        f"(\n    {_ROW_ARGS}, t_first, step, cnt, sos, z, s, rect_mid, rect\n):",
-        '    """Sections ``s``, ``s + 1`` then (after ``abs`` if ``rect_mid``) section ``s + 2`` in one sweep over '
-        "samples\n    ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` into ``d0..d7``; ``abs`` on the "
-        "stored value if\n    ``rect``. This is the default causal envelope (band-pass order 2, rectification, "
-        'low-pass order 2) in one pass."""',
-        (0, 1, "rect_mid", 2, "rect"),
+        f"(\n    {_ROW_ARGS}, t_first, step, cnt, sos, z, s, post_mid, post\n):",
+        '    """Sections ``s``, ``s + 1`` then (after ``post_mid``) section ``s + 2`` in one sweep over samples\n'
+        "    ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` into ``d0..d7``; ``post`` on the stored "
+        "value. This\n    is the default causal envelope (band-pass order 2, rectification, low-pass order 2, clip) in "
+        'one pass."""',
+        (0, 1, "post_mid", 2, "post"),
         rows=True,
     ),
 )

@@ -7,10 +7,11 @@ lockstep: the section kernels (``_pair_rows``/``_single_rows``, lane-unrolled co
 registers and LLVM's SLP vectoriser packs the lanes into AVX2 vectors (two independent 4-wide chains per section,
 two sections in flight per sweep). A pass sweeps the group's rows in place, straight from the source rows to the
 ``out`` rows, so ``out`` doubles as the buffer between passes and no full-length scratch is allocated; fusions:
-mean removal happens while the first pass reads ``x``, rectification while the stage's backward pass stores, the
-last backward pass writes the final values. Only the ``pad`` odd-extension samples at each end go through a tiny
-lane-interleaved block (``_pair``/``_single``). A cascade of more than two sections takes one sweep per pair.
-Worker threads (``prange``) take channel groups round-robin; the causal chain does the same without extensions.
+mean removal happens while the first pass reads ``x``, rectification (or the clip at 0) while the stage's backward
+pass stores, the last backward pass writes the final values. Only the ``pad`` odd-extension samples at each end go
+through a tiny lane-interleaved block (``_pair``/``_single``). A cascade of more than two sections takes one sweep
+per pair. Worker threads (``prange``) take channel groups round-robin; the causal chain does the same without
+extensions.
 
 The section kernels are written out lane by lane between the ``BEGIN GENERATED``/``END GENERATED`` markers: that
 block is produced by ``dsp/_generate_iir.py`` (edit the generator, then run ``python -m perifacial.dsp._generate_iir``;
@@ -25,8 +26,9 @@ disk, so a fresh process loads it instead of compiling.
 
 Shapes: ``x``/``out`` are ``[channels, samples]``; ``sos`` is ``[total_sections, 6]`` holding the stages' cascades
 one after the other, ``zi`` is ``[total_sections, 2]`` (``sosfilt_zi`` per stage), ``bounds`` (``[n_stages + 1]``)
-gives each stage's first section, ``pads`` (``[n_stages]``) its odd-extension length, ``rect`` (``[n_stages]``)
-whether its output is full-wave rectified.
+gives each stage's first section, ``pads`` (``[n_stages]``) its odd-extension length, ``post`` (``[n_stages]``)
+what is done to its output: ``RECTIFY`` (full-wave rectification, ``abs``), ``CLIP`` (negative values set to 0, the
+envelope's edge handling) or ``AS_IS``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ from numba import njit, prange
 from numba.core import config as numba_config
 
 LANES = 8
+
+#: what a stage does to its output (``post``): keep it, full-wave rectify it, or set its negative values to 0
+AS_IS = 0
+RECTIFY = 1
+CLIP = 2
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 
@@ -299,10 +306,10 @@ def _single(blk, nb, sos, z, s):
 
 @njit(**_OPTS)
 def _pair_rows(
-    s0, s1, s2, s3, s4, s5, s6, s7, d0, d1, d2, d3, d4, d5, d6, d7, off, t_first, step, cnt, sos, z, s, rect
+    s0, s1, s2, s3, s4, s5, s6, s7, d0, d1, d2, d3, d4, d5, d6, d7, off, t_first, step, cnt, sos, z, s, post
 ):
     """Sections ``s``, ``s + 1`` over samples ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` minus ``off``,
-    into the rows ``d0..d7`` (may be the same rows), ``abs`` applied to the stored value if ``rect``."""
+    into the rows ``d0..d7`` (may be the same rows), ``post`` (``RECTIFY``, ``CLIP``) on the stored value."""
     b00 = sos[s + 0, 0]
     b10 = sos[s + 0, 1]
     b20 = sos[s + 0, 2]
@@ -427,7 +434,7 @@ def _pair_rows(
         x5 = y5
         x6 = y6
         x7 = y7
-        if rect:
+        if post == RECTIFY:
             x0 = abs(x0)
             x1 = abs(x1)
             x2 = abs(x2)
@@ -436,6 +443,15 @@ def _pair_rows(
             x5 = abs(x5)
             x6 = abs(x6)
             x7 = abs(x7)
+        elif post == CLIP:
+            x0 = 0.0 if x0 < 0.0 else x0
+            x1 = 0.0 if x1 < 0.0 else x1
+            x2 = 0.0 if x2 < 0.0 else x2
+            x3 = 0.0 if x3 < 0.0 else x3
+            x4 = 0.0 if x4 < 0.0 else x4
+            x5 = 0.0 if x5 < 0.0 else x5
+            x6 = 0.0 if x6 < 0.0 else x6
+            x7 = 0.0 if x7 < 0.0 else x7
         d0[t] = x0
         d1[t] = x1
         d2[t] = x2
@@ -480,10 +496,10 @@ def _pair_rows(
 
 @njit(**_OPTS)
 def _single_rows(
-    s0, s1, s2, s3, s4, s5, s6, s7, d0, d1, d2, d3, d4, d5, d6, d7, off, t_first, step, cnt, sos, z, s, rect
+    s0, s1, s2, s3, s4, s5, s6, s7, d0, d1, d2, d3, d4, d5, d6, d7, off, t_first, step, cnt, sos, z, s, post
 ):
     """Section ``s`` over samples ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` minus ``off``,
-    into the rows ``d0..d7`` (may be the same rows), ``abs`` applied to the stored value if ``rect``."""
+    into the rows ``d0..d7`` (may be the same rows), ``post`` (``RECTIFY``, ``CLIP``) on the stored value."""
     b00 = sos[s + 0, 0]
     b10 = sos[s + 0, 1]
     b20 = sos[s + 0, 2]
@@ -555,7 +571,7 @@ def _single_rows(
         x5 = y5
         x6 = y6
         x7 = y7
-        if rect:
+        if post == RECTIFY:
             x0 = abs(x0)
             x1 = abs(x1)
             x2 = abs(x2)
@@ -564,6 +580,15 @@ def _single_rows(
             x5 = abs(x5)
             x6 = abs(x6)
             x7 = abs(x7)
+        elif post == CLIP:
+            x0 = 0.0 if x0 < 0.0 else x0
+            x1 = 0.0 if x1 < 0.0 else x1
+            x2 = 0.0 if x2 < 0.0 else x2
+            x3 = 0.0 if x3 < 0.0 else x3
+            x4 = 0.0 if x4 < 0.0 else x4
+            x5 = 0.0 if x5 < 0.0 else x5
+            x6 = 0.0 if x6 < 0.0 else x6
+            x7 = 0.0 if x7 < 0.0 else x7
         d0[t] = x0
         d1[t] = x1
         d2[t] = x2
@@ -592,11 +617,11 @@ def _single_rows(
 
 @njit(**_OPTS)
 def _pair_single_rows(
-    s0, s1, s2, s3, s4, s5, s6, s7, d0, d1, d2, d3, d4, d5, d6, d7, t_first, step, cnt, sos, z, s, rect_mid, rect
+    s0, s1, s2, s3, s4, s5, s6, s7, d0, d1, d2, d3, d4, d5, d6, d7, t_first, step, cnt, sos, z, s, post_mid, post
 ):
-    """Sections ``s``, ``s + 1`` then (after ``abs`` if ``rect_mid``) section ``s + 2`` in one sweep over samples
-    ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` into ``d0..d7``; ``abs`` on the stored value if
-    ``rect``. This is the default causal envelope (band-pass order 2, rectification, low-pass order 2) in one pass."""
+    """Sections ``s``, ``s + 1`` then (after ``post_mid``) section ``s + 2`` in one sweep over samples
+    ``t_first + step * i`` (``i < cnt``) of the rows ``s0..s7`` into ``d0..d7``; ``post`` on the stored value. This
+    is the default causal envelope (band-pass order 2, rectification, low-pass order 2, clip) in one pass."""
     b00 = sos[s + 0, 0]
     b10 = sos[s + 0, 1]
     b20 = sos[s + 0, 2]
@@ -734,7 +759,7 @@ def _pair_single_rows(
         x5 = y5
         x6 = y6
         x7 = y7
-        if rect_mid:
+        if post_mid == RECTIFY:
             x0 = abs(x0)
             x1 = abs(x1)
             x2 = abs(x2)
@@ -743,6 +768,15 @@ def _pair_single_rows(
             x5 = abs(x5)
             x6 = abs(x6)
             x7 = abs(x7)
+        elif post_mid == CLIP:
+            x0 = 0.0 if x0 < 0.0 else x0
+            x1 = 0.0 if x1 < 0.0 else x1
+            x2 = 0.0 if x2 < 0.0 else x2
+            x3 = 0.0 if x3 < 0.0 else x3
+            x4 = 0.0 if x4 < 0.0 else x4
+            x5 = 0.0 if x5 < 0.0 else x5
+            x6 = 0.0 if x6 < 0.0 else x6
+            x7 = 0.0 if x7 < 0.0 else x7
         y0 = b02 * x0 + p20
         y1 = b02 * x1 + p21
         y2 = b02 * x2 + p22
@@ -775,7 +809,7 @@ def _pair_single_rows(
         x5 = y5
         x6 = y6
         x7 = y7
-        if rect:
+        if post == RECTIFY:
             x0 = abs(x0)
             x1 = abs(x1)
             x2 = abs(x2)
@@ -784,6 +818,15 @@ def _pair_single_rows(
             x5 = abs(x5)
             x6 = abs(x6)
             x7 = abs(x7)
+        elif post == CLIP:
+            x0 = 0.0 if x0 < 0.0 else x0
+            x1 = 0.0 if x1 < 0.0 else x1
+            x2 = 0.0 if x2 < 0.0 else x2
+            x3 = 0.0 if x3 < 0.0 else x3
+            x4 = 0.0 if x4 < 0.0 else x4
+            x5 = 0.0 if x5 < 0.0 else x5
+            x6 = 0.0 if x6 < 0.0 else x6
+            x7 = 0.0 if x7 < 0.0 else x7
         d0[t] = x0
         d1[t] = x1
         d2[t] = x2
@@ -846,10 +889,10 @@ def _pair_single_rows(
 
 
 @njit(**_OPTS)
-def _sweep_rows(sr, dr, off, zoff, t_first, step, cnt, sos, z, s0, s1, rect):
+def _sweep_rows(sr, dr, off, zoff, t_first, step, cnt, sos, z, s0, s1, post):
     """Sections ``s0 .. s1-1`` over samples ``t_first + step * i`` (``i < cnt``): the first sweep reads the row tuple
-    ``sr`` minus ``off`` and writes ``dr``; further sweeps (more than 2 sections) work in place on ``dr``. ``abs`` is
-    applied by the last sweep if ``rect``."""
+    ``sr`` minus ``off`` and writes ``dr``; further sweeps (more than 2 sections) work in place on ``dr``. The last
+    sweep applies ``post``."""
     s = s0
     while s < s1:
         last = s + 2 >= s1
@@ -862,12 +905,12 @@ def _sweep_rows(sr, dr, off, zoff, t_first, step, cnt, sos, z, s0, s1, rect):
         if s + 1 < s1:
             _pair_rows(src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7],
                        dr[0], dr[1], dr[2], dr[3], dr[4], dr[5], dr[6], dr[7],
-                       o, t_first, step, cnt, sos, z, s, rect and last)
+                       o, t_first, step, cnt, sos, z, s, post if last else AS_IS)
             s += 2
         else:
             _single_rows(src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7],
                          dr[0], dr[1], dr[2], dr[3], dr[4], dr[5], dr[6], dr[7],
-                         o, t_first, step, cnt, sos, z, s, rect)
+                         o, t_first, step, cnt, sos, z, s, post)
             s += 1
 
 
@@ -880,6 +923,16 @@ def _cascade(blk, nb, sos, z, s0, s1):
         s += 2
     if s < s1:
         _single(blk, nb, sos, z, s)
+
+
+@njit(inline="always", **_OPTS)
+def _post(v, post):
+    """One value through a stage's ``post`` (as in the section kernels)."""
+    if post == RECTIFY:
+        return abs(v)
+    if post == CLIP:
+        return 0.0 if v < 0.0 else v
+    return v
 
 
 @njit(inline="always", **_OPTS)
@@ -933,9 +986,9 @@ def first_nonfinite(x):
 
 
 @njit(parallel=True, **_OPTS)
-def filtfilt_chain(x, demean, sos, zi, bounds, pads, rect, out, sums, n_threads):
+def filtfilt_chain(x, demean, sos, zi, bounds, pads, post, out, sums, n_threads):
     """Zero-phase chain: stage k is SciPy's ``sosfiltfilt`` (odd extension of ``pads[k]`` samples, steady-state
-    initial conditions) with sections ``bounds[k] .. bounds[k+1]-1``, output rectified if ``rect[k]``.
+    initial conditions) with sections ``bounds[k] .. bounds[k+1]-1``, then ``post[k]`` on its output.
 
     ``x``, ``out``: ``[channels, samples]``, ``samples > max(pads)``. ``sums[c]`` receives the sum of ``x[c]``
     (non-finite iff the row holds NaN/inf: the caller checks it); if ``demean`` the first stage filters
@@ -1005,9 +1058,9 @@ def filtfilt_chain(x, demean, sos, zi, bounds, pads, rect, out, sums, n_threads)
                 _init_state(z, zi, s0, s1, blk)
                 _cascade(blk, p, sos, z, s0, s1)
                 if k == 0:
-                    _sweep_rows(xr, orows, off, zoff, 0, 1, n, sos, z, s0, s1, False)
+                    _sweep_rows(xr, orows, off, zoff, 0, 1, n, sos, z, s0, s1, AS_IS)
                 else:
-                    _sweep_rows(orows, orows, zoff, zoff, 0, 1, n, sos, z, s0, s1, False)
+                    _sweep_rows(orows, orows, zoff, zoff, 0, 1, n, sos, z, s0, s1, AS_IS)
                 for i in range(p):  # right extension: t = n + i
                     for ln in range(LANES):
                         blk[i, ln] = 2.0 * tail[0, ln] - tail[i + 1, ln]
@@ -1021,16 +1074,16 @@ def filtfilt_chain(x, demean, sos, zi, bounds, pads, rect, out, sums, n_threads)
                         blk[i, ln] = hi[p - 1 - i, ln]
                 _init_state(z, zi, s0, s1, blk)
                 _cascade(blk, p, sos, z, s0, s1)
-                _sweep_rows(orows, orows, zoff, zoff, n - 1, -1, n, sos, z, s0, s1, rect[k] != 0)
+                _sweep_rows(orows, orows, zoff, zoff, n - 1, -1, n, sos, z, s0, s1, post[k])
 
 
 @njit(**_OPTS)
-def _causal_group(x, sos, zi, bounds, rect, z, init, out, g):
+def _causal_group(x, sos, zi, bounds, post, z, init, out, g):
     """Causal chain for channel group ``g``: stage by stage, each a lockstep sweep over the group's rows (the first
     from ``x`` into ``out``, the rest in place in ``out``); spare lanes of a partial group repeat the last channel.
     The default envelope (2-section stage, then a 1-section stage) runs as one fused sweep."""
     nch, n = x.shape
-    n_stages = rect.shape[0]
+    n_stages = post.shape[0]
     ch = np.empty(LANES, dtype=np.int64)
     for ln in range(LANES):
         ch[ln] = min(g * LANES + ln, nch - 1)
@@ -1045,13 +1098,12 @@ def _causal_group(x, sos, zi, bounds, rect, z, init, out, g):
             _init_state(z, zi, 0, 2, first)
             ztmp = z.copy()  # stage 1 starts from stage 0's first output: compute it without advancing the state
             _cascade(first, 1, sos, ztmp, 0, 2)
-            if rect[0] != 0:
-                for ln in range(LANES):
-                    first[0, ln] = abs(first[0, ln])
+            for ln in range(LANES):
+                first[0, ln] = _post(first[0, ln], post[0])
             _init_state(z, zi, 2, 3, first)
         _pair_single_rows(xr[0], xr[1], xr[2], xr[3], xr[4], xr[5], xr[6], xr[7],
                           orows[0], orows[1], orows[2], orows[3], orows[4], orows[5], orows[6], orows[7],
-                          0, 1, n, sos, z, 0, rect[0] != 0, rect[1] != 0)
+                          0, 1, n, sos, z, 0, post[0], post[1])
         return
     for k in range(n_stages):
         if init != 0:
@@ -1059,9 +1111,9 @@ def _causal_group(x, sos, zi, bounds, rect, z, init, out, g):
                 first[0, ln] = x[ch[ln], 0] if k == 0 else out[ch[ln], 0]
             _init_state(z, zi, bounds[k], bounds[k + 1], first)
         if k == 0:
-            _sweep_rows(xr, orows, zoff, zoff, 0, 1, n, sos, z, bounds[k], bounds[k + 1], rect[k] != 0)
+            _sweep_rows(xr, orows, zoff, zoff, 0, 1, n, sos, z, bounds[k], bounds[k + 1], post[k])
         else:
-            _sweep_rows(orows, orows, zoff, zoff, 0, 1, n, sos, z, bounds[k], bounds[k + 1], rect[k] != 0)
+            _sweep_rows(orows, orows, zoff, zoff, 0, 1, n, sos, z, bounds[k], bounds[k + 1], post[k])
 
 
 @njit(inline="always", **_OPTS)
@@ -1073,30 +1125,24 @@ def _all_finite(a):
 
 
 @njit(parallel=True, **_OPTS)
-def causal_chain(x, sos, zi, bounds, rect, state, init, out):
-    """Causal chain (SciPy ``sosfilt`` per stage, rectified after stage k if ``rect[k]``) over ``x``
+def causal_chain(x, sos, zi, bounds, post, state, init, out):
+    """Causal chain (SciPy ``sosfilt`` per stage, then ``post[k]`` on stage k's output) over ``x``
     ``[channels, samples]`` into ``out``, channel groups in parallel. ``state`` ``[groups, total_sections, 2, LANES]``
     carries the sections' state in and out; if ``init`` it is first set to the steady state at each stage's first
     input sample. Returns False if the final state is not finite (NaN/inf in the input)."""
     n_groups = state.shape[0]
     for g in prange(n_groups):
-        _causal_group(x, sos, zi, bounds, rect, state[g], init, out, g)
+        _causal_group(x, sos, zi, bounds, post, state[g], init, out, g)
     return _all_finite(state)
 
 
 @njit(**_OPTS)
-def causal_chunk(x, sos, zi, bounds, rect, state, backup, init, out, clip):
+def causal_chunk(x, sos, zi, bounds, post, state, backup, init, out):
     """Serial twin of :func:`causal_chain` for small streaming chunks (no thread start-up); copies ``state`` into
-    ``backup`` first so the caller can roll back after a non-finite chunk (returns False then). ``clip``: set
-    negative outputs to 0 (the envelope's edge handling, here without a second call)."""
+    ``backup`` first so the caller can roll back after a non-finite chunk (returns False then)."""
     backup[...] = state
     for g in range(state.shape[0]):
-        _causal_group(x, sos, zi, bounds, rect, state[g], init, out, g)
-    if clip:
-        for c in range(out.shape[0]):
-            for i in range(out.shape[1]):
-                if out[c, i] < 0.0:
-                    out[c, i] = 0.0
+        _causal_group(x, sos, zi, bounds, post, state[g], init, out, g)
     return _all_finite(state)
 
 
@@ -1154,6 +1200,6 @@ filtfilt_chain = _Kernel(
 causal_chain = _Kernel(causal_chain, f"boolean({_F2}, {_F2}, {_F2}, int64[::1], int64[::1], {_STATE}, int64, {_F2})")
 causal_chunk = _Kernel(
     causal_chunk,
-    f"boolean({_F2}, {_F2}, {_F2}, int64[::1], int64[::1], {_STATE}, {_STATE}, int64, {_F2}, boolean)",
+    f"boolean({_F2}, {_F2}, {_F2}, int64[::1], int64[::1], {_STATE}, {_STATE}, int64, {_F2})",
 )
 KERNELS = (row_sums, first_nonfinite, filtfilt_chain, causal_chain, causal_chunk)

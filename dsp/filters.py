@@ -177,9 +177,12 @@ def design_notch(
 
 @dataclass(frozen=True)
 class Stage:
+    """One filter of a chain: its SOS cascade, a name for error messages, and what is done to its output
+    (``post``: ``_iir.AS_IS``, ``_iir.RECTIFY`` or ``_iir.CLIP``, applied inside the kernels' last sweep)."""
+
     sos: np.ndarray
     name: str
-    rect: bool = False
+    post: int = _iir.AS_IS
 
 
 def _numeric(x, what: str = "x") -> np.ndarray:
@@ -243,15 +246,15 @@ def _pack(stages: list[Stage]):
     zi = np.ascontiguousarray(np.concatenate([sosfilt_zi(s.sos) for s in stages]), dtype=np.float64)
     bounds = np.zeros(len(stages) + 1, dtype=np.int64)
     bounds[1:] = np.cumsum([s.sos.shape[0] for s in stages])
-    rect = np.array([1 if s.rect else 0 for s in stages], dtype=np.int64)
+    post = np.array([s.post for s in stages], dtype=np.int64)
     pads = np.array([filtfilt_padlen(s.sos) for s in stages], dtype=np.int64)
-    return sos, zi, bounds, pads, rect
+    return sos, zi, bounds, pads, post
 
 
 def run_stages(stages: list[Stage], x, axis, zero_phase: bool, demean: bool) -> np.ndarray:
     x2, shape, axis = as_2d(x, axis)
     nch, n = x2.shape
-    sos, zi, bounds, pads, rect = _pack(stages)
+    sos, zi, bounds, pads, post = _pack(stages)
     out = np.empty((nch, n), dtype=np.float64)
     if nch == 0 or (n == 0 and not zero_phase):
         return restore_shape(out, shape, axis)
@@ -265,12 +268,12 @@ def run_stages(stages: list[Stage], x, axis, zero_phase: bool, demean: bool) -> 
                 f"least {need + 1} samples; use a longer recording or zero_phase=False"
             )
         sums = np.empty(nch)
-        _iir.filtfilt_chain(x2, int(demean), sos, zi, bounds, pads, rect, out, sums, numba.get_num_threads())
+        _iir.filtfilt_chain(x2, int(demean), sos, zi, bounds, pads, post, out, sums, numba.get_num_threads())
         if not np.isfinite(sums).all():
             _raise_nonfinite(x2, axis, len(shape))
     else:
         state = np.zeros(((nch + _iir.LANES - 1) // _iir.LANES, sos.shape[0], 2, _iir.LANES))
-        if not _iir.causal_chain(x2, sos, zi, bounds, rect, state, 1, out):
+        if not _iir.causal_chain(x2, sos, zi, bounds, post, state, 1, out):
             _raise_nonfinite(x2, axis, len(shape))
     return restore_shape(out, shape, axis)
 
@@ -304,8 +307,10 @@ def envelope_stages(fs, band, cutoff, order, notch, notch_q) -> list[Stage]:
             raise ValueError(f"notch must be None or the mains frequency in Hz (50 or 60), got {notch!r}")
         n_harm = max(1, int(math.ceil(float(high) / float(notch))) - 1)
         stages.append(Stage(design_notch(notch, notch_q, fs=fs, harmonics=n_harm, max_freq=high), "notch"))
-    stages.append(Stage(bp, f"{order}-order {low:g}-{high:g} Hz band-pass", rect=True))
-    stages.append(Stage(design_lowpass(cutoff, fs=fs, order=order), f"{order}-order {cutoff:g} Hz low-pass"))
+    stages.append(Stage(bp, f"{order}-order {low:g}-{high:g} Hz band-pass", post=_iir.RECTIFY))
+    # the envelope's edge handling (see linear_envelope's Notes): negative values to 0 as the low-pass stores them
+    lp = design_lowpass(cutoff, fs=fs, order=order)
+    stages.append(Stage(lp, f"{order}-order {cutoff:g} Hz low-pass", post=_iir.CLIP))
     return stages
 
 
@@ -595,32 +600,10 @@ def linear_envelope(
         elif sub != "auto":
             x = remove_mains(x, fs, freq=sub, max_freq=top, axis=axis)
         else:  # detected first: no mains, no float64 copy of the recording
-            x2, shape, ax = as_2d(x, axis)
-            check_finite(x2, ax, len(shape))  # before the spectrum: the error names the bad sample
-            info = detect_mains(x2, fs, max_freq=top)
+            info = detect_mains(x, fs, max_freq=top, axis=axis)
             if info is not None:
                 x = remove_mains(x, fs, max_freq=top, axis=axis, info=info)
-    return clip_negative(run_stages(stages, x, axis, zero_phase, demean=True))
-
-
-def clip_negative(env: np.ndarray) -> np.ndarray:
-    """The envelope's edge handling: values below 0 (the low-pass's undershoot, largest at the ends where the
-    zero-phase padding extends the rectified signal) are set to 0, in place (a parallel kernel on long 2-D
-    envelopes, NumPy on short chunks)."""
-    if env.ndim == 2 and env.size >= 1 << 16 and env.flags.c_contiguous and env.dtype == np.float64:
-        _clip_rows(env)
-        return env
-    return np.maximum(env, 0.0, out=env)
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _clip_rows(a):  # pragma: no cover - compiled
-    """``a[a < 0] = 0`` row-parallel, in place (``a`` C-contiguous ``[rows, n]``; NaN stays NaN)."""
-    for c in numba.prange(a.shape[0]):
-        row = a[c]
-        for i in range(row.shape[0]):
-            if row[i] < 0.0:
-                row[i] = 0.0
+    return run_stages(stages, x, axis, zero_phase, demean=True)
 
 
 class EnvelopeStream:
@@ -679,7 +662,7 @@ class EnvelopeStream:
             from .mains import MainsCanceller
 
             self._mains = MainsCanceller(fs, self.n_channels, freq=sub, max_freq=emg_band(fs, band)[1])
-        self._sos, self._zi, self._bounds, _, self._rect = _pack(stages)
+        self._sos, self._zi, self._bounds, _, self._post = _pack(stages)
         n_groups = (self.n_channels + _iir.LANES - 1) // _iir.LANES
         self._state = np.zeros((n_groups, self._sos.shape[0], 2, _iir.LANES))
         self._backup = np.zeros_like(self._state)
@@ -722,7 +705,7 @@ class EnvelopeStream:
                     _raise_nonfinite(x, -1, 1 if one_d else 2, offset=self._n_seen)
                 x = self._mains.process(x)
             ok = self._kernel(
-                x, self._sos, self._zi, self._bounds, self._rect, self._state, self._backup, self._init, out, True
+                x, self._sos, self._zi, self._bounds, self._post, self._state, self._backup, self._init, out
             )
             if not ok:
                 self._state[...] = self._backup

@@ -255,8 +255,8 @@ class SegmentPlan:
 
 
 def plan_segment(source: BlockSource, start: int, stop: int, opts, block: int, low: bool) -> SegmentPlan:
-    """Detect mains (on the central 60 s, as :func:`~perifacial.dsp.mains.detect_mains` does on the whole
-    segment), lay out the mains blocks, and find the segment's means in a first pass over its blocks."""
+    """Detect mains (reading only the central stretch :func:`~perifacial.dsp.mains.detect_mains` analyses), lay out
+    the mains blocks, and find the segment's means in a first pass over its blocks."""
     from perifacial.dsp.defaults import emg_band
     from perifacial.dsp.filters import design_bandpass, envelope_stages, mains_mode
     from perifacial.dsp.mains import MainsPlan, detect_mains, mains_frequencies, welch_window
@@ -267,7 +267,7 @@ def plan_segment(source: BlockSource, start: int, stop: int, opts, block: int, l
     stages = envelope_stages(fs, (low_edge, top), opts.cutoff, 2, None, 30.0)
     freqs = None
     if sub == "auto":
-        a, use = welch_window(n, fs, 60.0)
+        a, use = welch_window(n, fs)
         info = detect_mains(source.read(start + a, start + a + use), fs, max_freq=top)
         freqs = None if info is None else info.frequencies
     elif sub is not None:
@@ -297,7 +297,7 @@ def mains_free(source: BlockSource, plan: SegmentPlan, a: int, b: int) -> np.nda
 def segment_blocks(source: BlockSource, plan: SegmentPlan, block: int):
     """Yield ``(a, envelope, low)`` for consecutive blocks ``[a, a + block)`` of the segment (segment columns):
     the clipped linear envelope and (when planned) the EOG low band, float64 ``[channels, block]``."""
-    from perifacial.dsp.filters import clip_negative, run_stages
+    from perifacial.dsp.filters import run_stages
 
     n = plan.stop - plan.start
     for a in range(0, n, block):
@@ -305,7 +305,7 @@ def segment_blocks(source: BlockSource, plan: SegmentPlan, block: int):
         e0, e1 = max(0, a - plan.overlap), min(n, b + plan.overlap)
         y = mains_free(source, plan, e0, e1)
         y -= plan.mean[:, None]
-        env = clip_negative(run_stages(plan.stages, y, -1, True, demean=False)[:, a - e0 : b - e0])
+        env = run_stages(plan.stages, y, -1, True, demean=False)[:, a - e0 : b - e0]
         low = low_columns(source, plan, a, b) if plan.low_sos is not None else None
         yield a, env, low
 

@@ -434,8 +434,7 @@ def process_recording(
         ok = [s for s in segs if s.ok]
         longest = max(ok, key=lambda s: s.stop - s.start) if ok else None
         if longest is not None:
-            # detect_mains analyses the central 60 s: read only those columns
-            a, use = welch_window(longest.stop - longest.start, fs, 60.0)
+            a, use = welch_window(longest.stop - longest.start, fs)  # read only what detect_mains analyses
             detected = detect_mains(src.read(longest.start + a, longest.start + a + use), fs)
         if detected is not None:
             mains = round(detected.freq)

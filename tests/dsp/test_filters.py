@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -211,8 +212,10 @@ def test_kernel_row_sums_and_first_nonfinite():
     assert (bad[bad[:, 1] == t][:, 0].min(), t) == (3, 700)
 
 
-def test_kernel_filtfilt_chain_multistage_equals_scipy():
-    """Three stages (notch, band-pass rectified, low-pass) straight through the kernel, demeaned."""
+@pytest.mark.parametrize("last", [_iir.AS_IS, _iir.CLIP])
+def test_kernel_filtfilt_chain_multistage_equals_scipy(last):
+    """Three stages (notch, band-pass rectified, low-pass kept as is or clipped at 0) straight through the kernel,
+    demeaned."""
     rng = np.random.default_rng(4)
     x = np.ascontiguousarray(rng.standard_normal((10, 777)) + 5)
     stages = [ref.notch_sos(1000.0, 50.0, 30.0, 3), ref.bandpass_sos(1000.0, order=3), ref.lowpass_sos(1000.0)]
@@ -220,30 +223,42 @@ def test_kernel_filtfilt_chain_multistage_equals_scipy():
     zi = np.ascontiguousarray(np.concatenate([ss.sosfilt_zi(s) for s in stages]))
     bounds = np.array([0, 3, 6, 7], dtype=np.int64)
     pads = np.array([F.filtfilt_padlen(s) for s in stages], dtype=np.int64)
-    rect = np.array([0, 1, 0], dtype=np.int64)
+    post = np.array([_iir.AS_IS, _iir.RECTIFY, last], dtype=np.int64)
     out = np.empty_like(x)
     sums = np.empty(10)
-    _iir.filtfilt_chain(x, 1, sos, zi, bounds, pads, rect, out, sums, 2)
+    _iir.filtfilt_chain(x, 1, sos, zi, bounds, pads, post, out, sums, 2)
     want = x - x.mean(axis=1, keepdims=True)
     want = ss.sosfiltfilt(stages[0], want)
     want = np.abs(ss.sosfiltfilt(stages[1], want))
     want = ss.sosfiltfilt(stages[2], want)
-    close(out, want)
+    assert want.min() < 0  # the low-pass undershoots at the ends: the clip has something to do
+    close(out, np.maximum(want, 0.0) if last == _iir.CLIP else want)
     np.testing.assert_allclose(sums, x.sum(axis=1), rtol=1e-12)
 
 
-def test_kernel_causal_chain_equals_scipy_bitwise():
+_POST = {_iir.AS_IS: lambda y: y, _iir.RECTIFY: np.abs, _iir.CLIP: lambda y: np.maximum(y, 0.0)}
+
+
+@pytest.mark.parametrize("orders", [(4, 3), (2, 2)], ids=["generic", "fused-envelope"])
+@pytest.mark.parametrize("post", [(_iir.RECTIFY, _iir.AS_IS), (_iir.RECTIFY, _iir.CLIP), (_iir.CLIP, _iir.CLIP)])
+def test_kernel_causal_chain_equals_scipy_bitwise(orders, post):
+    """Band-pass then low-pass, each stage's output post-processed (abs, clip at 0 or as is), against SciPy's
+    ``sosfilt`` and NumPy; (2, 2) takes the one-sweep path of the default envelope."""
     rng = np.random.default_rng(6)
-    x = np.ascontiguousarray(rng.standard_normal((13, 1234)) * 100 + 500)
-    bp, lp = ref.bandpass_sos(1000.0, order=4), ref.lowpass_sos(1000.0, order=3)
+    x = rng.standard_normal((13, 1234)) * 100 - 50
+    x[:, 600:] *= 1e-3  # a burst that stops: the low-pass undershoots below 0 after it
+    x = np.ascontiguousarray(x)
+    bp, lp = ref.bandpass_sos(1000.0, order=orders[0]), ref.lowpass_sos(1000.0, order=orders[1])
     sos = np.ascontiguousarray(np.concatenate([bp, lp]))
     zi = np.ascontiguousarray(np.concatenate([ss.sosfilt_zi(bp), ss.sosfilt_zi(lp)]))
     bounds = np.array([0, len(bp), len(bp) + len(lp)], dtype=np.int64)
-    rect = np.array([1, 0], dtype=np.int64)
     state = np.zeros((2, len(sos), 2, _iir.LANES))
     out = np.empty_like(x)
-    assert _iir.causal_chain(x, sos, zi, bounds, rect, state, 1, out)
-    np.testing.assert_array_equal(out, ref.causal(lp, np.abs(ref.causal(bp, x))))
+    assert _iir.causal_chain(x, sos, zi, bounds, np.array(post, dtype=np.int64), state, 1, out)
+    want = _POST[post[1]](ref.causal(lp, _POST[post[0]](ref.causal(bp, x))))
+    if post[1] == _iir.CLIP:
+        assert (ref.causal(lp, _POST[post[0]](ref.causal(bp, x))) < 0).any()  # the clip has something to do
+    np.testing.assert_array_equal(out, want)
 
 
 # ------------------------------------------------------------------------------------------------------- streaming
@@ -357,6 +372,24 @@ def test_errors_nonfinite_say_where():
         F.lowpass(x.T, 1000.0, axis=0)
 
 
+@pytest.mark.parametrize("where", ["inside", "outside"])  # the central stretch that detect_mains analyses
+@pytest.mark.parametrize("mains_uv", [0.0, 20.0])
+def test_errors_nonfinite_say_where_with_mains_detection(where, mains_uv):
+    """The default ``notch="auto"`` detects mains first: a NaN wherever it is (in the analysed stretch or not, with
+    or without mains found) gives the same error, naming channel, sample and axis as the user passed them."""
+    fs, n = 1000.0, 60_000
+    rng = np.random.default_rng(13)
+    x = rng.normal(0.0, 5.0, (3, n)) + mains_uv * np.sin(2 * np.pi * 50.0 * np.arange(n) / fs)
+    t_bad = n // 2 + 10 if where == "inside" else 100
+    x[1, t_bad] = np.nan
+    with pytest.raises(ValueError, match=rf"at channel 1, sample {t_bad} \(time axis 1\)"):
+        F.linear_envelope(x, fs)
+    with pytest.raises(ValueError, match=rf"at channel 1, sample {t_bad} \(time axis 0\)"):
+        F.linear_envelope(x.T, fs, axis=0)
+    with pytest.raises(ValueError, match=rf"at sample {t_bad} \(time axis 0\)"):
+        F.linear_envelope(x[1], fs)
+
+
 def test_errors_axis_ndim_dtype():
     x = np.zeros((2, 100))
     with pytest.raises(ValueError, match="axis=2 is out of range"):
@@ -422,6 +455,8 @@ def test_envelope_clip_at_zero_is_the_only_change_to_the_scipy_chain(zero_phase)
     x = rng.normal(0.0, 1.0, (3, 4000))
     x[:, :150] *= 40.0  # a strong burst right at t = 0 that stops: the low-pass undershoots after it
     stages = F.envelope_stages(1000.0, (20.0, 450.0), 6.0, 2, None, 30.0)
+    assert [s.post for s in stages] == [_iir.RECTIFY, _iir.CLIP]  # the clip happens inside the low-pass's sweep
+    stages[-1] = dataclasses.replace(stages[-1], post=_iir.AS_IS)
     raw = F.run_stages(stages, x, -1, zero_phase, demean=True)
     want_raw = ref.envelope(x, 1000.0, zero_phase=zero_phase, clip=False)
     close(raw, want_raw, TOL if zero_phase else 1e-12)
