@@ -16,15 +16,15 @@ except ImportError:  # CPython
         return x
 
 
-EAGAIN = const(11)
-ETIMEDOUT = const(110)
-EINPROGRESS = const(115)
-ENOMEM = const(12)
-
 try:
     from .auth import LINE_MAX, Handshake, hmac_sha256
 except ImportError:
     from auth import LINE_MAX, Handshake, hmac_sha256  # type: ignore[no-redef]
+
+EAGAIN = const(11)
+ETIMEDOUT = const(110)
+EINPROGRESS = const(115)
+ENOMEM = const(12)
 
 
 class Staged:

@@ -11,12 +11,12 @@ except ImportError:  # CPython
         return x
 
 
+SEGMENTS = b"\x3f\x06\x5b\x4f\x66\x6d\x7d\x07\x7f\x6f"  # 0..9, segments gfedcba
+DIGITS = const(4)
+CAPACITY = const(10000)  # values shown modulo 10**4; the sync log disambiguates wraps (it carries the full value)
 CMD_DATA_AUTO = const(0x40)
 CMD_ADDR0 = const(0xC0)
 CMD_DISPLAY_ON = const(0x88)
-DIGITS = const(4)
-CAPACITY = const(10000)  # values shown modulo 10**4; the sync log disambiguates wraps (it carries the full value)
-SEGMENTS = b"\x3f\x06\x5b\x4f\x66\x6d\x7d\x07\x7f\x6f"  # 0..9, segments gfedcba
 _BIT_US = const(5)
 
 

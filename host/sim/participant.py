@@ -12,10 +12,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from perifacial.errors import InvalidArgument
+
 if TYPE_CHECKING:
     from perifacial.host.workflow.mvc_session import MvcProtocol
 
-__all__ = ["SimulatedParticipant"]
+__all__ = ["ACTIVATION", "SimulatedParticipant"]
+
+#: what the simulated participant contracts for each movement key of the MVC protocol
+#: (:data:`perifacial.host.workflow.mvc_session.MOVEMENTS`): montage muscle -> fraction of its maximal effort
+ACTIVATION: dict[str, tuple[tuple[str, float], ...]] = {
+    "brow_raise": (("frontalis", 1.0),),
+    "frown": (("corrugator supercilii", 1.0), ("frontalis", 0.1)),
+    "eye_squeeze": (("orbicularis oculi", 1.0), ("corrugator supercilii", 0.3)),
+    "nose_wrinkle": (("orbicularis oculi", 0.35), ("corrugator supercilii", 0.25), ("zygomaticus major", 0.2)),
+    "smile": (("zygomaticus major", 1.0), ("orbicularis oculi", 0.3)),
+    "lip_press": (("mentalis", 1.0), ("depressor labii inferioris", 0.3)),
+    "mouth_down": (("depressor anguli oris", 1.0), ("platysma", 1.0), ("depressor labii inferioris", 1.0)),
+}
 
 
 class SimulatedParticipant:
@@ -47,12 +61,18 @@ class SimulatedParticipant:
         names = [m for r in regions for m in r.muscles[:2]]
         # activation segments: (start, stop, source levels [14])
         self.segments: list[tuple[int, int, np.ndarray]] = []
+        unknown = sorted({m.key for m in protocol.movements} - set(ACTIVATION))
+        if unknown:
+            raise InvalidArgument(
+                f"the simulated participant does not know the movement(s) {', '.join(unknown)}; add what it should "
+                "contract to perifacial.host.sim.participant.ACTIVATION (montage muscle -> fraction of maximal effort)"
+            )
         for st in protocol.steps():
             if st.kind != "contract":
                 continue
             lv = np.zeros(14)
             effort = float(self.rng.uniform(0.85, 1.0))
-            for muscle, frac in protocol.movements[st.movement].activation:
+            for muscle, frac in ACTIVATION[protocol.movements[st.movement].key]:
                 for j, nm in enumerate(names):
                     if nm == muscle:
                         lv[j] = frac * effort * float(self.rng.uniform(0.95, 1.05))

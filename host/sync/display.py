@@ -382,6 +382,9 @@ class DigitDisplay:
         3 video frames per change) once the board's rate and DATA frame size are known.
     """
 
+    #: the attributes :meth:`describe` keeps in the recording (with the backend's class name)
+    SETTINGS = ("mode", "kind", "capacity", "every_frames", "every_samples", "start")
+
     def __init__(
         self,
         backend: DisplayBackend | None = None,
@@ -500,15 +503,9 @@ class DigitDisplay:
     # -- recorder integration (perifacial.host.recording: ``display.attach(board, recorder)`` / ``detach()``) ----
     def describe(self) -> dict[str, Any]:
         """Settings worth keeping in the recording (capacity is needed to unwrap digits read from video)."""
-        return {
-            "mode": self.mode,
-            "kind": self.kind,
-            "capacity": self.capacity,
-            "every_frames": self.every_frames,
-            "every_samples": self.every_samples,
-            "start": self.start,
-            "backend": type(self.backend).__name__ if self.backend is not None else "board",
-        }
+        settings = {name: getattr(self, name) for name in self.SETTINGS}
+        settings["backend"] = type(self.backend).__name__ if self.backend is not None else "board"
+        return settings
 
     def attach(self, board: Any, recorder: Any = None) -> DigitDisplay:
         """Hook into a :class:`perifacial.host.board.Board` (and a ``Recorder``).

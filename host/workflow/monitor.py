@@ -31,7 +31,11 @@ __all__ = ["LiveState", "MonitorView", "LiveEvent", "run_monitor"]
 
 @dataclass(frozen=True)
 class LiveEvent:
-    """A spotted event in stream time: onset/offset in s since the monitor started, region, kind, peak (uV)."""
+    """A spotted event in stream time.
+
+    ``onset_s``/``offset_s`` in s since the monitor started; ``region`` and ``kind`` as in
+    :class:`~perifacial.dsp.spotting.Event`; ``peak`` the envelope's peak (uV).
+    """
 
     onset_s: float
     offset_s: float

@@ -47,54 +47,22 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Movement:
-    """One calibration movement: ``key``, the instruction shown, the target muscle(s) and the activation of montage
-    muscles it calls for (muscle name -> fraction of the maximal effort; the simulated participant follows it)."""
+    """One calibration movement: ``key``, the instruction shown, the target muscle(s). (What a simulated participant
+    contracts for each key is the simulator's: :data:`perifacial.host.sim.participant.ACTIVATION`.)"""
 
     key: str
     instruction: str
     target: str
-    activation: tuple[tuple[str, float], ...]
 
 
-#: The seven movements of Li et al. 2024 (part A), in protocol order.
 MOVEMENTS: tuple[Movement, ...] = (
-    Movement("brow_raise", "Raise your eyebrows as high as you can", "frontalis", (("frontalis", 1.0),)),
-    Movement(
-        "frown",
-        "Frown: pull your eyebrows down and together",
-        "corrugator supercilii",
-        (("corrugator supercilii", 1.0), ("frontalis", 0.1)),
-    ),
-    Movement(
-        "eye_squeeze",
-        "Squeeze your eyes shut tightly",
-        "orbicularis oculi",
-        (("orbicularis oculi", 1.0), ("corrugator supercilii", 0.3)),
-    ),
-    Movement(
-        "nose_wrinkle",
-        "Wrinkle your nose",
-        "levator labii superioris",
-        (("orbicularis oculi", 0.35), ("corrugator supercilii", 0.25), ("zygomaticus major", 0.2)),
-    ),
-    Movement(
-        "smile",
-        "Smile as broadly as you can",
-        "zygomaticus major",
-        (("zygomaticus major", 1.0), ("orbicularis oculi", 0.3)),
-    ),
-    Movement(
-        "lip_press",
-        "Press your lips together hard (or pucker)",
-        "orbicularis oris",
-        (("mentalis", 1.0), ("depressor labii inferioris", 0.3)),
-    ),
-    Movement(
-        "mouth_down",
-        "Pull the corners of your mouth down",
-        "depressor anguli oris",
-        (("depressor anguli oris", 1.0), ("platysma", 1.0), ("depressor labii inferioris", 1.0)),
-    ),
+    Movement("brow_raise", "Raise your eyebrows as high as you can", "frontalis"),
+    Movement("frown", "Frown: pull your eyebrows down and together", "corrugator supercilii"),
+    Movement("eye_squeeze", "Squeeze your eyes shut tightly", "orbicularis oculi"),
+    Movement("nose_wrinkle", "Wrinkle your nose", "levator labii superioris"),
+    Movement("smile", "Smile as broadly as you can", "zygomaticus major"),
+    Movement("lip_press", "Press your lips together hard (or pucker)", "orbicularis oris"),
+    Movement("mouth_down", "Pull the corners of your mouth down", "depressor anguli oris"),
 )
 
 

@@ -122,7 +122,15 @@ def test_attach_to_board_and_recorder():
     assert not board.block
     assert [s[:3] for s in rec.synced] == [(0, 10, "received"), (1, 30, "received"), (2, 50, "received")]
     assert rec.synced[0][4] == {"shown": 0, "capacity": 10**4}
-    assert rec.notes[0]["sync_display"]["capacity"] == 10**4
+    assert rec.notes[0]["sync_display"] == {
+        "mode": "host",
+        "kind": d.kind,
+        "capacity": 10**4,
+        "every_frames": 2,
+        "every_samples": 100,
+        "start": 0,
+        "backend": "NullBackend",
+    }
     # frames merged into one block by the link (one read): counted frame by frame, drawn once
     be = NullBackend()
     d = DigitDisplay(be, every_frames=2)

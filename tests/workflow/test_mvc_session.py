@@ -34,6 +34,18 @@ def test_protocol_has_seven_movements_three_reps():
     assert all(a.stop == pytest.approx(b.start) for a, b in zip(steps, steps[1:]))
 
 
+def test_simulated_participant_knows_every_protocol_movement_and_names_an_unknown_one():
+    """The protocol says what to do; what the simulated participant contracts for it is the simulator's table."""
+    from perifacial.errors import InvalidArgument
+    from perifacial.host.sim.participant import ACTIVATION
+    from perifacial.host.workflow.mvc_session import Movement
+
+    assert set(ACTIVATION) == {m.key for m in MOVEMENTS}
+    custom = MvcProtocol(movements=(*MOVEMENTS[:2], Movement("wink", "Wink with your left eye", "orbicularis oculi")))
+    with pytest.raises(InvalidArgument, match=r"movement\(s\) wink; add .*ACTIVATION"):
+        SimulatedParticipant(custom, 1000.0, seed=1)
+
+
 def test_dead_channel_refused_with_its_name(tmp_path):
     part = SimulatedParticipant(FAST, 1000.0, seed=4, dead_channels=(6,))
     prompts: list[str] = []
