@@ -18,30 +18,33 @@ from .spot_events import EXPRESSION_KINDS, Event, region_names
 __all__ = ["AdaptiveParams", "RawDetector", "params_from", "region_map", "postprocess", "spot_adaptive"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AdaptiveParams:
-    """Parameters of the adaptive spotter (times in seconds, so they hold at any rate).
+    """Parameters of the adaptive spotter (times in seconds, so they hold at any rate; keywords only).
 
-    block : block length for the floor statistics (s); hop : spacing of the floor estimates (s, a multiple of
-    ``block``); window : centred window of the rolling median/quantile (s); q_spread : quantile used for the
-    spread (``median - q``; 0.1587 ~ one SD); min_rel_spread : spread floor relative to the level (guards against
-    zero spread on flat data); k_hi / k_lo : start / extension thresholds in spreads above the level;
-    merge_gap : gaps shorter than this between bursts of one channel are bridged (s); min_duration : shorter
-    bursts are dropped (s); region_gap : channel events of a region closer than this are united (s);
-    me_max_duration : expressions shorter than this are ``"ME"``, the rest ``"MaE"`` (s; Li et al. 2024's 1/2 s);
-    max_duration : longer region events are ``"artifact"`` (s);
-    jaw_sync / jaw_min_duration / jaw_mid_ratio / jaw_mid_max : a jaw artefact (masseter: clench, chewing,
-    swallowing) is a pair of lower-region events (left and right) with onsets within ``jaw_sync`` s or overlapping
-    by at least half of the shorter (rhythmic chewing blurs onsets), that shows the
-    masseter's footprint: a simultaneous middle-region burst on the same side ``jaw_mid_ratio`` to ``jaw_mid_max``
-    times as high (above the floor) as the lower one (higher: a middle-face expression leaking downwards) (the
-    masseter lies under both the lower and the middle electrodes; a
-    lower-face expression muscle reaches the middle electrodes only as weak crosstalk), or that lasts at least
-    ``jaw_min_duration`` s. Middle- and lower-region events lying mostly inside the artefact's interval are its
-    volume-conducted copies and labelled ``"jaw"`` too. Upper-region events are labelled only when both upper
-    regions (left and right) have one mostly inside the artefact, each at most ``jaw_upper_ratio`` times as high as
-    the lower pair (bilateral, weak: temporalis/masseter crosstalk during clenching); a one-sided or strong upper
-    burst stays an expression.
+    What is reported: me_max_duration : expressions shorter than this are ``"ME"``, the rest ``"MaE"`` (s; Li et
+    al. 2024's 1/2 s); classify : label blinks/jaw/crosstalk (needs the montage's six regions); False reports
+    everything as ME/MaE (or artifact).
+
+    How it is detected: block : block length for the floor statistics (s); hop : spacing of the floor estimates (s,
+    a multiple of ``block``); window : centred window of the rolling median/quantile (s); q_spread : quantile used
+    for the spread (``median - q``; 0.1587 ~ one SD); min_rel_spread : spread floor relative to the level (guards
+    against zero spread on flat data); k_hi / k_lo : start / extension thresholds in spreads above the level;
+    merge_gap : gaps shorter than this between bursts of one channel are bridged (s); min_duration : shorter bursts
+    are dropped (s); region_gap : channel events of a region closer than this are united (s); max_duration : longer
+    region events are ``"artifact"`` (s).
+
+    How distractors are typed (``classify``): jaw_sync / jaw_min_duration / jaw_mid_ratio / jaw_mid_max : a jaw
+    artefact (masseter: clench, chewing, swallowing) is a pair of lower-region events (left and right) with onsets
+    within ``jaw_sync`` s or overlapping by at least half of the shorter (rhythmic chewing blurs onsets), that shows
+    the masseter's footprint: a simultaneous middle-region burst on the same side ``jaw_mid_ratio`` to
+    ``jaw_mid_max`` times as high (above the floor) as the lower one (higher: a middle-face expression leaking
+    downwards) (the masseter lies under both the lower and the middle electrodes; a lower-face expression muscle
+    reaches the middle electrodes only as weak crosstalk), or that lasts at least ``jaw_min_duration`` s. Middle-
+    and lower-region events lying mostly inside the artefact's interval are its volume-conducted copies and labelled
+    ``"jaw"`` too. Upper-region events are labelled only when both upper regions (left and right) have one mostly
+    inside the artefact, each at most ``jaw_upper_ratio`` times as high as the lower pair (bilateral, weak:
+    temporalis/masseter crosstalk during clenching); a one-sided or strong upper burst stays an expression.
     pop_min_score : a region event seen by a single channel of a multi-electrode region with a score at least this
     is an electrode artefact (a muscle loads the neighbouring electrodes of its region too).
     blink_max_width : a blink is a pair of middle-region events (left and right) with peaks within
@@ -53,13 +56,13 @@ class AdaptiveParams:
     another region whose ``score`` is at least ``crosstalk_ratio`` times larger is that event's volume-conducted
     crosstalk (``"crosstalk"``); genuine simultaneous expressions of very different strength are lost with it
     (set ``crosstalk_ratio=inf`` to keep them, or unmix with ICA first).
-    classify : label blinks/jaw/crosstalk (needs the montage's six regions); False reports everything as ME/MaE
-    (or artifact).
 
     Limitation: activity filling more than half of ``window`` raises the median, so a contraction held longer than
     about ``window / 2`` is partly absorbed into the floor; raise ``window`` for recordings with long holds.
     """
 
+    me_max_duration: float = ME_MAX_DURATION_S
+    classify: bool = True
     block: float = 0.1
     hop: float = 0.5
     window: float = 8.0
@@ -70,7 +73,6 @@ class AdaptiveParams:
     merge_gap: float = 0.1
     min_duration: float = 0.12
     region_gap: float = 0.05
-    me_max_duration: float = ME_MAX_DURATION_S
     max_duration: float = 6.0
     blink_max_width: float = 0.125
     pop_max_width: float = 0.11
@@ -83,7 +85,6 @@ class AdaptiveParams:
     pop_min_score: float = 40.0
     crosstalk_ratio: float = 8.0
     crosstalk_tol: float = 0.1
-    classify: bool = True
 
     def samples(self, fs: float) -> dict[str, int]:
         """Sample counts at ``fs``: block size, hop (a whole number of blocks), half window (in blocks), ..."""
