@@ -68,6 +68,22 @@ class Staged:
         return {"busy": self.busy, "lost_bytes": self.lost_bytes, "staged": self.tx_n}
 
 
+class Guarded(Staged):
+    """A staged link whose peer must answer the pairing challenge first (TCP, BLE): the pairing state and the clock
+    the timeouts use come from the App (``attach``); an unanswered challenge ends after ``auth_timeout_ms``."""
+
+    def __init__(self, tx_size, auth_timeout_ms):
+        Staged.__init__(self, tx_size)
+        self.auth = None
+        self.time = None
+        self.auth_timeout_ms = auth_timeout_ms
+
+    def attach(self, auth, time_mod):
+        """Called by the App: the pairing state and the clock (ticks_ms) the timeouts use."""
+        self.auth = auth
+        self.time = time_mod
+
+
 class UsbLink:
     """USB CDC as raw bytes: sys.stdout.buffer / sys.stdin.buffer, Ctrl-C disabled so 0x03 is data.
 
@@ -154,7 +170,7 @@ MAX_PENDING = const(2)  # connections authenticating at once; more are closed on
 ACCEPT_EVERY_MS = const(50)  # how often an owned link looks for new connections
 
 
-class TcpLink(Staged):
+class TcpLink(Guarded):
     """Wi-Fi TCP server with one authenticated owner (see auth.py and WIRE.md "Authentication").
 
     Every connection first gets a challenge; until it answers with the pairing key's HMAC it gets nothing else and
@@ -173,7 +189,7 @@ class TcpLink(Staged):
         auth_timeout_ms=AUTH_TIMEOUT_MS,
         keepalive_ms=KEEPALIVE_MS,
     ):
-        Staged.__init__(self, tx_size)
+        Guarded.__init__(self, tx_size, auth_timeout_ms)
         if socket_mod is None:
             import socket as socket_mod  # type: ignore[no-redef]
         self.socket = socket_mod
@@ -187,19 +203,11 @@ class TcpLink(Staged):
         self.conn = None
         self.accepts = 0
         self.disconnects = 0
-        self.auth = None
-        self.time = None
-        self.auth_timeout_ms = auth_timeout_ms
         self.keepalive_ms = keepalive_ms
         self.pending = []  # [socket, Handshake, t_accept_ms]
         self.t_rx = 0
         self.t_accept = 0
         self._hbuf = bytearray(LINE_MAX)
-
-    def attach(self, auth, time_mod):
-        """Called by the App: the pairing state and the clock (ticks_ms) the timeouts use."""
-        self.auth = auth
-        self.time = time_mod
 
     def _close(self, c, line=None):
         if line is not None:
@@ -399,7 +407,7 @@ def ble_passkey(key, board_id):
     return ((d[0] << 24) | (d[1] << 16) | (d[2] << 8) | d[3]) % 1000000
 
 
-class BleLink(Staged):
+class BleLink(Guarded):
     def __init__(
         self,
         name="perifacial",
@@ -414,7 +422,7 @@ class BleLink(Staged):
         The link's capacity estimate is (mtu - 3) x notify_per_s bytes/s; `can_carry` compares a stream's needs
         with it so the board refuses (or lowers) a rate BLE cannot carry instead of dropping samples.
         """
-        Staged.__init__(self, tx_size)
+        Guarded.__init__(self, tx_size, auth_timeout_ms)
         if bluetooth_mod is None:
             import bluetooth as bluetooth_mod  # type: ignore[no-redef]
         self.bt = bluetooth_mod
@@ -449,29 +457,31 @@ class BleLink(Staged):
         ((self.h_tx, self.h_rx),) = self.ble.gatts_register_services((svc,))
         self.ble.gatts_set_buffer(self.h_rx, 512, True)
         self.rx = bytearray(1024)
-        self.rx_n = 0
         self.rx_overflow = 0  # bytes written by the central that did not fit (counted, never grown)
-        self.conn = None
-        self.mtu = 23
         self.notify_per_s = notify_per_s
         self.name = name
-        self.auth = None
-        self.time = None
-        self.auth_timeout_ms = auth_timeout_ms
-        self.hs = None  # the connection's Handshake until it succeeds
-        self.authed = False
-        self.t_conn = 0
+        self._new_connection(None)
         self.tokens = NOTIFY_BURST
         self.t_tokens = 0
         self.throttled = 0  # service() passes that stopped for want of notification tokens
         self.enomem = 0  # notifications the stack refused (out of buffers)
-        self.encrypted = False
         self._advertise()
 
     def attach(self, auth, time_mod):
-        self.auth = auth
-        self.time = time_mod
+        Guarded.attach(self, auth, time_mod)
         self.t_tokens = time_mod.ticks_ms()
+
+    def _new_connection(self, conn):
+        """What a connection starts with (``conn`` None: none yet): the default ATT MTU, nothing staged or received,
+        not authenticated. Runs in the BLE IRQ: allocates nothing (the Handshake is made in read_into)."""
+        self.conn = conn
+        self.mtu = 23
+        self.tx_n = 0
+        self.rx_n = 0
+        self.authed = False
+        self.encrypted = False
+        self.hs = None  # the connection's Handshake until it succeeds
+        self.t_conn = 0
 
     def _advertise(self):
         nm = self.name.encode()
@@ -480,13 +490,7 @@ class BleLink(Staged):
 
     def _irq(self, event, data):
         if event == _IRQ_CENTRAL_CONNECT:
-            self.conn = data[0]
-            self.mtu = 23
-            self.tx_n = 0
-            self.rx_n = 0
-            self.authed = False
-            self.encrypted = False
-            self.hs = None  # made in read_into (not in the IRQ: it allocates)
+            self._new_connection(data[0])
         elif event == _IRQ_CENTRAL_DISCONNECT:
             self.conn = None
             self.authed = False

@@ -318,6 +318,24 @@ def test_ble_link_session_mtu_chunks_enomem():
     assert link.read_into(memoryview(buf)) == 2 and bytes(buf[:2]) == b"\xa5\x5a"
 
 
+def test_ble_a_new_central_starts_fresh_and_must_authenticate_again():
+    """Every connection starts as the link did: default MTU, nothing staged or received, not authenticated; what
+    the previous central wrote is never read."""
+    bt, link, a, clk = _ble()
+    names = ("conn", "mtu", "tx_n", "rx_n", "authed", "encrypted", "hs")
+    fresh = {"conn": None, "mtu": 23, "tx_n": 0, "rx_n": 0, "authed": False, "encrypted": False, "hs": None}
+    assert {k: getattr(link, k) for k in names} == fresh
+    _central(bt, link, clk)
+    assert link.connected() and link.mtu == 185
+    bt.ble.values[2] = b"\x01\x02\x03"
+    link._irq(3, (7, 2))  # the first central writes, then goes away before it is read
+    link._irq(2, (7, 0, b""))
+    link._irq(1, (8, 0, b""))  # a second central
+    assert {k: getattr(link, k) for k in names} == dict(fresh, conn=8)
+    assert link.capacity() == 20 * 100
+    assert not link.connected() and link.read_into(memoryview(bytearray(8))) == 0  # challenged, not served
+
+
 def test_ble_unauthenticated_or_wrong_key_central_gets_nothing():
     bt, link, a, clk = _ble()
     _central(bt, link, clk, answer=False)
